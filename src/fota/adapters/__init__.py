@@ -1,0 +1,1 @@
+"""The edges: storage, HTTP, command line. They depend on services and domain, never the other way."""

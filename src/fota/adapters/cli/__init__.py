@@ -1,0 +1,1 @@
+"""The `fota` command line (typer + rich): serving, administration."""

@@ -1,0 +1,46 @@
+"""The `fota` command: `fota serve` runs the server; `fota admin ...` provisions through the admin API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from fota.adapters.cli.admin import admin_app
+from fota.adapters.http.app import create_app
+from fota.bootstrap import Settings, build
+
+app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    database: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL; default $FOTA_DATABASE_URL or sqlite:///fota.db.")
+    ] = None,
+    simulated_clock: Annotated[
+        bool,
+        typer.Option("--simulated-clock", help="Start the clock at wall time and move it only via the admin API."),
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Provision a demo account, credentials, firmware and devices; print them."),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the HTTP API and the campaign engine in one process."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_environment(database_url=database, simulated_clock=simulated_clock)
+    container = build(settings)
+    if not settings.admin_token:
+        typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {container.admin_token}")
+    if demo:
+        from fota.adapters.cli.demo import provision_demo
+
+        provision_demo(container, base_url=f"http://{host}:{port}")
+    uvicorn.run(create_app(container), host=host, port=port, log_level=log_level, access_log=False)

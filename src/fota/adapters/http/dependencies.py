@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the wired container, and the caller of a ThingSpace call, checked against the path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from fota.bootstrap import Container
+from fota.domain.errors import Unauthorized
+from fota.services import auth
+from fota.services.auth import Caller
+
+
+def container(request: Request) -> Container:
+    value = request.app.state.container
+    assert isinstance(value, Container)
+    return value
+
+
+ContainerDep = Annotated[Container, Depends(container)]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def account_caller(
+    c: ContainerDep,
+    account: Annotated[str, Path(description="billing account name, e.g. 0000123456-00001")],
+    authorization: Annotated[str | None, Header()] = None,
+    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
+) -> Caller:
+    return auth.authorize(
+        uow=c.uow(),
+        clock=c.clock,
+        bearer=bearer_token(authorization),
+        session=vz_m2m_token,
+        account_name=account,
+    )
+
+
+CallerDep = Annotated[Caller, Depends(account_caller)]

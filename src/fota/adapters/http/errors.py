@@ -1,0 +1,82 @@
+"""The one place domain errors become HTTP status codes, and every error becomes `{errorCode, errorMessage}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fota.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidCredentials,
+    InvalidRequest,
+    InvalidState,
+    NotFound,
+    Unauthorized,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[DomainError], int] = {
+    InvalidRequest: 400,
+    InvalidState: 400,
+    InvalidCredentials: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
+
+HTTP_CODES = {
+    400: "InvalidRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errorCode": code, "errorMessage": message}, status_code=status, headers=headers)
+
+
+def describe_validation_errors(errors: Any) -> str:
+    parts = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            return "the request body is not valid JSON"
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        message = str(error.get("msg", "invalid value"))
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, error: DomainError) -> JSONResponse:
+        status = STATUS_OF.get(type(error), 400)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return error_response(status, error.code, error.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(400, "InvalidRequest", describe_validation_errors(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(error.status_code, "Error")
+        return error_response(error.status_code, code, str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "InternalError", "the server failed to handle the request; it has been logged")

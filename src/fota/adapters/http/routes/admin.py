@@ -1,0 +1,177 @@
+"""The `/admin/v1` provisioning API: accounts, API clients, users, devices, firmware and the simulated clock."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from fota.adapters.http.admin_schemas import (
+    AccountCreate,
+    AccountRead,
+    AccountUpdate,
+    ClientCreate,
+    ClientRead,
+    ClockRead,
+    ClockUpdate,
+    DeviceProvisionRead,
+    DevicesCreate,
+    DevicesProvisionRead,
+    FirmwareCreate,
+    FirmwareRead,
+    ImageRead,
+    UserCreate,
+    UserRead,
+)
+from fota.adapters.http.dependencies import ContainerDep
+from fota.domain.accounts import Account
+from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
+from fota.services import admin
+from fota.services.engine import tick
+
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+
+
+def require_admin(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), c.admin_token.encode()):
+        raise Unauthorized("the admin API needs 'Authorization: Bearer <FOTA_ADMIN_TOKEN>'")
+
+
+router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+def _account_read(account: Account) -> AccountRead:
+    return AccountRead(
+        account_name=account.name,
+        license_count=account.license_count,
+        license_used_count=account.licenses_used,
+        purchase_type=account.purchase_type,
+    )
+
+
+@router.post("/accounts", status_code=201, response_model_exclude_none=True)
+def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
+    account = admin.create_account(
+        uow=c.uow(),
+        clock=c.clock,
+        name=body.account_name,
+        license_count=body.license_count,
+        purchase_type=body.purchase_type,
+    )
+    return _account_read(account)
+
+
+@router.get("/accounts/{account}", response_model_exclude_none=True)
+def get_account(account: str, c: ContainerDep) -> AccountRead:
+    return _account_read(admin.get_account(uow=c.uow(), name=account))
+
+
+@router.patch("/accounts/{account}", response_model_exclude_none=True)
+def update_account(account: str, body: AccountUpdate, c: ContainerDep) -> AccountRead:
+    return _account_read(
+        admin.set_license_count(uow=c.uow(), clock=c.clock, name=account, license_count=body.license_count)
+    )
+
+
+@router.post("/accounts/{account}/clients", status_code=201)
+def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRead:
+    client_id, secret = admin.create_client(
+        uow=c.uow(),
+        clock=c.clock,
+        hasher=c.hasher,
+        account_name=account,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+    )
+    return ClientRead(client_id=client_id, client_secret=secret)
+
+
+@router.post("/accounts/{account}/users", status_code=201)
+def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
+    admin.create_user(
+        uow=c.uow(),
+        clock=c.clock,
+        hasher=c.hasher,
+        account_name=account,
+        username=body.username,
+        password=body.password,
+    )
+    return UserRead(account_name=account, username=body.username)
+
+
+@router.post("/accounts/{account}/devices", status_code=201)
+def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> DevicesProvisionRead:
+    specs = [admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn) for d in body.device_list]
+    results = admin.provision_devices(uow=c.uow(), clock=c.clock, account_name=account, specs=specs)
+    return DevicesProvisionRead(
+        account_name=account,
+        device_list=[DeviceProvisionRead(device_id=r.device_id, status=r.status, reason=r.reason) for r in results],
+    )
+
+
+@router.post("/firmware", status_code=201, response_model_exclude_none=True)
+def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
+    firmware = admin.create_firmware(
+        uow=c.uow(),
+        clock=c.clock,
+        name=body.firmware_name,
+        make=body.make,
+        model=body.model,
+        firmware_from=body.firmware_from,
+        firmware_to=body.firmware_to,
+        protocol=body.protocol,
+        release_note=body.release_note,
+        launch_date=body.launch_date,
+    )
+    return FirmwareRead(
+        firmware_name=firmware.name,
+        make=firmware.make,
+        model=firmware.model,
+        firmware_from=firmware.firmware_from,
+        firmware_to=firmware.firmware_to,
+        protocol=firmware.protocol.firmware_spelling,
+        release_note=firmware.release_note,
+        launch_date=firmware.launch_date,
+    )
+
+
+@router.put("/firmware/{firmware_name}/image")
+async def upload_firmware_image(firmware_name: str, request: Request, c: ContainerDep) -> ImageRead:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
+        raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
+    data = await request.body()
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
+    size, digest = await run_in_threadpool(admin.store_firmware_image, uow=c.uow(), name=firmware_name, data=data)
+    return ImageRead(size=size, sha256=digest)
+
+
+@router.get("/clock")
+def read_clock(c: ContainerDep) -> ClockRead:
+    return ClockRead(now=c.clock.now(), simulated=c.simulated_clock is not None)
+
+
+@router.post("/clock")
+def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
+    """Moves the simulated clock, then runs the engine so the new time's transitions are visible at once."""
+    clock = c.simulated_clock
+    if clock is None:
+        raise NotFound("the server runs on the system clock; start it with --simulated-clock to move time")
+    if (body.now is None) == (body.advance_seconds is None):
+        raise InvalidRequest("give exactly one of now (RFC 3339) or advanceSeconds")
+    try:
+        if body.now is not None:
+            if body.now.tzinfo is None:
+                raise InvalidRequest("now must carry a UTC offset, e.g. 2026-12-01T18:00:00Z")
+            clock.set(body.now)
+        else:
+            assert body.advance_seconds is not None
+            clock.advance(body.advance_seconds)
+    except ValueError as error:
+        raise InvalidRequest(str(error)) from None
+    tick(uow_factory=c.uow_factory, clock=clock)
+    return ClockRead(now=clock.now(), simulated=True)

@@ -1,0 +1,119 @@
+"""ThingSpace authentication: the OAuth 2 token endpoint and the M2M session login, logout and password reset."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+from urllib.parse import parse_qs, unquote
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from fota.adapters.http.dependencies import ContainerDep, bearer_token
+from fota.adapters.http.schemas import LoginBody, LoginRead, PasswordResetBody, PasswordResetRead
+from fota.services import auth
+
+router = APIRouter(tags=["authentication"])
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="fota"'} if status == 401 else None
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if sep else None
+
+
+@router.post(
+    "/api/ts/v1/oauth2/token",
+    summary="OAuth 2 client-credentials token (HTTP Basic client authentication, form body)",
+    responses={
+        400: {"description": "invalid_request / unsupported_grant_type"},
+        401: {"description": "invalid_client"},
+    },
+)
+async def request_token(
+    request: Request, c: ContainerDep, authorization: Annotated[str | None, Header()] = None
+) -> JSONResponse:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    grant_type = form.get("grant_type", [None])[0]
+    credentials = _basic_credentials(authorization)
+    if credentials is None and "client_id" in form:
+        credentials = (form["client_id"][0], form.get("client_secret", [""])[0])
+    if credentials is None:
+        return _oauth_error(401, "invalid_client", "client credentials are required (HTTP Basic)")
+    if grant_type is None:
+        return _oauth_error(400, "invalid_request", "grant_type is required")
+    if grant_type != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
+    try:
+        issued = auth.issue_access_token(
+            uow=c.uow(),
+            clock=c.clock,
+            hasher=c.hasher,
+            client_id=credentials[0],
+            client_secret=credentials[1],
+        )
+    except auth.ClientAuthFailed:
+        return _oauth_error(401, "invalid_client", "unknown client or wrong client secret")
+    body = {"access_token": issued.value, "token_type": "bearer", "expires_in": issued.expires_in}
+    scope = form.get("scope", [None])[0]
+    if scope:
+        body["scope"] = scope
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.post("/api/m2m/v1/session/login")
+def start_session(body: LoginBody, c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> LoginRead:
+    issued = auth.login(
+        uow=c.uow(),
+        clock=c.clock,
+        hasher=c.hasher,
+        bearer=bearer_token(authorization),
+        username=body.username,
+        password=body.password,
+    )
+    return LoginRead(session_token=issued.value)
+
+
+@router.post("/api/m2m/v1/session/logout")
+def end_session(
+    c: ContainerDep,
+    authorization: Annotated[str | None, Header()] = None,
+    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
+) -> LoginRead:
+    auth.logout(uow=c.uow(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token)
+    assert vz_m2m_token is not None
+    return LoginRead(session_token=vz_m2m_token)
+
+
+@router.put("/api/m2m/v1/session/password/actions/reset")
+def reset_password(
+    body: PasswordResetBody,
+    c: ContainerDep,
+    authorization: Annotated[str | None, Header()] = None,
+    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
+) -> PasswordResetRead:
+    caller = auth.authorize(
+        uow=c.uow(),
+        clock=c.clock,
+        bearer=bearer_token(authorization),
+        session=vz_m2m_token,
+        account_name=None,
+    )
+    new_password = auth.reset_password(
+        uow=c.uow(), clock=c.clock, hasher=c.hasher, caller=caller, old_password=body.old_password
+    )
+    return PasswordResetRead(new_password=new_password)

@@ -1,0 +1,89 @@
+"""v3 firmware campaigns: create, add/remove devices, change dates, read, cancel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.presenters import campaign_read, firmware_campaign
+from fota.adapters.http.schemas import (
+    CampaignCreate,
+    CampaignDatesUpdate,
+    CampaignDevicesChangeRead,
+    CampaignDevicesUpdate,
+    CampaignRead,
+    DeviceChangeRead,
+    FirmwareCampaignRead,
+    SuccessRead,
+    TimeWindowBody,
+)
+from fota.domain.windows import TimeWindow
+from fota.services import campaigns as service
+
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"])
+
+
+def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:
+    return [TimeWindow(w.start_time, w.end_time) for w in body or []]
+
+
+@router.post("/campaigns/firmware/{account}", response_model_exclude_none=True)
+def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: CallerDep) -> FirmwareCampaignRead:
+    request = service.CampaignCreate(
+        firmware_name=body.firmware_name,
+        firmware_from=body.firmware_from,
+        firmware_to=body.firmware_to,
+        protocol=body.protocol,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        device_ids=body.device_list,
+        auto_assign_license=body.auto_assign_license_flag,
+        auto_add_devices=body.auto_add_devices_flag,
+        campaign_name=body.campaign_name,
+        windows=_windows(body.campaign_time_window_list),
+        time_zone=body.time_zone,
+    )
+    campaign = service.create_campaign(uow=c.uow(), clock=c.clock, account_name=account, request=request)
+    return firmware_campaign(campaign)
+
+
+@router.put("/campaigns/firmware/{account}/{campaign_id}")
+def update_campaign_devices(
+    account: str, campaign_id: str, body: CampaignDevicesUpdate, c: ContainerDep, _: CallerDep
+) -> CampaignDevicesChangeRead:
+    change = service.add_devices if body.type == "append" else service.remove_devices
+    results = change(
+        uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id, device_ids=body.device_list
+    )
+    return CampaignDevicesChangeRead(
+        account_name=account,
+        campaign_id=campaign_id,
+        device_list=[DeviceChangeRead(device_id=r.device_id, status=r.status, reason=r.reason) for r in results],
+    )
+
+
+@router.put("/campaigns/firmware/{account}/{campaign_id}/dates", response_model_exclude_none=True)
+def update_campaign_dates(
+    account: str, campaign_id: str, body: CampaignDatesUpdate, c: ContainerDep, _: CallerDep
+) -> FirmwareCampaignRead:
+    campaign = service.change_dates(
+        uow=c.uow(),
+        clock=c.clock,
+        account_name=account,
+        campaign_id=campaign_id,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        windows=_windows(body.campaign_time_window_list),
+    )
+    return firmware_campaign(campaign)
+
+
+@router.get("/campaigns/{account}/{campaign_id}", response_model_exclude_none=True)
+def get_campaign_information(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> CampaignRead:
+    return campaign_read(service.get_campaign(uow=c.uow(), account_name=account, campaign_id=campaign_id))
+
+
+@router.delete("/campaigns/{account}/{campaign_id}")
+def cancel_campaign(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+    service.cancel_campaign(uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id)
+    return SuccessRead(success=True)

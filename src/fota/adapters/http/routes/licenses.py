@@ -1,0 +1,135 @@
+"""Subscription and licenses: v3 summary/assign/remove and the v2 license cancellation-candidate list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
+from fota.adapters.http.schemas import (
+    CancelListChangeRead,
+    CancelListCreate,
+    CancelListRead,
+    DeviceListBody,
+    DeviceStatusRead,
+    LicenseChangeRead,
+    LicenseDeviceRead,
+    LicenseSummaryRead,
+    SubscriptionRead,
+    SuccessRead,
+)
+from fota.domain.accounts import Account
+from fota.domain.devices import check_imei
+from fota.domain.errors import InvalidRequest
+from fota.services import admin, licenses
+from fota.services.licenses import LicenseChange
+
+v3 = APIRouter(prefix="/api/fota/v3", tags=["v3 licenses"])
+v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"])
+
+
+@v3.get("/subscriptions/{account}", response_model_exclude_none=True)
+def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep) -> SubscriptionRead:
+    found = admin.get_account(uow=c.uow(), name=account)
+    return SubscriptionRead(
+        account_name=found.name,
+        purchase_type=found.purchase_type,
+        license_count=found.license_count,
+        license_used_count=found.licenses_used,
+        update_time=rfc3339(found.updated_at),
+    )
+
+
+@v3.get("/licenses/{account}", response_model_exclude_none=True)
+def get_account_licenses_status(
+    account: str,
+    c: ContainerDep,
+    _: CallerDep,
+    last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
+) -> LicenseSummaryRead:
+    result = licenses.summary(uow=c.uow(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE)
+    return LicenseSummaryRead(
+        account_name=account,
+        total_licenses=result.account.license_count,
+        assigned_licenses=result.account.licenses_used,
+        has_more_data=result.has_more,
+        last_seen_device_id=result.devices[-1].device_id if result.devices else None,
+        max_page_size=MAX_PAGE_SIZE,
+        device_list=[
+            LicenseDeviceRead(
+                device_id=d.device_id,
+                assignment_time=rfc3339(d.license_assigned_at) if d.license_assigned_at else None,
+            )
+            for d in result.devices
+        ],
+    )
+
+
+def _license_change(account: Account, changes: list[LicenseChange]) -> LicenseChangeRead:
+    return LicenseChangeRead(
+        account_name=account.name,
+        lic_count=account.license_count,
+        lic_used_count=account.licenses_used,
+        device_list=[
+            DeviceStatusRead(device_id=x.device_id, status=x.status, result_reason=x.reason, updated_time=x.at)
+            for x in changes
+        ],
+    )
+
+
+@v3.post("/licenses/{account}/assign", response_model_exclude_none=True)
+def assign_licenses_to_devices(account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep) -> LicenseChangeRead:
+    result, changes = licenses.assign(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
+    return _license_change(result, changes)
+
+
+@v3.post("/licenses/{account}/remove", response_model_exclude_none=True)
+def remove_licenses_from_devices(
+    account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
+) -> LicenseChangeRead:
+    result, changes = licenses.remove(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
+    return _license_change(result, changes)
+
+
+@v2.get("/licenses/{account}/cancel")
+def list_licenses_to_remove(
+    account: str,
+    c: ContainerDep,
+    _: CallerDep,
+    start_index: Annotated[int, Query(alias="startIndex", ge=0)] = 0,
+) -> CancelListRead:
+    result = licenses.read_cancel_list(
+        uow=c.uow(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
+    )
+    return CancelListRead(
+        count=result.count,
+        has_more_data=result.has_more,
+        update_time=rfc3339(result.updated_at) if result.updated_at else "",
+        device_list=result.device_ids,
+    )
+
+
+@v2.post("/licenses/{account}/cancel")
+def create_list_of_licenses_to_remove(
+    account: str, body: CancelListCreate, c: ContainerDep, _: CallerDep
+) -> CancelListChangeRead:
+    if body.type not in (None, "append"):
+        raise InvalidRequest(f"type {body.type!r} is not supported: use 'append', or leave it out to replace the list")
+    for device_id in body.device_list:
+        check_imei(device_id)
+    result = licenses.set_cancel_list(
+        uow=c.uow(),
+        clock=c.clock,
+        account_name=account,
+        device_ids=body.device_list,
+        append=body.type == "append",
+    )
+    return CancelListChangeRead(count=result.count, device_list=result.device_ids)
+
+
+@v2.delete("/licenses/{account}/cancel")
+def delete_list_of_licenses_to_remove(account: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+    licenses.clear_cancel_list(uow=c.uow(), account_name=account)
+    return SuccessRead(success=True)

@@ -1,0 +1,100 @@
+"""v3 reports: campaigns by status, a campaign's devices, a device's upgrade history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
+from fota.adapters.http.schemas import (
+    CampaignDeviceReportRead,
+    CampaignHistoryRead,
+    DeviceFirmwareUpgradeRead,
+)
+from fota.domain.errors import InvalidRequest
+from fota.domain.statuses import CampaignStatus
+from fota.services import reports as service
+
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 reports"])
+
+
+def _status(text: str | None) -> CampaignStatus:
+    if not text:
+        raise InvalidRequest("campaignStatus is required")
+    try:
+        return CampaignStatus.parse(text)
+    except ValueError:
+        known = ", ".join(s.value for s in CampaignStatus)
+        raise InvalidRequest(f"unknown campaignStatus {text!r}; expected one of {known}") from None
+
+
+@router.get("/reports/{account}/firmware/campaigns", response_model_exclude_none=True)
+@router.get("/reports/{account}/campaigns", response_model_exclude_none=True, include_in_schema=False)
+def get_campaign_history_by_status(
+    account: str,
+    c: ContainerDep,
+    _: CallerDep,
+    campaign_status: Annotated[str | None, Query(alias="campaignStatus")] = None,
+    last_seen_campaign_id: Annotated[str | None, Query(alias="lastSeenCampaignId")] = None,
+) -> CampaignHistoryRead:
+    campaigns, has_more = service.campaigns_by_status(
+        uow=c.uow(),
+        account_name=account,
+        status=_status(campaign_status),
+        after=last_seen_campaign_id,
+        page_size=MAX_PAGE_SIZE,
+    )
+    return CampaignHistoryRead(
+        has_more_data=has_more,
+        last_seen_campaign_id=campaigns[-1].id if campaigns else None,
+        campaign_list=[firmware_campaign(x) for x in campaigns],
+    )
+
+
+@router.get("/reports/{account}/devices/{device_id}")
+def get_device_firmware_upgrade_history(
+    account: str, device_id: str, c: ContainerDep, _: CallerDep
+) -> list[DeviceFirmwareUpgradeRead]:
+    items = service.device_history(uow=c.uow(), account_name=account, device_id=device_id)
+    return [
+        DeviceFirmwareUpgradeRead(
+            device_id=device_id,
+            campaign_id=i.campaign.id,
+            account_name=account,
+            firmware_name=i.campaign.firmware_name,
+            firmware_from=i.campaign.firmware_from,
+            firmware_to=i.campaign.firmware_to,
+            start_date=i.campaign.schedule.start_date,
+            report_updated_time=rfc3339(i.entry.at),
+            status=i.entry.status,
+            reason=i.entry.reason or "",
+        )
+        for i in items
+    ]
+
+
+@router.get("/reports/{account}/campaigns/{campaign_id}/devices", response_model_exclude_none=True)
+def get_campaign_device_status(
+    account: str,
+    campaign_id: str,
+    c: ContainerDep,
+    _: CallerDep,
+    last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
+) -> CampaignDeviceReportRead:
+    report = service.campaign_devices(
+        uow=c.uow(),
+        clock=c.clock,
+        account_name=account,
+        campaign_id=campaign_id,
+        after=last_seen_device_id,
+        page_size=MAX_PAGE_SIZE,
+    )
+    return CampaignDeviceReportRead(
+        total_device=report.total,
+        has_more_data=report.has_more,
+        last_seen_device_id=report.rows[-1].device_id if report.rows else None,
+        max_page_size=MAX_PAGE_SIZE,
+        device_list=[device_status(r) for r in report.rows],
+    )

@@ -1,0 +1,304 @@
+"""Request (`XCreate`, `XUpdate`) and response (`XRead`) bodies of the ThingSpace v3/v2 API, camelCase on the wire.
+
+Requests are strict about types (a string is not a boolean); dates are `YYYY-MM-DD` strings.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
+
+WireDate = Annotated[date, Field(strict=False)]
+DeviceIdList = Annotated[list[StrictStr], Field(max_length=1_000_000)]
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore")
+
+
+class ResponseBody(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+
+class TimeWindowBody(RequestBody):
+    start_time: StrictInt
+    end_time: StrictInt
+
+
+class TimeWindowRead(ResponseBody):
+    start_time: int
+    end_time: int
+
+
+class CampaignCreate(RequestBody):
+    firmware_name: StrictStr = Field(min_length=1, max_length=255)
+    firmware_from: StrictStr = Field(min_length=1, max_length=128)
+    firmware_to: StrictStr = Field(min_length=1, max_length=128)
+    protocol: StrictStr = "LWM2M"
+    start_date: WireDate
+    end_date: WireDate
+    device_list: DeviceIdList
+    auto_assign_license_flag: StrictBool = False
+    auto_add_devices_flag: StrictBool = False
+    campaign_name: StrictStr | None = Field(default=None, max_length=255)
+    campaign_time_window_list: list[TimeWindowBody] | None = Field(
+        default=None, validation_alias=AliasChoices("campaignTimeWindowList", "timeWindowList")
+    )
+    time_zone: StrictStr | None = Field(default=None, max_length=64, description="IANA zone; UTC when absent")
+
+
+class CampaignDatesUpdate(RequestBody):
+    start_date: WireDate
+    end_date: WireDate
+    campaign_time_window_list: list[TimeWindowBody] | None = Field(
+        default=None, validation_alias=AliasChoices("campaignTimeWindowList", "timeWindowList")
+    )
+
+
+class CampaignDevicesUpdate(RequestBody):
+    type: Literal["append", "remove"] = Field(validation_alias=AliasChoices("Type", "type"))
+    device_list: DeviceIdList
+
+
+class DeviceListBody(RequestBody):
+    device_list: DeviceIdList
+
+
+class CancelListCreate(RequestBody):
+    device_list: DeviceIdList
+    type: StrictStr | None = None
+    count: StrictInt | None = None
+
+
+class CallbackCreate(RequestBody):
+    url: StrictStr | None = None
+
+
+class LoginBody(RequestBody):
+    username: StrictStr
+    password: StrictStr
+
+
+class PasswordResetBody(RequestBody):
+    old_password: StrictStr
+
+
+class FirmwareCampaignRead(ResponseBody):
+    id: str
+    account_name: str
+    campaign_name: str | None = None
+    firmware_name: str
+    firmware_from: str
+    firmware_to: str
+    protocol: str
+    make: str
+    model: str
+    start_date: date
+    end_date: date
+    campaign_time_window_list: list[TimeWindowRead]
+    status: str
+    time_zone: str | None = None
+
+
+class CampaignRead(FirmwareCampaignRead):
+    auto_assign_license_flag: bool
+    auto_add_devices_flag: bool
+    time_window_list: list[TimeWindowRead] = Field(description="the seed page's name for campaignTimeWindowList")
+
+
+class DeviceChangeRead(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+    device_id: str = Field(serialization_alias="deviceId")
+    status: str
+    reason: str = Field(serialization_alias="Reason")
+
+
+class CampaignDevicesChangeRead(ResponseBody):
+    account_name: str
+    campaign_id: str
+    device_list: list[DeviceChangeRead]
+
+
+class SuccessRead(ResponseBody):
+    success: bool
+
+
+class DeviceStatusRead(ResponseBody):
+    device_id: str
+    status: str
+    result_reason: str | None = None
+    updated_time: datetime | None = None
+    recent_attempt_time: datetime | None = None
+    next_attempt_time: datetime | None = None
+
+
+class CampaignDeviceReportRead(ResponseBody):
+    total_device: int
+    has_more_data: bool
+    last_seen_device_id: str | None = None
+    max_page_size: int
+    device_list: list[DeviceStatusRead]
+
+
+class CampaignHistoryRead(ResponseBody):
+    has_more_data: bool
+    last_seen_campaign_id: str | None = None
+    campaign_list: list[FirmwareCampaignRead]
+
+
+class DeviceFirmwareUpgradeRead(ResponseBody):
+    device_id: str
+    campaign_id: str
+    account_name: str
+    firmware_name: str
+    firmware_from: str
+    firmware_to: str
+    start_date: date
+    report_updated_time: str
+    status: str
+    reason: str
+
+
+class SubscriptionRead(ResponseBody):
+    account_name: str
+    purchase_type: str | None = None
+    license_count: int
+    license_used_count: int
+    update_time: str
+
+
+class LicenseDeviceRead(ResponseBody):
+    device_id: str
+    assignment_time: str | None = None
+
+
+class LicenseSummaryRead(ResponseBody):
+    account_name: str
+    total_licenses: int
+    assigned_licenses: int
+    has_more_data: bool
+    last_seen_device_id: str | None = None
+    max_page_size: int
+    device_list: list[LicenseDeviceRead]
+
+
+class LicenseChangeRead(ResponseBody):
+    account_name: str
+    lic_count: int
+    lic_used_count: int
+    device_list: list[DeviceStatusRead]
+
+
+class FirmwarePackageRead(ResponseBody):
+    firmware_name: str
+    firmware_from: str
+    firmware_to: str
+    launch_date: datetime
+    release_note: str
+    model: str
+    make: str
+    protocol: str
+
+
+class DeviceFirmwareVersionRead(ResponseBody):
+    device_id: str
+    firmware_version: str
+    status: str
+    reason: str | None = None
+    firmware_version_update_time: datetime | None = None
+
+
+class DeviceFirmwareListRead(ResponseBody):
+    account_name: str
+    device_firmwar_version_list: list[DeviceFirmwareVersionRead] = Field(serialization_alias="deviceFirmwarVersionList")
+
+
+class FirmwareReportRequestRead(ResponseBody):
+    account_name: str
+    request_id: str
+
+
+class CallbackRead(ResponseBody):
+    url: str | None = None
+
+
+class SoftwareInfoRead(ResponseBody):
+    name: str
+    version: str
+    upgrade_time: str
+
+
+class AccountDeviceRead(ResponseBody):
+    device_id: str
+    mdn: str
+    model: str
+    make: str
+    firmware: str
+    fota_eligible: bool
+    status: str
+    license_assigned: bool
+    protocol: str
+    software_list: list[SoftwareInfoRead]
+    create_time: str
+    upgrade_time: str | None = None
+    update_time: str
+    refresh_time: str | None = None
+
+
+class AccountDeviceListRead(ResponseBody):
+    account_name: str
+    has_more_data: bool
+    last_seen_device_id: str | None = None
+    max_page_size: int
+    device_list: list[AccountDeviceRead]
+
+
+class DeviceLookupRead(ResponseBody):
+    device_id: str
+    request_status: str
+    result_reason: str | None = None
+    mdn: str | None = None
+    model: str | None = None
+    make: str | None = None
+    firmware: str | None = None
+    fota_eligible: bool | None = None
+    status: str | None = None
+    license_assigned: bool | None = None
+    protocol: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+    last_connection_time: datetime | None = None
+
+
+class DeviceLookupListRead(ResponseBody):
+    account_name: str
+    device_count: int
+    device_list: list[DeviceLookupRead]
+
+
+class CancelListRead(ResponseBody):
+    count: int
+    has_more_data: bool
+    update_time: str
+    device_list: list[str]
+
+
+class CancelListChangeRead(ResponseBody):
+    count: int
+    device_list: list[str]
+
+
+class LoginRead(ResponseBody):
+    session_token: str
+
+
+class PasswordResetRead(ResponseBody):
+    new_password: str
+
+
+class ErrorRead(ResponseBody):
+    error_code: str
+    error_message: str

@@ -1,0 +1,282 @@
+"""SQL repositories for campaigns, the devices in each campaign, and the status history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from fota.adapters.storage.device_store import chunks
+from fota.adapters.storage.tables import campaign_devices, campaigns, history
+from fota.domain.campaign import Campaign
+from fota.domain.protocols import Protocol
+from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
+from fota.domain.windows import Schedule, TimeWindow
+from fota.services.ports import CampaignDeviceRow, HistoryEntry
+
+FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
+
+
+def _campaign(row: Any) -> Campaign:
+    r = row._mapping
+    windows = tuple(TimeWindow(w["startTime"], w["endTime"]) for w in r["windows"])
+    return Campaign(
+        id=r["id"],
+        account_name=r["account_name"],
+        name=r["campaign_name"],
+        firmware_name=r["firmware_name"],
+        firmware_from=r["firmware_from"],
+        firmware_to=r["firmware_to"],
+        protocol=Protocol(r["protocol"]),
+        make=r["make"],
+        model=r["model"],
+        schedule=Schedule(r["start_date"], r["end_date"], windows, r["time_zone"]),
+        auto_assign_license=r["auto_assign_license"],
+        auto_add_devices=r["auto_add_devices"],
+        status=CampaignStatus(r["status"]),
+        status_reason=r["status_reason"],
+    )
+
+
+def _mutable_values(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "start_date": campaign.schedule.start_date,
+        "end_date": campaign.schedule.end_date,
+        "time_zone": campaign.schedule.time_zone,
+        "windows": [{"startTime": w.start_hour, "endTime": w.end_hour} for w in campaign.schedule.windows],
+        "status": campaign.status.value,
+        "status_reason": campaign.status_reason,
+        "next_transition_at": campaign.next_transition_at(),
+    }
+
+
+class SqlCampaignRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(self, campaign: Campaign, *, at: datetime) -> None:
+        self.c.execute(
+            insert(campaigns).values(
+                id=campaign.id,
+                account_name=campaign.account_name,
+                campaign_name=campaign.name,
+                firmware_name=campaign.firmware_name,
+                firmware_from=campaign.firmware_from,
+                firmware_to=campaign.firmware_to,
+                protocol=campaign.protocol.value,
+                make=campaign.make,
+                model=campaign.model,
+                auto_assign_license=campaign.auto_assign_license,
+                auto_add_devices=campaign.auto_add_devices,
+                created_at=at,
+                updated_at=at,
+                **_mutable_values(campaign),
+            )
+        )
+
+    def get(self, account_name: str, campaign_id: str) -> Campaign | None:
+        row = self.c.execute(
+            select(campaigns).where(campaigns.c.id == campaign_id, campaigns.c.account_name == account_name)
+        ).first()
+        return _campaign(row) if row else None
+
+    def get_for_update(self, account_name: str, campaign_id: str) -> Campaign | None:
+        row = self.c.execute(
+            select(campaigns)
+            .where(campaigns.c.id == campaign_id, campaigns.c.account_name == account_name)
+            .with_for_update()
+        ).first()
+        return _campaign(row) if row else None
+
+    def update(self, campaign: Campaign, *, at: datetime) -> None:
+        self.c.execute(
+            update(campaigns).where(campaigns.c.id == campaign.id).values(updated_at=at, **_mutable_values(campaign))
+        )
+
+    def page_by_status(
+        self, account_name: str, status: CampaignStatus, *, after: str | None, limit: int
+    ) -> list[Campaign]:
+        query = select(campaigns).where(campaigns.c.account_name == account_name, campaigns.c.status == status.value)
+        if after:
+            query = query.where(campaigns.c.id > after)
+        return [_campaign(r) for r in self.c.execute(query.order_by(campaigns.c.id).limit(limit))]
+
+    def due(self, now: datetime, limit: int) -> list[Campaign]:
+        query = (
+            select(campaigns)
+            .where(campaigns.c.next_transition_at <= now)
+            .order_by(campaigns.c.next_transition_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_campaign(r) for r in self.c.execute(query)]
+
+    def auto_add_targets(
+        self, account_name: str, *, make: str, model: str, firmware_from: str, protocol: Protocol
+    ) -> list[Campaign]:
+        query = (
+            select(campaigns)
+            .where(
+                campaigns.c.account_name == account_name,
+                campaigns.c.auto_add_devices.is_(True),
+                campaigns.c.make == make,
+                campaigns.c.model == model,
+                campaigns.c.firmware_from == firmware_from,
+                campaigns.c.protocol == protocol.value,
+                campaigns.c.status.not_in(FINAL),
+            )
+            .order_by(campaigns.c.created_at, campaigns.c.id)
+        )
+        return [_campaign(r) for r in self.c.execute(query)]
+
+
+def _row(row: Any) -> CampaignDeviceRow:
+    r = row._mapping
+    return CampaignDeviceRow(
+        r["campaign_id"],
+        r["device_id"],
+        r["account_name"],
+        DeviceStatus(r["status"]),
+        r["reason"],
+        r["updated_at"],
+        r["recent_attempt_at"],
+        r["next_attempt_at"],
+    )
+
+
+def _row_values(row: CampaignDeviceRow) -> dict[str, Any]:
+    return {
+        "campaign_id": row.campaign_id,
+        "device_id": row.device_id,
+        "account_name": row.account_name,
+        "status": row.status.value,
+        "reason": row.reason,
+        "active": row.status.is_active,
+        "updated_at": row.updated_at,
+        "recent_attempt_at": row.recent_attempt_at,
+        "next_attempt_at": row.next_attempt_at,
+    }
+
+
+class SqlCampaignDeviceRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def get_many(self, campaign_id: str, device_ids: Sequence[str]) -> dict[str, CampaignDeviceRow]:
+        found: dict[str, CampaignDeviceRow] = {}
+        for chunk in chunks(device_ids):
+            query = select(campaign_devices).where(
+                campaign_devices.c.campaign_id == campaign_id, campaign_devices.c.device_id.in_(chunk)
+            )
+            for r in self.c.execute(query):
+                row = _row(r)
+                found[row.device_id] = row
+        return found
+
+    def insert(self, rows: Iterable[CampaignDeviceRow]) -> None:
+        values = [_row_values(r) for r in rows]
+        if values:
+            self.c.execute(insert(campaign_devices), values)
+
+    def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
+        values = [{f"b_{k}": v for k, v in _row_values(r).items()} for r in rows]
+        if not values:
+            return
+        statement = (
+            update(campaign_devices)
+            .where(
+                campaign_devices.c.campaign_id == bindparam("b_campaign_id"),
+                campaign_devices.c.device_id == bindparam("b_device_id"),
+            )
+            .values(
+                status=bindparam("b_status"),
+                reason=bindparam("b_reason"),
+                active=bindparam("b_active"),
+                updated_at=bindparam("b_updated_at"),
+                recent_attempt_at=bindparam("b_recent_attempt_at"),
+                next_attempt_at=bindparam("b_next_attempt_at"),
+            )
+        )
+        self.c.execute(statement, values)
+
+    def active_elsewhere(self, device_ids: Sequence[str], campaign_id: str) -> set[str]:
+        busy: set[str] = set()
+        for chunk in chunks(device_ids):
+            busy.update(
+                self.c.execute(
+                    select(campaign_devices.c.device_id).where(
+                        campaign_devices.c.device_id.in_(chunk),
+                        campaign_devices.c.active.is_(True),
+                        campaign_devices.c.campaign_id != campaign_id,
+                    )
+                ).scalars()
+            )
+        return busy
+
+    def page(self, campaign_id: str, *, after: str | None, limit: int) -> list[CampaignDeviceRow]:
+        query = select(campaign_devices).where(campaign_devices.c.campaign_id == campaign_id)
+        if after:
+            query = query.where(campaign_devices.c.device_id > after)
+        return [_row(r) for r in self.c.execute(query.order_by(campaign_devices.c.device_id).limit(limit))]
+
+    def count(self, campaign_id: str) -> int:
+        return int(
+            self.c.execute(
+                select(func.count()).select_from(campaign_devices).where(campaign_devices.c.campaign_id == campaign_id)
+            ).scalar_one()
+        )
+
+    def finish_pending(self, campaign_id: str, status: DeviceStatus, reason: str, *, at: datetime) -> list[str]:
+        pending = list(
+            self.c.execute(
+                select(campaign_devices.c.device_id).where(
+                    campaign_devices.c.campaign_id == campaign_id,
+                    campaign_devices.c.status == DeviceStatus.PENDING.value,
+                )
+            ).scalars()
+        )
+        if pending:
+            self.c.execute(
+                update(campaign_devices)
+                .where(
+                    campaign_devices.c.campaign_id == campaign_id,
+                    campaign_devices.c.status == DeviceStatus.PENDING.value,
+                )
+                .values(status=status.value, reason=reason, active=status.is_active, updated_at=at)
+            )
+        return pending
+
+
+def _entry(row: Any) -> HistoryEntry:
+    r = row._mapping
+    return HistoryEntry(r["account_name"], r["campaign_id"], r["device_id"], r["status"], r["reason"], r["at"])
+
+
+class SqlHistoryRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def append(self, entries: Iterable[HistoryEntry]) -> None:
+        values = [
+            {
+                "account_name": e.account_name,
+                "campaign_id": e.campaign_id,
+                "device_id": e.device_id,
+                "status": e.status,
+                "reason": e.reason,
+                "at": e.at,
+            }
+            for e in entries
+        ]
+        if values:
+            self.c.execute(insert(history), values)
+
+    def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]:
+        query = select(history).where(history.c.account_name == account_name, history.c.device_id == device_id)
+        return [_entry(r) for r in self.c.execute(query.order_by(history.c.id))]
+
+    def for_campaign(self, campaign_id: str) -> list[HistoryEntry]:
+        query = select(history).where(history.c.campaign_id == campaign_id, history.c.device_id.is_(None))
+        return [_entry(r) for r in self.c.execute(query.order_by(history.c.id))]

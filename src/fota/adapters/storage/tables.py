@@ -1,0 +1,194 @@
+"""Table definitions (SQLAlchemy Core). Migrations under `migrations/` create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from fota.adapters.storage.types import UTCDateTime
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("license_count", Integer, nullable=False),
+    Column("licenses_used", Integer, nullable=False, default=0),
+    Column("purchase_type", String(128), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_clients = Table(
+    "api_clients",
+    metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("account_name", String(64), ForeignKey("accounts.name"), nullable=False),
+    Column("secret_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("account_name", String(64), ForeignKey("accounts.name"), primary_key=True),
+    Column("username", String(128), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("account_name", String(64), ForeignKey("accounts.name"), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(15), primary_key=True),
+    Column("account_name", String(64), ForeignKey("accounts.name"), nullable=False),
+    Column("mdn", String(32), nullable=True),
+    Column("make", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("firmware", String(128), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("license_assigned", Boolean, nullable=False, default=False),
+    Column("license_assigned_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("firmware_updated_at", UTCDateTime, nullable=True),
+    Column("last_seen_at", UTCDateTime, nullable=True),
+    Index("ix_devices_account_protocol", "account_name", "protocol", "device_id"),
+    Index("ix_devices_account_licensed", "account_name", "license_assigned", "device_id"),
+    Index("ix_devices_match", "account_name", "make", "model", "firmware"),
+)
+
+firmware = Table(
+    "firmware",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("make", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("firmware_from", String(128), nullable=False),
+    Column("firmware_to", String(128), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("release_note", Text, nullable=False, default=""),
+    Column("launch_date", UTCDateTime, nullable=False),
+    Column("image_size", BigInteger, nullable=True),
+    Column("image_sha256", String(64), nullable=True),
+)
+
+firmware_images = Table(
+    "firmware_images",
+    metadata,
+    Column("firmware_name", String(255), ForeignKey("firmware.name"), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_name", String(64), ForeignKey("accounts.name"), nullable=False),
+    Column("campaign_name", String(255), nullable=True),
+    Column("firmware_name", String(255), ForeignKey("firmware.name"), nullable=False),
+    Column("firmware_from", String(128), nullable=False),
+    Column("firmware_to", String(128), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("make", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("time_zone", String(64), nullable=False, default="UTC"),
+    Column("windows", JSON, nullable=False),
+    Column("auto_assign_license", Boolean, nullable=False),
+    Column("auto_add_devices", Boolean, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("status_reason", Text, nullable=True),
+    Column("next_transition_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_campaigns_account_status", "account_name", "status", "id"),
+    Index("ix_campaigns_next_transition", "next_transition_at"),
+    Index("ix_campaigns_auto_add", "account_name", "auto_add_devices", "make", "model", "firmware_from"),
+)
+
+campaign_devices = Table(
+    "campaign_devices",
+    metadata,
+    Column("campaign_id", String(36), ForeignKey("campaigns.id"), primary_key=True),
+    Column("device_id", String(15), primary_key=True),
+    Column("account_name", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("recent_attempt_at", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Index("ix_campaign_devices_device_active", "device_id", "active"),
+    Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account_name", String(64), nullable=False),
+    Column("campaign_id", String(36), nullable=True),
+    Column("device_id", String(15), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_history_device", "account_name", "device_id", "id"),
+    Index("ix_history_campaign", "campaign_id", "id"),
+)
+
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("account_name", String(64), ForeignKey("accounts.name"), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+license_cancel_candidates = Table(
+    "license_cancel_candidates",
+    metadata,
+    Column("account_name", String(64), ForeignKey("accounts.name"), primary_key=True),
+    Column("device_id", String(15), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+firmware_report_requests = Table(
+    "firmware_report_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_name", String(64), ForeignKey("accounts.name"), nullable=False),
+    Column("device_id", String(15), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Index("ix_firmware_report_requests_pending", "status", "device_id"),
+)

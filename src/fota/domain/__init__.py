@@ -1,0 +1,1 @@
+"""Pure rules of firmware campaigns: statuses, time windows, eligibility and licenses. Standard library only."""

@@ -1,0 +1,1 @@
+"""Use cases over ports: each function is one transaction of the unit of work, with time from the clock."""

@@ -1,0 +1,124 @@
+"""OAuth client-credentials tokens, M2M session login/logout, and the check every FOTA call passes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fota.clock import Clock
+from fota.domain.accounts import Token, TokenKind
+from fota.domain.errors import Forbidden, InvalidCredentials, InvalidRequest, Unauthorized
+from fota.services.ports import PasswordHasher, UnitOfWork
+
+TOKEN_LIFETIME = timedelta(seconds=3600)
+
+
+def token_hash(token: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough: the store never holds a usable token.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    value: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the account both tokens belong to and the session's user."""
+
+    account_name: str
+    username: str
+    session_token_hash: str
+
+
+class ClientAuthFailed(Exception):
+    """Wrong client id or secret: the OAuth endpoint answers `invalid_client`."""
+
+
+def issue_access_token(
+    *, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, client_id: str, client_secret: str
+) -> IssuedToken:
+    now = clock.now()
+    with uow:
+        client = uow.credentials.client(client_id)
+        if client is None or not hasher.verify(client[1], client_secret):
+            raise ClientAuthFailed("client authentication failed")
+        value = secrets.token_urlsafe(32)
+        uow.tokens.add(
+            token_hash(value),
+            Token(TokenKind.ACCESS, client[0], client_id, now, now + TOKEN_LIFETIME, None),
+        )
+        uow.commit()
+    return IssuedToken(value, int(TOKEN_LIFETIME.total_seconds()))
+
+
+def _valid_token(uow: UnitOfWork, value: str | None, kind: TokenKind, clock: Clock, what: str) -> Token:
+    if not value:
+        raise Unauthorized(f"missing {what}")
+    token = uow.tokens.get(token_hash(value))
+    if token is None or token.kind is not kind:
+        raise Unauthorized(f"invalid {what}")
+    if token.revoked_at is not None:
+        raise Unauthorized(f"{what} has been revoked")
+    if not token.valid_at(clock.now()):
+        raise Unauthorized(f"{what} has expired")
+    return token
+
+
+def login(
+    *, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, bearer: str | None, username: str, password: str
+) -> IssuedToken:
+    now = clock.now()
+    with uow:
+        access = _valid_token(uow, bearer, TokenKind.ACCESS, clock, "Bearer token")
+        if not username or not password:
+            raise InvalidRequest("username and password are required")
+        stored = uow.credentials.user_password_hash(access.account_name, username)
+        if stored is None or not hasher.verify(stored, password):
+            raise InvalidCredentials("invalid username or password for this account")
+        value = secrets.token_urlsafe(32)
+        uow.tokens.add(
+            token_hash(value),
+            Token(TokenKind.SESSION, access.account_name, username, now, now + TOKEN_LIFETIME, None),
+        )
+        uow.commit()
+    return IssuedToken(value, int(TOKEN_LIFETIME.total_seconds()))
+
+
+def authorize(
+    *, uow: UnitOfWork, clock: Clock, bearer: str | None, session: str | None, account_name: str | None
+) -> Caller:
+    """Both tokens valid (else 401) and of the account in the path (else 403)."""
+    with uow:
+        access = _valid_token(uow, bearer, TokenKind.ACCESS, clock, "Bearer token")
+        sess = _valid_token(uow, session, TokenKind.SESSION, clock, "VZ-M2M-Token")
+    if access.account_name != sess.account_name:
+        raise Unauthorized("the Bearer token and the VZ-M2M-Token belong to different accounts")
+    if account_name is not None and access.account_name != account_name:
+        raise Forbidden(f"these credentials are not valid for account {account_name}")
+    assert session is not None
+    return Caller(access.account_name, sess.subject, token_hash(session))
+
+
+def logout(*, uow: UnitOfWork, clock: Clock, bearer: str | None, session: str | None) -> None:
+    caller = authorize(uow=uow, clock=clock, bearer=bearer, session=session, account_name=None)
+    with uow:
+        uow.tokens.revoke(caller.session_token_hash, at=clock.now())
+        uow.commit()
+
+
+def reset_password(*, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, caller: Caller, old_password: str) -> str:
+    with uow:
+        stored = uow.credentials.user_password_hash(caller.account_name, caller.username)
+        if stored is None or not hasher.verify(stored, old_password):
+            raise InvalidCredentials("oldPassword is not the current password")
+        new_password = secrets.token_urlsafe(12)
+        uow.credentials.set_user_password(
+            caller.account_name, caller.username, hasher.hash(new_password), at=clock.now()
+        )
+        uow.commit()
+    return new_password

@@ -1,0 +1,123 @@
+"""The campaign engine's tick: applies every time-driven transition that is due, one campaign per transaction.
+
+A tick's cost follows the number of due campaigns (an indexed `next_transition_at`), not the fleet's size.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from fota.clock import Clock
+from fota.domain.campaign import Campaign, due_transition
+from fota.domain.errors import DomainError
+from fota.domain.statuses import CampaignStatus
+from fota.services.campaigns import finish_campaign, record_campaign_status
+from fota.services.enrolment import enrol
+from fota.services.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+LAYOUT_BATCH = 5000
+
+
+@dataclass
+class TickReport:
+    transitions: int = 0
+
+
+def tick(*, uow_factory: UnitOfWorkFactory, clock: Clock, batch: int = 100) -> TickReport:
+    """Runs until nothing is due at the clock's current time."""
+    report = TickReport()
+    now = clock.now()
+    while True:
+        uow = uow_factory()
+        with uow:
+            due = uow.campaigns.due(now, batch)
+        if not due:
+            return report
+        moved = 0
+        for campaign in due:
+            moved += _advance(
+                uow_factory=uow_factory,
+                campaign_id=campaign.id,
+                account_name=campaign.account_name,
+                clock=clock,
+            )
+        report.transitions += moved
+        if len(due) < batch or moved == 0:
+            return report
+
+
+def _advance(*, uow_factory: UnitOfWorkFactory, campaign_id: str, account_name: str, clock: Clock) -> int:
+    """Applies the due transitions of one campaign, each in its own transaction; returns how many.
+
+    Laying out device work runs in batches of its own before the move to Scheduled; a crash in between
+    leaves the campaign PreScheduled and the next tick lays out again (enrolment is idempotent).
+    """
+    now = clock.now()
+    count = 0
+    while True:
+        uow = uow_factory()
+        with uow:
+            peek = uow.campaigns.get(account_name, campaign_id)
+        if peek is None:
+            return count
+        peeked = due_transition(peek, now)
+        try:
+            if peeked is not None and peeked.to is CampaignStatus.SCHEDULED:
+                _lay_out(uow_factory, peek, clock)
+            uow = uow_factory()
+            with uow:
+                campaign = uow.campaigns.get_for_update(account_name, campaign_id)
+                transition = due_transition(campaign, now) if campaign else None
+                if campaign is None or transition is None:
+                    if campaign is not None:
+                        uow.campaigns.update(campaign, at=now)  # stores the recomputed next transition time
+                        uow.commit()
+                    return count
+                if transition.to.is_final:
+                    finish_campaign(uow, campaign, transition.to, transition.reason, now=now)
+                else:
+                    moved = replace(campaign, status=transition.to, status_reason=transition.reason)
+                    uow.campaigns.update(moved, at=now)
+                    record_campaign_status(uow, moved, now=now)
+                uow.commit()
+        except DomainError as error:
+            log.exception("campaign %s failed to advance", campaign_id)
+            _fail(uow_factory, peek, str(error), clock)
+            return count + 1
+        count += 1
+
+
+def _lay_out(uow_factory: UnitOfWorkFactory, campaign: Campaign, clock: Clock) -> None:
+    """Enrols every matching device of the account in an auto-add campaign, in batches of its own."""
+    if not campaign.auto_add_devices:
+        return
+    after: str | None = None
+    while True:
+        uow = uow_factory()
+        with uow:
+            batch = uow.devices.matching(
+                campaign.account_name,
+                make=campaign.make,
+                model=campaign.model,
+                firmware=campaign.firmware_from,
+                protocol=campaign.protocol,
+                after=after,
+                limit=LAYOUT_BATCH,
+            )
+            if not batch:
+                return
+            enrol(uow, campaign, [d.device_id for d in batch], now=clock.now(), record_rejections=False)
+            uow.commit()
+        after = batch[-1].device_id
+
+
+def _fail(uow_factory: UnitOfWorkFactory, campaign: Campaign, reason: str, clock: Clock) -> None:
+    uow = uow_factory()
+    with uow:
+        current = uow.campaigns.get_for_update(campaign.account_name, campaign.id)
+        if current is not None and not current.status.is_final:
+            finish_campaign(uow, current, CampaignStatus.FAILED, f"scheduling failed: {reason}", now=clock.now())
+            uow.commit()

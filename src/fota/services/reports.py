@@ -1,0 +1,112 @@
+"""Read-side use cases: campaign lists by status, campaign device report, device history, account devices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fota.clock import Clock
+from fota.domain.campaign import Campaign
+from fota.domain.devices import Device
+from fota.domain.errors import NotFound
+from fota.domain.protocols import Protocol
+from fota.domain.statuses import CampaignStatus, DeviceStatus
+from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
+
+
+def campaigns_by_status(
+    *, uow: UnitOfWork, account_name: str, status: CampaignStatus, after: str | None, page_size: int
+) -> tuple[list[Campaign], bool]:
+    with uow:
+        rows = uow.campaigns.page_by_status(account_name, status, after=after, limit=page_size + 1)
+    return rows[:page_size], len(rows) > page_size
+
+
+@dataclass(frozen=True)
+class CampaignDeviceReport:
+    total: int
+    rows: list[CampaignDeviceRow]
+    has_more: bool
+
+
+def campaign_devices(
+    *, uow: UnitOfWork, clock: Clock, account_name: str, campaign_id: str, after: str | None, page_size: int
+) -> CampaignDeviceReport:
+    """The campaign's devices by id; pending devices get their next attempt: the next open window."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(account_name, campaign_id)
+        if campaign is None:
+            raise NotFound(f"campaign {campaign_id} not found in account {account_name}")
+        rows = uow.campaign_devices.page(campaign_id, after=after, limit=page_size + 1)
+        total = uow.campaign_devices.count(campaign_id)
+    next_opening = campaign.schedule.next_opening(now) if not campaign.status.is_final else None
+    page = [
+        row if row.status is not DeviceStatus.PENDING or row.next_attempt_at else _with_next(row, next_opening)
+        for row in rows[:page_size]
+    ]
+    return CampaignDeviceReport(total, page, len(rows) > page_size)
+
+
+def _with_next(row: CampaignDeviceRow, next_opening: datetime | None) -> CampaignDeviceRow:
+    return CampaignDeviceRow(
+        row.campaign_id,
+        row.device_id,
+        row.account_name,
+        row.status,
+        row.reason,
+        row.updated_at,
+        row.recent_attempt_at,
+        next_opening,
+    )
+
+
+@dataclass(frozen=True)
+class DeviceHistoryItem:
+    entry: HistoryEntry
+    campaign: Campaign
+
+
+def device_history(*, uow: UnitOfWork, account_name: str, device_id: str) -> list[DeviceHistoryItem]:
+    """Every status the device had in every campaign, oldest first."""
+    with uow:
+        device = uow.devices.get(device_id)
+        if device is None or device.account_name != account_name:
+            raise NotFound(f"device {device_id} not found in account {account_name}")
+        entries = [e for e in uow.history.for_device(account_name, device_id) if e.campaign_id is not None]
+        campaigns: dict[str, Campaign] = {}
+        for entry in entries:
+            assert entry.campaign_id is not None
+            if entry.campaign_id not in campaigns:
+                campaign = uow.campaigns.get(account_name, entry.campaign_id)
+                if campaign is not None:
+                    campaigns[entry.campaign_id] = campaign
+    return [
+        DeviceHistoryItem(e, campaigns[e.campaign_id])
+        for e in entries
+        if e.campaign_id is not None and e.campaign_id in campaigns
+    ]
+
+
+def account_devices(
+    *, uow: UnitOfWork, account_name: str, protocol: Protocol | None, after: str | None, page_size: int
+) -> tuple[list[Device], bool]:
+    with uow:
+        rows = uow.devices.page(account_name, protocol=protocol, after=after, limit=page_size + 1)
+    return rows[:page_size], len(rows) > page_size
+
+
+def lookup_devices(*, uow: UnitOfWork, account_name: str, device_ids: Sequence[str]) -> list[tuple[str, Device | None]]:
+    with uow:
+        found = uow.devices.get_many(list(dict.fromkeys(device_ids)))
+    return [
+        (d, found[d] if d in found and found[d].account_name == account_name else None)
+        for d in dict.fromkeys(device_ids)
+    ]
+
+
+def upgradable_kinds(*, uow: UnitOfWork) -> set[tuple[str, str, str, Protocol]]:
+    """(make, model, firmwareFrom, protocol) of every firmware package: a device matching one is FOTA-eligible."""
+    with uow:
+        return {(f.make, f.model, f.firmware_from, f.protocol) for f in uow.firmware.list(None)}

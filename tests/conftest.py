@@ -1,0 +1,222 @@
+"""Fixtures that run the real server: `fota serve` in a subprocess on a free port, on SQLite and PostgreSQL.
+
+`server` is shared by a whole backend's tests (each test provisions its own account);
+`private_server` is a fresh server for tests that move the simulated clock far.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get("FOTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Account:
+    """An account provisioned through the admin API, with one API client and one user."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+    server: RunningServer
+
+    def token(self) -> str:
+        r = httpx.post(
+            f"{self.server.base_url}/api/ts/v1/oauth2/token",
+            auth=(self.client_id, self.client_secret),
+            data={"grant_type": "client_credentials"},
+        )
+        r.raise_for_status()
+        return str(r.json()["access_token"])
+
+    def session(self, bearer: str) -> str:
+        r = httpx.post(
+            f"{self.server.base_url}/api/m2m/v1/session/login",
+            headers={"Authorization": f"Bearer {bearer}"},
+            json={"username": self.username, "password": self.password},
+        )
+        r.raise_for_status()
+        return str(r.json()["sessionToken"])
+
+    def headers(self) -> dict[str, str]:
+        """Fresh, valid ThingSpace headers for this account."""
+        bearer = self.token()
+        return {"Authorization": f"Bearer {bearer}", "VZ-M2M-Token": self.session(bearer)}
+
+    def client(self) -> httpx.Client:
+        """An httpx client on the FOTA v3 base URL with this account's headers."""
+        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self.headers())
+
+    def add_devices(self, devices: list[dict[str, str]]) -> httpx.Response:
+        r = self.server.admin.post(f"/accounts/{self.name}/devices", json={"deviceList": devices})
+        assert r.status_code == 201, r.text
+        return r
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    admin_token: str
+    backend: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    admin: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admin = httpx.Client(
+            base_url=f"{self.base_url}/admin/v1", headers={"Authorization": f"Bearer {self.admin_token}"}
+        )
+
+    def now(self) -> datetime:
+        r = self.admin.get("/clock")
+        r.raise_for_status()
+        return datetime.fromisoformat(r.json()["now"])
+
+    def set_clock(self, instant: datetime) -> datetime:
+        r = self.admin.post("/clock", json={"now": instant.isoformat()})
+        assert r.status_code == 200, r.text
+        return datetime.fromisoformat(r.json()["now"])
+
+    def advance(self, seconds: float) -> datetime:
+        r = self.admin.post("/clock", json={"advanceSeconds": seconds})
+        assert r.status_code == 200, r.text
+        return datetime.fromisoformat(r.json()["now"])
+
+    def new_account(self, license_count: int = 100, purchase_type: str = "TS-HFOTA-EVNT") -> Account:
+        name = f"{secrets.randbelow(10**10):010d}-{secrets.randbelow(10**5):05d}"
+        r = self.admin.post(
+            "/accounts",
+            json={"accountName": name, "licenseCount": license_count, "purchaseType": purchase_type},
+        )
+        assert r.status_code == 201, r.text
+        r = self.admin.post(f"/accounts/{name}/clients", json={})
+        assert r.status_code == 201, r.text
+        creds = r.json()
+        username, password = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
+        r = self.admin.post(f"/accounts/{name}/users", json={"username": username, "password": password})
+        assert r.status_code == 201, r.text
+        return Account(name, creds["clientId"], creds["clientSecret"], username, password, self)
+
+    def new_firmware(
+        self,
+        make: str = "SEQUANS Communications",
+        model: str = "GM01Q",
+        firmware_from: str = "SR1.2.0.0-10512",
+        firmware_to: str = "SR1.2.0.0-10657",
+        protocol: str = "LWM2M",
+    ) -> dict[str, str]:
+        name = f"{make.replace(' ', '')}_{model}_{firmware_from}_{firmware_to}_{uuid.uuid4().hex[:6]}"
+        body = {
+            "firmwareName": name,
+            "make": make,
+            "model": model,
+            "firmwareFrom": firmware_from,
+            "firmwareTo": firmware_to,
+            "protocol": protocol,
+            "releaseNote": "test release",
+        }
+        r = self.admin.post("/firmware", json=body)
+        assert r.status_code == 201, r.text
+        return body
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _postgres_database() -> tuple[str, str]:
+    name = f"fota_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return name, f"{base}/{name}"
+
+
+def _drop_postgres_database(name: str) -> None:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_server(backend: str, tmp_path: Path, *extra_args: str, simulated_clock: bool = True) -> RunningServer:
+    if backend == "sqlite":
+        database_url = f"sqlite:///{tmp_path / 'fota.db'}"
+    else:
+        _, database_url = _postgres_database()
+    port = _free_port()
+    admin_token = secrets.token_urlsafe(24)
+    log_path = tmp_path / "server.log"
+    env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url}
+    args = [sys.executable, "-m", "fota", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args]
+    if simulated_clock:
+        args.append("--simulated-clock")
+    log = log_path.open("wb")
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"fota serve exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"fota serve did not become healthy:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    return RunningServer(base_url, admin_token, backend, database_url, process, log_path)
+
+
+def _stop_and_cleanup(server: RunningServer) -> None:
+    server.stop()
+    if server.backend == "postgresql":
+        _drop_postgres_database(server.database_url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(request.param, tmp_path_factory.mktemp(f"server-{request.param}"))
+    yield running
+    _stop_and_cleanup(running)
+
+
+@pytest.fixture(params=BACKENDS)
+def private_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+    running = start_server(request.param, tmp_path)
+    yield running
+    _stop_and_cleanup(running)
+
+
+@pytest.fixture
+def account(server: RunningServer) -> Account:
+    return server.new_account()
