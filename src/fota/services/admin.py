@@ -123,6 +123,8 @@ def provision_devices(
     now = clock.now()
     results: list[ProvisionResult] = []
     touched: list[str] = []
+    created: list[Device] = []
+    seen: set[str] = set()
     with uow:
         _account(uow, account_name)
         existing = uow.devices.get_many([s.device_id for s in specs])
@@ -135,6 +137,10 @@ def provision_devices(
             except DomainError as error:
                 results.append(ProvisionResult(spec.device_id, "Failed", error.message))
                 continue
+            if spec.device_id in seen:
+                results.append(ProvisionResult(spec.device_id, "Failed", "Device listed twice in this request"))
+                continue
+            seen.add(spec.device_id)
             current = existing.get(spec.device_id)
             if current is not None and current.account_name != account_name:
                 results.append(ProvisionResult(spec.device_id, "Failed", "Device belongs to another account"))
@@ -154,7 +160,7 @@ def provision_devices(
                     now,
                     now,
                 )
-                uow.devices.add(device)
+                created.append(device)
                 results.append(ProvisionResult(spec.device_id, "Created", "Device created"))
                 touched.append(spec.device_id)
             else:
@@ -173,7 +179,7 @@ def provision_devices(
                 results.append(ProvisionResult(spec.device_id, "Updated", "Device updated"))
                 if firmware_changed:
                     touched.append(spec.device_id)
-            existing[spec.device_id] = device
+        uow.devices.add_many(created)
         enrol_in_auto_add_campaigns(uow, touched, now=now)
         uow.commit()
     return results

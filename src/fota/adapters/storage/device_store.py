@@ -75,9 +75,6 @@ class SqlDeviceRepository:
                 found[device.device_id] = device
         return found
 
-    def add(self, device: Device) -> None:
-        self.c.execute(insert(devices).values(**_device_values(device)))
-
     def add_many(self, batch: Sequence[Device]) -> None:
         if batch:
             self.c.execute(insert(devices), [_device_values(d) for d in batch])
