@@ -50,6 +50,10 @@ class Container:
     def uow(self) -> SqlUnitOfWork:
         return self.uow_factory()
 
+    def reader(self) -> SqlUnitOfWork:
+        """A unit of work for use cases that only read (never blocks on SQLite's writer)."""
+        return self.uow_factory.reader()
+
     @property
     def simulated_clock(self) -> SimulatedClock | None:
         return self.clock if isinstance(self.clock, SimulatedClock) else None

@@ -198,15 +198,15 @@ def create_firmware(
     launch_date: datetime | None,
     clock: Clock,
 ) -> Firmware:
-    for field, value in (
-        ("firmwareName", name),
-        ("make", make),
-        ("model", model),
-        ("firmwareFrom", firmware_from),
-        ("firmwareTo", firmware_to),
+    for field, value, limit in (
+        ("firmwareName", name, 255),
+        ("make", make, 128),
+        ("model", model, 128),
+        ("firmwareFrom", firmware_from, 128),
+        ("firmwareTo", firmware_to, 128),
     ):
-        if not value or len(value) > 255:
-            raise InvalidRequest(f"{field} must be 1-255 characters")
+        if not value or len(value) > limit:
+            raise InvalidRequest(f"{field} must be 1-{limit} characters")
     if firmware_from == firmware_to:
         raise InvalidRequest("firmwareFrom and firmwareTo must differ")
     firmware = Firmware(

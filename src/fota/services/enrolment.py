@@ -17,6 +17,7 @@ from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 
 ENROLLED_REASON = "Upgrade pending: waiting for the device to check in during a campaign window"
 ADD_SUCCEEDED_REASON = "Device added Successfully"
+REENROLLABLE = frozenset({DeviceStatus.REJECTED, DeviceStatus.REMOVED})
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ def enrol(
 ) -> list[EnrolmentResult]:
     """Enrols the eligible devices; rejected ones get a `DeviceRejected` row (unless told not to) and a reason.
 
-    A device already active in this campaign counts as enrolled and is left alone.
+    A device already active in this campaign counts as enrolled and is left alone; only rejected or removed
+    devices are evaluated again.
     """
     unique_ids = list(dict.fromkeys(device_ids))
     devices = uow.devices.get_many(unique_ids)
@@ -52,8 +54,13 @@ def enrol(
     entries: list[HistoryEntry] = []
     for device_id in unique_ids:
         current = existing.get(device_id)
-        if current is not None and current.status.is_active:
-            results.append(EnrolmentResult(device_id, True, "Device is already in this campaign"))
+        if current is not None and current.status not in REENROLLABLE:
+            # Pending or in progress: already enrolled. Upgraded or failed: its outcome stays on record.
+            results.append(
+                EnrolmentResult(
+                    device_id, current.status.is_active, f"Device is already in this campaign ({current.status.value})"
+                )
+            )
             continue
         device = devices.get(device_id)
         if device is not None and device.account_name != campaign.account_name:

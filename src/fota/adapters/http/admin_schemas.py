@@ -11,12 +11,12 @@ from fota.adapters.http.schemas import RequestBody, ResponseBody
 
 class AccountCreate(RequestBody):
     account_name: StrictStr
-    license_count: StrictInt = Field(ge=0)
-    purchase_type: StrictStr | None = None
+    license_count: StrictInt = Field(ge=0, le=2_000_000_000)
+    purchase_type: StrictStr | None = Field(default=None, max_length=128)
 
 
 class AccountUpdate(RequestBody):
-    license_count: StrictInt = Field(ge=0)
+    license_count: StrictInt = Field(ge=0, le=2_000_000_000)
 
 
 class AccountRead(ResponseBody):
@@ -27,8 +27,8 @@ class AccountRead(ResponseBody):
 
 
 class ClientCreate(RequestBody):
-    client_id: StrictStr | None = None
-    client_secret: StrictStr | None = None
+    client_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    client_secret: StrictStr | None = Field(default=None, min_length=8, max_length=256)
 
 
 class ClientRead(ResponseBody):
@@ -37,8 +37,8 @@ class ClientRead(ResponseBody):
 
 
 class UserCreate(RequestBody):
-    username: StrictStr
-    password: StrictStr
+    username: StrictStr = Field(min_length=1, max_length=128)
+    password: StrictStr = Field(min_length=8, max_length=256)
 
 
 class UserRead(ResponseBody):
@@ -47,12 +47,12 @@ class UserRead(ResponseBody):
 
 
 class DeviceCreate(RequestBody):
-    device_id: StrictStr
-    mdn: StrictStr | None = None
-    make: StrictStr
-    model: StrictStr
-    firmware: StrictStr
-    protocol: StrictStr = "LWM2M"
+    device_id: StrictStr = Field(max_length=64)
+    mdn: StrictStr | None = Field(default=None, max_length=32)
+    make: StrictStr = Field(min_length=1, max_length=128)
+    model: StrictStr = Field(min_length=1, max_length=128)
+    firmware: StrictStr = Field(min_length=1, max_length=128)
+    protocol: StrictStr = Field(default="LWM2M", max_length=16)
 
 
 class DevicesCreate(RequestBody):
@@ -71,12 +71,12 @@ class DevicesProvisionRead(ResponseBody):
 
 
 class FirmwareCreate(RequestBody):
-    firmware_name: StrictStr
-    make: StrictStr
-    model: StrictStr
-    firmware_from: StrictStr
-    firmware_to: StrictStr
-    protocol: StrictStr = "LWM2M"
+    firmware_name: StrictStr = Field(min_length=1, max_length=255)
+    make: StrictStr = Field(min_length=1, max_length=128)
+    model: StrictStr = Field(min_length=1, max_length=128)
+    firmware_from: StrictStr = Field(min_length=1, max_length=128)
+    firmware_to: StrictStr = Field(min_length=1, max_length=128)
+    protocol: StrictStr = Field(default="LWM2M", max_length=16)
     release_note: StrictStr | None = None
     launch_date: datetime | None = Field(default=None, strict=False)
 

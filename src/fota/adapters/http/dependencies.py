@@ -37,7 +37,7 @@ def account_caller(
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> Caller:
     return auth.authorize(
-        uow=c.uow(),
+        uow=c.reader(),
         clock=c.clock,
         bearer=bearer_token(authorization),
         session=vz_m2m_token,

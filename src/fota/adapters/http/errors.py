@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fota.domain.errors import (
@@ -75,6 +76,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(error.status_code, "Error")
         return error_response(error.status_code, code, str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, error: IntegrityError) -> JSONResponse:
+        # Two requests raced to create the same thing; the loser's transaction was rolled back whole.
+        log.warning("integrity conflict on %s %s: %s", request.method, request.url.path, error.orig)
+        return error_response(409, "Conflict", "a concurrent request changed the same data; nothing was stored, retry")
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, error: DataError) -> JSONResponse:
+        log.warning("value rejected by the database on %s %s: %s", request.method, request.url.path, error.orig)
+        return error_response(400, "InvalidRequest", "a value is too long or out of range for its field")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

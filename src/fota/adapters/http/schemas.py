@@ -12,7 +12,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, Str
 from pydantic.alias_generators import to_camel
 
 WireDate = Annotated[date, Field(strict=False)]
-DeviceIdList = Annotated[list[StrictStr], Field(max_length=1_000_000)]
+Imei = Annotated[StrictStr, Field(pattern=r"^\d{15}$", description="IMEI, 15 digits")]
+DeviceIdList = Annotated[list[Imei], Field(max_length=1_000_000)]
 
 
 class RequestBody(BaseModel):

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+READ_ONLY_OPTION = "fota_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -42,7 +43,9 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(connection: Any) -> None:
         # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes can fail with "database is locked" without waiting, which busy_timeout cannot help.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only units of work begin DEFERRED and never wait for writers (WAL).
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -19,6 +19,7 @@ from fota.adapters.storage.campaign_store import (
     SqlCampaignRepository,
     SqlHistoryRepository,
 )
+from fota.adapters.storage.database import READ_ONLY_OPTION
 from fota.adapters.storage.device_store import (
     SqlDeviceRepository,
     SqlFirmwareReportRequestRepository,
@@ -27,12 +28,17 @@ from fota.adapters.storage.device_store import (
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine) -> None:
+    """`read_only` units never write: on SQLite they begin DEFERRED instead of taking the write lock."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         connection = self._engine.connect()
+        if self._read_only:
+            connection = connection.execution_options(**{READ_ONLY_OPTION: True})
         connection.begin()
         self._connection = connection
         self.accounts = SqlAccountRepository(connection)
@@ -63,6 +69,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._connection is not None, "commit outside of `with uow:`"
+        assert not self._read_only, "a read-only unit of work cannot commit"
         self._connection.commit()
         # Keep the unit usable for reads after commit, in a fresh transaction.
         self._connection.begin()
@@ -74,3 +81,6 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
+
+    def reader(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=True)

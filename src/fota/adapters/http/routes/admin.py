@@ -66,7 +66,7 @@ def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
 
 @router.get("/accounts/{account}", response_model_exclude_none=True)
 def get_account(account: str, c: ContainerDep) -> AccountRead:
-    return _account_read(admin.get_account(uow=c.uow(), name=account))
+    return _account_read(admin.get_account(uow=c.reader(), name=account))
 
 
 @router.patch("/accounts/{account}", response_model_exclude_none=True)

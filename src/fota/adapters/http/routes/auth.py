@@ -107,7 +107,7 @@ def reset_password(
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> PasswordResetRead:
     caller = auth.authorize(
-        uow=c.uow(),
+        uow=c.reader(),
         clock=c.clock,
         bearer=bearer_token(authorization),
         session=vz_m2m_token,

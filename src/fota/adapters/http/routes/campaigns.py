@@ -80,7 +80,7 @@ def update_campaign_dates(
 
 @router.get("/campaigns/{account}/{campaign_id}", response_model_exclude_none=True)
 def get_campaign_information(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> CampaignRead:
-    return campaign_read(service.get_campaign(uow=c.uow(), account_name=account, campaign_id=campaign_id))
+    return campaign_read(service.get_campaign(uow=c.reader(), account_name=account, campaign_id=campaign_id))
 
 
 @router.delete("/campaigns/{account}/{campaign_id}")

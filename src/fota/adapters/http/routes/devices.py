@@ -39,7 +39,7 @@ def _protocol_filter(text: str | None, *, default: Protocol | None) -> Protocol 
 def list_available_firmware(
     account: str, c: ContainerDep, _: CallerDep, protocol: Annotated[str | None, Query()] = None
 ) -> list[FirmwarePackageRead]:
-    packages = firmware.list_firmware(uow=c.uow(), protocol=_protocol_filter(protocol, default=None))
+    packages = firmware.list_firmware(uow=c.reader(), protocol=_protocol_filter(protocol, default=None))
     return [firmware_package(p) for p in packages]
 
 
@@ -47,7 +47,7 @@ def list_available_firmware(
 def synchronize_device_firmware(
     account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> DeviceFirmwareListRead:
-    versions = firmware.synchronize(uow=c.uow(), account_name=account, device_ids=body.device_list)
+    versions = firmware.synchronize(uow=c.reader(), account_name=account, device_ids=body.device_list)
     return DeviceFirmwareListRead(
         account_name=account,
         device_firmwar_version_list=[
@@ -84,13 +84,13 @@ def get_account_device_information(
     protocol: Annotated[str | None, Query()] = None,
 ) -> AccountDeviceListRead:
     devices, has_more = reports.account_devices(
-        uow=c.uow(),
+        uow=c.reader(),
         account_name=account,
         protocol=_protocol_filter(protocol, default=Protocol.LWM2M),
         after=last_seen_device_id,
         page_size=MAX_PAGE_SIZE,
     )
-    upgradable = reports.upgradable_kinds(uow=c.uow())
+    upgradable = reports.upgradable_kinds(uow=c.reader())
     return AccountDeviceListRead(
         account_name=account,
         has_more_data=has_more,
@@ -104,8 +104,8 @@ def get_account_device_information(
 def list_account_devices_information(
     account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> DeviceLookupListRead:
-    found = reports.lookup_devices(uow=c.uow(), account_name=account, device_ids=body.device_list)
-    upgradable = reports.upgradable_kinds(uow=c.uow())
+    found = reports.lookup_devices(uow=c.reader(), account_name=account, device_ids=body.device_list)
+    upgradable = reports.upgradable_kinds(uow=c.reader())
     items = []
     for device_id, device in found:
         if device is None:
@@ -137,7 +137,7 @@ def list_account_devices_information(
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)
 def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> CallbackRead:
-    return CallbackRead(url=callbacks.get_callback(uow=c.uow(), account_name=account))
+    return CallbackRead(url=callbacks.get_callback(uow=c.reader(), account_name=account))
 
 
 @router.post("/callbacks/{account}", response_model_exclude_none=True)

@@ -32,7 +32,7 @@ v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"])
 
 @v3.get("/subscriptions/{account}", response_model_exclude_none=True)
 def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep) -> SubscriptionRead:
-    found = admin.get_account(uow=c.uow(), name=account)
+    found = admin.get_account(uow=c.reader(), name=account)
     return SubscriptionRead(
         account_name=found.name,
         purchase_type=found.purchase_type,
@@ -49,7 +49,7 @@ def get_account_licenses_status(
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> LicenseSummaryRead:
-    result = licenses.summary(uow=c.uow(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE)
+    result = licenses.summary(uow=c.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE)
     return LicenseSummaryRead(
         account_name=account,
         total_licenses=result.account.license_count,
@@ -101,7 +101,7 @@ def list_licenses_to_remove(
     start_index: Annotated[int, Query(alias="startIndex", ge=0)] = 0,
 ) -> CancelListRead:
     result = licenses.read_cancel_list(
-        uow=c.uow(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
+        uow=c.reader(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
     )
     return CancelListRead(
         count=result.count,

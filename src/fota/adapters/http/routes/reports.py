@@ -40,7 +40,7 @@ def get_campaign_history_by_status(
     last_seen_campaign_id: Annotated[str | None, Query(alias="lastSeenCampaignId")] = None,
 ) -> CampaignHistoryRead:
     campaigns, has_more = service.campaigns_by_status(
-        uow=c.uow(),
+        uow=c.reader(),
         account_name=account,
         status=_status(campaign_status),
         after=last_seen_campaign_id,
@@ -57,7 +57,7 @@ def get_campaign_history_by_status(
 def get_device_firmware_upgrade_history(
     account: str, device_id: str, c: ContainerDep, _: CallerDep
 ) -> list[DeviceFirmwareUpgradeRead]:
-    items = service.device_history(uow=c.uow(), account_name=account, device_id=device_id)
+    items = service.device_history(uow=c.reader(), account_name=account, device_id=device_id)
     return [
         DeviceFirmwareUpgradeRead(
             device_id=device_id,
@@ -84,7 +84,7 @@ def get_campaign_device_status(
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> CampaignDeviceReportRead:
     report = service.campaign_devices(
-        uow=c.uow(),
+        uow=c.reader(),
         clock=c.clock,
         account_name=account,
         campaign_id=campaign_id,
