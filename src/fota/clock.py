@@ -22,7 +22,9 @@ class SimulatedClock:
     """Starts at a given instant (wall time by default) and moves only when told."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start if start is not None else datetime.now(UTC)
+        if start is not None and start.tzinfo is None:
+            raise ValueError("the simulated clock needs a timezone-aware instant")
+        self._now = start.astimezone(UTC) if start is not None else datetime.now(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:

@@ -9,11 +9,11 @@ from enum import StrEnum
 
 from fota.domain.errors import InvalidRequest
 
-ACCOUNT_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ACCOUNT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def check_account_name(name: str) -> str:
-    if not ACCOUNT_NAME_PATTERN.match(name):
+    if not ACCOUNT_NAME_PATTERN.fullmatch(name):
         raise InvalidRequest(
             f"accountName {name!r} must be 1-64 letters, digits, '.', '_' or '-', such as 0000123456-00001"
         )

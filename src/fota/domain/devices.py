@@ -10,11 +10,11 @@ from fota.domain.campaign import Campaign
 from fota.domain.errors import InvalidRequest
 from fota.domain.protocols import Protocol
 
-IMEI_PATTERN = re.compile(r"^\d{15}$")
+IMEI_PATTERN = re.compile(r"[0-9]{15}")
 
 
 def check_imei(device_id: str) -> str:
-    if not IMEI_PATTERN.match(device_id):
+    if not IMEI_PATTERN.fullmatch(device_id):
         raise InvalidRequest(f"deviceId {device_id!r} is not an IMEI of 15 digits")
     return device_id
 

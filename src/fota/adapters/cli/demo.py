@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Callable
 
 from rich.console import Console
-from rich.panel import Panel
 
 from fota.bootstrap import Container
 from fota.domain.errors import Conflict
@@ -72,16 +71,14 @@ def provision_demo(container: Container, *, base_url: str) -> None:
             for n, imei in enumerate(imeis, start=1)
         ],
     )
-    Console().print(
-        Panel.fit(
-            f"[bold]fota demo[/bold] on {base_url}\n"
-            f"account          {ACCOUNT}\n"
-            f"OAuth client     {CLIENT_ID} / {CLIENT_SECRET}   (POST {base_url}/api/ts/v1/oauth2/token)\n"
-            f"user             {USERNAME} / {PASSWORD}   (POST {base_url}/api/m2m/v1/session/login)\n"
-            f"firmware         {FIRMWARE_NAME}\n"
-            f"devices          {DEVICES} x {MAKE} {MODEL} on {FIRMWARE_FROM}: {imeis[0]} .. {imeis[-1]}\n"
-            f"admin token      {c.admin_token}\n"
-            f"API docs         {base_url}/docs",
-            title="credentials",
-        )
-    )
+    lines = [
+        f"fota demo on {base_url}",
+        f"  account        {ACCOUNT}",
+        f"  OAuth client   {CLIENT_ID} / {CLIENT_SECRET}    POST {base_url}/api/ts/v1/oauth2/token",
+        f"  user           {USERNAME} / {PASSWORD}    POST {base_url}/api/m2m/v1/session/login",
+        f"  firmware       {FIRMWARE_NAME}",
+        f"  devices        {DEVICES} x {MAKE} {MODEL} on {FIRMWARE_FROM}: {imeis[0]} .. {imeis[-1]}",
+        f"  admin token    {c.admin_token}",
+        f"  API docs       {base_url}/docs",
+    ]
+    Console(soft_wrap=True).print("\n".join(lines), highlight=False, markup=False)

@@ -12,7 +12,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, Str
 from pydantic.alias_generators import to_camel
 
 WireDate = Annotated[date, Field(strict=False)]
-Imei = Annotated[StrictStr, Field(pattern=r"^\d{15}$", description="IMEI, 15 digits")]
+Imei = Annotated[StrictStr, Field(pattern=r"^[0-9]{15}$", description="IMEI, 15 digits")]
 DeviceIdList = Annotated[list[Imei], Field(max_length=1_000_000)]
 
 
@@ -38,12 +38,12 @@ class CampaignCreate(RequestBody):
     firmware_name: StrictStr = Field(min_length=1, max_length=255)
     firmware_from: StrictStr = Field(min_length=1, max_length=128)
     firmware_to: StrictStr = Field(min_length=1, max_length=128)
-    protocol: StrictStr = "LWM2M"
+    protocol: StrictStr = Field(max_length=16)
     start_date: WireDate
     end_date: WireDate
     device_list: DeviceIdList
-    auto_assign_license_flag: StrictBool = False
-    auto_add_devices_flag: StrictBool = False
+    auto_assign_license_flag: StrictBool
+    auto_add_devices_flag: StrictBool
     campaign_name: StrictStr | None = Field(default=None, max_length=255)
     campaign_time_window_list: list[TimeWindowBody] | None = Field(
         default=None, validation_alias=AliasChoices("campaignTimeWindowList", "timeWindowList")
