@@ -277,7 +277,7 @@ GARBAGE: list[tuple[str, Callable[[dict[str, str]], dict[str, str]]]] = [
         lambda t: {**bearer(secrets.token_urlsafe(32)), "VZ-M2M-Token": secrets.token_urlsafe(32)},
     ),
     ("swapped", lambda t: {**bearer(t["session"]), "VZ-M2M-Token": t["bearer"]}),
-    ("empty-bearer", lambda t: {"Authorization": "Bearer ", "VZ-M2M-Token": t["session"]}),
+    ("empty-bearer", lambda t: {"Authorization": "Bearer", "VZ-M2M-Token": t["session"]}),
     (
         "basic-scheme",
         lambda t: {
@@ -338,17 +338,24 @@ def test_refused_calls_changed_nothing(server: RunningServer, target: Target) ->
         assert not cancel.get("deviceList"), cancel
 
 
-@pytest.mark.parametrize("route", ROUTE_PARAMS)
-def test_valid_tokens_pass_the_gate_on_every_route(server: RunningServer, route: Route) -> None:
-    """The positive control: the same route table with the right tokens is routed and authorised."""
+@pytest.fixture(scope="module")
+def control(server: RunningServer) -> tuple[Target, dict[str, str]]:
+    """A second target for the positive control, with its headers."""
     fresh = make_target(server)
-    headers = fresh.account.headers()
-    r = httpx.post(
-        f"{server.base_url}{V3}/callbacks/{fresh.account.name}",
-        json={"url": "https://callbacks.example.com/first"},
-        headers=headers,
-    )
-    assert r.status_code == 200, r.text
+    return fresh, fresh.account.headers()
+
+
+@pytest.mark.parametrize("route", ROUTE_PARAMS)
+def test_valid_tokens_pass_the_gate_on_every_route(control: tuple[Target, dict[str, str]], route: Route) -> None:
+    """The positive control: the same route table with the right tokens is routed and authorised."""
+    fresh, headers = control
+    if "/callbacks/" in route.path and route.method != "POST":  # these need a registered callback
+        r = httpx.post(
+            f"{fresh.server.base_url}{V3}/callbacks/{fresh.account.name}",
+            json={"url": "https://callbacks.example.com/first"},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
     r = fresh.call(route, headers)
     assert r.status_code not in (401, 403, 404, 405) and r.status_code < 500, (
         f"{route.method} {route.path}: {r.status_code} {r.text}"

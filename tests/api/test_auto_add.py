@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import Account, RunningServer
@@ -41,6 +42,10 @@ class AutoCampaign:
     fw: dict[str, str]
     cid: str
     seed_device: str
+    headers: dict[str, str]  # the clock moves at most once per test, and tokens are renewed when it does
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self.headers)
 
     def device(self, **changes: str) -> dict[str, str]:
         """A device matching the campaign's firmware, with `changes` applied."""
@@ -59,13 +64,13 @@ class AutoCampaign:
         self.server.advance(0)  # run the engine; the clock stays where it is
 
     def statuses(self) -> dict[str, str]:
-        with self.account.client() as api:
+        with self.api() as api:
             r = api.get(f"/reports/{self.account.name}/campaigns/{self.cid}/devices")
         assert r.status_code == 200, r.text
         return {d["deviceId"]: d["status"] for d in r.json()["deviceList"]}
 
     def licenses(self) -> set[str]:
-        with self.account.client() as api:
+        with self.api() as api:
             r = api.get(f"/licenses/{self.account.name}")
         assert r.status_code == 200, r.text
         return {d["deviceId"] for d in r.json().get("deviceList") or []}
@@ -117,7 +122,7 @@ def start_auto_campaign(
         cid = r.json()["id"]
         got = api.get(f"/campaigns/{account.name}/{cid}").json()
     assert got["autoAddDevicesFlag"] is True and got["autoAssignLicenseFlag"] is True, got
-    campaign = AutoCampaign(server, account, fw, cid, seed)
+    campaign = AutoCampaign(server, account, fw, cid, seed, account.headers())
     assert campaign.statuses() == {seed: "UpgradePending"}
     return campaign
 
@@ -132,7 +137,7 @@ def test_matching_device_provisioned_later_is_enrolled_and_licensed(campaign: Au
     campaign.provision(late)
     assert campaign.statuses() == {campaign.seed_device: "UpgradePending", late["deviceId"]: "UpgradePending"}
     assert late["deviceId"] in campaign.licenses()
-    with campaign.account.client() as api:
+    with campaign.api() as api:
         history = api.get(f"/reports/{campaign.account.name}/devices/{late['deviceId']}")
     assert history.status_code == 200, history.text
     assert [(e["campaignId"], e["status"]) for e in history.json()] == [(campaign.cid, "UpgradePending")]
@@ -147,7 +152,7 @@ def test_device_whose_firmware_changes_to_firmware_from_is_enrolled(campaign: Au
     campaign.provision({**behind, "firmware": campaign.fw["firmwareFrom"]})  # the admin devices POST upserts
     assert campaign.statuses().get(behind["deviceId"]) == "UpgradePending"
     assert behind["deviceId"] in campaign.licenses()
-    with campaign.account.client() as api:
+    with campaign.api() as api:
         devices = api.post(f"/devices/{campaign.account.name}", json={"deviceList": [behind["deviceId"]]})
     assert devices.status_code == 200, devices.text
     (row,) = devices.json()["deviceList"]
@@ -202,7 +207,8 @@ def test_no_auto_add_after_the_campaign_ended(private_server: RunningServer) -> 
     campaign = start_auto_campaign(private_server, end_in_days=0)
     today = private_server.now().date()
     private_server.set_clock(datetime.combine(today + timedelta(days=1), time(1), tzinfo=UTC))
-    with campaign.account.client() as api:
+    campaign.headers = campaign.account.headers()
+    with campaign.api() as api:
         r = api.get(f"/campaigns/{campaign.account.name}/{campaign.cid}")
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "CampaignEnded"
@@ -257,7 +263,7 @@ def test_campaign_without_auto_add_enrols_nobody_later(server: RunningServer) ->
 
 
 def test_auto_add_flag_is_reported_by_campaign_get(campaign: AutoCampaign) -> None:
-    with campaign.account.client() as api:
+    with campaign.api() as api:
         r = api.get(f"/campaigns/{campaign.account.name}/{campaign.cid}")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -268,7 +274,7 @@ def test_auto_add_flag_is_reported_by_campaign_get(campaign: AutoCampaign) -> No
 def test_appending_an_auto_added_device_keeps_one_pending_row(campaign: AutoCampaign) -> None:
     late = campaign.device()
     campaign.provision(late)
-    with campaign.account.client() as api:
+    with campaign.api() as api:
         r = api.put(
             f"/campaigns/firmware/{campaign.account.name}/{campaign.cid}",
             json={"Type": "append", "deviceList": [late["deviceId"]]},

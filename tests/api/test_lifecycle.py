@@ -1,4 +1,4 @@
-"""The v3 campaign lifecycle on a private server whose simulated clock the tests move (design.md §4).
+"""The v3 campaign lifecycle (design.md §4), on private servers whose simulated clock the tests move.
 
 Queued -> (PreScheduled) -> Scheduled less than 24 h before the start; DELETE before the start cancels,
 after it aborts; 24:00 of endDate ends the campaign. Final campaigns refuse DELETE, date and device changes
@@ -7,7 +7,8 @@ windows may move.
 
 At each step the test reads the campaign GET, the by-status report, the campaign's device report and the
 device history (`GET /reports/{acc}/devices/{imei}`), whose newest entry for the campaign must show the
-change and its time. Tokens age with the simulated clock, so every step asks for fresh headers.
+change and its time. Tokens age with the simulated clock, so new headers are fetched whenever it moved.
+The two tests that leave the clock alone use the shared server.
 """
 
 from __future__ import annotations
@@ -73,9 +74,17 @@ class Fleet:
     def acc(self) -> str:
         return self.account.name
 
+    _headers: tuple[datetime, dict[str, str]] | None = None
+
     def api(self) -> httpx.Client:
-        """A v3 client with headers issued at the server's current (simulated) time."""
-        return self.account.client()
+        """A v3 client with headers issued at the server's current (simulated) time.
+
+        Tokens age with the simulated clock, so new ones are fetched whenever the clock has moved.
+        """
+        now = self.server.now()
+        if self._headers is None or self._headers[0] != now:
+            self._headers = (now, self.account.headers())
+        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self._headers[1])
 
     def day(self, offset: int) -> date:
         return self.today + timedelta(days=offset)
@@ -174,10 +183,9 @@ class Fleet:
             return api.put(f"/campaigns/firmware/{self.acc}/{cid}", json=body)
 
 
-@pytest.fixture
-def fleet(private_server: RunningServer) -> Fleet:
-    account = private_server.new_account(license_count=20)
-    fw = private_server.new_firmware()
+def make_fleet(server: RunningServer) -> Fleet:
+    account = server.new_account(license_count=20)
+    fw = server.new_firmware()
     imeis = [luhn_imei() for _ in range(3)]
     account.add_devices(
         [
@@ -192,7 +200,12 @@ def fleet(private_server: RunningServer) -> Fleet:
             for d in imeis
         ]
     )
-    return Fleet(private_server, account, fw, imeis, private_server.now().date())
+    return Fleet(server, account, fw, imeis, server.now().date())
+
+
+@pytest.fixture
+def fleet(private_server: RunningServer) -> Fleet:
+    return make_fleet(private_server)
 
 
 def windows_of(campaign: dict[str, Any]) -> list[tuple[int, int]]:
@@ -261,7 +274,6 @@ def test_abort_after_start(fleet: Fleet) -> None:
     server = fleet.server
     created = fleet.create(start=0, end=3, devices=fleet.devices[:2])
     cid = created["id"]
-    assert fleet.status(cid) == "CampaignScheduled"  # a campaign that starts today is scheduled at once
 
     server.set_clock(midnight(fleet.day(1)) + timedelta(hours=10))
     assert fleet.status(cid) == "CampaignScheduled"
@@ -289,6 +301,24 @@ def test_abort_after_start(fleet: Fleet) -> None:
     # The aborted campaign no longer holds its devices: a new campaign can enrol them.
     again = fleet.create(start=1, end=4, devices=fleet.devices[:1])
     assert fleet.device_statuses(again["id"])[fleet.devices[0]]["status"] == "UpgradePending"
+
+
+def test_campaign_starting_today_is_scheduled_at_once(server: RunningServer) -> None:
+    """docs/behaviour.md: Queued -> Scheduled "at once for a campaign that starts today" (clock untouched)."""
+    fleet = make_fleet(server)
+    cid = fleet.create(start=0, end=2)["id"]
+    assert fleet.status(cid) == "CampaignScheduled"
+
+
+def test_delete_on_the_start_day_aborts(server: RunningServer) -> None:
+    fleet = make_fleet(server)
+    cid = fleet.create(start=0, end=2)["id"]
+    r = fleet.delete(cid)
+    assert r.status_code == 200, r.text
+    assert fleet.status(cid) == "CampaignAborted"
+    assert {d: s["status"] for d, s in fleet.device_statuses(cid).items()} == dict.fromkeys(
+        fleet.devices, "CampaignAborted"
+    )
 
 
 def test_end_after_end_date(fleet: Fleet) -> None:

@@ -173,9 +173,32 @@ def assert_fota_400(exc: pytest.ExceptionInfo[FotaV3ResultException], error_code
 # --- fixtures --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def account(server: RunningServer) -> Account:
+    """One account per backend, shared by the tests that look only at their own devices and campaigns.
+
+    Tests of account-wide state (licence pool, callbacks, cancel list, campaign and device lists, logout)
+    take a fresh `tenant` instead.
+    """
+    return server.new_account(license_count=1000)
+
+
+@pytest.fixture(scope="module")
 def sdk(account: Account) -> VerizonClient:
     return sdk_session(account)
+
+
+@dataclass
+class Tenant:
+    account: Account
+    sdk: VerizonClient
+
+
+@pytest.fixture
+def tenant(server: RunningServer) -> Tenant:
+    """A fresh account of its own, with an SDK session."""
+    account = server.new_account()
+    return Tenant(account, sdk_session(account))
 
 
 @pytest.fixture
@@ -248,7 +271,8 @@ def test_fota_call_without_session_token_is_refused_locally(account: Account) ->
         client.software_management_subscriptions_v3.get_account_subscription_status(account.name)
 
 
-def test_logout_returns_the_session_token_and_invalidates_it(account: Account, sdk: VerizonClient) -> None:
+def test_logout_returns_the_session_token_and_invalidates_it(tenant: Tenant) -> None:
+    account, sdk = tenant.account, tenant.sdk
     token = session_token_of(sdk)
     logout = sdk.session_management.end_connectivity_management_session()
     assert logout.body.session_token == token
@@ -359,6 +383,7 @@ def test_created_campaign_is_queued_and_get_returns_the_fields_sent(
     assert campaign.auto_add_devices_flag is False
 
     raw = json.loads(response.text)
+    assert (raw["startDate"], raw["endDate"]) == (start.isoformat(), end.isoformat())  # YYYY-MM-DD on the wire
     expected_windows = [{"startTime": s, "endTime": e} for s, e in WINDOWS]
     assert raw["campaignTimeWindowList"] == expected_windows
     assert raw["timeWindowList"] == expected_windows
@@ -505,8 +530,9 @@ def test_change_dates_with_end_before_start_is_rejected_with_typed_400(
 
 
 def test_campaigns_by_status_accept_both_queued_spellings_and_the_v3_alias(
-    server: RunningServer, account: Account, sdk: VerizonClient, firmware: dict[str, str]
+    server: RunningServer, tenant: Tenant, firmware: dict[str, str]
 ) -> None:
+    account, sdk = tenant.account, tenant.sdk
     first, second = (d["deviceId"] for d in provision(account, 2))
     queued = create_campaign(sdk, account, firmware, [first], server)
     cancelled = create_campaign(sdk, account, firmware, [second], server)
@@ -608,7 +634,8 @@ def test_async_firmware_report_returns_a_request_id(account: Account, sdk: Veriz
 # --- callbacks -------------------------------------------------------------------------------------------
 
 
-def test_callback_register_read_update_deregister(account: Account, sdk: VerizonClient) -> None:
+def test_callback_register_read_update_deregister(tenant: Tenant) -> None:
+    account, sdk = tenant.account, tenant.sdk
     callbacks = sdk.software_management_callbacks_v3
     first = f"https://hooks.example.com/fota/{uuid.uuid4().hex}"
     second = f"https://hooks.example.com/fota/{uuid.uuid4().hex}"
@@ -625,7 +652,8 @@ def test_callback_register_read_update_deregister(account: Account, sdk: Verizon
 # --- account devices -------------------------------------------------------------------------------------
 
 
-def test_account_devices_get_lists_provisioned_devices_with_firmware(account: Account, sdk: VerizonClient) -> None:
+def test_account_devices_get_lists_provisioned_devices_with_firmware(tenant: Tenant) -> None:
+    account, sdk = tenant.account, tenant.sdk
     lwm2m = provision(account, 3)
     [http_device] = provision(account, 1, protocol="HTTP")
     sdk.software_management_licenses_v3.assign_licenses_to_devices(account.name, V3LicenseIMEI([lwm2m[0]["deviceId"]]))
@@ -676,7 +704,8 @@ def test_account_devices_post_returns_the_requested_devices(account: Account, sd
 
 
 @pytest.mark.filterwarnings("ignore::deprecation.DeprecatedWarning")
-def test_v2_license_cancel_list_create_append_read_delete(account: Account, sdk: VerizonClient) -> None:
+def test_v2_license_cancel_list_create_append_read_delete(tenant: Tenant) -> None:
+    account, sdk = tenant.account, tenant.sdk
     a, b, c = (d["deviceId"] for d in provision(account, 3))
     sdk.software_management_licenses_v3.assign_licenses_to_devices(account.name, V3LicenseIMEI([a, b, c]))
     licenses_v2 = sdk.software_management_licenses_v2

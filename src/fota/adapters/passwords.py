@@ -7,8 +7,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 
 class Argon2Hasher:
+    """OWASP's recommended Argon2id parameters (19 MiB, 2 passes, 1 lane): about 70 ms a check on 2 cores,
+    where argon2-cffi's default profile (64 MiB, 3 passes, 4 lanes) costs 300 ms on every token request."""
+
     def __init__(self) -> None:
-        self._argon2 = Argon2()
+        self._argon2 = Argon2(time_cost=2, memory_cost=19456, parallelism=1)
 
     def hash(self, secret: str) -> str:
         return self._argon2.hash(secret)

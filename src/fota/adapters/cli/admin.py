@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,36 +31,42 @@ console = Console()
 
 
 def _call(server: str, token: str, method: str, path: str, **kwargs: Any) -> Any:
+    if not token:
+        console.print("no admin token: pass --admin-token or set FOTA_ADMIN_TOKEN", style="red", markup=False)
+        raise typer.Exit(2)
+    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
-        response = httpx.request(
-            method,
-            f"{server.rstrip('/')}/admin/v1{path}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-            **kwargs,
-        )
+        response = httpx.request(method, f"{server.rstrip('/')}/admin/v1{path}", headers=headers, timeout=60, **kwargs)
     except httpx.TransportError as error:
-        console.print(f"[red]cannot reach {server}: {error}[/red]")
+        console.print(f"cannot reach {server}: {error}", style="red", markup=False)
         raise typer.Exit(2) from None
     try:
         body = response.json()
     except ValueError:
         body = {"errorCode": str(response.status_code), "errorMessage": response.text}
     if response.status_code >= 400:
-        console.print(f"[red]{response.status_code} {body.get('errorCode')}: {body.get('errorMessage')}[/red]")
+        message = f"{response.status_code} {body.get('errorCode')}: {body.get('errorMessage')}"
+        console.print(message, style="red", markup=False, emoji=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     return body
 
 
 def _show(body: Any, as_json: bool) -> None:
+    """JSON for scripts; otherwise `key  value` lines for one object (never cut), a table for a list."""
     if as_json:
         typer.echo(json.dumps(body, indent=2))
         return
-    rows = body if isinstance(body, list) else [body]
-    if not rows:
+    if isinstance(body, dict):
+        width = max((len(str(k)) for k in body), default=0)
+        for key, value in body.items():
+            typer.echo(f"{key:<{width}}  {value}")
         return
-    table = Table(*[str(k) for k in rows[0]])
-    for row in rows:
+    if not body:
+        return
+    table = Table(*[str(k) for k in body[0]])
+    for column in table.columns:
+        column.overflow = "fold"
+    for row in body:
         table.add_row(*[str(v) for v in row.values()])
     console.print(table)
 
@@ -191,7 +198,7 @@ def firmware_create(
 @firmware_app.command("upload")
 def firmware_upload(
     name: str,
-    image: Path,
+    image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     server: ServerOption = DEFAULT_SERVER,
     admin_token: TokenOption = "",
     json_out: JsonOption = False,
@@ -227,5 +234,7 @@ def clock_set(
     """Move the simulated clock to an instant or forward by some seconds."""
     if (now is None) == (advance is None):
         raise typer.BadParameter("give exactly one of --now or --advance")
+    if advance is not None and not math.isfinite(advance):
+        raise typer.BadParameter("--advance must be a finite number of seconds")
     body = {"now": now} if now is not None else {"advanceSeconds": advance}
     _show(_call(server, admin_token, "POST", "/clock", json=body), json_out)

@@ -101,7 +101,7 @@ class ImageRead(ResponseBody):
 
 class ClockUpdate(RequestBody):
     now: datetime | None = Field(default=None, strict=False)
-    advance_seconds: float | None = Field(default=None, strict=False, ge=0)
+    advance_seconds: float | None = Field(default=None, strict=False, ge=0, le=100 * 366 * 86400, allow_inf_nan=False)
 
 
 class ClockRead(ResponseBody):

@@ -171,7 +171,7 @@ def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
         else:
             assert body.advance_seconds is not None
             clock.advance(body.advance_seconds)
-    except ValueError as error:
-        raise InvalidRequest(str(error)) from None
+    except (ValueError, OverflowError) as error:
+        raise InvalidRequest(f"cannot move the clock there: {error}") from None
     tick(uow_factory=c.uow_factory, clock=clock)
     return ClockRead(now=clock.now(), simulated=True)
