@@ -13,6 +13,7 @@ from fota.domain.errors import InvalidRequest, InvalidState, NotFound
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import PENDING_DEVICES_ON_FINAL, CampaignStatus, DeviceStatus
 from fota.domain.windows import Schedule, TimeWindow
+from fota.services import events
 from fota.services.enrolment import EnrolmentResult, enrol
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 
@@ -42,8 +43,9 @@ class DeviceChange:
 
 
 def record_campaign_status(uow: UnitOfWork, campaign: Campaign, *, now: datetime) -> None:
-    uow.history.append(
-        [HistoryEntry(campaign.account_name, campaign.id, None, campaign.status.value, campaign.status_reason, now)]
+    events.record(
+        uow,
+        [HistoryEntry(campaign.account_name, campaign.id, None, campaign.status.value, campaign.status_reason, now)],
     )
 
 
@@ -117,7 +119,8 @@ def change_dates(
         changed = campaign.with_new_schedule(proposed, now)
         windows_text = ", ".join(f"{w.start_hour}-{w.end_hour}" for w in changed.schedule.windows) or "any hour"
         uow.campaigns.update(changed, at=now)
-        uow.history.append(
+        events.record(
+            uow,
             [
                 HistoryEntry(
                     account_name,
@@ -127,7 +130,7 @@ def change_dates(
                     f"dates changed to {start_date.isoformat()}..{end_date.isoformat()}, windows {windows_text}",
                     now,
                 )
-            ]
+            ],
         )
         uow.commit()
     return changed
@@ -183,8 +186,8 @@ def remove_devices(
                     )
                 )
         uow.campaign_devices.update(removed)
-        uow.history.append(
-            HistoryEntry(account_name, campaign_id, r.device_id, r.status.value, r.reason, now) for r in removed
+        events.record(
+            uow, [HistoryEntry(account_name, campaign_id, r.device_id, r.status.value, r.reason, now) for r in removed]
         )
         uow.commit()
     return changes
@@ -200,8 +203,9 @@ def finish_campaign(
     device_status = PENDING_DEVICES_ON_FINAL[status]
     device_reason = f"campaign {status.value.removeprefix('Campaign').lower()} before the device upgraded"
     moved = uow.campaign_devices.finish_pending(campaign.id, device_status, device_reason, at=now)
-    uow.history.append(
-        HistoryEntry(campaign.account_name, campaign.id, d, device_status.value, device_reason, now) for d in moved
+    events.record(
+        uow,
+        [HistoryEntry(campaign.account_name, campaign.id, d, device_status.value, device_reason, now) for d in moved],
     )
     return finished
 

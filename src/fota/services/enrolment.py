@@ -13,6 +13,7 @@ from datetime import datetime
 from fota.domain.campaign import Campaign
 from fota.domain.devices import ineligibility_reason
 from fota.domain.statuses import DeviceStatus
+from fota.services import events
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 
 ENROLLED_REASON = "Upgrade pending: waiting for the device to check in during a campaign window"
@@ -99,7 +100,7 @@ def enrol(
         )
     uow.campaign_devices.insert(new_rows)
     uow.campaign_devices.update(changed_rows)
-    uow.history.append(entries)
+    events.record(uow, entries)
     return results
 
 

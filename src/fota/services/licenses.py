@@ -10,6 +10,7 @@ from fota.clock import Clock
 from fota.domain.accounts import Account
 from fota.domain.devices import Device
 from fota.domain.errors import NotFound
+from fota.services import events
 from fota.services.ports import HistoryEntry, UnitOfWork
 
 
@@ -70,7 +71,7 @@ def assign(
                 changes.append(LicenseChange(device_id, "LicenseAssignSuccess", "License assigned", now))
         uow.devices.set_licensed(granted, True, at=now)
         uow.accounts.add_licenses_used(account_name, len(granted), at=now)
-        uow.history.append(HistoryEntry(account_name, None, d, "LicenseAssigned", None, now) for d in granted)
+        events.record(uow, [HistoryEntry(account_name, None, d, "LicenseAssigned", None, now) for d in granted])
         uow.commit()
     return Account(
         account.name, account.license_count, account.licenses_used + len(granted), account.purchase_type, now
@@ -108,7 +109,7 @@ def remove(
                 changes.append(LicenseChange(device_id, "LicenseRemoveSuccess", "License removed", now))
         uow.devices.set_licensed(released, False, at=now)
         uow.accounts.add_licenses_used(account_name, -len(released), at=now)
-        uow.history.append(HistoryEntry(account_name, None, d, "LicenseRemoved", None, now) for d in released)
+        events.record(uow, [HistoryEntry(account_name, None, d, "LicenseRemoved", None, now) for d in released])
         uow.commit()
     return Account(
         account.name, account.license_count, account.licenses_used - len(released), account.purchase_type, now

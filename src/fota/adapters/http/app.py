@@ -20,8 +20,7 @@ def create_app(container: Container, *, run_engine: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # With a simulated clock time moves only through the admin API, which ticks the engine itself.
-        if run_engine and container.simulated_clock is None:
+        if run_engine:
             loop.start()
         try:
             yield

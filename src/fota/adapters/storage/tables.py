@@ -147,8 +147,16 @@ campaign_devices = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("recent_attempt_at", UTCDateTime, nullable=True),
     Column("next_attempt_at", UTCDateTime, nullable=True),
+    # The upgrade's progress while the wire status is UpgradeInProgress (see domain/upgrade.py).
+    Column("step", String(16), nullable=True),
+    Column("step_deadline", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("delivery", String(8), nullable=True),
+    Column("update_executed_at", UTCDateTime, nullable=True),
+    Column("owner", String(64), nullable=True),
     Index("ix_campaign_devices_device_active", "device_id", "active"),
     Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
+    Index("ix_campaign_devices_deadline", "step_deadline"),
 )
 
 history = Table(
@@ -171,6 +179,83 @@ callbacks = Table(
     Column("account_name", String(64), ForeignKey("accounts.name"), primary_key=True),
     Column("url", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Key of the HMAC-SHA256 signature on every delivery; generated at registration.
+    Column("signing_secret", String(64), nullable=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("account_name", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("given_up_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_due", "next_attempt_at"),
+    Index("ix_outbox_account", "account_name", "id"),
+)
+
+callback_deliveries = Table(
+    "callback_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("account_name", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_callback_deliveries_account", "account_name", "id"),
+    Index("ix_callback_deliveries_event", "event_id"),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("location", String(32), primary_key=True),
+    Column("endpoint", String(128), nullable=False, unique=True),
+    Column("device_id", String(15), nullable=False),
+    Column("lifetime", Integer, nullable=False),
+    Column("lwm2m_version", String(8), nullable=False),
+    Column("binding", String(8), nullable=False),
+    Column("address", String(128), nullable=False),
+    Column("objects", Text, nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_registrations_device", "device_id"),
+    Index("ix_registrations_expires", "expires_at"),
+)
+
+unknown_endpoints = Table(
+    "unknown_endpoints",
+    metadata,
+    Column("endpoint", String(128), primary_key=True),
+    Column("attempts", BigInteger, nullable=False),
+    Column("last_address", String(128), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+)
+
+download_tokens = Table(
+    "download_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("device_id", String(15), nullable=False),
+    Column("campaign_id", String(36), nullable=False),
+    Column("firmware_name", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_download_tokens_expires", "expires_at"),
 )
 
 license_cancel_candidates = Table(
