@@ -26,8 +26,8 @@ POSTGRES_ADMIN_URL = os.environ.get("FOTA_TEST_POSTGRES_URL", "postgresql://post
 BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
+def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -84,7 +84,14 @@ class RunningServer:
     database_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    coap_port: int = 0
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     admin: httpx.Client = field(init=False)
+
+    @property
+    def coap_url(self) -> str:
+        return f"coap://127.0.0.1:{self.coap_port}"
 
     def __post_init__(self) -> None:
         self.admin = httpx.Client(
@@ -172,10 +179,25 @@ def start_server(backend: str, tmp_path: Path, *extra_args: str, simulated_clock
     else:
         _, database_url = _postgres_database()
     port = _free_port()
+    coap_port = _free_port(socket.SOCK_DGRAM)
     admin_token = secrets.token_urlsafe(24)
     log_path = tmp_path / "server.log"
     env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url}
-    args = [sys.executable, "-m", "fota", "serve", "--host", "127.0.0.1", "--port", str(port), *extra_args]
+    args = [
+        sys.executable,
+        "-m",
+        "fota",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--coap-host",
+        "127.0.0.1",
+        "--coap-port",
+        str(coap_port),
+        *extra_args,
+    ]
     if simulated_clock:
         args.append("--simulated-clock")
     log = log_path.open("wb")
@@ -194,7 +216,7 @@ def start_server(backend: str, tmp_path: Path, *extra_args: str, simulated_clock
             process.kill()
             raise RuntimeError(f"fota serve did not become healthy:\n{log_path.read_text()}")
         time.sleep(0.1)
-    return RunningServer(base_url, admin_token, backend, database_url, process, log_path)
+    return RunningServer(base_url, admin_token, backend, database_url, process, log_path, coap_port, args, env)
 
 
 def _stop_and_cleanup(server: RunningServer) -> None:

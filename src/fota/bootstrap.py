@@ -9,10 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from fota.adapters.callbacks.http_sender import HttpCallbackSender
 from fota.adapters.passwords import Argon2Hasher
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from fota.clock import Clock, SimulatedClock, SystemClock
+from fota.domain.upgrade import UpgradePolicy
 from fota.services.ports import PasswordHasher
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
@@ -24,14 +26,25 @@ class Settings:
     admin_token: str = ""
     simulated_clock: bool = False
     engine_interval_seconds: float = 1.0
+    coap_host: str = "0.0.0.0"  # noqa: S104 - devices reach the LwM2M server from the network
+    coap_port: int | None = 5683  # None: no LwM2M server in this process
+    public_coap_url: str = ""  # how devices reach our CoAP endpoint; derived from host and port when empty
+    public_http_url: str = ""  # how devices reach our HTTP endpoint
+    max_downloads: int = 200
+    callback_interval_seconds: float = 1.0
+    callback_max_attempts: int = 12
 
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {
             "database_url": os.environ.get("FOTA_DATABASE_URL", DEFAULT_DATABASE_URL),
             "admin_token": os.environ.get("FOTA_ADMIN_TOKEN", ""),
+            "public_coap_url": os.environ.get("FOTA_PUBLIC_COAP_URL", ""),
+            "public_http_url": os.environ.get("FOTA_PUBLIC_HTTP_URL", ""),
         }
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
+            values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
+        values.update({k: v for k, v in overrides.items() if v is not None or k == "coap_port"})
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -43,9 +56,12 @@ class Container:
     hasher: PasswordHasher
     admin_token: str
     uow_factory: SqlUnitOfWorkFactory = field(init=False)
+    policy: UpgradePolicy = field(default_factory=UpgradePolicy)
+    callback_sender: HttpCallbackSender = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)
+        self.callback_sender = HttpCallbackSender()
 
     def uow(self) -> SqlUnitOfWork:
         return self.uow_factory()

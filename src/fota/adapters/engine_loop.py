@@ -9,7 +9,7 @@ import logging
 from starlette.concurrency import run_in_threadpool
 
 from fota.bootstrap import Container
-from fota.services.engine import tick
+from fota.services.engine import run_due_work
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,15 @@ class EngineLoop:
         while True:
             try:
                 report = await run_in_threadpool(
-                    tick, uow_factory=self.container.uow_factory, clock=self.container.clock
+                    run_due_work,
+                    uow_factory=self.container.uow_factory,
+                    clock=self.container.clock,
+                    policy=self.container.policy,
                 )
-                if report.transitions:
-                    log.info("engine applied %d campaign transitions", report.transitions)
+                if report.transitions or report.timed_out:
+                    log.info(
+                        "engine: %d campaign transitions, %d timed-out steps", report.transitions, report.timed_out
+                    )
             except Exception:
                 # A failing tick (e.g. the database restarting) must not stop the loop; the next one retries.
                 log.exception("engine tick failed")

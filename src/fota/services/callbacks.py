@@ -1,12 +1,15 @@
-"""The account's callback URL (v3 has one per account)."""
+"""The account's callback URL (v3 has one per account), its signing secret, and the delivery log."""
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
 from fota.clock import Clock
 from fota.domain.errors import InvalidRequest, NotFound
-from fota.services.ports import UnitOfWork
+from fota.services.ports import CallbackRegistration, DeliveryAttempt, UnitOfWork
+
+MAX_LOG_PAGE = 1000
 
 
 def _check_url(url: str | None) -> str:
@@ -23,10 +26,22 @@ def get_callback(*, uow: UnitOfWork, account_name: str) -> str | None:
         return uow.callbacks.get(account_name)
 
 
+def ensure_signing_secret(uow: UnitOfWork, account_name: str) -> CallbackRegistration | None:
+    """The registration, given a signing secret if it has none yet (rows registered before secrets existed)."""
+    registration = uow.callbacks.registration(account_name)
+    if registration is None or registration.signing_secret is not None:
+        return registration
+    secret = secrets.token_hex(32)
+    uow.callbacks.set_signing_secret(account_name, secret)
+    return CallbackRegistration(registration.url, secret)
+
+
 def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
+    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying."""
     checked = _check_url(url)
     with uow:
         uow.callbacks.set(account_name, checked, at=clock.now())
+        ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked
 
@@ -37,6 +52,7 @@ def update_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: st
         if uow.callbacks.get(account_name) is None:
             raise NotFound(f"account {account_name} has no callback registered; POST one first")
         uow.callbacks.set(account_name, checked, at=clock.now())
+        ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked
 
@@ -46,3 +62,23 @@ def deregister_callback(*, uow: UnitOfWork, account_name: str) -> None:
         if not uow.callbacks.delete(account_name):
             raise NotFound(f"account {account_name} has no callback registered")
         uow.commit()
+
+
+def signing_registration(*, uow: UnitOfWork, account_name: str) -> CallbackRegistration:
+    """The URL and signing secret an operator hands to the receiver; 404 when no callback is registered."""
+    with uow:
+        registration = ensure_signing_secret(uow, account_name)
+        if registration is None:
+            raise NotFound(f"account {account_name} has no callback registered")
+        uow.commit()
+    return registration
+
+
+def delivery_log(*, uow: UnitOfWork, account_name: str, before_id: int | None, limit: int) -> list[DeliveryAttempt]:
+    """The account's delivery attempts, newest first; page with the smallest id seen as `before_id`."""
+    if not 1 <= limit <= MAX_LOG_PAGE:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_LOG_PAGE}")
+    with uow:
+        if uow.accounts.get(account_name) is None:
+            raise NotFound(f"account {account_name} not found")
+        return uow.outbox.deliveries(account_name, before_id=before_id, limit=limit)

@@ -12,6 +12,8 @@ from fota.clock import Clock
 from fota.domain.campaign import Campaign, due_transition
 from fota.domain.errors import DomainError
 from fota.domain.statuses import CampaignStatus
+from fota.domain.upgrade import UpgradePolicy
+from fota.services import registrations, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
 from fota.services.enrolment import enrol
 from fota.services.ports import UnitOfWorkFactory
@@ -24,6 +26,16 @@ LAYOUT_BATCH = 5000
 @dataclass
 class TickReport:
     transitions: int = 0
+    timed_out: int = 0
+    purged: int = 0
+
+
+def run_due_work(*, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy) -> TickReport:
+    """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations."""
+    report = tick(uow_factory=uow_factory, clock=clock)
+    report.timed_out = upgrades.expire_steps(uow_factory=uow_factory, clock=clock, policy=policy)
+    report.purged = registrations.purge_expired(uow_factory=uow_factory, clock=clock)
+    return report
 
 
 def tick(*, uow_factory: UnitOfWorkFactory, clock: Clock, batch: int = 100) -> TickReport:

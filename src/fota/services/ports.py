@@ -1,15 +1,15 @@
-"""The ports services depend on: repositories inside a unit of work, and a password hasher.
+"""The ports services depend on: repositories inside a unit of work, a password hasher and a callback sender.
 
 Storage adapters implement these; the signatures are the whole contract between the layers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from fota.domain.accounts import Account, Token
 from fota.domain.campaign import Campaign, Firmware
@@ -28,6 +28,11 @@ class CampaignDeviceRow:
     updated_at: datetime
     recent_attempt_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    step: str | None = None
+    step_deadline: datetime | None = None
+    attempts: int = 0
+    delivery: str | None = None
+    update_executed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,33 @@ class HistoryEntry:
     status: str
     reason: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class Registration:
+    """An LwM2M client's current registration (RFC 6690 link list kept as text)."""
+
+    location: str
+    endpoint: str
+    device_id: str
+    lifetime: int
+    lwm2m_version: str
+    binding: str
+    address: str
+    objects: str
+    node: str
+    registered_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DownloadLink:
+    device_id: str
+    campaign_id: str
+    firmware_name: str
+    created_at: datetime
+    expires_at: datetime
 
 
 class PasswordHasher(Protocol):
@@ -84,6 +116,13 @@ class DeviceRepository(Protocol):
     ) -> list[Device]: ...
     def licensed_page(self, account_name: str, *, after: str | None, limit: int) -> list[Device]: ...
     def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None: ...
+    def touch(self, device_id: str, *, at: datetime) -> None:
+        """Records that the device was heard from."""
+        ...
+
+    def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None: ...
+    def key_hash(self, device_id: str) -> str | None: ...
+
     def matching(
         self,
         account_name: str,
@@ -104,6 +143,7 @@ class FirmwareRepository(Protocol):
     def add(self, firmware: Firmware) -> None: ...
     def list(self, protocol: DeviceProtocol | None) -> list[Firmware]: ...
     def set_image(self, name: str, data: bytes, *, sha256: str) -> None: ...
+    def image(self, name: str) -> bytes | None: ...
 
 
 class CampaignRepository(Protocol):
@@ -148,10 +188,85 @@ class HistoryRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CallbackRegistration:
+    url: str
+    signing_secret: str | None  # None only for rows registered before secrets existed
+
+
 class CallbackRepository(Protocol):
     def get(self, account_name: str) -> str | None: ...
-    def set(self, account_name: str, url: str, *, at: datetime) -> None: ...
+    def registration(self, account_name: str) -> CallbackRegistration | None: ...
+    def registrations(self, account_names: Iterable[str]) -> dict[str, CallbackRegistration]: ...
+    def set(self, account_name: str, url: str, *, at: datetime) -> None:
+        """Creates or changes the URL; an existing signing secret is kept."""
+        ...
+
+    def set_signing_secret(self, account_name: str, secret: str) -> None: ...
     def delete(self, account_name: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    event_id: str
+    account_name: str
+    kind: str
+    payload: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """An outbox row leased to one delivery pass; `attempt` (1-based) also fences the lease."""
+
+    id: int
+    event_id: str
+    account_name: str
+    payload: Mapping[str, Any]
+    attempt: int
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    event_id: str
+    account_name: str
+    url: str
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    id: int | None = None
+
+
+class OutboxRepository(Protocol):
+    def add(self, events: Iterable[OutboxEvent]) -> None:
+        """Bulk-inserts events, due at once."""
+        ...
+
+    def claim(self, now: datetime, limit: int, *, lease_until: datetime) -> list[ClaimedEvent]:
+        """Due, undelivered rows (skipping rows locked by others), pushed to `lease_until`, attempts counted."""
+        ...
+
+    def mark_delivered(self, outbox_id: int, *, at: datetime) -> None: ...
+    def schedule_retry(self, outbox_id: int, attempt: int, *, at: datetime, error: str) -> None:
+        """Moves the next attempt to `at`, unless another pass has claimed the row since `attempt`."""
+        ...
+
+    def give_up(self, outbox_id: int, attempt: int, *, at: datetime, error: str) -> None: ...
+    def log_attempts(self, attempts: Sequence[DeliveryAttempt]) -> None: ...
+    def deliveries(self, account_name: str, *, before_id: int | None, limit: int) -> list[DeliveryAttempt]:
+        """The account's delivery log, newest first."""
+        ...
+
+
+class CallbackSender(Protocol):
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:
+        """POSTs once; (status code, None) when the receiver answered, (None, error) when it could not be reached.
+
+        A non-2xx answer may come with an error text describing it.
+        """
+        ...
 
 
 class LicenseCancelListRepository(Protocol):
@@ -164,6 +279,57 @@ class LicenseCancelListRepository(Protocol):
 
 class FirmwareReportRequestRepository(Protocol):
     def add(self, request_id: str, account_name: str, device_id: str, *, at: datetime) -> None: ...
+
+
+class UpgradeRepository(Protocol):
+    """Upgrades in progress: claims and step changes are conditional, so exactly one actor wins each."""
+
+    def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None: ...
+    def claim(
+        self, campaign_id: str, device_id: str, *, step: str, reason: str, now: datetime, deadline: datetime
+    ) -> bool: ...
+    def set_step(
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        from_steps: Sequence[str],
+        step: str,
+        reason: str,
+        now: datetime,
+        deadline: datetime,
+        delivery: str | None = None,
+        executed_at: datetime | None = None,
+    ) -> bool: ...
+    def conclude(
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        status: DeviceStatus,
+        reason: str,
+        now: datetime,
+        next_attempt_at: datetime | None,
+        expected_step: str | None = None,
+    ) -> bool: ...
+    def expired(self, now: datetime, limit: int) -> list[CampaignDeviceRow]: ...
+
+
+class RegistrationRepository(Protocol):
+    def save(self, registration: Registration) -> None: ...
+    def get(self, location: str) -> Registration | None: ...
+    def for_device(self, device_id: str) -> Registration | None: ...
+    def touch(self, location: str, *, now: datetime, expires_at: datetime, address: str, lifetime: int) -> None: ...
+    def delete(self, location: str) -> bool: ...
+    def purge_expired(self, now: datetime) -> int: ...
+    def count_unknown(self, endpoint: str, *, address: str, now: datetime) -> None: ...
+    def unknown_attempts(self) -> int: ...
+
+
+class DownloadRepository(Protocol):
+    def add(self, token_hash: str, link: DownloadLink) -> None: ...
+    def get(self, token_hash: str) -> DownloadLink | None: ...
+    def purge_expired(self, now: datetime) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -186,9 +352,17 @@ class UnitOfWork(Protocol):
     @property
     def callbacks(self) -> CallbackRepository: ...
     @property
+    def outbox(self) -> OutboxRepository: ...
+    @property
     def cancel_list(self) -> LicenseCancelListRepository: ...
     @property
     def firmware_reports(self) -> FirmwareReportRequestRepository: ...
+    @property
+    def upgrades(self) -> UpgradeRepository: ...
+    @property
+    def registrations(self) -> RegistrationRepository: ...
+    @property
+    def downloads(self) -> DownloadRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -31,11 +32,30 @@ def serve(
         bool,
         typer.Option("--demo", help="Provision a demo account, credentials, firmware and devices; print them."),
     ] = False,
+    coap_port: Annotated[int, typer.Option(help="UDP port of the LwM2M server (CoAP).")] = 5683,
+    coap_host: Annotated[str, typer.Option(help="Address the LwM2M server listens on.")] = "0.0.0.0",  # noqa: S104
+    no_lwm2m: Annotated[bool, typer.Option("--no-lwm2m", help="Run no LwM2M server in this process.")] = False,
+    public_coap_url: Annotated[
+        str | None, typer.Option(help="coap://host:port devices use to reach us (default: derived).")
+    ] = None,
+    public_http_url: Annotated[
+        str | None, typer.Option(help="http(s)://host:port devices use for HTTP downloads (default: derived).")
+    ] = None,
+    max_downloads: Annotated[int, typer.Option(help="Concurrent firmware downloads per process.")] = 200,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
-    """Run the HTTP API and the campaign engine in one process."""
+    """Run the HTTP API, the campaign engine and the LwM2M server in one process."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings.from_environment(database_url=database, simulated_clock=simulated_clock)
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - comparing, not binding
+    settings = Settings.from_environment(
+        database_url=database,
+        simulated_clock=simulated_clock,
+        coap_host=coap_host,
+        coap_port=None if no_lwm2m else coap_port,
+        public_coap_url=public_coap_url,
+        public_http_url=public_http_url or os.environ.get("FOTA_PUBLIC_HTTP_URL") or f"http://{reachable}:{port}",
+        max_downloads=max_downloads,
+    )
     container = build(settings)
     if not settings.admin_token:
         typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {container.admin_token}")

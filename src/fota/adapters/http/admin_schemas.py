@@ -70,6 +70,11 @@ class DevicesProvisionRead(ResponseBody):
     device_list: list[DeviceProvisionRead]
 
 
+class DeviceKeyRead(ResponseBody):
+    device_id: str
+    device_key: str
+
+
 class FirmwareCreate(RequestBody):
     firmware_name: StrictStr = Field(min_length=1, max_length=255)
     make: StrictStr = Field(min_length=1, max_length=128)
@@ -107,3 +112,25 @@ class ClockUpdate(RequestBody):
 class ClockRead(ResponseBody):
     now: datetime
     simulated: bool
+
+
+class CallbackSigningRead(ResponseBody):
+    url: str
+    signing_secret: str
+
+
+class CallbackDeliveryRead(ResponseBody):
+    id: int
+    event_id: str
+    url: str
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class CallbackDeliveryListRead(ResponseBody):
+    account_name: str
+    delivery_list: list[CallbackDeliveryRead]
+    next_before_id: int | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -16,6 +16,7 @@ from fota.adapters.storage.tables import (
     users,
 )
 from fota.domain.accounts import Account, Token, TokenKind
+from fota.services.ports import CallbackRegistration
 
 
 def _account(row: object) -> Account:
@@ -148,6 +149,21 @@ class SqlCallbackRepository:
     def get(self, account_name: str) -> str | None:
         value = self.c.execute(select(callbacks.c.url).where(callbacks.c.account_name == account_name)).scalar()
         return str(value) if value is not None else None
+
+    def registration(self, account_name: str) -> CallbackRegistration | None:
+        return self.registrations([account_name]).get(account_name)
+
+    def registrations(self, account_names: Iterable[str]) -> dict[str, CallbackRegistration]:
+        names = sorted(set(account_names))
+        if not names:
+            return {}
+        query = select(callbacks.c.account_name, callbacks.c.url, callbacks.c.signing_secret).where(
+            callbacks.c.account_name.in_(names)
+        )
+        return {r.account_name: CallbackRegistration(r.url, r.signing_secret) for r in self.c.execute(query)}
+
+    def set_signing_secret(self, account_name: str, secret: str) -> None:
+        self.c.execute(update(callbacks).where(callbacks.c.account_name == account_name).values(signing_secret=secret))
 
     def set(self, account_name: str, url: str, *, at: datetime) -> None:
         changed = self.c.execute(

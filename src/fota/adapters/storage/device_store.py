@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
-from fota.adapters.storage.tables import devices, firmware, firmware_images, firmware_report_requests
+from fota.adapters.storage.tables import device_keys, devices, firmware, firmware_images, firmware_report_requests
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol
@@ -106,6 +106,17 @@ class SqlDeviceRepository:
                 .values(license_assigned=licensed, license_assigned_at=at if licensed else None, updated_at=at)
             )
 
+    def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None:
+        self.c.execute(delete(device_keys).where(device_keys.c.device_id == device_id))
+        self.c.execute(insert(device_keys).values(device_id=device_id, key_hash=key_hash, created_at=at))
+
+    def key_hash(self, device_id: str) -> str | None:
+        value = self.c.execute(select(device_keys.c.key_hash).where(device_keys.c.device_id == device_id)).scalar()
+        return str(value) if value is not None else None
+
+    def touch(self, device_id: str, *, at: datetime) -> None:
+        self.c.execute(update(devices).where(devices.c.device_id == device_id).values(last_seen_at=at))
+
     def matching(
         self,
         account_name: str,
@@ -182,6 +193,10 @@ class SqlFirmwareRepository:
         self.c.execute(
             update(firmware).where(firmware.c.name == name).values(image_size=len(data), image_sha256=sha256)
         )
+
+    def image(self, name: str) -> bytes | None:
+        value = self.c.execute(select(firmware_images.c.data).where(firmware_images.c.firmware_name == name)).scalar()
+        return bytes(value) if value is not None else None
 
 
 class SqlFirmwareReportRequestRepository:

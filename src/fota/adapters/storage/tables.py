@@ -277,3 +277,11 @@ firmware_report_requests = Table(
     Column("completed_at", UTCDateTime, nullable=True),
     Index("ix_firmware_report_requests_pending", "status", "device_id"),
 )
+
+device_keys = Table(
+    "device_keys",
+    metadata,
+    Column("device_id", String(15), ForeignKey("devices.device_id"), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -25,6 +25,12 @@ from fota.adapters.storage.device_store import (
     SqlFirmwareReportRequestRepository,
     SqlFirmwareRepository,
 )
+from fota.adapters.storage.outbox_store import SqlOutboxRepository
+from fota.adapters.storage.upgrade_store import (
+    SqlDownloadRepository,
+    SqlRegistrationRepository,
+    SqlUpgradeRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -50,8 +56,12 @@ class SqlUnitOfWork:
         self.campaign_devices = SqlCampaignDeviceRepository(connection)
         self.history = SqlHistoryRepository(connection)
         self.callbacks = SqlCallbackRepository(connection)
+        self.outbox = SqlOutboxRepository(connection)
         self.cancel_list = SqlLicenseCancelListRepository(connection)
         self.firmware_reports = SqlFirmwareReportRequestRepository(connection)
+        self.upgrades = SqlUpgradeRepository(connection)
+        self.registrations = SqlRegistrationRepository(connection)
+        self.downloads = SqlDownloadRepository(connection)
         return self
 
     def __exit__(

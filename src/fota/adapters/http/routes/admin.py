@@ -5,17 +5,21 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters.http.admin_schemas import (
     AccountCreate,
     AccountRead,
     AccountUpdate,
+    CallbackDeliveryListRead,
+    CallbackDeliveryRead,
+    CallbackSigningRead,
     ClientCreate,
     ClientRead,
     ClockRead,
     ClockUpdate,
+    DeviceKeyRead,
     DeviceProvisionRead,
     DevicesCreate,
     DevicesProvisionRead,
@@ -26,10 +30,11 @@ from fota.adapters.http.admin_schemas import (
     UserRead,
 )
 from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.outbox_loop import deliver_once
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
-from fota.services import admin
-from fota.services.engine import tick
+from fota.services import admin, callbacks, device_poll
+from fota.services.engine import run_due_work
 
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
@@ -112,6 +117,13 @@ def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> Dev
     )
 
 
+@router.post("/accounts/{account}/devices/{device_id}/key", status_code=201)
+def issue_device_key(account: str, device_id: str, c: ContainerDep) -> DeviceKeyRead:
+    """A secret for an HTTP-protocol device (`Authorization: Bearer <deviceKey>` on /device/v1); shown once."""
+    key = device_poll.issue_device_key(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
+    return DeviceKeyRead(device_id=device_id, device_key=key)
+
+
 @router.post("/firmware", status_code=201, response_model_exclude_none=True)
 def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
     firmware = admin.create_firmware(
@@ -173,5 +185,40 @@ def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
             clock.advance(body.advance_seconds)
     except (ValueError, OverflowError) as error:
         raise InvalidRequest(f"cannot move the clock there: {error}") from None
-    tick(uow_factory=c.uow_factory, clock=clock)
+    run_due_work(uow_factory=c.uow_factory, clock=clock, policy=c.policy)
+    deliver_once(c)  # after the tick, so the callbacks of its transitions go out too
     return ClockRead(now=clock.now(), simulated=True)
+
+
+@router.get("/accounts/{account}/callback")
+def read_callback_signing(account: str, c: ContainerDep) -> CallbackSigningRead:
+    """The callback URL and the secret its receiver verifies `X-Fota-Signature` with (docs/callbacks.md)."""
+    registration = callbacks.signing_registration(uow=c.uow(), account_name=account)
+    assert registration.signing_secret is not None
+    return CallbackSigningRead(url=registration.url, signing_secret=registration.signing_secret)
+
+
+@router.get("/accounts/{account}/callback-deliveries")
+def read_callback_deliveries(
+    account: str,
+    c: ContainerDep,
+    limit: Annotated[int, Query(ge=1, le=callbacks.MAX_LOG_PAGE)] = 100,
+    before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
+) -> CallbackDeliveryListRead:
+    """Delivery attempts, newest first; pass the last page's `nextBeforeId` as `beforeId` for the next page."""
+    attempts = callbacks.delivery_log(uow=c.reader(), account_name=account, before_id=before_id, limit=limit)
+    items = [
+        CallbackDeliveryRead(
+            id=a.id or 0,
+            event_id=a.event_id,
+            url=a.url,
+            attempt=a.attempt,
+            attempted_at=a.attempted_at,
+            status_code=a.status_code,
+            error=a.error,
+            duration_ms=a.duration_ms,
+        )
+        for a in attempts
+    ]
+    next_before = items[-1].id if len(items) == limit else None
+    return CallbackDeliveryListRead(account_name=account, delivery_list=items, next_before_id=next_before)

@@ -1,0 +1,1 @@
+"""Outgoing callback delivery over HTTP."""

@@ -1,0 +1,80 @@
+"""The callback sender port over httpx: one POST, 5 s to connect, 10 s in all, no redirects, 1 KiB of answer read.
+
+Sends run on a private event loop thread so the 10 s bound covers the whole exchange (httpx's sync timeouts are per
+socket operation, so a receiver dripping bytes could hold a sync request far longer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+
+import httpx
+
+from fota import __version__
+
+MAX_ANSWER_BYTES = 1024
+
+
+class HttpCallbackSender:
+    def __init__(self, *, connect_timeout: float = 5.0, total_timeout: float = 10.0) -> None:
+        self.connect_timeout = connect_timeout
+        self.total_timeout = total_timeout
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        # Started on first use, so containers that never send (CLI, tests of other parts) start no thread.
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="fota-callback-sender", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:
+        loop = self._started()
+        # The margin only matters at shutdown, when the loop may stop under a pending send.
+        future = asyncio.run_coroutine_threadsafe(self._send(url, body, dict(headers)), loop)
+        return future.result(timeout=self.total_timeout + 5)
+
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.total_timeout, connect=self.connect_timeout),
+                follow_redirects=False,
+                headers={"User-Agent": f"fota/{__version__}"},
+            )
+        try:
+            async with asyncio.timeout(self.total_timeout):
+                async with self._client.stream("POST", url, content=body, headers=headers) as response:
+                    answer = bytearray()
+                    async for chunk in response.aiter_raw():
+                        answer += chunk
+                        if len(answer) >= MAX_ANSWER_BYTES:
+                            break  # the rest is not read; closing the stream drops the connection
+        except TimeoutError:
+            return None, f"no answer within {self.total_timeout:g} s"
+        except httpx.HTTPError as error:
+            return None, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        text = bytes(answer[:MAX_ANSWER_BYTES]).decode("utf-8", "replace").strip()
+        error_text = f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
+        return response.status_code, error_text
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        client, self._client = self._client, None
+        if client is not None:
+            asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

@@ -1,0 +1,54 @@
+"""The HTTP device protocol (`/device/v1`) for devices that do not speak LwM2M: check in, get told what to do."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from pydantic import Field, StrictInt, StrictStr
+from starlette.concurrency import run_in_threadpool
+
+from fota.adapters.http.dependencies import ContainerDep, bearer_token
+from fota.adapters.http.schemas import RequestBody, ResponseBody
+from fota.services import device_poll
+
+router = APIRouter(prefix="/device/v1", tags=["HTTP device protocol"])
+
+
+class CheckInBody(RequestBody):
+    firmware: StrictStr = Field(min_length=1, max_length=128, description="the firmware version the device runs")
+    state: StrictInt = Field(
+        default=0, ge=0, le=3, description="as LwM2M /5/0/3: 0 idle, 1 downloading, 2 downloaded, 3 updating"
+    )
+    update_result: StrictInt = Field(default=0, ge=0, le=9, description="as LwM2M /5/0/5: 1 success, 2-9 failures")
+
+
+class InstructionRead(ResponseBody):
+    action: str = Field(description="none, download or update")
+    campaign_id: str | None = None
+    firmware_to: str | None = None
+    package_url: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+
+@router.post("/devices/{device_id}/checkin", response_model_exclude_none=True)
+async def check_in(
+    device_id: str, body: CheckInBody, c: ContainerDep, authorization: Annotated[str | None, Header()] = None
+) -> InstructionRead:
+    """Report the running firmware and the download/update state; the answer says what to do next."""
+    await run_in_threadpool(
+        device_poll.authenticate, uow=c.reader(), device_id=device_id, key=bearer_token(authorization)
+    )
+    instruction = await run_in_threadpool(
+        device_poll.check_in,
+        uow_factory=c.uow_factory,
+        clock=c.clock,
+        policy=c.policy,
+        device_id=device_id,
+        firmware=body.firmware,
+        state=body.state,
+        update_result=body.update_result,
+        package_base_url=c.settings.public_http_url,
+    )
+    return InstructionRead(**instruction.__dict__)

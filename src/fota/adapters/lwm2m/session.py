@@ -1,0 +1,245 @@
+"""What happens after a device checks in: read what it runs, then start or resume its upgrade.
+
+Each decision is a committed step in services/upgrades before the device is asked to act, so a crash anywhere
+resumes at the next check-in without repeating an Update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
+from fota.bootstrap import Container
+from fota.domain.upgrade import (
+    DeliveryMethod,
+    Outcome,
+    Step,
+    TransferProtocol,
+    UpdateState,
+    choose_delivery,
+    choose_transfer,
+    outcome_after_reboot,
+    outcome_of_result,
+)
+from fota.services import upgrades
+from fota.services.upgrades import Assignment
+
+log = logging.getLogger(__name__)
+
+DEVICE, MANUFACTURER, MODEL, FIRMWARE_VERSION = (3, 0), (3, 0, 0), (3, 0, 1), (3, 0, 3)
+FU = (5, 0)
+PACKAGE, PACKAGE_URI, UPDATE, STATE, RESULT = (5, 0, 0), (5, 0, 1), (5, 0, 2), (5, 0, 3), (5, 0, 5)
+PROTOCOL_SUPPORT, DELIVERY_METHOD = (5, 0, 8), (5, 0, 9)
+
+
+@dataclass(frozen=True)
+class FirmwareUpdateStatus:
+    state: int
+    result: int
+    delivery: DeliveryMethod | None
+    protocols: set[int]
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    coap_base_url: str
+    http_base_url: str
+    awake_seconds: float = 60.0
+    poll_seconds: float = 2.0
+
+
+class DeviceSession:
+    def __init__(self, container: Container, client: DeviceClient, device_id: str, config: SessionConfig) -> None:
+        self.c = container
+        self.client = client
+        self.device_id = device_id
+        self.config = config
+
+    async def _call(self, function: Any, **kwargs: Any) -> Any:
+        """Runs a (synchronous, transactional) service function off the event loop."""
+        return await asyncio.to_thread(function, clock=self.c.clock, **kwargs)
+
+    async def run(self, *, registered: bool) -> None:
+        try:
+            await self._run(registered=registered)
+        except DeviceUnreachable as error:
+            # The device went back to sleep or lost its link; its step is stored and time-outs guard it.
+            log.info("device %s unreachable: %s", self.device_id, error)
+
+    async def _run(self, *, registered: bool) -> None:
+        work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
+        firmware: str | None = None
+        if registered or (work is not None and work.step is Step.UPDATING):
+            firmware = await self._read_firmware()
+        changed = await self._call(
+            upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware
+        )
+        if changed or work is None:
+            work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
+        if work is None:
+            return
+        await self._drive(work, firmware)
+
+    async def _drive(self, work: Assignment, firmware: str | None) -> None:
+        if work.step is None:
+            claimed = await self._call(
+                upgrades.claim_start, uow=self.c.uow(), policy=self.c.policy, assignment=work, device_id=self.device_id
+            )
+            if not claimed:
+                return
+            work = replace(work, step=Step.STARTING, attempts=work.attempts + 1)
+        status = await self._read_status()
+        if work.step is Step.UPDATING:
+            await self._after_update(work, status, firmware)
+            return
+        if work.step in (Step.STARTING, Step.DOWNLOADING):
+            if status.state == UpdateState.DOWNLOADED:
+                await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADED)
+            elif status.state == UpdateState.DOWNLOADING:
+                if not await self._wait_for_download(work):
+                    return
+            elif status.state == UpdateState.IDLE:
+                if work.step is Step.DOWNLOADING and status.result > 1:
+                    await self._conclude(work, outcome_of_result(status.result), Step.DOWNLOADING)
+                    return
+                await self._deliver(work, status)
+                if not await self._wait_for_download(work):
+                    return
+            else:
+                return  # Updating without our Execute: let it finish and report at the next check-in
+            work = replace(work, step=Step.DOWNLOADED)
+        if work.step is Step.DOWNLOADED:
+            await self._execute(work)
+
+    async def _read_firmware(self) -> str | None:
+        """Reads the Device object (/3/0: manufacturer, model, firmware version), or /3/0/3 alone if /3/0 fails."""
+        try:
+            values = await self.client.read(DEVICE)
+            firmware = values.get(FIRMWARE_VERSION)
+        except DeviceUnreachable:
+            values = {}
+            firmware = await self.client.read_value(FIRMWARE_VERSION)
+        log.debug(
+            "device %s reports %s %s firmware %s", self.device_id, values.get(MANUFACTURER), values.get(MODEL), firmware
+        )
+        return firmware if isinstance(firmware, str) else None
+
+    async def _read_status(self) -> FirmwareUpdateStatus:
+        try:
+            values = await self.client.read(FU)
+        except DeviceUnreachable:
+            values = {}
+            for path in (STATE, RESULT):
+                values[path] = await self.client.read_value(path) or 0
+        delivery_value = values.get(DELIVERY_METHOD)
+        delivery = DeliveryMethod(as_int(delivery_value)) if delivery_value is not None else None
+        protocols = {as_int(v) for p, v in values.items() if p[:3] == PROTOCOL_SUPPORT}
+        return FirmwareUpdateStatus(as_int(values.get(STATE)), as_int(values.get(RESULT)), delivery, protocols)
+
+    async def _advance(
+        self, work: Assignment, from_steps: tuple[Step, ...], to: Step, delivery: str | None = None
+    ) -> bool:
+        moved: bool = await self._call(
+            upgrades.advance,
+            uow=self.c.uow(),
+            policy=self.c.policy,
+            assignment=work,
+            device_id=self.device_id,
+            from_steps=from_steps,
+            to=to,
+            delivery=delivery,
+        )
+        return moved
+
+    async def _conclude(self, work: Assignment, outcome: Outcome | None, expected: Step) -> None:
+        if outcome is None:
+            return
+        await self._call(
+            upgrades.conclude,
+            uow=self.c.uow(),
+            policy=self.c.policy,
+            campaign_id=work.campaign_id,
+            account_name=work.account_name,
+            device_id=self.device_id,
+            outcome=outcome,
+            attempts=work.attempts,
+            expected_step=expected,
+        )
+
+    async def _deliver(self, work: Assignment, status: FirmwareUpdateStatus) -> None:
+        method = choose_delivery(status.delivery)
+        if method is DeliveryMethod.PUSH:
+            if not await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADING, "push"):
+                return
+            token = await self._call(
+                upgrades.issue_download_link,
+                uow=self.c.uow(),
+                policy=self.c.policy,
+                assignment=work,
+                device_id=self.device_id,
+            )
+            found = await self._call(upgrades.resolve_download, uow=self.c.reader(), token=token)
+            if found is None:
+                raise DeviceUnreachable(
+                    "the firmware image is missing: upload it with PUT /admin/v1/firmware/{name}/image"
+                )
+            await self.client.push(PACKAGE, found[1])
+            return
+        token = await self._call(
+            upgrades.issue_download_link,
+            uow=self.c.uow(),
+            policy=self.c.policy,
+            assignment=work,
+            device_id=self.device_id,
+        )
+        transfer = choose_transfer(status.protocols)
+        base = self.config.http_base_url if transfer is TransferProtocol.HTTP else self.config.coap_base_url
+        if not await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADING, "pull"):
+            return
+        await self.client.write_text(PACKAGE_URI, f"{base}/fw/{token}")
+
+    async def _wait_for_download(self, work: Assignment) -> bool:
+        """Waits (while the device stays awake) for State 2; True once Downloaded is recorded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.awake_seconds
+        async with self.client.observe(STATE) as states:
+            while loop.time() < deadline:
+                try:
+                    value = await asyncio.wait_for(states.get(), self.config.poll_seconds)
+                    state = as_int(value)
+                except TimeoutError:
+                    state = as_int(await self.client.read_value(STATE))
+                if state == UpdateState.DOWNLOADED:
+                    return await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADED)
+                if state == UpdateState.IDLE:
+                    result = as_int(await self.client.read_value(RESULT))
+                    if result > 1:
+                        await self._conclude(work, outcome_of_result(result), Step.DOWNLOADING)
+                        return False
+        return False
+
+    async def _execute(self, work: Assignment) -> None:
+        marked = await self._call(
+            upgrades.mark_update_executing,
+            uow=self.c.uow(),
+            policy=self.c.policy,
+            assignment=work,
+            device_id=self.device_id,
+        )
+        if marked:
+            await self.client.execute(UPDATE)
+
+    async def _after_update(self, work: Assignment, status: FirmwareUpdateStatus, firmware: str | None) -> None:
+        if status.state == UpdateState.UPDATING:
+            return  # still flashing; it will check in again
+        if status.state == UpdateState.DOWNLOADED and status.result == 0:
+            # The Execute never arrived (the device still holds the package and has not run it): send it now.
+            await self.client.execute(UPDATE)
+            return
+        if firmware is None:
+            firmware = await self._read_firmware()
+            await self._call(upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware)
+        await self._conclude(work, outcome_after_reboot(status.result, firmware, work.firmware_to), Step.UPDATING)

@@ -1,0 +1,246 @@
+"""SQL repositories for device upgrades in progress, LwM2M registrations and per-device download links.
+
+Every step change is a conditional UPDATE: it succeeds only from the expected state, so two workers (or a worker
+and a time-out) can never both advance the same upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from fota.adapters.storage.campaign_store import _campaign, _row
+from fota.adapters.storage.tables import (
+    campaign_devices,
+    campaigns,
+    download_tokens,
+    registrations,
+    unknown_endpoints,
+)
+from fota.domain.campaign import Campaign
+from fota.domain.statuses import DeviceStatus
+from fota.services.ports import CampaignDeviceRow, DownloadLink, Registration
+
+IN_PROGRESS = DeviceStatus.IN_PROGRESS.value
+PENDING = DeviceStatus.PENDING.value
+
+
+class SqlUpgradeRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None:
+        query = (
+            select(campaign_devices, *[c.label(f"campaign__{c.name}") for c in campaigns.c])
+            .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
+            .where(campaign_devices.c.device_id == device_id, campaign_devices.c.active.is_(True))
+            .order_by(campaigns.c.created_at)
+            .limit(1)
+        )
+        found = self.c.execute(query).first()
+        if found is None:
+            return None
+        mapping = found._mapping
+        campaign_values = {
+            name.removeprefix("campaign__"): v for name, v in mapping.items() if name.startswith("campaign__")
+        }
+        return _row(found), _campaign(_Mapped(campaign_values))
+
+    def claim(
+        self, campaign_id: str, device_id: str, *, step: str, reason: str, now: datetime, deadline: datetime
+    ) -> bool:
+        statement = (
+            update(campaign_devices)
+            .where(
+                campaign_devices.c.campaign_id == campaign_id,
+                campaign_devices.c.device_id == device_id,
+                campaign_devices.c.status == PENDING,
+                or_(campaign_devices.c.next_attempt_at.is_(None), campaign_devices.c.next_attempt_at <= now),
+            )
+            .values(
+                status=IN_PROGRESS,
+                reason=reason,
+                active=True,
+                step=step,
+                step_deadline=deadline,
+                attempts=campaign_devices.c.attempts + 1,
+                recent_attempt_at=now,
+                next_attempt_at=None,
+                update_executed_at=None,
+                delivery=None,
+                updated_at=now,
+            )
+        )
+        return self.c.execute(statement).rowcount == 1
+
+    def set_step(
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        from_steps: Sequence[str],
+        step: str,
+        reason: str,
+        now: datetime,
+        deadline: datetime,
+        delivery: str | None = None,
+        executed_at: datetime | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {"step": step, "reason": reason, "step_deadline": deadline, "updated_at": now}
+        if delivery is not None:
+            values["delivery"] = delivery
+        if executed_at is not None:
+            values["update_executed_at"] = executed_at
+        statement = (
+            update(campaign_devices)
+            .where(
+                campaign_devices.c.campaign_id == campaign_id,
+                campaign_devices.c.device_id == device_id,
+                campaign_devices.c.status == IN_PROGRESS,
+                campaign_devices.c.step.in_(list(from_steps)),
+            )
+            .values(**values)
+        )
+        return self.c.execute(statement).rowcount == 1
+
+    def conclude(
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        status: DeviceStatus,
+        reason: str,
+        now: datetime,
+        next_attempt_at: datetime | None,
+        expected_step: str | None = None,
+    ) -> bool:
+        conditions = [
+            campaign_devices.c.campaign_id == campaign_id,
+            campaign_devices.c.device_id == device_id,
+            campaign_devices.c.status == IN_PROGRESS,
+        ]
+        if expected_step is not None:
+            conditions.append(campaign_devices.c.step == expected_step)
+        statement = (
+            update(campaign_devices)
+            .where(and_(*conditions))
+            .values(
+                status=status.value,
+                reason=reason,
+                active=status.is_active,
+                step=None,
+                step_deadline=None,
+                next_attempt_at=next_attempt_at,
+                update_executed_at=None,
+                updated_at=now,
+            )
+        )
+        return self.c.execute(statement).rowcount == 1
+
+    def expired(self, now: datetime, limit: int) -> list[CampaignDeviceRow]:
+        query = (
+            select(campaign_devices)
+            .where(campaign_devices.c.step_deadline <= now, campaign_devices.c.status == IN_PROGRESS)
+            .order_by(campaign_devices.c.step_deadline)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_row(r) for r in self.c.execute(query)]
+
+
+@dataclass(frozen=True)
+class _Mapped:
+    """Lets `_campaign` read a dict as it reads a row."""
+
+    _mapping: dict[str, Any]
+
+
+def _registration(row: Any) -> Registration:
+    r = row._mapping
+    return Registration(
+        location=r["location"],
+        endpoint=r["endpoint"],
+        device_id=r["device_id"],
+        lifetime=r["lifetime"],
+        lwm2m_version=r["lwm2m_version"],
+        binding=r["binding"],
+        address=r["address"],
+        objects=r["objects"],
+        node=r["node"],
+        registered_at=r["registered_at"],
+        updated_at=r["updated_at"],
+        expires_at=r["expires_at"],
+    )
+
+
+class SqlRegistrationRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def save(self, registration: Registration) -> None:
+        """Replaces any earlier registration of the same endpoint (a device that re-registers starts afresh)."""
+        self.c.execute(delete(registrations).where(registrations.c.endpoint == registration.endpoint))
+        self.c.execute(insert(registrations).values(**registration.__dict__))
+
+    def get(self, location: str) -> Registration | None:
+        row = self.c.execute(select(registrations).where(registrations.c.location == location)).first()
+        return _registration(row) if row else None
+
+    def for_device(self, device_id: str) -> Registration | None:
+        row = self.c.execute(
+            select(registrations)
+            .where(registrations.c.device_id == device_id)
+            .order_by(registrations.c.updated_at.desc())
+        ).first()
+        return _registration(row) if row else None
+
+    def touch(self, location: str, *, now: datetime, expires_at: datetime, address: str, lifetime: int) -> None:
+        self.c.execute(
+            update(registrations)
+            .where(registrations.c.location == location)
+            .values(updated_at=now, expires_at=expires_at, address=address, lifetime=lifetime)
+        )
+
+    def delete(self, location: str) -> bool:
+        return bool(self.c.execute(delete(registrations).where(registrations.c.location == location)).rowcount)
+
+    def purge_expired(self, now: datetime) -> int:
+        return self.c.execute(delete(registrations).where(registrations.c.expires_at <= now)).rowcount
+
+    def count_unknown(self, endpoint: str, *, address: str, now: datetime) -> None:
+        changed = self.c.execute(
+            update(unknown_endpoints)
+            .where(unknown_endpoints.c.endpoint == endpoint)
+            .values(attempts=unknown_endpoints.c.attempts + 1, last_address=address, last_seen_at=now)
+        ).rowcount
+        if not changed:
+            self.c.execute(
+                insert(unknown_endpoints).values(
+                    endpoint=endpoint, attempts=1, last_address=address, first_seen_at=now, last_seen_at=now
+                )
+            )
+
+    def unknown_attempts(self) -> int:
+        return int(self.c.execute(select(func.coalesce(func.sum(unknown_endpoints.c.attempts), 0))).scalar_one())
+
+
+class SqlDownloadRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.c = connection
+
+    def add(self, token_hash: str, link: DownloadLink) -> None:
+        self.c.execute(insert(download_tokens).values(token_hash=token_hash, **link.__dict__))
+
+    def get(self, token_hash: str) -> DownloadLink | None:
+        row = self.c.execute(select(download_tokens).where(download_tokens.c.token_hash == token_hash)).first()
+        if row is None:
+            return None
+        r = row._mapping
+        return DownloadLink(r["device_id"], r["campaign_id"], r["firmware_name"], r["created_at"], r["expires_at"])
+
+    def purge_expired(self, now: datetime) -> int:
+        return self.c.execute(delete(download_tokens).where(download_tokens.c.expires_at <= now)).rowcount

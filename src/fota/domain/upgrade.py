@@ -1,0 +1,139 @@
+"""One device's firmware upgrade through the LwM2M Firmware Update object (Object 5): steps, results, time-outs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+
+
+class UpdateState(IntEnum):
+    """Object 5 resource 3."""
+
+    IDLE = 0
+    DOWNLOADING = 1
+    DOWNLOADED = 2
+    UPDATING = 3
+
+
+class DeliveryMethod(IntEnum):
+    """Object 5 resource 9 (LwM2M 1.1)."""
+
+    PULL = 0
+    PUSH = 1
+    BOTH = 2
+
+
+class TransferProtocol(IntEnum):
+    """Object 5 resource 8 (Firmware Update Protocol Support)."""
+
+    COAP = 0
+    COAPS = 1
+    HTTP = 2
+    HTTPS = 3
+
+
+# Object 5 resource 5, Update Result, as the specification words them.
+UPDATE_RESULTS = {
+    0: "Initial value",
+    1: "Firmware updated successfully",
+    2: "Not enough flash memory for the new firmware package",
+    3: "Out of RAM during downloading process",
+    4: "Connection lost during downloading process",
+    5: "Integrity check failure for new downloaded package",
+    6: "Unsupported package type",
+    7: "Invalid URI",
+    8: "Firmware update failed",
+    9: "Unsupported protocol",
+}
+
+# Results that another attempt may cure: memory pressure, a lost link, a corrupted transfer.
+TRANSIENT_RESULTS = frozenset({3, 4, 5})
+
+
+class Step(StrEnum):
+    """Where an upgrade in progress stands; stored with the campaign-device row."""
+
+    STARTING = "Starting"  # claimed; the package is being offered to the device
+    DOWNLOADING = "Downloading"  # Package URI written or push under way; waiting for State 2
+    DOWNLOADED = "Downloaded"  # State 2 seen; Update about to be executed
+    UPDATING = "Updating"  # Update executed; waiting for the device to come back and report
+
+    @property
+    def reason(self) -> str:
+        """The report's resultReason: Downloading, Downloaded or Updating."""
+        return Step.DOWNLOADING.value if self is Step.STARTING else self.value
+
+
+@dataclass(frozen=True)
+class UpgradePolicy:
+    """Time-outs and retries; all durations on the injected clock."""
+
+    start_timeout: timedelta = timedelta(minutes=5)
+    download_timeout: timedelta = timedelta(hours=2)
+    update_timeout: timedelta = timedelta(minutes=30)
+    max_attempts: int = 3
+    retry_base: timedelta = timedelta(minutes=1)
+    retry_max: timedelta = timedelta(hours=1)
+    download_link_lifetime: timedelta = timedelta(hours=6)
+
+    def deadline(self, step: Step, now: datetime) -> datetime:
+        if step is Step.STARTING:
+            return now + self.start_timeout
+        if step in (Step.DOWNLOADING, Step.DOWNLOADED):
+            return now + self.download_timeout
+        return now + self.update_timeout
+
+    def retry_at(self, attempts: int, now: datetime) -> datetime | None:
+        """When attempt `attempts + 1` may start, or None when the attempts are used up."""
+        if attempts >= self.max_attempts:
+            return None
+        delay: timedelta = self.retry_base * (2 ** max(0, attempts - 1))
+        return now + min(delay, self.retry_max)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended: success, a failure to retry, or a final failure."""
+
+    success: bool
+    reason: str
+    retryable: bool = False
+
+
+def outcome_of_result(update_result: int) -> Outcome | None:
+    """Interprets Update Result after a download or an Update; None while nothing is decided (0)."""
+    if update_result == 0:
+        return None
+    text = UPDATE_RESULTS.get(update_result, f"unknown Update Result {update_result}")
+    if update_result == 1:
+        return Outcome(True, text)
+    return Outcome(False, f"Update Result {update_result}: {text}", retryable=update_result in TRANSIENT_RESULTS)
+
+
+def outcome_after_reboot(update_result: int, reported_firmware: str | None, firmware_to: str) -> Outcome:
+    """After an executed Update the device must report Update Result 1 AND run firmwareTo."""
+    decided = outcome_of_result(update_result)
+    if decided is not None and not decided.success:
+        return decided
+    if decided is None:
+        return Outcome(False, f"device came back on firmware {reported_firmware!r} without an Update Result")
+    if reported_firmware != firmware_to:
+        return Outcome(
+            False, f"firmware mismatch after reboot: device reports {reported_firmware!r}, expected {firmware_to!r}"
+        )
+    return Outcome(True, f"Upgrade completed successfully: device runs {firmware_to}")
+
+
+def choose_delivery(method: DeliveryMethod | None) -> DeliveryMethod:
+    """Pull when the device can (a URL is cheaper for both sides), push only for push-only devices."""
+    return DeliveryMethod.PUSH if method is DeliveryMethod.PUSH else DeliveryMethod.PULL
+
+
+def choose_transfer(supported: set[int]) -> TransferProtocol:
+    """CoAP when supported or undeclared (1.0 devices may not expose resource 8), else HTTP."""
+    if not supported or TransferProtocol.COAP in supported:
+        return TransferProtocol.COAP
+    if TransferProtocol.HTTP in supported:
+        return TransferProtocol.HTTP
+    return TransferProtocol.COAP

@@ -1,0 +1,273 @@
+"""Per-device upgrade use cases: what a checking-in device should do, and each step's transaction.
+
+The LwM2M and HTTP device adapters call these between device operations; the engine calls `expire_steps`.
+Every step is a conditional update committed before the device is asked to act, so a crash at any point
+resumes from the stored step and an Update is never executed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from fota.clock import Clock
+from fota.domain.campaign import Campaign
+from fota.domain.statuses import CampaignStatus, DeviceStatus
+from fota.domain.upgrade import Outcome, Step, UpgradePolicy
+from fota.services import events
+from fota.services.enrolment import enrol_in_auto_add_campaigns
+from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The upgrade a device has to work on now: to start (step None) or to resume."""
+
+    campaign_id: str
+    account_name: str
+    firmware_name: str
+    firmware_to: str
+    step: Step | None
+    attempts: int
+    delivery: str | None
+    update_executed: bool
+
+
+def device_reported(*, uow: UnitOfWork, clock: Clock, device_id: str, firmware: str | None) -> bool:
+    """Records a check-in and the firmware the device reports; returns whether the firmware changed.
+
+    A changed firmware may make the device eligible for a live auto-add campaign, which enrols it here.
+    """
+    now = clock.now()
+    with uow:
+        device = uow.devices.get(device_id)
+        if device is None:
+            return False
+        changed = firmware is not None and firmware != device.firmware
+        if changed:
+            assert firmware is not None
+            uow.devices.update(
+                replace(device, firmware=firmware, firmware_updated_at=now, updated_at=now, last_seen_at=now)
+            )
+            enrol_in_auto_add_campaigns(uow, [device_id], now=now)
+        else:
+            uow.devices.touch(device_id, at=now)
+        uow.commit()
+    return changed
+
+
+def current_work(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assignment | None:
+    """The device's upgrade to start or resume, or None.
+
+    A new attempt starts only in a Scheduled campaign, inside an open window, after any retry back-off.
+    An upgrade already in progress is resumed whatever the hour: stopping half-way helps nobody.
+    """
+    now = clock.now()
+    with uow:
+        found = uow.upgrades.active_for_device(device_id)
+    if found is None:
+        return None
+    row, campaign = found
+    if row.status is DeviceStatus.PENDING:
+        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.schedule.window_open(now):
+            return None
+        if row.next_attempt_at is not None and row.next_attempt_at > now:
+            return None
+    return Assignment(
+        campaign_id=campaign.id,
+        account_name=campaign.account_name,
+        firmware_name=campaign.firmware_name,
+        firmware_to=campaign.firmware_to,
+        step=Step(row.step) if row.step else None,
+        attempts=row.attempts,
+        delivery=row.delivery,
+        update_executed=row.update_executed_at is not None,
+    )
+
+
+def _entry(assignment: Assignment, device_id: str, status: DeviceStatus, reason: str, now: datetime) -> HistoryEntry:
+    return HistoryEntry(assignment.account_name, assignment.campaign_id, device_id, status.value, reason, now)
+
+
+def claim_start(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> bool:
+    """Moves a pending device to UpgradeInProgress; False if another worker, or the clock, got there first."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(assignment.account_name, assignment.campaign_id)
+        if not _may_start(campaign, now):
+            return False
+        claimed = uow.upgrades.claim(
+            assignment.campaign_id,
+            device_id,
+            step=Step.STARTING.value,
+            reason=Step.STARTING.reason,
+            now=now,
+            deadline=policy.deadline(Step.STARTING, now),
+        )
+        if claimed:
+            events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)])
+            uow.commit()
+    return claimed
+
+
+def _may_start(campaign: Campaign | None, now: datetime) -> bool:
+    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.schedule.window_open(now)
+
+
+def advance(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    policy: UpgradePolicy,
+    assignment: Assignment,
+    device_id: str,
+    from_steps: tuple[Step, ...],
+    to: Step,
+    delivery: str | None = None,
+) -> bool:
+    """Records that the upgrade reached `to`; False if it was not in one of `from_steps` any more."""
+    now = clock.now()
+    with uow:
+        moved = uow.upgrades.set_step(
+            assignment.campaign_id,
+            device_id,
+            from_steps=[s.value for s in from_steps],
+            step=to.value,
+            reason=to.reason,
+            now=now,
+            deadline=policy.deadline(to, now),
+            delivery=delivery,
+            executed_at=now if to is Step.UPDATING else None,
+        )
+        if moved:
+            events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, to.reason, now)])
+            uow.commit()
+    return moved
+
+
+def mark_update_executing(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> bool:
+    """Commits Updating before the Execute goes out; only one caller ever gets True for an attempt."""
+    return advance(
+        uow=uow,
+        clock=clock,
+        policy=policy,
+        assignment=assignment,
+        device_id=device_id,
+        from_steps=(Step.DOWNLOADED,),
+        to=Step.UPDATING,
+    )
+
+
+def conclude(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    policy: UpgradePolicy,
+    campaign_id: str,
+    account_name: str,
+    device_id: str,
+    outcome: Outcome,
+    attempts: int,
+    expected_step: Step | None = None,
+) -> DeviceStatus | None:
+    """Ends an attempt: UpgradeSuccess, a retry later (back to UpgradePending), or UpgradeFailed.
+
+    Returns the new status, or None when the upgrade had already been concluded by someone else.
+    """
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(account_name, campaign_id)
+        retry_at = policy.retry_at(attempts, now) if outcome.retryable else None
+        live = campaign is not None and campaign.is_live(now) and campaign.status is CampaignStatus.SCHEDULED
+        if outcome.success:
+            status, reason, next_attempt = DeviceStatus.SUCCESS, outcome.reason, None
+        elif retry_at is not None and live:
+            status, next_attempt = DeviceStatus.PENDING, retry_at
+            reason = f"attempt {attempts} failed ({outcome.reason}); retrying after {retry_at.isoformat()}"
+        else:
+            status, reason, next_attempt = DeviceStatus.FAILED, outcome.reason, None
+            if outcome.retryable:
+                reason = f"{outcome.reason} (after {attempts} attempts)"
+        done = uow.upgrades.conclude(
+            campaign_id,
+            device_id,
+            status=status,
+            reason=reason,
+            now=now,
+            next_attempt_at=next_attempt,
+            expected_step=expected_step.value if expected_step else None,
+        )
+        if not done:
+            return None
+        events.record(uow, [HistoryEntry(account_name, campaign_id, device_id, status.value, reason, now)])
+        uow.commit()
+    return status
+
+
+def issue_download_link(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> str:
+    """A random token naming this device's package download; only its hash is stored."""
+    now = clock.now()
+    token = secrets.token_urlsafe(24)
+    with uow:
+        uow.downloads.add(
+            download_token_hash(token),
+            DownloadLink(
+                device_id, assignment.campaign_id, assignment.firmware_name, now, now + policy.download_link_lifetime
+            ),
+        )
+        uow.commit()
+    return token
+
+
+def download_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resolve_download(*, uow: UnitOfWork, clock: Clock, token: str) -> tuple[DownloadLink, bytes] | None:
+    """The link and package bytes for a valid, unexpired token; None otherwise."""
+    with uow:
+        link = uow.downloads.get(download_token_hash(token))
+        if link is None or link.expires_at <= clock.now():
+            return None
+        image = uow.firmware.image(link.firmware_name)
+    return (link, image) if image is not None else None
+
+
+def expire_steps(*, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy, batch: int = 500) -> int:
+    """Ends every step whose deadline passed: a device that went quiet is retried or failed, never left hanging."""
+    now = clock.now()
+    uow = uow_factory()
+    with uow:
+        expired = uow.upgrades.expired(now, batch)
+    count = 0
+    for row in expired:
+        step = Step(row.step) if row.step else Step.STARTING
+        reason = {
+            Step.STARTING: "time-out: the device did not accept the package offer",
+            Step.DOWNLOADING: "time-out: the download did not complete",
+            Step.DOWNLOADED: "time-out: the Update was not executed",
+            Step.UPDATING: "time-out: the device did not come back after the Update",
+        }[step]
+        # Once an Update was executed, trying again could flash twice: only earlier steps are retried.
+        outcome = Outcome(False, reason, retryable=step is not Step.UPDATING)
+        status = conclude(
+            uow=uow_factory(),
+            clock=clock,
+            policy=policy,
+            campaign_id=row.campaign_id,
+            account_name=row.account_name,
+            device_id=row.device_id,
+            outcome=outcome,
+            attempts=row.attempts,
+            expected_step=step,
+        )
+        count += status is not None
+    return count

@@ -1,0 +1,99 @@
+"""One device's UDP endpoint: an aiocoap server context on its own socket, gated by LwM2M queue mode.
+
+In queue mode a client listens only for a while after it last sent something; requests arriving while it sleeps
+are dropped unanswered, as a device with its radio off would, so the server must wait for the next check-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiocoap
+from aiocoap import resource
+
+_log = logging.getLogger(__name__)
+
+
+class DeviceTransport:
+    """An aiocoap context bound to `bind_host`, a fresh port each time it is opened."""
+
+    def __init__(
+        self,
+        site: resource.Site,
+        *,
+        bind_host: str = "127.0.0.1",
+        queue_mode: bool = False,
+        awake_seconds: float = 93.0,
+        on_drop: Callable[[aiocoap.Message], None] | None = None,
+    ) -> None:
+        self._site = site
+        self._bind_host = bind_host
+        self.queue_mode = queue_mode
+        self.awake_seconds = awake_seconds
+        self._on_drop = on_drop
+        self._context: aiocoap.Context | None = None
+        self._awake_until = 0.0
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def context(self) -> aiocoap.Context:
+        if self._context is None:
+            raise RuntimeError("transport is not open")
+        return self._context
+
+    @property
+    def is_open(self) -> bool:
+        return self._context is not None
+
+    @property
+    def awake(self) -> bool:
+        """True while the device listens: always outside queue mode, else for awake_seconds after it last sent."""
+        if self._context is None:
+            return False
+        return not self.queue_mode or asyncio.get_running_loop().time() < self._awake_until
+
+    async def open(self) -> None:
+        context = await aiocoap.Context.create_server_context(
+            self._site, bind=(self._bind_host, 0), transports=["udp6"], loggername=f"{__name__}.coap"
+        )
+        manager: Any = context.request_interfaces[0].token_interface
+        interface: Any = manager.message_interface
+        sockname = interface.transport.get_extra_info("socket").getsockname()
+        host = str(sockname[0]).removeprefix("::ffff:")
+        self.address = (host, int(sockname[1]))
+        self._install_gate(manager, interface)
+        self._context = context
+
+    async def close(self) -> None:
+        context, self._context = self._context, None
+        self._awake_until = 0.0
+        if context is not None:
+            await context.shutdown()
+
+    def _install_gate(self, manager: Any, interface: Any) -> None:
+        # The message layer is the narrowest place to play dead: below it a dropped CON is neither ACKed nor
+        # remembered for deduplication, so the server's retransmission after the next check-in is served afresh.
+        dispatch = manager.dispatch_message
+        send = interface.send
+        loop = asyncio.get_running_loop()
+
+        def gated_dispatch(message: aiocoap.Message) -> None:
+            is_request_or_ping = message.code.is_request() or (
+                message.code == aiocoap.EMPTY and message.mtype == aiocoap.CON
+            )
+            if is_request_or_ping and not self.awake:
+                if self._on_drop is not None:
+                    self._on_drop(message)
+                return
+            dispatch(message)
+
+        def tracked_send(message: aiocoap.Message) -> None:
+            # Anything the device transmits means its radio is on: the listening window restarts from here.
+            self._awake_until = loop.time() + self.awake_seconds
+            send(message)
+
+        manager.dispatch_message = gated_dispatch
+        interface.send = tracked_send
