@@ -1,0 +1,158 @@
+"""Firmware delivery is byte-exact over CoAP Block2 at every block size (libcoap's client and aiocoap's) and over
+HTTP with Range requests, from a per-device download link."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from aiocoap import GET, Context, Message
+
+from fota.adapters.storage.database import make_engine
+from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
+from fota.clock import SystemClock
+from fota.domain.upgrade import UpgradePolicy
+from fota.services import upgrades
+from fota.services.upgrades import Assignment
+from tests.conftest import RunningServer
+
+COAP_CLIENT = shutil.which("coap-client-notls") or shutil.which("coap-client")
+IMAGE = random.Random(7).randbytes(20_000 + 123)  # not a multiple of any block size
+
+
+@pytest.fixture
+def download_token(server: RunningServer) -> str:
+    """A real per-device link, issued by the same service the upgrade flow uses, on the server's database."""
+    account = server.new_account()
+    firmware = server.new_firmware()
+    r = server.admin.put(
+        f"/firmware/{firmware['firmwareName']}/image",
+        content=IMAGE,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"size": len(IMAGE), "sha256": hashlib.sha256(IMAGE).hexdigest()}
+    imei = f"{random.randint(10**14, 10**15 - 1)}"
+    account.add_devices(
+        [
+            {
+                "deviceId": imei,
+                "make": firmware["make"],
+                "model": firmware["model"],
+                "firmware": firmware["firmwareFrom"],
+                "protocol": "LWM2M",
+            }
+        ]
+    )
+    today = server.now().date()
+    with account.client() as client:
+        r = client.post(
+            f"/campaigns/firmware/{account.name}",
+            json={
+                "firmwareName": firmware["firmwareName"],
+                "firmwareFrom": firmware["firmwareFrom"],
+                "firmwareTo": firmware["firmwareTo"],
+                "protocol": "LWM2M",
+                "startDate": today.isoformat(),
+                "endDate": (today + dt.timedelta(days=1)).isoformat(),
+                "deviceList": [imei],
+                "autoAssignLicenseFlag": True,
+                "autoAddDevicesFlag": False,
+            },
+        )
+        assert r.status_code == 200, r.text
+    engine = make_engine(server.database_url)
+    try:
+        assignment = Assignment(
+            r.json()["id"], account.name, firmware["firmwareName"], firmware["firmwareTo"], None, 0, None, False
+        )
+        return upgrades.issue_download_link(
+            uow=SqlUnitOfWorkFactory(engine)(),
+            clock=SystemClock(),
+            policy=UpgradePolicy(),
+            assignment=assignment,
+            device_id=imei,
+        )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(COAP_CLIENT is None, reason="libcoap3-bin is not installed (.ci/run installs it)")
+@pytest.mark.parametrize("block_size", [16, 32, 64, 128, 256, 512, 1024])
+def test_libcoap_client_downloads_identical_bytes(
+    server: RunningServer, download_token: str, block_size: int, tmp_path: Path
+) -> None:
+    out = tmp_path / "image.bin"
+    assert COAP_CLIENT is not None
+    subprocess.run(
+        [
+            COAP_CLIENT,
+            "-m",
+            "get",
+            "-b",
+            str(block_size),
+            "-B",
+            "60",
+            "-o",
+            str(out),
+            f"{server.coap_url}/fw/{download_token}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(IMAGE).hexdigest()
+
+
+def test_aiocoap_client_downloads_identical_bytes(server: RunningServer, download_token: str) -> None:
+    async def fetch() -> bytes:
+        context = await Context.create_client_context()
+        try:
+            response = await context.request(Message(code=GET, uri=f"{server.coap_url}/fw/{download_token}")).response
+            assert response.code.is_successful(), response.code
+            return bytes(response.payload)
+        finally:
+            await context.shutdown()
+
+    assert asyncio.run(fetch()) == IMAGE
+
+
+def test_unknown_link_is_not_found_over_coap_and_http(server: RunningServer) -> None:
+    async def fetch() -> str:
+        context = await Context.create_client_context()
+        try:
+            response = await context.request(Message(code=GET, uri=f"{server.coap_url}/fw/not-a-token")).response
+            return str(response.code)
+        finally:
+            await context.shutdown()
+
+    assert "4.04" in asyncio.run(fetch())
+    assert httpx.get(f"{server.base_url}/fw/not-a-token").status_code == 404
+
+
+def test_http_download_whole_and_by_ranges(server: RunningServer, download_token: str) -> None:
+    url = f"{server.base_url}/fw/{download_token}"
+    whole = httpx.get(url)
+    assert whole.status_code == 200
+    assert whole.content == IMAGE
+    assert whole.headers["accept-ranges"] == "bytes"
+    pieces = []
+    for start in range(0, len(IMAGE), 4096):
+        end = min(start + 4095, len(IMAGE) - 1)
+        part = httpx.get(url, headers={"Range": f"bytes={start}-{end}"})
+        assert part.status_code == 206
+        assert part.headers["content-range"] == f"bytes {start}-{end}/{len(IMAGE)}"
+        pieces.append(part.content)
+    assert b"".join(pieces) == IMAGE
+    suffix = httpx.get(url, headers={"Range": "bytes=-100"})
+    assert suffix.status_code == 206 and suffix.content == IMAGE[-100:]
+    beyond = httpx.get(url, headers={"Range": f"bytes={len(IMAGE)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(IMAGE)}"
