@@ -156,8 +156,8 @@ def make_target(server: RunningServer, with_campaign: bool = True) -> Target:
         "fw": fw["firmwareName"],
         "fw_from": fw["firmwareFrom"],
         "fw_to": fw["firmwareTo"],
-        "start": (today + timedelta(days=2)).isoformat(),
-        "end": (today + timedelta(days=5)).isoformat(),
+        "start": (today + timedelta(days=3)).isoformat(),
+        "end": (today + timedelta(days=6)).isoformat(),
         "cid": str(uuid.uuid4()),
     }
     if with_campaign:

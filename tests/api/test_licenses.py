@@ -328,7 +328,7 @@ def v2(account: Account) -> Iterator[httpx.Client]:
 def post_list(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     r = client.post("/cancel", content=json.dumps(body).encode(), headers={"Content-Type": "*/*"})
     assert r.status_code == 200, r.text
-    result = r.json()
+    result: dict[str, Any] = r.json()
     assert isinstance(result["count"], int) and isinstance(result["deviceList"], list), result
     return result
 
@@ -336,7 +336,7 @@ def post_list(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
 def cancel_list(client: httpx.Client) -> dict[str, Any]:
     r = client.get("/cancel")
     assert r.status_code == 200, r.text
-    body = r.json()
+    body: dict[str, Any] = r.json()
     assert isinstance(body["hasMoreData"], bool) and isinstance(body["updateTime"], str), body
     assert body["count"] == len(body["deviceList"]), body
     return body

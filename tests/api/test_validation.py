@@ -102,8 +102,8 @@ class Ctx:
             "firmwareFrom": self.fw["firmwareFrom"],
             "firmwareTo": self.fw["firmwareTo"],
             "protocol": "LWM2M",
-            "startDate": (self.today + timedelta(days=1)).isoformat(),
-            "endDate": (self.today + timedelta(days=4)).isoformat(),
+            "startDate": (self.today + timedelta(days=3)).isoformat(),
+            "endDate": (self.today + timedelta(days=6)).isoformat(),
             "deviceList": [self.free[0]],
             "autoAssignLicenseFlag": True,
             "autoAddDevicesFlag": False,
@@ -130,6 +130,7 @@ class Ctx:
 
 @pytest.fixture(scope="module")
 def ctx(server: RunningServer) -> Ctx:
+    """Its campaign starts in three days, so that engine runs by other tests leave it `CampaignQueued`."""
     account = server.new_account(license_count=50)
     fw = server.new_firmware()
     devices = [device(fw) for _ in range(4)]

@@ -58,6 +58,7 @@ def create_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request
         now,
     )
     with uow:
+        uow.accounts.lock(account_name)  # the license pool is taken first, in the same order everywhere
         firmware = uow.firmware.get(request.firmware_name)
         if firmware is None:
             raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist: see GET /firmware/{{account}}")

@@ -33,7 +33,9 @@ class SqlAccountRepository:
         return _account(row) if row else None
 
     def lock(self, name: str) -> Account | None:
-        row = self.c.execute(select(accounts).where(accounts.c.name == name).with_for_update()).first()
+        # FOR NO KEY UPDATE: foreign-key checks of concurrent inserts (KEY SHARE) do not conflict with it, so two
+        # campaign creations cannot deadlock on the account row they both reference.
+        row = self.c.execute(select(accounts).where(accounts.c.name == name).with_for_update(key_share=True)).first()
         return _account(row) if row else None
 
     def add(self, account: Account, *, created_at: datetime) -> None:

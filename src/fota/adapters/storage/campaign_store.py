@@ -86,7 +86,7 @@ class SqlCampaignRepository:
         row = self.c.execute(
             select(campaigns)
             .where(campaigns.c.id == campaign_id, campaigns.c.account_name == account_name)
-            .with_for_update()
+            .with_for_update(key_share=True)  # NO KEY UPDATE: device rows referencing it may still be inserted
         ).first()
         return _campaign(row) if row else None
 
