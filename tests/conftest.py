@@ -178,45 +178,58 @@ def start_server(backend: str, tmp_path: Path, *extra_args: str, simulated_clock
         database_url = f"sqlite:///{tmp_path / 'fota.db'}"
     else:
         _, database_url = _postgres_database()
-    port = _free_port()
-    coap_port = _free_port(socket.SOCK_DGRAM)
     admin_token = secrets.token_urlsafe(24)
-    log_path = tmp_path / "server.log"
     env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url}
-    args = [
-        sys.executable,
-        "-m",
-        "fota",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--coap-host",
-        "127.0.0.1",
-        "--coap-port",
-        str(coap_port),
-        *extra_args,
-    ]
-    if simulated_clock:
-        args.append("--simulated-clock")
-    log = log_path.open("wb")
-    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    base_url = f"http://127.0.0.1:{port}"
+    for attempt in range(5):
+        # A free port can be taken by another process between our probe and the server's bind: try new ones.
+        port, coap_port = _free_port(), _free_port(socket.SOCK_DGRAM)
+        args = [
+            sys.executable,
+            "-m",
+            "fota",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--coap-host",
+            "127.0.0.1",
+            "--coap-port",
+            str(coap_port),
+            *extra_args,
+        ]
+        if simulated_clock:
+            args.append("--simulated-clock")
+        log_path = tmp_path / f"server-{attempt}.log" if attempt else tmp_path / "server.log"
+        process = _launch(args, env, log_path, tmp_path)
+        if process is not None:
+            return RunningServer(
+                f"http://127.0.0.1:{port}", admin_token, backend, database_url, process, log_path, coap_port, args, env
+            )
+    raise RuntimeError(f"fota serve could not bind free ports:\n{log_path.read_text()}")
+
+
+def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> subprocess.Popen[bytes] | None:
+    """Starts the server and waits until it is healthy; None if it lost a race for its ports."""
+    base_url = f"http://127.0.0.1:{args[args.index('--port') + 1]}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"fota serve exited with {process.returncode}:\n{log_path.read_text()}")
+            output = log_path.read_text()
+            if "address already in use" in output:
+                return None
+            raise RuntimeError(f"fota serve exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                break
+                return process
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"fota serve did not become healthy:\n{log_path.read_text()}")
         time.sleep(0.1)
-    return RunningServer(base_url, admin_token, backend, database_url, process, log_path, coap_port, args, env)
 
 
 def _stop_and_cleanup(server: RunningServer) -> None:

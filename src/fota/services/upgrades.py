@@ -144,7 +144,9 @@ def advance(
             executed_at=now if to is Step.UPDATING else None,
         )
         if moved:
-            events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, to.reason, now)])
+            # Claiming already recorded "Downloading"; a (re)offer of the package changes nothing a reader sees.
+            if to is not Step.DOWNLOADING:
+                events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, to.reason, now)])
             uow.commit()
     return moved
 

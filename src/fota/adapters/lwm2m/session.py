@@ -81,6 +81,12 @@ class DeviceSession:
             work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
         if work is None:
             return
+        log.info(
+            "device %s: %s check-in, upgrade step %s",
+            self.device_id,
+            "registration" if registered else "update",
+            work.step.value if work.step else "pending",
+        )
         await self._drive(work, firmware)
 
     async def _drive(self, work: Assignment, firmware: str | None) -> None:
@@ -92,6 +98,13 @@ class DeviceSession:
                 return
             work = replace(work, step=Step.STARTING, attempts=work.attempts + 1)
         status = await self._read_status()
+        log.info(
+            "device %s: state %d, update result %d, delivery %s",
+            self.device_id,
+            status.state,
+            status.result,
+            status.delivery,
+        )
         if work.step is Step.UPDATING:
             await self._after_update(work, status, firmware)
             return
@@ -157,6 +170,7 @@ class DeviceSession:
     async def _conclude(self, work: Assignment, outcome: Outcome | None, expected: Step) -> None:
         if outcome is None:
             return
+        log.info("device %s: %s", self.device_id, outcome.reason)
         await self._call(
             upgrades.conclude,
             uow=self.c.uow(),
@@ -230,6 +244,7 @@ class DeviceSession:
             device_id=self.device_id,
         )
         if marked:
+            log.info("device %s: executing Update", self.device_id)
             await self.client.execute(UPDATE)
 
     async def _after_update(self, work: Assignment, status: FirmwareUpdateStatus, firmware: str | None) -> None:

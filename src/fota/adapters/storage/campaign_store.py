@@ -143,6 +143,11 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["updated_at"],
         r["recent_attempt_at"],
         r["next_attempt_at"],
+        r["step"],
+        r["step_deadline"],
+        r["attempts"],
+        r["delivery"],
+        r["update_executed_at"],
     )
 
 

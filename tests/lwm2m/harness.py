@@ -1,0 +1,140 @@
+"""Helpers for end-to-end device tests: a callback receiver, fleet provisioning and a campaign through the SDK."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from verizon.models.campaign_firmware_upgrade import CampaignFirmwareUpgrade
+from verizon.models.v3_time_window import V3TimeWindow
+
+from fota.simulator.package import build_image
+from tests.api.sdk_client import sdk_session
+from tests.conftest import Account, RunningServer
+
+MAKE, MODEL = "SimCo", "SIM-1"
+FROM, TO = "1.0.0", "2.0.0"
+
+
+@dataclass
+class CallbackReceiver:
+    """A real HTTP server on loopback that records every callback POST."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [e["eventId"] for e in self.events]
+
+    def device_events(self, device_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [e for e in self.events if e.get("deviceId") == device_id]
+
+    def verify(self, secret: str) -> None:
+        """Every body carries a valid signature over `<timestamp>.<body>`."""
+        with self.lock:
+            pairs = list(zip(self.headers, self.raw, strict=True))
+        for headers, body in pairs:
+            timestamp = headers["x-fota-timestamp"]
+            expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(headers["x-fota-signature"], f"sha256={expected}")
+
+
+@contextmanager
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    receiver = CallbackReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with receiver.lock:
+                receiver.raw.append(body)
+                receiver.events.append(json.loads(body))
+                receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks/fota"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def imei_block(count: int) -> int:
+    """A random start for `count` consecutive 15-digit IMEIs, so tests sharing a server never collide."""
+    return random.randint(10**14, 10**15 - count - 1)
+
+
+def provision(
+    server: RunningServer, account: Account, count: int, *, image_size: int = 4096
+) -> tuple[dict[str, str], list[str], int]:
+    """Firmware SimCo SIM-1 1.0.0 -> 2.0.0 with a real image, and `count` devices on 1.0.0."""
+    firmware = server.new_firmware(make=MAKE, model=MODEL, firmware_from=FROM, firmware_to=TO)
+    image = build_image(TO, image_size)
+    r = server.admin.put(
+        f"/firmware/{firmware['firmwareName']}/image",
+        content=image,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 200, r.text
+    start = imei_block(count)
+    imeis = [str(start + i) for i in range(count)]
+    account.add_devices(
+        [{"deviceId": i, "make": MAKE, "model": MODEL, "firmware": FROM, "protocol": "LWM2M"} for i in imeis]
+    )
+    return firmware, imeis, start
+
+
+def create_campaign_with_sdk(
+    account: Account,
+    firmware: dict[str, str],
+    imeis: list[str],
+    start: date,
+    end: date,
+    windows: tuple[tuple[int, int], ...] = (),
+) -> str:
+    sdk = sdk_session(account)
+    body = CampaignFirmwareUpgrade(
+        firmware_name=firmware["firmwareName"],
+        firmware_from=FROM,
+        firmware_to=TO,
+        protocol="LWM2M",
+        start_date=start,
+        end_date=end,
+        device_list=imeis,
+        auto_assign_license_flag=True,
+        auto_add_devices_flag=False,
+        campaign_name="end-to-end",
+        campaign_time_window_list=[V3TimeWindow(start_time=s, end_time=e) for s, e in windows],
+    )
+    created = sdk.campaigns_v3.schedule_campaign_firmware_upgrade(account.name, body).body
+    assert created.status == "CampaignQueued"
+    return str(created.id)
+
+
+def device_report(account: Account, campaign_id: str) -> dict[str, dict[str, Any]]:
+    with account.client() as client:
+        r = client.get(f"/reports/{account.name}/campaigns/{campaign_id}/devices")
+        assert r.status_code == 200, r.text
+        return {d["deviceId"]: d for d in r.json()["deviceList"]}
