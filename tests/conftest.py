@@ -23,6 +23,8 @@ import psycopg
 import pytest
 
 POSTGRES_ADMIN_URL = os.environ.get("FOTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# Generous: a server under a 500-device load answers slowly, and a slow answer is not what these tests check.
+TIMEOUT = 60.0
 BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 
 
@@ -48,6 +50,7 @@ class Account:
             f"{self.server.base_url}/api/ts/v1/oauth2/token",
             auth=(self.client_id, self.client_secret),
             data={"grant_type": "client_credentials"},
+            timeout=TIMEOUT,
         )
         r.raise_for_status()
         return str(r.json()["access_token"])
@@ -57,6 +60,7 @@ class Account:
             f"{self.server.base_url}/api/m2m/v1/session/login",
             headers={"Authorization": f"Bearer {bearer}"},
             json={"username": self.username, "password": self.password},
+            timeout=TIMEOUT,
         )
         r.raise_for_status()
         return str(r.json()["sessionToken"])
@@ -68,7 +72,7 @@ class Account:
 
     def client(self) -> httpx.Client:
         """An httpx client on the FOTA v3 base URL with this account's headers."""
-        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self.headers())
+        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self.headers(), timeout=TIMEOUT)
 
     def add_devices(self, devices: list[dict[str, str]]) -> httpx.Response:
         r = self.server.admin.post(f"/accounts/{self.name}/devices", json={"deviceList": devices})
@@ -95,7 +99,9 @@ class RunningServer:
 
     def __post_init__(self) -> None:
         self.admin = httpx.Client(
-            base_url=f"{self.base_url}/admin/v1", headers={"Authorization": f"Bearer {self.admin_token}"}
+            base_url=f"{self.base_url}/admin/v1",
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=TIMEOUT,
         )
 
     def now(self) -> datetime:
@@ -149,6 +155,19 @@ class RunningServer:
         r = self.admin.post("/firmware", json=body)
         assert r.status_code == 201, r.text
         return body
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, exactly like a crash."""
+        self.process.kill()
+        self.process.wait()
+
+    def restart(self) -> None:
+        """Starts the same server again, on the same ports and database."""
+        process = _launch(self.args, self.env, self.log_path.with_suffix(".restart.log"), self.log_path.parent)
+        if process is None:
+            raise RuntimeError("the server's ports were taken while it was down")
+        self.process = process
+        self.log_path = self.log_path.with_suffix(".restart.log")
 
     def stop(self) -> None:
         self.admin.close()

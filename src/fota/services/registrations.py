@@ -81,7 +81,12 @@ def update(
             updated_at=now,
             expires_at=now + timedelta(seconds=lifetime or current.lifetime),
         )
-        uow.registrations.save(replace(refreshed, registered_at=current.registered_at))
+        if objects is not None or binding is not None:
+            uow.registrations.save(refreshed)
+        else:  # the common check-in: one small UPDATE
+            uow.registrations.touch(
+                location, now=now, expires_at=refreshed.expires_at, address=address, lifetime=refreshed.lifetime
+            )
         uow.devices.touch(current.device_id, at=now)
         uow.commit()
     return refreshed

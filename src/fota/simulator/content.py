@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fota.adapters.lwm2m.codec.errors import CodecError
-from fota.adapters.lwm2m.codec.formats import ContentFormat
-from fota.adapters.lwm2m.codec.model import DEFAULT_MODEL, Path, Value
-from fota.adapters.lwm2m.codec.senml import (
-    decode_senml_cbor,
-    decode_senml_json,
+from fota.adapters.lwm2m.codec import (
+    CodecError,
+    ContentFormat,
+    Path,
+    Value,
+    decode_content,
     encode_senml_cbor,
     encode_senml_json,
+    encode_text,
+    encode_tlv,
 )
-from fota.adapters.lwm2m.codec.text import decode_text, encode_text
-from fota.adapters.lwm2m.codec.tlv import decode_tlv, encode_tlv, typed
 
 __all__ = ["CodecError", "ContentFormat", "NotAcceptable", "Path", "UnsupportedFormat", "Value"]
 
@@ -66,17 +66,9 @@ def decode_write(payload: bytes, content_format: int | None, base: Path, lwm2m_v
     fmt = (ContentFormat.TEXT if len(base) >= 3 else None) if content_format is None else _known(content_format)
     if fmt is None or fmt not in formats(lwm2m_version):
         raise UnsupportedFormat(f"content format {content_format} is not accepted by an LwM2M {lwm2m_version} client")
-    if fmt is ContentFormat.TLV:
-        return {path: typed(path, raw, DEFAULT_MODEL) for path, raw in decode_tlv(payload, base).items()}
-    if fmt is ContentFormat.SENML_JSON:
-        return decode_senml_json(payload)
-    if fmt is ContentFormat.SENML_CBOR:
-        return decode_senml_cbor(payload)
-    if len(base) < 3:
+    if len(base) < 3 and fmt in (ContentFormat.TEXT, ContentFormat.OPAQUE):
         raise UnsupportedFormat(f"{ContentFormat(fmt).name} writes target a single resource")
-    if fmt is ContentFormat.OPAQUE:
-        return {base: bytes(payload)}
-    return {base: decode_text(payload, base, DEFAULT_MODEL)}
+    return decode_content(payload, fmt, base)
 
 
 def _known(number: int) -> ContentFormat | None:

@@ -148,7 +148,7 @@ class PackageNode(Node):
         try:
             return self._receive(request)
         except Refused as refusal:
-            self._stop()
+            self.stop_transfer()
             return _answer(refusal.code, str(refusal))
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
@@ -163,7 +163,7 @@ class PackageNode(Node):
                 return self._too_large(len(payload))
             if payload == b"\0":
                 self.model.record("write", "/5/0/0 reset")
-                self._stop()
+                self.stop_transfer()
                 firmware.reset_by_package()
                 return aiocoap.Message(code=aiocoap.CHANGED)
             self.model.record("write", f"/5/0/0 {len(payload)} bytes")
@@ -181,21 +181,23 @@ class PackageNode(Node):
             firmware.begin_push()
             self._received = bytearray()
         elif self._received is None or block.start > len(self._received):
-            return _answer(aiocoap.REQUEST_ENTITY_INCOMPLETE, f"expected the block at offset {len(self._received or b'')}")
+            return _answer(
+                aiocoap.REQUEST_ENTITY_INCOMPLETE, f"expected the block at offset {len(self._received or b'')}"
+            )
         received = self._received
         assert received is not None
         # A block sent again (a retry with a new message ID) overwrites what it covered.
         del received[block.start :]
         received += payload
         if not firmware.push_progress():
-            self._stop()
+            self.stop_transfer()
             return _answer(aiocoap.REQUEST_ENTITY_INCOMPLETE, "transfer dropped")
         if block.more:
             self._arm_watchdog()
             response = aiocoap.Message(code=aiocoap.CONTINUE)
             response.opt.block1 = BlockOption.BlockwiseTuple(block.block_number, True, block.size_exponent)
             return response
-        self._stop()
+        self.stop_transfer()
         firmware.finish_push(bytes(received))
         response = aiocoap.Message(code=aiocoap.CHANGED)
         response.opt.block1 = BlockOption.BlockwiseTuple(block.block_number, False, block.size_exponent)
@@ -217,7 +219,7 @@ class PackageNode(Node):
         self._received = None
         self.model.firmware.abort_push(f"no block for {self._push_timeout} s")
 
-    def _stop(self) -> None:
+    def stop_transfer(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -227,9 +229,7 @@ class PackageNode(Node):
 class ObjectTree:
     """The aiocoap Site of one boot of a device, and the nodes to notify when values change."""
 
-    def __init__(
-        self, model: ClientModel, paths: Iterable[Path], *, max_block_size: int, push_timeout: float
-    ) -> None:
+    def __init__(self, model: ClientModel, paths: Iterable[Path], *, max_block_size: int, push_timeout: float) -> None:
         self.site = resource.Site()
         self._nodes: dict[Path, Node] = {}
         for path in paths:
@@ -255,4 +255,4 @@ class ObjectTree:
     def close(self) -> None:
         package = self._nodes.get(PACKAGE)
         if isinstance(package, PackageNode):
-            package._stop()
+            package.stop_transfer()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 
 import aiocoap
 from aiocoap import resource
+from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 _log = logging.getLogger(__name__)
 
@@ -56,14 +58,25 @@ class DeviceTransport:
         return not self.queue_mode or asyncio.get_running_loop().time() < self._awake_until
 
     async def open(self) -> None:
-        context = await aiocoap.Context.create_server_context(
-            self._site, bind=(self._bind_host, 0), transports=["udp6"], loggername=f"{__name__}.coap"
-        )
+        loop = asyncio.get_running_loop()
+        context = aiocoap.Context(loop=loop, serversite=self._site, loggername=f"{__name__}.coap")
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            # Bound here rather than by create_server_context, which sets SO_REUSEPORT: with it Linux may hand
+            # the same ephemeral port to two sockets and split one device's datagrams between both.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((_v6(self._bind_host), 0))
+            # aiocoap 0.4.17 internals (the pinned version): the udp6 transport around an already bound socket.
+            await context._append_tokenmanaged_messagemanaged_transport(
+                lambda manager: MessageInterfaceUDP6._create_transport_endpoint(sock, manager, context.log, loop)
+            )
+        except BaseException:
+            sock.close()
+            raise
         manager: Any = context.request_interfaces[0].token_interface
         interface: Any = manager.message_interface
         sockname = interface.transport.get_extra_info("socket").getsockname()
-        host = str(sockname[0]).removeprefix("::ffff:")
-        self.address = (host, int(sockname[1]))
+        self.address = (str(sockname[0]).removeprefix("::ffff:"), int(sockname[1]))
         self._install_gate(manager, interface)
         self._context = context
 
@@ -97,3 +110,10 @@ class DeviceTransport:
 
         manager.dispatch_message = gated_dispatch
         interface.send = tracked_send
+
+
+def _v6(host: str) -> str:
+    """The dual-stack socket's form of a bind address: IPv4 as v4-mapped IPv6, "0.0.0.0" as "::"."""
+    if ":" in host:
+        return host
+    return "::" if host == "0.0.0.0" else f"::ffff:{host}"  # noqa: S104 - mapping the wildcard, not binding it

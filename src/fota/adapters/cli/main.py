@@ -10,11 +10,13 @@ import typer
 import uvicorn
 
 from fota.adapters.cli.admin import admin_app
+from fota.adapters.cli.simulate import simulate
 from fota.adapters.http.app import create_app
 from fota.bootstrap import Settings, build
 
 app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+app.command(name="simulate")(simulate)
 
 
 @app.command()
