@@ -5,23 +5,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 
 from starlette.concurrency import run_in_threadpool
 
+from fota.adapters import metrics
 from fota.bootstrap import Container
-from fota.services.outbox import deliver_due
+from fota.services.outbox import DeliveryReport, deliver_due
 
 log = logging.getLogger(__name__)
 
 
-def deliver_once(container: Container) -> None:
+# One pass at a time per process. Leases run on the injected clock, so a simulated clock moved past them while the
+# loop's pass is sending would let the clock route's pass claim and send the same events again.
+_one_pass = threading.Lock()
+
+
+def deliver_once(container: Container) -> DeliveryReport:
     """One delivery pass; also run by `POST /admin/v1/clock` so retries follow a moved simulated clock at once."""
-    deliver_due(
-        uow_factory=container.uow_factory,
-        clock=container.clock,
-        sender=container.callback_sender,
-        max_attempts=container.settings.callback_max_attempts,
-    )
+    with _one_pass:
+        report = deliver_due(
+            uow_factory=container.uow_factory,
+            clock=container.clock,
+            sender=container.callback_sender,
+            max_attempts=container.settings.callback_max_attempts,
+        )
+    metrics.CALLBACK_DELIVERIES.labels("delivered").inc(report.delivered)
+    metrics.CALLBACK_DELIVERIES.labels("retry").inc(report.retrying)
+    metrics.CALLBACK_DELIVERIES.labels("given_up").inc(report.given_up)
+    return report
 
 
 class OutboxLoop:
@@ -43,9 +55,14 @@ class OutboxLoop:
     async def _run(self) -> None:
         interval = self.container.settings.callback_interval_seconds
         while True:
+            more = False
             try:
-                await run_in_threadpool(deliver_once, self.container)
+                report = await run_in_threadpool(deliver_once, self.container)
+                more = report.more_due
+                if report.given_up:
+                    log.warning("callbacks: gave up %d events", report.given_up)
             except Exception:
                 # A failing pass (e.g. the database restarting) must not stop the loop; leases make the next retry safe.
                 log.exception("callback delivery pass failed")
-            await asyncio.sleep(interval)
+            # A backlog (a campaign's end moving a whole fleet) is drained without pausing between passes.
+            await asyncio.sleep(0 if more else interval)

@@ -6,12 +6,13 @@ A tick's cost follows the number of due campaigns (an indexed `next_transition_a
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
 from fota.clock import Clock
 from fota.domain.campaign import Campaign, due_transition
 from fota.domain.errors import DomainError
-from fota.domain.statuses import CampaignStatus
+from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import UpgradePolicy
 from fota.services import registrations, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
@@ -28,12 +29,15 @@ class TickReport:
     transitions: int = 0
     timed_out: int = 0
     purged: int = 0
+    timed_out_outcomes: Counter[DeviceStatus] = field(default_factory=Counter)  # what the time-outs concluded as
 
 
 def run_due_work(*, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy) -> TickReport:
     """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations."""
     report = tick(uow_factory=uow_factory, clock=clock)
-    report.timed_out = upgrades.expire_steps(uow_factory=uow_factory, clock=clock, policy=policy)
+    report.timed_out = upgrades.expire_steps(
+        uow_factory=uow_factory, clock=clock, policy=policy, outcomes=report.timed_out_outcomes
+    )
     report.purged = registrations.purge_expired(uow_factory=uow_factory, clock=clock)
     return report
 

@@ -68,6 +68,7 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     given_up: int = 0
+    more_due: bool = False  # stopped at `max_batches` with work left: the caller should not wait before the next call
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,15 @@ def deliver_due(
     for _ in range(max_batches):
         claimed, registrations = _claim(uow_factory, clock, batch, lease)
         if not claimed:
-            break
+            return report
         # No transaction is open while sending: the lease alone keeps other passes away from these rows.
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(claimed)))) as pool:
             found = [registrations.get(e.account_name) for e in claimed]
             outcomes = list(pool.map(_send, claimed, found, repeat(clock), repeat(sender)))
         _record(uow_factory, outcomes, max_attempts, rand, report)
         if len(claimed) < batch:
-            break
+            return report
+    report.more_due = True
     return report
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -243,8 +244,18 @@ def resolve_download(*, uow: UnitOfWork, clock: Clock, token: str) -> tuple[Down
     return (link, image) if image is not None else None
 
 
-def expire_steps(*, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy, batch: int = 500) -> int:
-    """Ends every step whose deadline passed: a device that went quiet is retried or failed, never left hanging."""
+def expire_steps(
+    *,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    policy: UpgradePolicy,
+    batch: int = 500,
+    outcomes: Counter[DeviceStatus] | None = None,
+) -> int:
+    """Ends every step whose deadline passed: a device that went quiet is retried or failed, never left hanging.
+
+    `outcomes`, when given, counts the resulting statuses (for the adapters' metrics).
+    """
     now = clock.now()
     uow = uow_factory()
     with uow:
@@ -272,4 +283,6 @@ def expire_steps(*, uow_factory: UnitOfWorkFactory, clock: Clock, policy: Upgrad
             expected_step=step,
         )
         count += status is not None
+        if outcomes is not None and status is not None:
+            outcomes[status] += 1
     return count

@@ -48,7 +48,9 @@ class DownloadGate:
 
     @property
     def active(self) -> int:
-        return len(self._active)
+        """Downloads that asked for something within IDLE_SECONDS: the rule `admit` applies, without waiting for it."""
+        now = time.monotonic()
+        return sum(1 for seen in self._active.values() if now - seen <= IDLE_SECONDS)
 
 
 class PackageStore:

@@ -18,6 +18,7 @@ from aiocoap.numbers.codes import Code
 from aiocoap.numbers.contentformat import ContentFormat as AiocoapContentFormat
 from aiocoap.optiontypes import BlockOption
 
+from fota.adapters import metrics
 from fota.adapters.lwm2m.codec import CodecError, parse_link_format
 from fota.adapters.lwm2m.device_client import DeviceClient
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, block
@@ -53,9 +54,15 @@ class Lwm2mServer:
         self.context: Context | None = None
         self.sessions: dict[str, asyncio.Task[None]] = {}
         self.unknown_refused = 0
+        self.registered = metrics.RegisteredDevices()
 
     async def start(self) -> None:
-        self.context = await Context.create_server_context(_Root(self), bind=(self.host, self.port))
+        # UDP only: aiocoap would also listen for CoAP over TCP on the same port number, which LwM2M 1.0/1.1
+        # devices here do not use and which may collide with other TCP services.
+        self.context = await Context.create_server_context(
+            _Root(self), bind=(self.host, self.port), transports=["udp6"]
+        )
+        metrics.LWM2M_REGISTERED_DEVICES.set_function(lambda: self.registered.count(self.c.clock.now()))
 
     async def stop(self) -> None:
         for task in list(self.sessions.values()):
@@ -122,8 +129,12 @@ class Lwm2mServer:
             )
         if registration is None:
             self.unknown_refused += 1
+            metrics.LWM2M_REFUSED.labels("unknown_endpoint").inc()
             log.warning("refused registration of unknown endpoint %r from %s", query.endpoint, address)
             raise coap_error.Forbidden()
+        metrics.LWM2M_REGISTRATIONS.labels("register").inc()
+        metrics.CHECKINS.inc()
+        self.registered.seen(registration.device_id, registration.location, registration.expires_at)
         self.start_session(registration.device_id, address, registered=True)
         return Message(code=CREATED, location_path=("rd", registration.location))
 
@@ -142,12 +153,17 @@ class Lwm2mServer:
         )
         if registration is None:
             raise coap_error.NotFound()
+        metrics.LWM2M_REGISTRATIONS.labels("update").inc()
+        metrics.CHECKINS.inc()
+        self.registered.seen(registration.device_id, location, registration.expires_at)
         self.start_session(registration.device_id, request.remote.hostinfo, registered=False)
         return Message(code=CHANGED)
 
     async def deregister(self, location: str) -> Message:
         if not await self._db(registrations.deregister, uow=self.c.uow(), location=location):
             raise coap_error.NotFound()
+        metrics.LWM2M_REGISTRATIONS.labels("deregister").inc()
+        self.registered.gone(location)
         return Message(code=DELETED)
 
     # --- firmware download --------------------------------------------------------------------------------
@@ -167,6 +183,7 @@ class Lwm2mServer:
         chunk, more = sliced
         if not more:
             self.gate.finished(token)
+        metrics.record_download("coap", len(chunk), complete=not more)
         response = Message(code=CONTENT, payload=chunk, content_format=AiocoapContentFormat(42), etag=package.etag)
         if more or number > 0 or requested is not None:
             response.opt.block2 = BlockOption.BlockwiseTuple(number, more, szx)
@@ -208,6 +225,7 @@ class _Root(Resource):  # type: ignore[misc]
             if len(path) == 2 and path[0] == "fw" and code.name == "GET":
                 return await self.server.download(request, path[1])
         except (RegistrationError, UnicodeDecodeError) as error:
+            metrics.LWM2M_REFUSED.labels("bad_request").inc()
             return Message(code=BAD_REQUEST, payload=str(error).encode()[:200])
         if path[:1] in (("rd",), ("fw",)):
             raise coap_error.UnsupportedMethod()

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fota.adapters import metrics
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
 from fota.bootstrap import Container
 from fota.domain.upgrade import (
@@ -74,10 +75,11 @@ class DeviceSession:
         firmware: str | None = None
         if registered or (work is not None and work.step is Step.UPDATING):
             firmware = await self._read_firmware()
-        changed = await self._call(
+        # The check-in itself was recorded with the registration; only a reported firmware needs a write here,
+        # and only a changed one can change the work (an auto-add campaign may have enrolled the device).
+        if firmware is not None and await self._call(
             upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware
-        )
-        if changed or work is None:
+        ):
             work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
         if work is None:
             return
@@ -96,6 +98,7 @@ class DeviceSession:
             )
             if not claimed:
                 return
+            metrics.UPGRADE_STEPS.labels(Step.STARTING.value).inc()
             work = replace(work, step=Step.STARTING, attempts=work.attempts + 1)
         status = await self._read_status()
         log.info(
@@ -165,13 +168,15 @@ class DeviceSession:
             to=to,
             delivery=delivery,
         )
+        if moved:
+            metrics.UPGRADE_STEPS.labels(to.value).inc()
         return moved
 
     async def _conclude(self, work: Assignment, outcome: Outcome | None, expected: Step) -> None:
         if outcome is None:
             return
         log.info("device %s: %s", self.device_id, outcome.reason)
-        await self._call(
+        status = await self._call(
             upgrades.conclude,
             uow=self.c.uow(),
             policy=self.c.policy,
@@ -182,6 +187,7 @@ class DeviceSession:
             attempts=work.attempts,
             expected_step=expected,
         )
+        metrics.record_outcome(status)
 
     async def _deliver(self, work: Assignment, status: FirmwareUpdateStatus) -> None:
         method = choose_delivery(status.delivery)
@@ -201,6 +207,7 @@ class DeviceSession:
                     "the firmware image is missing: upload it with PUT /admin/v1/firmware/{name}/image"
                 )
             await self.client.push(PACKAGE, found[1])
+            metrics.record_download("coap", len(found[1]), complete=True)  # a push is a CoAP delivery too
             return
         token = await self._call(
             upgrades.issue_download_link,
@@ -216,20 +223,26 @@ class DeviceSession:
         await self.client.write_text(PACKAGE_URI, f"{base}/fw/{token}")
 
     async def _wait_for_download(self, work: Assignment) -> bool:
-        """Waits (while the device stays awake) for State 2; True once Downloaded is recorded."""
+        """Observes State and Update Result while the device stays awake; True once Downloaded is recorded.
+
+        Notifications may be lost (they are often non-confirmable), so a quiet spell falls back to a read.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.awake_seconds
-        async with self.client.observe(STATE) as states:
+        result: int | None = None
+        async with self.client.observe(STATE) as states, self.client.observe(RESULT) as results:
             while loop.time() < deadline:
                 try:
-                    value = await asyncio.wait_for(states.get(), self.config.poll_seconds)
-                    state = as_int(value)
+                    state = as_int(await asyncio.wait_for(states.get(), self.config.poll_seconds))
                 except TimeoutError:
                     state = as_int(await self.client.read_value(STATE))
+                while not results.empty():
+                    result = as_int(results.get_nowait())
                 if state == UpdateState.DOWNLOADED:
                     return await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADED)
                 if state == UpdateState.IDLE:
-                    result = as_int(await self.client.read_value(RESULT))
+                    if result is None or result <= 1:
+                        result = as_int(await self.client.read_value(RESULT))
                     if result > 1:
                         await self._conclude(work, outcome_of_result(result), Step.DOWNLOADING)
                         return False
@@ -244,6 +257,7 @@ class DeviceSession:
             device_id=self.device_id,
         )
         if marked:
+            metrics.UPGRADE_STEPS.labels(Step.UPDATING.value).inc()
             log.info("device %s: executing Update", self.device_id)
             await self.client.execute(UPDATE)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header
 from pydantic import Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
+from fota.adapters import metrics
 from fota.adapters.http.dependencies import ContainerDep, bearer_token
 from fota.adapters.http.schemas import RequestBody, ResponseBody
 from fota.services import device_poll
@@ -40,6 +41,7 @@ async def check_in(
     await run_in_threadpool(
         device_poll.authenticate, uow=c.reader(), device_id=device_id, key=bearer_token(authorization)
     )
+    metrics.CHECKINS.inc()
     instruction = await run_in_threadpool(
         device_poll.check_in,
         uow_factory=c.uow_factory,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
+from fota.adapters import metrics
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, parse_range
 
 router = APIRouter(tags=["device downloads"])
@@ -33,8 +34,10 @@ async def download_package(
         if end == total - 1:
             gate.finished(token)
         body = b"" if request.method == "HEAD" else package.data[start : end + 1]
+        metrics.record_download("http", len(body), complete=bool(body) and end == total - 1)
         headers |= {"Content-Range": f"bytes {start}-{end}/{total}", "Content-Length": str(end - start + 1)}
         return Response(status_code=206, content=body, headers=headers)
     gate.finished(token)
     body = b"" if request.method == "HEAD" else package.data
+    metrics.record_download("http", len(body), complete=request.method != "HEAD")
     return Response(content=body, headers={**headers, "Content-Length": str(total)})
