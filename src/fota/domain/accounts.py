@@ -36,6 +36,7 @@ class Account:
 class TokenKind(StrEnum):
     ACCESS = "access"
     SESSION = "session"
+    CONSOLE = "console"  # a signed-in web console user (cookie)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fota.clock import Clock
 from fota.domain.accounts import Token, TokenKind
@@ -13,6 +14,7 @@ from fota.domain.errors import Forbidden, InvalidCredentials, InvalidRequest, Un
 from fota.services.ports import PasswordHasher, UnitOfWork
 
 TOKEN_LIFETIME = timedelta(seconds=3600)
+CONSOLE_LIFETIME = timedelta(hours=8)
 
 
 def token_hash(token: str) -> str:
@@ -122,3 +124,49 @@ def reset_password(*, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, cal
         )
         uow.commit()
     return new_password
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    """A signed-in console user; `csrf_token` is derived from the cookie's secret, so it needs no storage."""
+
+    account_name: str
+    username: str
+    token: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def csrf_token_for(session_token: str) -> str:
+    # Keyed on the secret session token: a page can embed it, but another site can neither read nor forge it.
+    return hmac.new(session_token.encode(), b"fota-console-csrf", hashlib.sha256).hexdigest()
+
+
+def console_sign_in(
+    *, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, account_name: str, username: str, password: str
+) -> ConsoleSession:
+    """The same users and password check as session login; a `console` token lives 8 hours on the clock."""
+    now = clock.now()
+    with uow:
+        stored = uow.credentials.user_password_hash(account_name, username) if account_name and username else None
+        if stored is None or not password or not hasher.verify(stored, password):
+            raise InvalidCredentials("invalid account, username or password")
+        value = secrets.token_urlsafe(32)
+        expires_at = now + CONSOLE_LIFETIME
+        uow.tokens.add(token_hash(value), Token(TokenKind.CONSOLE, account_name, username, now, expires_at, None))
+        uow.commit()
+    return ConsoleSession(account_name, username, value, csrf_token_for(value), expires_at)
+
+
+def console_session(*, uow: UnitOfWork, clock: Clock, token: str | None) -> ConsoleSession:
+    """The signed-in user of a console cookie; 401 when missing, unknown, revoked or expired."""
+    with uow:
+        found = _valid_token(uow, token, TokenKind.CONSOLE, clock, "console session")
+    assert token is not None
+    return ConsoleSession(found.account_name, found.subject, token, csrf_token_for(token), found.expires_at)
+
+
+def console_sign_out(*, uow: UnitOfWork, clock: Clock, token: str) -> None:
+    with uow:
+        uow.tokens.revoke(token_hash(token), at=clock.now())
+        uow.commit()

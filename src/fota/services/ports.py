@@ -332,6 +332,47 @@ class DownloadRepository(Protocol):
     def purge_expired(self, now: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class CampaignListing:
+    campaign: Campaign
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """What fota has observed of a device's check-ins: when it was last heard, and its registration's lifetime."""
+
+    device_id: str
+    last_seen_at: datetime | None
+    lifetime: int | None  # seconds within which the LwM2M client promised its next Update
+    registration_expires_at: datetime | None
+
+
+class InsightRepository(Protocol):
+    """Read-only queries of the operator console; every one is bounded by an index or a limit."""
+
+    def campaigns(self, account_name: str, *, limit: int) -> list[CampaignListing]:
+        """The account's campaigns of every status, newest first."""
+        ...
+
+    def listing(self, account_name: str, campaign_id: str) -> CampaignListing | None: ...
+    def status_counts(self, campaign_ids: Sequence[str]) -> dict[str, dict[DeviceStatus, int]]:
+        """Devices per status of each campaign (GROUP BY on the campaign's primary-key prefix)."""
+        ...
+
+    def device_page(
+        self, campaign_id: str, *, status: DeviceStatus | None, after: str | None, limit: int
+    ) -> list[CampaignDeviceRow]:
+        """Keyset page by device id, optionally of one status."""
+        ...
+
+    def outcomes(self, campaign_id: str) -> list[tuple[datetime, DeviceStatus]]:
+        """When each device of the campaign reached UpgradeSuccess or UpgradeFailed, oldest first."""
+        ...
+
+    def checkins(self, device_ids: Sequence[str]) -> dict[str, CheckIn]: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
@@ -363,6 +404,8 @@ class UnitOfWork(Protocol):
     def registrations(self) -> RegistrationRepository: ...
     @property
     def downloads(self) -> DownloadRepository: ...
+    @property
+    def insight(self) -> InsightRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -25,6 +25,7 @@ from fota.adapters.storage.device_store import (
     SqlFirmwareReportRequestRepository,
     SqlFirmwareRepository,
 )
+from fota.adapters.storage.insight_store import SqlInsightRepository
 from fota.adapters.storage.outbox_store import SqlOutboxRepository
 from fota.adapters.storage.upgrade_store import (
     SqlDownloadRepository,
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
         self.upgrades = SqlUpgradeRepository(connection)
         self.registrations = SqlRegistrationRepository(connection)
         self.downloads = SqlDownloadRepository(connection)
+        self.insight = SqlInsightRepository(connection)
         return self
 
     def __exit__(
