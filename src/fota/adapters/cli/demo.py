@@ -1,15 +1,25 @@
-"""The demo fleet `fota serve --demo` provisions: an account, credentials, firmware and devices, printed once."""
+"""`fota serve --demo`: a demo account, credentials, firmware with a real image, a fleet of simulated LwM2M
+devices and a campaign whose window is open, so a newcomer watches devices upgrade in the console at once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from rich.console import Console
 
 from fota.bootstrap import Container
 from fota.domain.errors import Conflict
-from fota.services import admin
+from fota.domain.statuses import CampaignStatus
+from fota.services import admin, campaigns
+from fota.simulator.device import DeviceConfig
+from fota.simulator.fleet import Fleet
+from fota.simulator.package import build_image
+
+log = logging.getLogger(__name__)
 
 ACCOUNT = "0000123456-00001"
 CLIENT_ID = "demo-client"
@@ -19,11 +29,16 @@ PASSWORD = "demo-password"  # noqa: S105 - a published demo credential, local on
 MAKE, MODEL = "SEQUANS Communications", "GM01Q"
 FIRMWARE_FROM, FIRMWARE_TO = "SR1.2.0.0-10512", "SR1.2.0.0-10657"
 FIRMWARE_NAME = f"SEQUANSCommunications_{MODEL}_{FIRMWARE_FROM}_{FIRMWARE_TO}"
-DEVICES = 20
+IMAGE_BYTES = 16 * 1024
+DEVICES = 300
+IMEI_START = 350000000000001
 
 
-def provision_demo(container: Container, *, base_url: str) -> None:
-    """Idempotent: a second run finds everything in place and prints the same credentials."""
+def provision_demo(container: Container, *, base_url: str) -> str:
+    """Idempotent: a second run finds the account in place, re-arms the devices and starts a fresh campaign.
+
+    Returns the id of the live demo campaign.
+    """
     c = container
     steps: list[Callable[[], object]] = [
         lambda: admin.create_account(
@@ -38,12 +53,7 @@ def provision_demo(container: Container, *, base_url: str) -> None:
             client_secret=CLIENT_SECRET,
         ),
         lambda: admin.create_user(
-            uow=c.uow(),
-            clock=c.clock,
-            hasher=c.hasher,
-            account_name=ACCOUNT,
-            username=USERNAME,
-            password=PASSWORD,
+            uow=c.uow(), clock=c.clock, hasher=c.hasher, account_name=ACCOUNT, username=USERNAME, password=PASSWORD
         ),
         lambda: admin.create_firmware(
             uow=c.uow(),
@@ -61,24 +71,92 @@ def provision_demo(container: Container, *, base_url: str) -> None:
     for step in steps:
         with contextlib.suppress(Conflict):
             step()
-    imeis = [f"35{n:013d}" for n in range(1, DEVICES + 1)]
+    admin.store_firmware_image(uow=c.uow(), name=FIRMWARE_NAME, data=build_image(FIRMWARE_TO, IMAGE_BYTES))
+    imeis = [str(IMEI_START + n) for n in range(DEVICES)]
+    # The simulated devices boot on the old firmware every run; the server learns so at their registration.
     admin.provision_devices(
         uow=c.uow(),
         clock=c.clock,
         account_name=ACCOUNT,
         specs=[
-            admin.DeviceSpec(imei, MAKE, MODEL, FIRMWARE_FROM, "LWM2M", f"555{n:07d}")
-            for n, imei in enumerate(imeis, start=1)
+            admin.DeviceSpec(imei, MAKE, MODEL, FIRMWARE_FROM, "LWM2M", f"555{n:07d}") for n, imei in enumerate(imeis)
         ],
     )
+    today = c.clock.now().date()
+    campaign = campaigns.create_campaign(
+        uow=c.uow(),
+        clock=c.clock,
+        account_name=ACCOUNT,
+        request=campaigns.CampaignCreate(
+            firmware_name=FIRMWARE_NAME,
+            firmware_from=FIRMWARE_FROM,
+            firmware_to=FIRMWARE_TO,
+            protocol="LWM2M",
+            start_date=today,
+            end_date=today + timedelta(days=7),
+            device_ids=imeis,
+            auto_assign_license=True,
+            auto_add_devices=False,
+            campaign_name=f"Demo rollout {FIRMWARE_TO}",
+        ),
+    )
+    _retire_older_demo_campaigns(container, keep=campaign.id)
     lines = [
         f"fota demo on {base_url}",
-        f"  account        {ACCOUNT}",
+        f"  console        {base_url}/console   account {ACCOUNT}, user {USERNAME} / {PASSWORD}",
+        f"  campaign       {base_url}/console/campaigns/{campaign.id}",
         f"  OAuth client   {CLIENT_ID} / {CLIENT_SECRET}    POST {base_url}/api/ts/v1/oauth2/token",
-        f"  user           {USERNAME} / {PASSWORD}    POST {base_url}/api/m2m/v1/session/login",
-        f"  firmware       {FIRMWARE_NAME}",
-        f"  devices        {DEVICES} x {MAKE} {MODEL} on {FIRMWARE_FROM}: {imeis[0]} .. {imeis[-1]}",
+        f"  M2M session    {USERNAME} / {PASSWORD}    POST {base_url}/api/m2m/v1/session/login",
+        f"  firmware       {FIRMWARE_NAME} ({IMAGE_BYTES // 1024} KiB image)",
+        f"  devices        {DEVICES} simulated LwM2M devices {imeis[0]} .. {imeis[-1]} on {FIRMWARE_FROM}",
         f"  admin token    {c.admin_token}",
         f"  API docs       {base_url}/docs",
     ]
     Console(soft_wrap=True).print("\n".join(lines), highlight=False, markup=False)
+    return campaign.id
+
+
+def _retire_older_demo_campaigns(container: Container, *, keep: str) -> None:
+    """Earlier runs' demo campaigns would hold the devices: cancel or abort them."""
+    uow = container.reader()
+    with uow:
+        live = [
+            x
+            for status in (CampaignStatus.QUEUED, CampaignStatus.PRE_SCHEDULED, CampaignStatus.SCHEDULED)
+            for x in uow.campaigns.page_by_status(ACCOUNT, status, after=None, limit=1000)
+        ]
+    for campaign in live:
+        if campaign.id != keep:
+            campaigns.cancel_campaign(
+                uow=container.uow(), clock=container.clock, account_name=ACCOUNT, campaign_id=campaign.id
+            )
+
+
+class DemoFleet:
+    """The simulated devices, run inside the server's own event loop."""
+
+    def __init__(self, coap_url: str) -> None:
+        template = DeviceConfig(
+            server=coap_url,
+            make=MAKE,
+            model=MODEL,
+            firmware=FIRMWARE_FROM,
+            checkin_interval=20.0,
+            awake_seconds=15.0,
+            reboot_seconds=3.0,
+            lifetime=300,
+        )
+        self.fleet = Fleet(DEVICES, template, imei_start=IMEI_START, stagger=0.05)
+        self._booting: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # Boot in the background: the devices' staggered registrations must not hold up the server's start-up.
+        self._booting = asyncio.create_task(self.fleet.start(), name="demo-fleet")
+        log.info("demo fleet of %d simulated devices starting", DEVICES)
+
+    async def stop(self) -> None:
+        if self._booting is not None and not self._booting.done():
+            self._booting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._booting
+        await self.fleet.stop()

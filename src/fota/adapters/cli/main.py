@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-import logging
 import os
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from fota.adapters.cli.admin import admin_app
+from fota.adapters.cli.campaigns import campaigns_app
+from fota.adapters.cli.devices import devices_app
 from fota.adapters.cli.simulate import simulate
-from fota.adapters.http.app import create_app
+from fota.adapters.http.app import BackgroundService, create_app
+from fota.adapters.logging_setup import configure as configure_logging
 from fota.bootstrap import Settings, build
 
 app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(devices_app, name="devices")
 app.command(name="simulate")(simulate)
+
+
+class LogFormatChoice(StrEnum):
+    json = "json"
+    text = "text"
 
 
 @app.command()
@@ -45,9 +55,16 @@ def serve(
     ] = None,
     max_downloads: Annotated[int, typer.Option(help="Concurrent firmware downloads per process.")] = 200,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    log_format: Annotated[
+        LogFormatChoice | None,
+        typer.Option(
+            help="Log lines on stderr as JSON objects (time, level, logger, message, request_id) or as text; "
+            "default: text when stderr is a terminal, json otherwise."
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API, the campaign engine and the LwM2M server in one process."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(level=log_level, log_format=log_format.value if log_format else None)
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - comparing, not binding
     settings = Settings.from_environment(
         database_url=database,
@@ -61,8 +78,20 @@ def serve(
     container = build(settings)
     if not settings.admin_token:
         typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {container.admin_token}")
+    background: list[BackgroundService] = []
     if demo:
-        from fota.adapters.cli.demo import provision_demo
+        from fota.adapters.cli.demo import DemoFleet, provision_demo
 
-        provision_demo(container, base_url=f"http://{host}:{port}")
-    uvicorn.run(create_app(container), host=host, port=port, log_level=log_level, access_log=False)
+        provision_demo(container, base_url=f"http://{reachable}:{port}")
+        if settings.coap_port is not None:
+            background.append(DemoFleet(f"coap://127.0.0.1:{settings.coap_port}"))
+    # log_config=None: uvicorn keeps the handlers configured above instead of installing its own format.
+    # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
+    uvicorn.run(
+        create_app(container, background=background),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        log_config=None,
+    )

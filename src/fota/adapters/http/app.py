@@ -1,28 +1,54 @@
-"""The FastAPI application: routers, error handlers, the `*/*` body fix, and the engine loop's lifespan."""
+"""The FastAPI application: routers, error handlers, the `*/*` body fix, observability, the engine loop's lifespan."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 
 from fota import __version__
+from fota.adapters import metrics
+from fota.adapters.console import routes as console
 from fota.adapters.engine_loop import EngineLoop
 from fota.adapters.http.content_type import JsonContentTypeMiddleware
 from fota.adapters.http.errors import install_error_handlers
-from fota.adapters.http.routes import admin, auth, campaigns, device_api, devices, downloads, health, licenses, reports
+from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
+from fota.adapters.http.routes import (
+    admin,
+    auth,
+    campaigns,
+    device_api,
+    devices,
+    docs,
+    downloads,
+    health,
+    licenses,
+    reports,
+)
+from fota.adapters.http.routes import metrics as metrics_route
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
 from fota.bootstrap import Container
 
 
-def create_app(container: Container, *, run_engine: bool = True) -> FastAPI:
+class BackgroundService(Protocol):
+    """Something that runs in the server's event loop beside the API (the demo fleet, for one)."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+def create_app(
+    container: Container, *, run_engine: bool = True, background: Sequence[BackgroundService] = ()
+) -> FastAPI:
     loop = EngineLoop(container)
     settings = container.settings
     packages = PackageStore(container)
     download_gate = DownloadGate(settings.max_downloads)
+    metrics.DOWNLOADS_ACTIVE.set_function(lambda: download_gate.active)
     lwm2m = (
         Lwm2mServer(
             container,
@@ -45,9 +71,13 @@ def create_app(container: Container, *, run_engine: bool = True) -> FastAPI:
         if run_engine:
             loop.start()
             outbox.start()
+        for service in background:
+            await service.start()
         try:
             yield
         finally:
+            for service in background:
+                await service.stop()
             if lwm2m is not None:
                 await lwm2m.stop()
             await loop.stop()
@@ -59,14 +89,20 @@ def create_app(container: Container, *, run_engine: bool = True) -> FastAPI:
         version=__version__,
         description="Firmware-over-the-air campaign server, wire-compatible with ThingSpace Software Management.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from vendored assets
+        redoc_url=None,
     )
     app.state.container = container
     app.state.packages = packages
     app.state.download_gate = download_gate
     app.add_middleware(JsonContentTypeMiddleware)
+    # Added last, so outermost: every request is counted and timed, and has its id before anything logs.
+    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     for router in (
         health.router,
+        metrics_route.router,
         auth.router,
         campaigns.router,
         reports.router,
@@ -76,8 +112,12 @@ def create_app(container: Container, *, run_engine: bool = True) -> FastAPI:
         admin.router,
         downloads.router,
         device_api.router,
+        console.router,
     ):
         app.include_router(router)
+    app.include_router(docs.router)
+    docs.mount_static(app)
+    app.mount("/console/static", console.static_files(), name="console-static")
     return app
 
 

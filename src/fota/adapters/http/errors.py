@@ -46,6 +46,32 @@ HTTP_CODES = {
 }
 
 
+_ERROR_SCHEMA: dict[str, Any] = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["errorCode", "errorMessage"],
+                "properties": {"errorCode": {"type": "string"}, "errorMessage": {"type": "string"}},
+            }
+        }
+    }
+}
+# Documented on every ThingSpace route: what a client can get besides the 2xx body.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid request (the SDK raises its typed result exception)", **_ERROR_SCHEMA},
+    401: {"description": "Missing, invalid, revoked or expired Bearer token or VZ-M2M-Token", **_ERROR_SCHEMA},
+    403: {"description": "The tokens belong to another account", **_ERROR_SCHEMA},
+    404: {"description": "Unknown campaign or device of this account", **_ERROR_SCHEMA},
+}
+ADMIN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: ERROR_RESPONSES[400],
+    401: {"description": "Missing or wrong admin token", **_ERROR_SCHEMA},
+    404: {"description": "Unknown account, firmware or device; or no simulated clock", **_ERROR_SCHEMA},
+    409: {"description": "It exists already", **_ERROR_SCHEMA},
+}
+
+
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"errorCode": code, "errorMessage": message}, status_code=status, headers=headers)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from fota.adapters.engine_loop import tick_once
 from fota.adapters.http.admin_schemas import (
     AccountCreate,
     AccountRead,
@@ -30,11 +31,11 @@ from fota.adapters.http.admin_schemas import (
     UserRead,
 )
 from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.outbox_loop import deliver_once
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.services import admin, callbacks, device_poll
-from fota.services.engine import run_due_work
 
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
@@ -45,7 +46,9 @@ def require_admin(c: ContainerDep, authorization: Annotated[str | None, Header()
         raise Unauthorized("the admin API needs 'Authorization: Bearer <FOTA_ADMIN_TOKEN>'")
 
 
-router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERROR_RESPONSES
+)
 
 
 def _account_read(account: Account) -> AccountRead:
@@ -150,7 +153,15 @@ def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
     )
 
 
-@router.put("/firmware/{firmware_name}/image")
+@router.put(
+    "/firmware/{firmware_name}/image",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def upload_firmware_image(firmware_name: str, request: Request, c: ContainerDep) -> ImageRead:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
@@ -185,7 +196,7 @@ def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
             clock.advance(body.advance_seconds)
     except (ValueError, OverflowError) as error:
         raise InvalidRequest(f"cannot move the clock there: {error}") from None
-    run_due_work(uow_factory=c.uow_factory, clock=clock, policy=c.policy)
+    tick_once(c)
     deliver_once(c)  # after the tick, so the callbacks of its transitions go out too
     return ClockRead(now=clock.now(), simulated=True)
 

@@ -16,6 +16,25 @@ from fota.services import auth
 
 router = APIRouter(tags=["authentication"])
 
+_TOKEN_SCHEMA = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string"},
+        "expires_in": {"type": "integer"},
+        "scope": {"type": "string"},
+    },
+}
+_OAUTH_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "enum": ["invalid_request", "invalid_client", "unsupported_grant_type"]},
+        "error_description": {"type": "string"},
+    },
+}
+
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Basic realm="fota"'} if status == 401 else None
@@ -40,8 +59,29 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     "/api/ts/v1/oauth2/token",
     summary="OAuth 2 client-credentials token (HTTP Basic client authentication, form body)",
     responses={
-        400: {"description": "invalid_request / unsupported_grant_type"},
-        401: {"description": "invalid_client"},
+        200: {"description": "A Bearer access token", "content": {"application/json": {"schema": _TOKEN_SCHEMA}}},
+        400: {
+            "description": "invalid_request / unsupported_grant_type",
+            "content": {"application/json": {"schema": _OAUTH_ERROR}},
+        },
+        401: {"description": "invalid_client", "content": {"application/json": {"schema": _OAUTH_ERROR}}},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "scope": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
     },
 )
 async def request_token(

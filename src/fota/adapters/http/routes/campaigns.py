@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import campaign_read, firmware_campaign
 from fota.adapters.http.schemas import (
     CampaignCreate,
@@ -20,7 +21,7 @@ from fota.adapters.http.schemas import (
 from fota.domain.windows import TimeWindow
 from fota.services import campaigns as service
 
-router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"])
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES)
 
 
 def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, account_device, firmware_package
 from fota.adapters.http.schemas import (
     AccountDeviceListRead,
@@ -24,7 +25,7 @@ from fota.adapters.http.schemas import (
 from fota.domain.protocols import Protocol
 from fota.services import callbacks, firmware, reports
 
-router = APIRouter(prefix="/api/fota/v3", tags=["v3 firmware and devices"])
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 firmware and devices"], responses=ERROR_RESPONSES)
 
 
 def _protocol_filter(text: str | None, *, default: Protocol | None) -> Protocol | None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
 from fota.adapters.http.schemas import (
     CancelListChangeRead,
@@ -26,8 +27,8 @@ from fota.domain.errors import InvalidRequest
 from fota.services import admin, licenses
 from fota.services.licenses import LicenseChange
 
-v3 = APIRouter(prefix="/api/fota/v3", tags=["v3 licenses"])
-v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"])
+v3 = APIRouter(prefix="/api/fota/v3", tags=["v3 licenses"], responses=ERROR_RESPONSES)
+v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"], responses=ERROR_RESPONSES)
 
 
 @v3.get("/subscriptions/{account}", response_model_exclude_none=True)

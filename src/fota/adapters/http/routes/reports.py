@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
 from fota.adapters.http.schemas import (
     CampaignDeviceReportRead,
@@ -17,7 +18,7 @@ from fota.domain.errors import InvalidRequest
 from fota.domain.statuses import CampaignStatus
 from fota.services import reports as service
 
-router = APIRouter(prefix="/api/fota/v3", tags=["v3 reports"])
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 reports"], responses=ERROR_RESPONSES)
 
 
 def _status(text: str | None) -> CampaignStatus:
@@ -31,7 +32,11 @@ def _status(text: str | None) -> CampaignStatus:
 
 
 @router.get("/reports/{account}/firmware/campaigns", response_model_exclude_none=True)
-@router.get("/reports/{account}/campaigns", response_model_exclude_none=True, include_in_schema=False)
+@router.get(
+    "/reports/{account}/campaigns",
+    response_model_exclude_none=True,
+    summary="Get Campaign History By Status (alias of /reports/{account}/firmware/campaigns)",
+)
 def get_campaign_history_by_status(
     account: str,
     c: ContainerDep,

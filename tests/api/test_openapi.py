@@ -1,0 +1,113 @@
+"""`/openapi.json` describes every ThingSpace and admin route with its real request and response schemas, and
+`/docs` renders it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningServer
+
+V3 = "/api/fota/v3"
+ROUTES = [
+    ("post", "/api/ts/v1/oauth2/token"),
+    ("post", "/api/m2m/v1/session/login"),
+    ("post", "/api/m2m/v1/session/logout"),
+    ("put", "/api/m2m/v1/session/password/actions/reset"),
+    ("get", f"{V3}/subscriptions/{{account}}"),
+    ("get", f"{V3}/licenses/{{account}}"),
+    ("post", f"{V3}/licenses/{{account}}/assign"),
+    ("post", f"{V3}/licenses/{{account}}/remove"),
+    ("post", f"{V3}/campaigns/firmware/{{account}}"),
+    ("put", f"{V3}/campaigns/firmware/{{account}}/{{campaign_id}}"),
+    ("put", f"{V3}/campaigns/firmware/{{account}}/{{campaign_id}}/dates"),
+    ("get", f"{V3}/campaigns/{{account}}/{{campaign_id}}"),
+    ("delete", f"{V3}/campaigns/{{account}}/{{campaign_id}}"),
+    ("get", f"{V3}/firmware/{{account}}"),
+    ("put", f"{V3}/firmware/{{account}}/devices"),
+    ("put", f"{V3}/firmware/{{account}}/async/{{device_id}}"),
+    ("get", f"{V3}/callbacks/{{account}}"),
+    ("post", f"{V3}/callbacks/{{account}}"),
+    ("put", f"{V3}/callbacks/{{account}}"),
+    ("delete", f"{V3}/callbacks/{{account}}"),
+    ("get", f"{V3}/reports/{{account}}/firmware/campaigns"),
+    ("get", f"{V3}/reports/{{account}}/campaigns"),
+    ("get", f"{V3}/reports/{{account}}/devices/{{device_id}}"),
+    ("get", f"{V3}/reports/{{account}}/campaigns/{{campaign_id}}/devices"),
+    ("get", f"{V3}/devices/{{account}}"),
+    ("post", f"{V3}/devices/{{account}}"),
+    ("get", "/api/fota/v2/licenses/{account}/cancel"),
+    ("post", "/api/fota/v2/licenses/{account}/cancel"),
+    ("delete", "/api/fota/v2/licenses/{account}/cancel"),
+    ("post", "/admin/v1/accounts"),
+    ("post", "/admin/v1/accounts/{account}/clients"),
+    ("post", "/admin/v1/accounts/{account}/users"),
+    ("post", "/admin/v1/accounts/{account}/devices"),
+    ("post", "/admin/v1/firmware"),
+    ("put", "/admin/v1/firmware/{firmware_name}/image"),
+    ("post", "/admin/v1/clock"),
+]
+WITH_BODY = {
+    "/api/ts/v1/oauth2/token",
+    "/api/m2m/v1/session/login",
+    f"{V3}/licenses/{{account}}/assign",
+    f"{V3}/campaigns/firmware/{{account}}",
+    f"{V3}/campaigns/firmware/{{account}}/{{campaign_id}}/dates",
+    "/admin/v1/firmware/{firmware_name}/image",
+    "/api/fota/v2/licenses/{account}/cancel",
+}
+
+
+@pytest.fixture(scope="module")
+def spec(server: RunningServer) -> dict[str, Any]:
+    r = httpx.get(f"{server.base_url}/openapi.json")
+    assert r.status_code == 200
+    return dict(r.json())
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_route_is_described_with_schemas(spec: dict[str, Any], method: str, path: str) -> None:
+    operation = spec["paths"][path][method]
+    success = next(code for code in operation["responses"] if code.startswith("2"))
+    content = operation["responses"][success]["content"]
+    assert any("schema" in media for media in content.values()), f"{method} {path}: no response schema"
+    if path in WITH_BODY and not (method == "get" or method == "delete"):
+        body = operation["requestBody"]["content"]
+        assert all("schema" in media for media in body.values())
+    if path.startswith(V3):
+        for status in ("400", "401", "403", "404"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert set(schema["required"]) == {"errorCode", "errorMessage"}
+
+
+def test_campaign_schemas_spell_the_wire_names(spec: dict[str, Any]) -> None:
+    create = spec["components"]["schemas"]["CampaignCreate"]["properties"]
+    assert {
+        "firmwareName",
+        "firmwareFrom",
+        "firmwareTo",
+        "protocol",
+        "startDate",
+        "endDate",
+        "deviceList",
+        "autoAssignLicenseFlag",
+        "autoAddDevicesFlag",
+        "campaignName",
+        "campaignTimeWindowList",
+    } <= set(create)
+    read = spec["components"]["schemas"]["CampaignRead"]["properties"]
+    assert {"campaignTimeWindowList", "timeWindowList", "autoAssignLicenseFlag", "status"} <= set(read)
+    firmware_list = spec["components"]["schemas"]["DeviceFirmwareListRead"]["properties"]
+    assert "deviceFirmwarVersionList" in firmware_list
+
+
+def test_docs_page_renders_the_spec(server: RunningServer) -> None:
+    r = httpx.get(f"{server.base_url}/docs")
+    assert r.status_code == 200
+    assert "/openapi.json" in r.text
+    assert "cdn." not in r.text, "the docs page must work without the internet"
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/docs/static/{asset}" in r.text
+        assert httpx.get(f"{server.base_url}/docs/static/{asset}").status_code == 200
