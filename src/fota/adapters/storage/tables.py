@@ -157,6 +157,8 @@ campaign_devices = Table(
     Index("ix_campaign_devices_device_active", "device_id", "active"),
     Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
     Index("ix_campaign_devices_deadline", "step_deadline"),
+    # The console's device table filtered by status pages by device id within one status.
+    Index("ix_campaign_devices_campaign_status", "campaign_id", "status", "device_id"),
 )
 
 history = Table(
