@@ -49,36 +49,41 @@ def record_campaign_status(uow: UnitOfWork, campaign: Campaign, *, now: datetime
     )
 
 
-def create_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate) -> Campaign:
-    now = clock.now()
+def checked_campaign(uow: UnitOfWork, *, now: datetime, account_name: str, request: CampaignCreate) -> Campaign:
+    """Every creation check (flags, dates, windows, firmware and versions, protocol), inside an open unit of work;
+    returns the campaign as it would be created. Shared by creation and its dry run."""
     protocol = Protocol.parse(request.protocol)
     check_flags(request.auto_assign_license, request.auto_add_devices)
     schedule = check_schedule(
-        Schedule(request.start_date, request.end_date, tuple(request.windows), request.time_zone or "UTC"),
-        now,
+        Schedule(request.start_date, request.end_date, tuple(request.windows), request.time_zone or "UTC"), now
     )
+    firmware = uow.firmware.get(request.firmware_name)
+    if firmware is None:
+        raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist: see GET /firmware/{{account}}")
+    check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
+    return Campaign(
+        id=str(uuid.uuid4()),
+        account_name=account_name,
+        name=request.campaign_name,
+        firmware_name=firmware.name,
+        firmware_from=firmware.firmware_from,
+        firmware_to=firmware.firmware_to,
+        protocol=protocol,
+        make=firmware.make,
+        model=firmware.model,
+        schedule=schedule,
+        auto_assign_license=request.auto_assign_license,
+        auto_add_devices=request.auto_add_devices,
+        status=CampaignStatus.QUEUED,
+        status_reason="campaign checks passed; waiting to be scheduled",
+    )
+
+
+def create_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate) -> Campaign:
+    now = clock.now()
     with uow:
         uow.accounts.lock(account_name)  # the license pool is taken first, in the same order everywhere
-        firmware = uow.firmware.get(request.firmware_name)
-        if firmware is None:
-            raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist: see GET /firmware/{{account}}")
-        check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
-        campaign = Campaign(
-            id=str(uuid.uuid4()),
-            account_name=account_name,
-            name=request.campaign_name,
-            firmware_name=firmware.name,
-            firmware_from=firmware.firmware_from,
-            firmware_to=firmware.firmware_to,
-            protocol=protocol,
-            make=firmware.make,
-            model=firmware.model,
-            schedule=schedule,
-            auto_assign_license=request.auto_assign_license,
-            auto_add_devices=request.auto_add_devices,
-            status=CampaignStatus.QUEUED,
-            status_reason="campaign checks passed; waiting to be scheduled",
-        )
+        campaign = checked_campaign(uow, now=now, account_name=account_name, request=request)
         uow.campaigns.add(campaign, at=now)
         record_campaign_status(uow, campaign, now=now)
         enrol(uow, campaign, list(request.device_ids), now=now)

@@ -4,19 +4,14 @@ plus the licenses it would take and an estimated completion from the windows and
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from fota.clock import Clock
-from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, check_schedule
 from fota.domain.devices import ineligibility_reason
-from fota.domain.errors import InvalidRequest
-from fota.domain.protocols import Protocol
-from fota.domain.statuses import CampaignStatus
 from fota.domain.windows import Schedule
-from fota.services.campaigns import CampaignCreate
+from fota.services.campaigns import CampaignCreate, checked_campaign
 from fota.services.ports import CheckIn, UnitOfWork
 
 # Assumed for a device fota has never heard from, or whose registration says nothing about its next check-in.
@@ -51,32 +46,10 @@ class CampaignPreview:
 def preview_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate) -> CampaignPreview:
     """What `create_campaign` would do with this request now; raises the same validation errors."""
     now = clock.now()
-    protocol = Protocol.parse(request.protocol)
-    check_flags(request.auto_assign_license, request.auto_add_devices)
-    schedule = check_schedule(
-        Schedule(request.start_date, request.end_date, tuple(request.windows), request.time_zone or "UTC"), now
-    )
     device_ids = list(dict.fromkeys(request.device_ids))
     with uow:
-        firmware = uow.firmware.get(request.firmware_name)
-        if firmware is None:
-            raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist")
-        check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
-        campaign = Campaign(
-            id=str(uuid.uuid4()),  # matches no stored campaign, so every live campaign counts as "another"
-            account_name=account_name,
-            name=request.campaign_name,
-            firmware_name=firmware.name,
-            firmware_from=firmware.firmware_from,
-            firmware_to=firmware.firmware_to,
-            protocol=protocol,
-            make=firmware.make,
-            model=firmware.model,
-            schedule=schedule,
-            auto_assign_license=request.auto_assign_license,
-            auto_add_devices=request.auto_add_devices,
-            status=CampaignStatus.QUEUED,
-        )
+        # A fresh id matches no stored campaign, so every live campaign counts as "another" one.
+        campaign = checked_campaign(uow, now=now, account_name=account_name, request=request)
         account = uow.accounts.get(account_name)
         devices = uow.devices.get_many(device_ids)
         busy = uow.campaign_devices.active_elsewhere(device_ids, campaign.id)
@@ -113,7 +86,7 @@ def preview_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, reques
         licenses_needed=needed,
         licenses_free=account.licenses_free if account else 0,
         already_licensed=already,
-        estimate=estimate_completion(schedule, [checkins.get(d) for d in eligible], now=now),
+        estimate=estimate_completion(campaign.schedule, [checkins.get(d) for d in eligible], now=now),
     )
 
 
