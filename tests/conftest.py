@@ -91,11 +91,16 @@ class RunningServer:
     coap_port: int = 0
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    coaps_port: int = 0
     admin: httpx.Client = field(init=False)
 
     @property
     def coap_url(self) -> str:
         return f"coap://127.0.0.1:{self.coap_port}"
+
+    @property
+    def coaps_url(self) -> str:
+        return f"coaps://127.0.0.1:{self.coaps_port}"
 
     def __post_init__(self) -> None:
         self.admin = httpx.Client(
@@ -192,16 +197,25 @@ def _drop_postgres_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_server(backend: str, tmp_path: Path, *extra_args: str, simulated_clock: bool = True) -> RunningServer:
+def start_server(
+    backend: str, tmp_path: Path, *extra_args: str, simulated_clock: bool = True, allow_nosec: bool = True
+) -> RunningServer:
+    """`allow_nosec`: the simulated devices of most tests speak plain CoAP, which the server refuses by default."""
     if backend == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'fota.db'}"
     else:
         _, database_url = _postgres_database()
     admin_token = secrets.token_urlsafe(24)
-    env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "FOTA_ADMIN_TOKEN": admin_token,
+        "FOTA_DATABASE_URL": database_url,
+        # Encrypts device PSKs (tests/lwm2m/test_dtls.py provisions some).
+        "FOTA_SECRET_KEY": secrets.token_urlsafe(32),
+    }
     for attempt in range(5):
         # A free port can be taken by another process between our probe and the server's bind: try new ones.
-        port, coap_port = _free_port(), _free_port(socket.SOCK_DGRAM)
+        port, coap_port, coaps_port = _free_port(), _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_DGRAM)
         args = [
             sys.executable,
             "-m",
@@ -215,15 +229,28 @@ def start_server(backend: str, tmp_path: Path, *extra_args: str, simulated_clock
             "127.0.0.1",
             "--coap-port",
             str(coap_port),
+            "--coaps-port",
+            str(coaps_port),
             *extra_args,
         ]
+        if allow_nosec:
+            args.append("--allow-nosec")
         if simulated_clock:
             args.append("--simulated-clock")
         log_path = tmp_path / f"server-{attempt}.log" if attempt else tmp_path / "server.log"
         process = _launch(args, env, log_path, tmp_path)
         if process is not None:
             return RunningServer(
-                f"http://127.0.0.1:{port}", admin_token, backend, database_url, process, log_path, coap_port, args, env
+                f"http://127.0.0.1:{port}",
+                admin_token,
+                backend,
+                database_url,
+                process,
+                log_path,
+                coap_port,
+                args,
+                env,
+                coaps_port=coaps_port,
             )
     raise RuntimeError(f"fota serve could not bind free ports:\n{log_path.read_text()}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -12,12 +13,24 @@ from sqlalchemy import Engine
 from fota.adapters.callbacks.http_sender import HttpCallbackSender
 from fota.adapters.passwords import Argon2Hasher
 from fota.adapters.storage.database import make_engine, migrate
+from fota.adapters.storage.db_clock import DbClock
 from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
-from fota.clock import Clock, SimulatedClock, SystemClock
+from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
 from fota.domain.upgrade import UpgradePolicy
 from fota.services.ports import PasswordHasher
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
+
+
+class Role(StrEnum):
+    """What a `fota serve` process does (docs/adr/0009-multi-process-coordination.md)."""
+
+    API = "api"  # the HTTP API, console, docs and HTTP firmware downloads
+    ENGINE = "engine"  # the campaign engine's tick and the callback outbox
+    LWM2M = "lwm2m"  # the CoAP server: registrations, device sessions, CoAP downloads
+
+
+ALL_ROLES = frozenset(Role)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,14 @@ class Settings:
     max_downloads: int = 200
     callback_interval_seconds: float = 1.0
     callback_max_attempts: int = 12
+    roles: frozenset[Role] = ALL_ROLES
+    # Keep a simulated clock in the database so that several processes share it (adapters/storage/db_clock.py).
+    shared_clock: bool = False
+    # Device-side security (docs/adr/0010-dtls-psk.md). coaps_port None: the CoAP port + 1 (5684 beside 5683); 0: off.
+    coaps_port: int | None = None
+    public_coaps_url: str = ""  # how DTLS devices reach our coaps endpoint; derived from the CoAP URL when empty
+    allow_nosec: bool = False  # accept plain-CoAP (NoSec) devices; off unless the operator enables it
+    secret_key: str = ""  # encrypts stored PSKs; without it the admin API refuses to store one
 
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:
@@ -41,6 +62,9 @@ class Settings:
             "admin_token": os.environ.get("FOTA_ADMIN_TOKEN", ""),
             "public_coap_url": os.environ.get("FOTA_PUBLIC_COAP_URL", ""),
             "public_http_url": os.environ.get("FOTA_PUBLIC_HTTP_URL", ""),
+            "public_coaps_url": os.environ.get("FOTA_PUBLIC_COAPS_URL", ""),
+            "allow_nosec": os.environ.get("FOTA_ALLOW_NOSEC", "").strip().lower() in ("1", "true", "yes", "on"),
+            "secret_key": os.environ.get("FOTA_SECRET_KEY", ""),
         }
         if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
             values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
@@ -71,8 +95,8 @@ class Container:
         return self.uow_factory.reader()
 
     @property
-    def simulated_clock(self) -> SimulatedClock | None:
-        return self.clock if isinstance(self.clock, SimulatedClock) else None
+    def simulated_clock(self) -> MovableClock | None:
+        return self.clock if isinstance(self.clock, MovableClock) else None
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
@@ -82,7 +106,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     migrate(engine)
-    chosen_clock = clock or (SimulatedClock() if settings.simulated_clock else SystemClock())
+    chosen_clock = clock or _clock(settings)
     return Container(
         settings=settings,
         engine=engine,
@@ -90,3 +114,12 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         hasher=Argon2Hasher(),
         admin_token=settings.admin_token or secrets.token_urlsafe(24),
     )
+
+
+def _clock(settings: Settings) -> Clock:
+    if not settings.simulated_clock:
+        return SystemClock()
+    if settings.shared_clock:
+        # Its own engine: see db_clock.py for why the clock does not borrow from the main pool.
+        return DbClock.start(make_engine(settings.database_url))
+    return SimulatedClock()

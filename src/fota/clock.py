@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Clock(Protocol):
@@ -46,3 +46,13 @@ class SimulatedClock:
         with self._lock:
             self._now += timedelta(seconds=seconds)
             return self._now
+
+
+@runtime_checkable
+class MovableClock(Protocol):
+    """A simulated clock the admin API can move: the process-local one above or the database-backed one
+    (adapters/storage/db_clock.py) that several processes share. Neither ever moves backwards."""
+
+    def now(self) -> datetime: ...
+    def set(self, instant: datetime) -> datetime: ...
+    def advance(self, seconds: float) -> datetime: ...

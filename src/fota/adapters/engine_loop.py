@@ -28,7 +28,12 @@ def tick_once(container: Container) -> TickReport:
         log.warning("engine lag query failed", exc_info=True)
     started = time.perf_counter()
     try:
-        report = run_due_work(uow_factory=container.uow_factory, clock=container.clock, policy=container.policy)
+        report = run_due_work(
+            uow_factory=container.uow_factory,
+            clock=container.clock,
+            policy=container.policy,
+            exclusive=container.uow_factory.exclusive,
+        )
     finally:
         metrics.ENGINE_TICKS.inc()
         metrics.ENGINE_TICK_DURATION.observe(time.perf_counter() - started)

@@ -63,7 +63,8 @@ LWM2M_REGISTRATIONS = Counter(
 )
 LWM2M_REFUSED = Counter(
     "fota_lwm2m_refused_total",
-    "LwM2M registration requests refused: unknown_endpoint (not a provisioned device) or bad_request (malformed).",
+    "LwM2M registration requests refused: unknown_endpoint (not a provisioned device), bad_request (malformed) or "
+    "security (wrong channel or DTLS identity for the device), rate_limited (an address past its refusal budget).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -140,7 +141,7 @@ ENGINE_LAG = Gauge(
 
 for _kind in ("register", "update", "deregister"):
     LWM2M_REGISTRATIONS.labels(_kind)
-for _reason in ("unknown_endpoint", "bad_request"):
+for _reason in ("unknown_endpoint", "bad_request", "security", "rate_limited"):
     LWM2M_REFUSED.labels(_reason)
 for _step in ("Starting", "Downloading", "Downloaded", "Updating"):
     UPGRADE_STEPS.labels(_step)

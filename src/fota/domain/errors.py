@@ -39,3 +39,13 @@ class Conflict(DomainError):
 
 class InvalidCredentials(DomainError):
     code = "InvalidCredentials"
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed authentication attempts for a client, user or address (429 with Retry-After)."""
+
+    code = "TooManyRequests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

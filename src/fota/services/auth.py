@@ -12,6 +12,7 @@ from fota.clock import Clock
 from fota.domain.accounts import Token, TokenKind
 from fota.domain.errors import Forbidden, InvalidCredentials, InvalidRequest, Unauthorized
 from fota.services.ports import PasswordHasher, UnitOfWork
+from fota.services.throttle import FailureThrottle, client_keys, user_keys
 
 TOKEN_LIFETIME = timedelta(seconds=3600)
 CONSOLE_LIFETIME = timedelta(hours=8)
@@ -42,12 +43,26 @@ class ClientAuthFailed(Exception):
 
 
 def issue_access_token(
-    *, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, client_id: str, client_secret: str
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    hasher: PasswordHasher,
+    client_id: str,
+    client_secret: str,
+    throttle: FailureThrottle | None = None,
+    address: str | None = None,
 ) -> IssuedToken:
+    """A Bearer token for a client's id and secret; with a throttle, repeated failures lock the client and the
+    address out (TooManyAttempts) for a while."""
     now = clock.now()
+    keys = client_keys(client_id, address)
+    if throttle is not None:
+        throttle.check(keys, now)
     with uow:
         client = uow.credentials.client(client_id)
         if client is None or not hasher.verify(client[1], client_secret):
+            if throttle is not None:
+                throttle.failed(keys, now)
             raise ClientAuthFailed("client authentication failed")
         value = secrets.token_urlsafe(32)
         uow.tokens.add(
@@ -72,15 +87,30 @@ def _valid_token(uow: UnitOfWork, value: str | None, kind: TokenKind, clock: Clo
 
 
 def login(
-    *, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, bearer: str | None, username: str, password: str
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    hasher: PasswordHasher,
+    bearer: str | None,
+    username: str,
+    password: str,
+    throttle: FailureThrottle | None = None,
+    address: str | None = None,
 ) -> IssuedToken:
+    """A session token for a user of the Bearer token's account; with a throttle, repeated wrong passwords lock the
+    username and the address out (TooManyAttempts) for a while."""
     now = clock.now()
     with uow:
         access = _valid_token(uow, bearer, TokenKind.ACCESS, clock, "Bearer token")
         if not username or not password:
             raise InvalidRequest("username and password are required")
+        keys = user_keys(f"{access.account_name}/{username}", address)
+        if throttle is not None:
+            throttle.check(keys, now)
         stored = uow.credentials.user_password_hash(access.account_name, username)
         if stored is None or not hasher.verify(stored, password):
+            if throttle is not None:
+                throttle.failed(keys, now)
             raise InvalidCredentials("invalid username or password for this account")
         value = secrets.token_urlsafe(32)
         uow.tokens.add(

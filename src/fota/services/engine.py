@@ -17,7 +17,7 @@ from fota.domain.upgrade import UpgradePolicy
 from fota.services import registrations, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
 from fota.services.enrolment import enrol
-from fota.services.ports import UnitOfWorkFactory
+from fota.services.ports import Exclusive, UnitOfWorkFactory, always_alone
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,33 @@ class TickReport:
     timed_out_outcomes: Counter[DeviceStatus] = field(default_factory=Counter)  # what the time-outs concluded as
 
 
-def run_due_work(*, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy) -> TickReport:
-    """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations."""
-    report = tick(uow_factory=uow_factory, clock=clock)
-    report.timed_out = upgrades.expire_steps(
-        uow_factory=uow_factory, clock=clock, policy=policy, outcomes=report.timed_out_outcomes
-    )
-    report.purged = registrations.purge_expired(uow_factory=uow_factory, clock=clock)
+def run_due_work(
+    *, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy, exclusive: Exclusive = always_alone
+) -> TickReport:
+    """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations.
+
+    Several engine processes may run this at once (docs/adr/0009-multi-process-coordination.md): each campaign is
+    advanced by one of them at a time (`exclusive`), and time-outs and purges are conditional writes that only one
+    can win; the sweep itself is left to one process per pass so that the others do not repeat its reads.
+    """
+    report = tick(uow_factory=uow_factory, clock=clock, exclusive=exclusive)
+    with exclusive("engine:sweep") as alone:
+        if alone:
+            report.timed_out = upgrades.expire_steps(
+                uow_factory=uow_factory, clock=clock, policy=policy, outcomes=report.timed_out_outcomes
+            )
+            report.purged = registrations.purge_expired(uow_factory=uow_factory, clock=clock)
     return report
 
 
-def tick(*, uow_factory: UnitOfWorkFactory, clock: Clock, batch: int = 100) -> TickReport:
-    """Runs until nothing is due at the clock's current time."""
+def tick(
+    *, uow_factory: UnitOfWorkFactory, clock: Clock, batch: int = 100, exclusive: Exclusive = always_alone
+) -> TickReport:
+    """Runs until nothing is due at the clock's current time.
+
+    A campaign another process is advancing is skipped: its layout spans many transactions, and two engines laying
+    out the same campaign would only contend on the same rows.
+    """
     report = TickReport()
     now = clock.now()
     while True:
@@ -54,12 +69,15 @@ def tick(*, uow_factory: UnitOfWorkFactory, clock: Clock, batch: int = 100) -> T
             return report
         moved = 0
         for campaign in due:
-            moved += _advance(
-                uow_factory=uow_factory,
-                campaign_id=campaign.id,
-                account_name=campaign.account_name,
-                clock=clock,
-            )
+            with exclusive(f"campaign:{campaign.id}") as alone:
+                if not alone:
+                    continue
+                moved += _advance(
+                    uow_factory=uow_factory,
+                    campaign_id=campaign.id,
+                    account_name=campaign.account_name,
+                    clock=clock,
+                )
         report.transitions += moved
         if len(due) < batch or moved == 0:
             return report

@@ -5,7 +5,8 @@ Storage adapters implement these; the signatures are the whole contract between 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -15,6 +16,7 @@ from fota.domain.accounts import Account, Token
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol as DeviceProtocol
+from fota.domain.security import DeviceSecurity
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 
 
@@ -373,6 +375,26 @@ class InsightRepository(Protocol):
     def checkins(self, device_ids: Sequence[str]) -> dict[str, CheckIn]: ...
 
 
+class KeyCipher(Protocol):
+    """Encrypts secrets the server must read back (DTLS pre-shared keys); `context` binds a ciphertext to its row."""
+
+    def encrypt(self, plaintext: bytes, *, context: bytes) -> bytes: ...
+    def decrypt(self, ciphertext: bytes, *, context: bytes) -> bytes: ...
+
+
+class DeviceSecurityRepository(Protocol):
+    def get(self, device_id: str) -> DeviceSecurity | None: ...
+    def owner_of_identity(self, identity: str) -> str | None:
+        """The device that holds this PSK identity, if any."""
+        ...
+
+    def encrypted_key(self, identity: str) -> tuple[str, bytes] | None:
+        """(device_id, encrypted key) of a PSK identity whose device is in psk mode."""
+        ...
+
+    def put(self, security: DeviceSecurity, encrypted_key: bytes | None, *, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
@@ -406,6 +428,8 @@ class UnitOfWork(Protocol):
     def downloads(self) -> DownloadRepository: ...
     @property
     def insight(self) -> InsightRepository: ...
+    @property
+    def device_security(self) -> DeviceSecurityRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -416,3 +440,16 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class Exclusive(Protocol):
+    """Enters a section that one process at a time may run for `key`: yields False, without waiting, when another
+    process is in it (a PostgreSQL advisory lock; always True where one process serves everything)."""
+
+    def __call__(self, key: str) -> AbstractContextManager[bool]: ...
+
+
+@contextmanager
+def always_alone(key: str) -> Iterator[bool]:
+    """The `Exclusive` of a single-process deployment (SQLite, unit tests): nobody else can be in the section."""
+    yield True

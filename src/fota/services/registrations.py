@@ -92,6 +92,17 @@ def update(
     return refreshed
 
 
+def held_elsewhere(*, uow: UnitOfWork, device_id: str, node: str) -> bool:
+    """Whether the device's newest registration belongs to another LwM2M process than `node`.
+
+    A device that re-registers at another process moves its work there (design §2): the session still running
+    here stops before its next step instead of driving the device alongside the new one.
+    """
+    with uow:
+        current = uow.registrations.for_device(device_id)
+    return current is not None and current.node != node
+
+
 def deregister(*, uow: UnitOfWork, location: str) -> bool:
     with uow:
         removed = uow.registrations.delete(location)

@@ -17,7 +17,7 @@ from fota.simulator.content import ContentFormat, Path, Value
 from fota.simulator.faults import Fault
 from fota.simulator.firmware import Delivery, FirmwareUpdate, Protocol, Refused, Result, State
 from fota.simulator.resources import ObjectTree
-from fota.simulator.transport import DeviceTransport
+from fota.simulator.transport import DeviceTransport, PskCredentials
 from fota.simulator.waiting import wait_until
 
 _log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ _EXECUTE_GRACE = 0.1
 class DeviceConfig:
     """Everything that makes one simulated device; only `server` is required."""
 
-    server: str  # coap://host:port of the LwM2M server
+    server: str  # coap://host:port of the LwM2M server, or coaps://host:port with a PSK
     imei: str = "350000000000001"
     endpoint: str | None = None  # default urn:imei:<imei>
     make: str = "SimCo"
@@ -68,12 +68,24 @@ class DeviceConfig:
     http_verify: bool = True
     bind_host: str = "127.0.0.1"
     faults: frozenset[Fault] = frozenset()
+    psk_identity: str | None = None  # DTLS-PSK identity and key (both or neither); with them `server` is coaps://
+    psk_key: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.lwm2m_version not in ("1.0", "1.1"):
             raise ValueError(f"lwm2m_version must be 1.0 or 1.1, got {self.lwm2m_version!r}")
-        if not self.server.startswith("coap://"):
-            raise ValueError(f"server must be a coap:// URI, got {self.server!r}")
+        secure = self.psk_identity is not None or self.psk_key is not None
+        if secure and (self.psk_identity is None or self.psk_key is None):
+            raise ValueError("psk_identity and psk_key go together")
+        scheme = "coaps://" if secure else "coap://"
+        if not self.server.startswith(scheme):
+            raise ValueError(f"server must be a {scheme} URI{' with a PSK' if secure else ''}, got {self.server!r}")
+
+    @property
+    def psk(self) -> PskCredentials | None:
+        if self.psk_identity is None or self.psk_key is None:
+            return None
+        return PskCredentials(self.server, self.psk_identity.encode("utf-8"), self.psk_key)
 
     @property
     def endpoint_name(self) -> str:
@@ -120,7 +132,9 @@ class SimulatedDevice:
         self._reboot_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.firmware = FirmwareUpdate(
-            protocols=config.protocols,
+            # A DTLS device fetches over coaps too (its download link names the server's coaps endpoint).
+            protocols=config.protocols
+            + ((Protocol.COAPS,) if config.psk is not None and Protocol.COAPS not in config.protocols else ()),
             delivery=config.delivery,
             block_size=config.block_size,
             faults=config.faults,
@@ -223,6 +237,7 @@ class SimulatedDevice:
             queue_mode=self.config.queue_mode,
             awake_seconds=self.config.awake_seconds,
             on_drop=self._dropped,
+            psk=self.config.psk,
         )
         await self._transport.open()
         self.boots += 1
@@ -288,8 +303,12 @@ class SimulatedDevice:
 
     async def _request(self, message: aiocoap.Message, what: str) -> aiocoap.Message | None:
         try:
-            context = self._open_transport().context
-            return await asyncio.wait_for(context.request(message).response, self.config.request_timeout)
+            transport = self._open_transport()
+            response: aiocoap.Message = await asyncio.wait_for(
+                transport.context.request(message).response, self.config.request_timeout
+            )
+            transport.hold_session(response.remote)
+            return response
         except (TimeoutError, aiocoap.error.Error, OSError) as exc:
             self.last_error = f"{what}: {exc!r}"
             self.record(f"{what}-failed", repr(exc))

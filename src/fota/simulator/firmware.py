@@ -70,8 +70,9 @@ SCHEMES = {
     "coap+tcp": Protocol.COAP_TCP,
     "coaps+tcp": Protocol.COAP_TLS,
 }
-# What this simulator can actually fetch with; DTLS and CoAP over TCP are not simulated.
-IMPLEMENTED_PROTOCOLS = frozenset({Protocol.COAP, Protocol.HTTP, Protocol.HTTPS})
+# What this simulator can actually fetch with; CoAP over TCP is not simulated. CoAPS works only for a device
+# configured with a PSK (DeviceConfig.psk_identity/psk_key), whose context holds the credentials.
+IMPLEMENTED_PROTOCOLS = frozenset({Protocol.COAP, Protocol.COAPS, Protocol.HTTP, Protocol.HTTPS})
 PACKAGE_NAME = "fota-sim"
 
 
@@ -200,7 +201,9 @@ class FirmwareUpdate:
         try:
             if not urlsplit(uri).hostname:
                 raise _TransferFailed(Result.INVALID_URI, f"no host in {uri!r}")
-            data = await (self._coap_get(uri) if protocol is Protocol.COAP else self._http_get(uri))
+            # coaps:// goes through the same aiocoap context, which holds the device's PSK for the server.
+            coap = protocol in (Protocol.COAP, Protocol.COAPS)
+            data = await (self._coap_get(uri) if coap else self._http_get(uri))
         except _TransferFailed as failure:
             self._record("download-failed", f"{failure} (result {int(failure.result)})")
             self._set(State.IDLE, failure.result)

@@ -2,6 +2,9 @@
 
 In queue mode a client listens only for a while after it last sent something; requests arriving while it sleeps
 are dropped unanswered, as a device with its radio off would, so the server must wait for the next check-in.
+
+With a PSK the context also gets aiocoap's tinydtls client transport: coaps:// requests open a DTLS session to the
+server, and the server's own requests come back over that session (LwM2M's client is the DTLS client).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiocoap
@@ -17,6 +21,15 @@ from aiocoap import resource
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PskCredentials:
+    """The device's DTLS-PSK credentials for the coaps:// server at `server` (scheme, host and port)."""
+
+    server: str
+    identity: bytes
+    key: bytes
 
 
 class DeviceTransport:
@@ -30,12 +43,17 @@ class DeviceTransport:
         queue_mode: bool = False,
         awake_seconds: float = 93.0,
         on_drop: Callable[[aiocoap.Message], None] | None = None,
+        psk: PskCredentials | None = None,
     ) -> None:
         self._site = site
         self._bind_host = bind_host
         self.queue_mode = queue_mode
         self.awake_seconds = awake_seconds
         self._on_drop = on_drop
+        self._psk = psk
+        # The DTLS session to the server. aiocoap keeps client sessions only while something references them, and
+        # the server can reach the device only through it, so the device holds it for as long as it is up.
+        self._dtls_session: object | None = None
         self._context: aiocoap.Context | None = None
         self._awake_until = 0.0
         self.address: tuple[str, int] | None = None
@@ -73,16 +91,43 @@ class DeviceTransport:
         except BaseException:
             sock.close()
             raise
+        if self._psk is not None:
+            await self._add_dtls(context)
         manager: Any = context.request_interfaces[0].token_interface
         interface: Any = manager.message_interface
         sockname = interface.transport.get_extra_info("socket").getsockname()
         self.address = (str(sockname[0]).removeprefix("::ffff:"), int(sockname[1]))
-        self._install_gate(manager, interface)
+        for request_interface in context.request_interfaces:
+            manager = request_interface.token_interface
+            self._install_gate(manager, manager.message_interface)
         self._context = context
+
+    async def _add_dtls(self, context: aiocoap.Context) -> None:
+        from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS  # needs DTLSSocket (the `dtls` extra)
+
+        assert self._psk is not None
+        loop = asyncio.get_running_loop()
+        await context._append_tokenmanaged_messagemanaged_transport(
+            lambda manager: MessageInterfaceTinyDTLS.create_client_transport_endpoint(manager, context.log, loop)
+        )
+        # aiocoap's credentials map: the PSK for every coaps:// URI of the server, downloads included.
+        context.client_credentials.load_from_dict(
+            {
+                f"{self._psk.server.rstrip('/')}/*": {
+                    "dtls": {"psk": self._psk.key, "client-identity": self._psk.identity}
+                }
+            }
+        )
+
+    def hold_session(self, remote: object) -> None:
+        """Keeps the DTLS session a response arrived on (see `_dtls_session`)."""
+        if getattr(remote, "scheme", None) == "coaps":
+            self._dtls_session = remote
 
     async def close(self) -> None:
         context, self._context = self._context, None
         self._awake_until = 0.0
+        self._dtls_session = None
         if context is not None:
             await context.shutdown()
 

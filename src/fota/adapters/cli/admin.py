@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -238,3 +239,60 @@ def clock_set(
         raise typer.BadParameter("--advance must be a finite number of seconds")
     body = {"now": now} if now is not None else {"advanceSeconds": advance}
     _show(_call(server, admin_token, "POST", "/clock", json=body), json_out)
+
+
+# --- device-side security (docs/adr/0010-dtls-psk.md) ----------------------------------------------------------------
+
+device_security_app = typer.Typer(
+    help="A device's LwM2M security: DTLS-PSK (identity and key) or NoSec.", no_args_is_help=True
+)
+admin_app.add_typer(device_security_app, name="device-security")
+
+
+@device_security_app.command("set")
+def device_security_set(
+    account: str,
+    imei: str,
+    mode: Annotated[str, typer.Option(help="psk or nosec.")] = "psk",
+    identity: Annotated[str | None, typer.Option("--identity", help="PSK identity (1-32 bytes).")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="FOTA_PSK_KEY",
+            help="PSK as hex, up to 16 bytes; prefer FOTA_PSK_KEY or --generate over the command line.",
+        ),
+    ] = None,
+    generate: Annotated[bool, typer.Option("--generate", help="Generate a random 16-byte key; printed once.")] = False,
+    server: ServerOption = DEFAULT_SERVER,
+    admin_token: TokenOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Set a device's security mode; psk needs --identity and --key (or --generate)."""
+    if mode not in ("psk", "nosec"):
+        raise typer.BadParameter("--mode must be psk or nosec")
+    body: dict[str, str] = {"mode": mode}
+    if mode == "psk":
+        if identity is None or (key is None) == (not generate):
+            raise typer.BadParameter("psk needs --identity and exactly one of --key or --generate")
+        key = key if key is not None else secrets.token_hex(16)
+        body.update(pskIdentity=identity, pskKey=key)
+    elif identity is not None or key is not None or generate:
+        raise typer.BadParameter("--identity, --key and --generate go with --mode psk only")
+    shown = _call(server, admin_token, "PUT", f"/accounts/{account}/devices/{imei}/security", json=body)
+    if generate:
+        # The server never shows a key again; this is the only moment the operator can copy it to the device.
+        shown = {**shown, "pskKey": key}
+    _show(shown, json_out)
+
+
+@device_security_app.command("show")
+def device_security_show(
+    account: str,
+    imei: str,
+    server: ServerOption = DEFAULT_SERVER,
+    admin_token: TokenOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Print a device's security mode and PSK identity (never the key)."""
+    _show(_call(server, admin_token, "GET", f"/accounts/{account}/devices/{imei}/security"), json_out)

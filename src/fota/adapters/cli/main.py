@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from sqlalchemy.engine import make_url
 
 from fota.adapters.cli.admin import admin_app
 from fota.adapters.cli.campaigns import campaigns_app
@@ -15,7 +16,7 @@ from fota.adapters.cli.devices import devices_app
 from fota.adapters.cli.simulate import simulate
 from fota.adapters.http.app import BackgroundService, create_app
 from fota.adapters.logging_setup import configure as configure_logging
-from fota.bootstrap import Settings, build
+from fota.bootstrap import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings, build
 
 app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
@@ -54,6 +55,35 @@ def serve(
         str | None, typer.Option(help="http(s)://host:port devices use for HTTP downloads (default: derived).")
     ] = None,
     max_downloads: Annotated[int, typer.Option(help="Concurrent firmware downloads per process.")] = 200,
+    coaps_port: Annotated[
+        int | None,
+        typer.Option(
+            help="UDP port of the LwM2M server over DTLS-PSK (coaps); default the CoAP port + 1 (5684); 0: off."
+        ),
+    ] = None,
+    allow_nosec: Annotated[
+        bool,
+        typer.Option(
+            "--allow-nosec",
+            help="Accept devices over plain CoAP (NoSec); also FOTA_ALLOW_NOSEC=1. Default with --demo.",
+        ),
+    ] = False,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role",
+            help="What this process runs: api, engine, lwm2m or all (the default); repeat or comma-separate to "
+            "combine. Roles other than all need PostgreSQL (see README, 'Running several processes').",
+        ),
+    ] = None,
+    shared_clock: Annotated[
+        bool | None,
+        typer.Option(
+            "--shared-clock/--local-clock",
+            help="Keep the --simulated-clock in the database so several processes share it "
+            "(default: shared when --role is not all).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
     log_format: Annotated[
         LogFormatChoice | None,
@@ -63,8 +93,16 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the HTTP API, the campaign engine and the LwM2M server in one process."""
+    """Run the HTTP API, the campaign engine and the LwM2M server: all in one process, or the roles given."""
     configure_logging(level=log_level, log_format=log_format.value if log_format else None)
+    roles = parse_roles(role or [])
+    database_url = database or os.environ.get("FOTA_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if roles != ALL_ROLES and make_url(database_url).get_backend_name() == "sqlite":
+        # Processes share work only through PostgreSQL's row and advisory locks; SQLite has neither across processes.
+        raise typer.BadParameter(
+            "roles other than 'all' need PostgreSQL (--database postgresql://...); SQLite serves one process",
+            param_hint="--role",
+        )
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - comparing, not binding
     settings = Settings.from_environment(
         database_url=database,
@@ -74,6 +112,11 @@ def serve(
         public_coap_url=public_coap_url,
         public_http_url=public_http_url or os.environ.get("FOTA_PUBLIC_HTTP_URL") or f"http://{reachable}:{port}",
         max_downloads=max_downloads,
+        coaps_port=coaps_port,
+        # None leaves FOTA_ALLOW_NOSEC to decide; the demo's simulated fleet speaks plain CoAP, so --demo allows it.
+        allow_nosec=True if allow_nosec or demo else None,
+        roles=roles,
+        shared_clock=roles != ALL_ROLES if shared_clock is None else shared_clock,
     )
     container = build(settings)
     if not settings.admin_token:
@@ -95,3 +138,14 @@ def serve(
         access_log=False,
         log_config=None,
     )
+
+
+def parse_roles(values: list[str]) -> frozenset[Role]:
+    """`--role api --role engine`, `--role api,engine` or `--role all` (also the default when none is given)."""
+    names = {name.strip().lower() for value in values for name in value.split(",") if name.strip()}
+    if not names or "all" in names:
+        return ALL_ROLES
+    unknown = sorted(names - {r.value for r in Role})
+    if unknown:
+        raise typer.BadParameter(f"unknown role(s) {', '.join(unknown)}: choose from api, engine, lwm2m, all")
+    return frozenset(Role(name) for name in names)

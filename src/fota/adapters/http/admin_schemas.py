@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field, StrictInt, StrictStr
 
@@ -134,3 +135,19 @@ class CallbackDeliveryListRead(ResponseBody):
     account_name: str
     delivery_list: list[CallbackDeliveryRead]
     next_before_id: int | None = None
+
+
+class DeviceSecurityUpdate(RequestBody):
+    """`{"mode": "psk", "pskIdentity", "pskKey": hex}` or `{"mode": "nosec"}` (docs/adr/0010-dtls-psk.md)."""
+
+    mode: Literal["psk", "nosec"]
+    psk_identity: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    psk_key: StrictStr | None = Field(default=None, min_length=2, max_length=128)
+
+
+class DeviceSecurityRead(ResponseBody):
+    """The mode and identity; never the key, which only the DTLS handshake uses."""
+
+    device_id: str
+    mode: str
+    psk_identity: str | None = None

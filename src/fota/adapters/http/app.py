@@ -1,4 +1,8 @@
-"""The FastAPI application: routers, error handlers, the `*/*` body fix, observability, the engine loop's lifespan."""
+"""The FastAPI application: routers, error handlers, the `*/*` body fix, observability, the engine loop's lifespan.
+
+Which parts run follows the process's roles (`fota serve --role`): the API routes, the engine and outbox loops,
+the LwM2M server.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from fota.adapters.http.routes import metrics as metrics_route
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
-from fota.bootstrap import Container
+from fota.bootstrap import Container, Role
 
 
 class BackgroundService(Protocol):
@@ -46,6 +50,8 @@ def create_app(
 ) -> FastAPI:
     loop = EngineLoop(container)
     settings = container.settings
+    roles = settings.roles
+    run_engine = run_engine and Role.ENGINE in roles
     packages = PackageStore(container)
     download_gate = DownloadGate(settings.max_downloads)
     metrics.DOWNLOADS_ACTIVE.set_function(lambda: download_gate.active)
@@ -59,7 +65,7 @@ def create_app(
             coap_base_url=settings.public_coap_url or f"coap://{_reachable(settings.coap_host)}:{settings.coap_port}",
             http_base_url=settings.public_http_url,
         )
-        if settings.coap_port is not None
+        if settings.coap_port is not None and Role.LWM2M in roles
         else None
     )
     outbox = OutboxLoop(container)
@@ -100,6 +106,12 @@ def create_app(
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
+    if Role.API not in roles:
+        # An engine- or LwM2M-only process keeps a small listener for its supervisor: /healthz, /readyz, /metrics.
+        # Every other path is a 404, so a load balancer that sends it API traffic by mistake fails loudly.
+        app.include_router(health.router)
+        app.include_router(metrics_route.router)
+        return app
     for router in (
         health.router,
         metrics_route.router,

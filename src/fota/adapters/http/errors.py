@@ -19,6 +19,7 @@ from fota.domain.errors import (
     InvalidRequest,
     InvalidState,
     NotFound,
+    TooManyAttempts,
     Unauthorized,
 )
 
@@ -32,6 +33,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooManyAttempts: 429,
 }
 
 HTTP_CODES = {
@@ -43,6 +45,7 @@ HTTP_CODES = {
     409: "Conflict",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
+    429: "TooManyRequests",
 }
 
 
@@ -63,6 +66,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid, revoked or expired Bearer token or VZ-M2M-Token", **_ERROR_SCHEMA},
     403: {"description": "The tokens belong to another account", **_ERROR_SCHEMA},
     404: {"description": "Unknown campaign or device of this account", **_ERROR_SCHEMA},
+}
+# Session login, logout and password reset (400 InvalidCredentials, 401 bad Bearer, 429 too many failures).
+SESSION_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid request or InvalidCredentials", **_ERROR_SCHEMA},
+    401: ERROR_RESPONSES[401],
+    429: {"description": "Too many failed logins; retry after Retry-After seconds", **_ERROR_SCHEMA},
+}
+# The HTTP device protocol: a bad body (400), a missing or wrong device key (401).
+DEVICE_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: ERROR_RESPONSES[400],
+    401: {"description": "Missing or wrong device key", **_ERROR_SCHEMA},
 }
 ADMIN_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: ERROR_RESPONSES[400],
@@ -92,6 +106,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
         status = STATUS_OF.get(type(error), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(error, TooManyAttempts):
+            headers = {"Retry-After": str(error.retry_after)}
         return error_response(status, error.code, error.message, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -23,13 +23,25 @@ class DeviceUnreachable(Exception):
 
 
 class DeviceClient:
-    def __init__(self, context: Context, address: str, *, timeout: float = 15.0) -> None:
+    """Requests to one device at `address`; over DTLS, `remote` is the device's DTLS session, which every request
+    must reuse (the server cannot open a DTLS session towards a device, and a new one would not be authenticated).
+    """
+
+    def __init__(self, context: Context, address: str, *, timeout: float = 15.0, remote: Any = None) -> None:
         self.context = context
         self.address = address
         self.timeout = timeout
+        self.remote = remote
 
     def _uri(self, path: Path) -> str:
-        return f"coap://{self.address}/" + "/".join(str(p) for p in path)
+        scheme = "coap" if self.remote is None else "coaps"
+        return f"{scheme}://{self.address}/" + "/".join(str(p) for p in path)
+
+    def _message(self, code: Any, path: Path, **kwargs: Any) -> Message:
+        message = Message(code=code, uri=self._uri(path), **kwargs)
+        if self.remote is not None:
+            message.remote = self.remote
+        return message
 
     async def _send(self, message: Message, *, handle_blockwise: bool = True) -> Message:
         try:
@@ -43,7 +55,7 @@ class DeviceClient:
         return response
 
     async def read(self, path: Path) -> dict[Path, Value]:
-        response = await self._send(Message(code=GET, uri=self._uri(path)))
+        response = await self._send(self._message(GET, path))
         if not response.code.is_successful():
             raise DeviceUnreachable(f"read {path} answered {response.code}")
         fmt = response.opt.content_format
@@ -57,13 +69,13 @@ class DeviceClient:
         return (await self.read(path)).get(path)
 
     async def write_text(self, path: Path, text: str) -> None:
-        message = Message(code=PUT, uri=self._uri(path), payload=text.encode(), content_format=AiocoapContentFormat(0))
+        message = self._message(PUT, path, payload=text.encode(), content_format=AiocoapContentFormat(0))
         response = await self._send(message)
         if response.code is not CHANGED and not response.code.is_successful():
             raise DeviceUnreachable(f"write {path} answered {response.code}")
 
     async def execute(self, path: Path) -> None:
-        response = await self._send(Message(code=POST, uri=self._uri(path)))
+        response = await self._send(self._message(POST, path))
         if not response.code.is_successful():
             raise DeviceUnreachable(f"execute {path} answered {response.code}")
 
@@ -76,9 +88,9 @@ class DeviceClient:
             size = 2 ** (szx + 4)
             chunk = data[offset : offset + size]
             more = offset + size < len(data)
-            message = Message(
-                code=PUT,
-                uri=self._uri(path),
+            message = self._message(
+                PUT,
+                path,
                 payload=chunk,
                 content_format=AiocoapContentFormat(42),
                 block1=BlockOption.BlockwiseTuple(offset // size, more, szx),
@@ -108,7 +120,7 @@ class DeviceClient:
     async def observe(self, path: Path) -> AsyncIterator[asyncio.Queue[Value | None]]:
         """Observes a resource; yields a queue of its values (the first is the current one)."""
         queue: asyncio.Queue[Value | None] = asyncio.Queue()
-        request = self.context.request(Message(code=GET, uri=self._uri(path), observe=0))
+        request = self.context.request(self._message(GET, path, observe=0))
 
         def put(message: Message) -> None:
             fmt = message.opt.content_format

@@ -1,6 +1,11 @@
 """The LwM2M server endpoint: the registration interface (/rd) and firmware downloads (/fw/<token>) over CoAP.
 
 Each check-in (Register or Update) starts a device session in the background; one session per device at a time.
+
+Device-side security (docs/adr/0010-dtls-psk.md): besides plain CoAP the server listens for coaps (DTLS-PSK) when
+DTLSSocket is installed and FOTA_SECRET_KEY is set. Every check-in passes `services.device_security`'s admission:
+over DTLS the PSK identity must belong to the registering device; plain CoAP is refused for psk-mode devices and,
+unless the operator passed --allow-nosec, for everyone.
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiocoap import BAD_REQUEST, CHANGED, CONTENT, CREATED, DELETED, Context, Message
 from aiocoap import error as coap_error
@@ -20,16 +28,69 @@ from aiocoap.optiontypes import BlockOption
 
 from fota.adapters import metrics
 from fota.adapters.lwm2m.codec import CodecError, parse_link_format
+from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.lwm2m.device_client import DeviceClient
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, block
+from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
 from fota.adapters.lwm2m.registration import DEFAULT_LIFETIME, RegistrationError, device_id_of, parse_query
 from fota.adapters.lwm2m.session import DeviceSession, SessionConfig
+from fota.adapters.psk_cipher import cipher_from_secret
 from fota.bootstrap import Container
-from fota.services import registrations
+from fota.services import device_security, registrations
 
 log = logging.getLogger(__name__)
 
 MAX_REGISTRATION_PAYLOAD = 4096
+# Refused registration-interface requests (unknown endpoint, malformed, unknown location) allowed per remote address:
+# a burst, then a steady rate. Each refusal costs a database write and a worker thread; past this an address gets
+# 5.03 with Max-Age before any of that, so a flood from one address cannot starve other devices' sessions and
+# downloads. Every request reserves a token while in flight (otherwise a flood's requests all pass before the first
+# refusal is counted) and an accepted one gives it back: well-behaved devices, even many behind one NAT, are only
+# limited while more than the burst of their requests are in flight at once.
+REFUSAL_BURST = 100
+REFUSAL_RATE = 20.0  # per second
+REFUSAL_MAX_AGE = 30  # seconds a refused-for-load client is asked to wait
+
+
+class RefusalBucket:
+    """A token bucket per remote address, charged only by refusals; bounded in the number of addresses it holds."""
+
+    def __init__(self, burst: int = REFUSAL_BURST, rate: float = REFUSAL_RATE, max_addresses: int = 10_000) -> None:
+        self.burst = burst
+        self.rate = rate
+        self.max_addresses = max_addresses
+        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, monotonic time of that count)
+        self.refused = 0
+
+    def _tokens(self, address: str, now: float) -> float:
+        tokens, at = self._buckets.get(address, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - at) * self.rate)
+
+    def reserve(self, address: str) -> bool:
+        """Takes a token for a request about to be handled; False (nothing taken) when the address has none left."""
+        now = time.monotonic()
+        tokens = self._tokens(address, now)
+        if tokens < 1.0:
+            self.refused += 1
+            return False
+        self._buckets[address] = (tokens - 1.0, now)
+        if len(self._buckets) > self.max_addresses:
+            # Forget full buckets first: they hold no state a fresh bucket would not.
+            for key in [k for k in self._buckets if self._tokens(k, now) >= self.burst]:
+                del self._buckets[key]
+            while len(self._buckets) > self.max_addresses:
+                del self._buckets[next(iter(self._buckets))]
+        return True
+
+    def give_back(self, address: str) -> None:
+        """The request was accepted: it costs the address nothing."""
+        now = time.monotonic()
+        self._buckets[address] = (min(float(self.burst), self._tokens(address, now) + 1.0), now)
+
+
+def _host(request: Message) -> str:
+    sockaddr = getattr(request.remote, "sockaddr", None)
+    return str(sockaddr[0]) if sockaddr else str(request.remote.hostinfo)
 
 
 class Lwm2mServer:
@@ -48,13 +109,21 @@ class Lwm2mServer:
         self.host = host
         self.port = port
         self.node = f"{socket.gethostname()}:{port}"
-        self.config = SessionConfig(coap_base_url=coap_base_url, http_base_url=http_base_url)
+        self.config = SessionConfig(coap_base_url=coap_base_url, http_base_url=http_base_url, node=self.node)
         self.gate = gate
         self.packages = packages
         self.context: Context | None = None
         self.sessions: dict[str, asyncio.Task[None]] = {}
         self.unknown_refused = 0
         self.registered = metrics.RegisteredDevices()
+        self.refusals = RefusalBucket()
+        settings = container.settings
+        self.allow_nosec = settings.allow_nosec
+        # None: aiocoap's own convention (and LwM2M's defaults 5683/5684), the CoAP port + 1; 0 turns coaps off.
+        self.coaps_port = port + 1 if settings.coaps_port is None else settings.coaps_port
+        self.coaps_base_url = settings.public_coaps_url or _coaps_url(coap_base_url, self.coaps_port)
+        self.credentials: PskCredentials | None = None
+        self.refused_security = 0
 
     async def start(self) -> None:
         # UDP only: aiocoap would also listen for CoAP over TCP on the same port number, which LwM2M 1.0/1.1
@@ -63,6 +132,27 @@ class Lwm2mServer:
             _Root(self), bind=(self.host, self.port), transports=["udp6"]
         )
         metrics.LWM2M_REGISTERED_DEVICES.set_function(lambda: self.registered.count(self.c.clock.now()))
+        await self._start_dtls()
+        if not self.allow_nosec:
+            log.info("plain CoAP (NoSec) devices are refused; start with --allow-nosec to accept them")
+
+    async def _start_dtls(self) -> None:
+        if not self.coaps_port:
+            log.info("coaps (DTLS) is off: --coaps-port 0")
+            return
+        if not dtls_available():
+            log.warning("coaps (DTLS) is off: DTLSSocket is not installed (pip install 'fota[dtls]')")
+            return
+        cipher = cipher_from_secret(self.c.settings.secret_key)
+        if cipher is None:
+            log.warning(
+                "coaps (DTLS) is off: FOTA_SECRET_KEY is not set (16+ characters), so no stored PSK is readable"
+            )
+            return
+        assert self.context is not None
+        self.credentials = PskCredentials(self.c.reader, cipher)
+        await add_dtls_server(self.context, host=self.host, port=self.coaps_port, credentials=self.credentials)
+        log.info("coaps (DTLS-PSK) listening on %s:%d", self.host, self.coaps_port)
 
     async def stop(self) -> None:
         for task in list(self.sessions.values()):
@@ -74,14 +164,17 @@ class Lwm2mServer:
             await self.context.shutdown()
             self.context = None
 
-    def start_session(self, device_id: str, address: str, *, registered: bool) -> None:
+    def start_session(self, device_id: str, address: str, *, registered: bool, remote: Any = None) -> None:
+        """`remote`: the device's DTLS session when it checked in over coaps (requests then go back over it)."""
         running = self.sessions.get(device_id)
         if running is not None and not running.done():
             if not registered:
                 return  # the running session is still working with this awake device
             running.cancel()  # a fresh registration (e.g. after a reboot) supersedes it
         assert self.context is not None
-        session = DeviceSession(self.c, DeviceClient(self.context, address), device_id, self.config)
+        client = DeviceClient(self.context, address, remote=remote)
+        config = self.config if remote is None else replace(self.config, coap_base_url=self.coaps_base_url)
+        session = DeviceSession(self.c, client, device_id, config)
         task = asyncio.create_task(session.run(registered=registered), name=f"lwm2m-session-{device_id}")
         self.sessions[device_id] = task
         task.add_done_callback(lambda t: self._forget(device_id, t))
@@ -95,6 +188,37 @@ class Lwm2mServer:
     async def _db(self, function: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(function, **kwargs)
 
+    async def _admit(self, request: Message, *, device_id: str | None = None, location: str | None = None) -> None:
+        """Raises 4.03 unless this channel (plain CoAP, or DTLS as some device) may check in for the device."""
+        over_dtls = request.remote.scheme == "coaps"
+        claim = claim_of(request.remote)
+        reason = await self._db(
+            device_security.admission_refusal,
+            uow=self.c.reader(),
+            device_id=device_id,
+            location=location,
+            dtls_device_id=claim.device_id if claim is not None else None,
+            over_dtls=over_dtls,
+            allow_nosec=self.allow_nosec,
+        )
+        if reason is None:
+            return
+        self.refused_security += 1
+        metrics.LWM2M_REFUSED.labels("security").inc()
+        log.warning(
+            "refused %s of %s from %s over %s: %s",
+            "registration" if location is None else "check-in",
+            device_id or f"/rd/{location}",
+            request.remote.hostinfo,
+            "coaps" if over_dtls else "coap",
+            reason,
+        )
+        raise coap_error.Forbidden()
+
+    @staticmethod
+    def _session_remote(request: Message) -> Any:
+        return request.remote if request.remote.scheme == "coaps" else None
+
     # --- registration interface -------------------------------------------------------------------------
 
     async def register(self, request: Message) -> Message:
@@ -106,6 +230,7 @@ class Lwm2mServer:
         device_id = device_id_of(query.endpoint)
         registration = None
         if device_id is not None:
+            await self._admit(request, device_id=device_id)
             registration = await self._db(
                 registrations.register,
                 uow=self.c.uow(),
@@ -135,12 +260,13 @@ class Lwm2mServer:
         metrics.LWM2M_REGISTRATIONS.labels("register").inc()
         metrics.CHECKINS.inc()
         self.registered.seen(registration.device_id, registration.location, registration.expires_at)
-        self.start_session(registration.device_id, address, registered=True)
+        self.start_session(registration.device_id, address, registered=True, remote=self._session_remote(request))
         return Message(code=CREATED, location_path=("rd", registration.location))
 
     async def update(self, request: Message, location: str) -> Message:
         query = parse_query(request.opt.uri_query)
         objects = _objects(request.payload) if request.payload else None
+        await self._admit(request, location=location)
         registration = await self._db(
             registrations.update,
             uow=self.c.uow(),
@@ -156,10 +282,13 @@ class Lwm2mServer:
         metrics.LWM2M_REGISTRATIONS.labels("update").inc()
         metrics.CHECKINS.inc()
         self.registered.seen(registration.device_id, location, registration.expires_at)
-        self.start_session(registration.device_id, request.remote.hostinfo, registered=False)
+        self.start_session(
+            registration.device_id, request.remote.hostinfo, registered=False, remote=self._session_remote(request)
+        )
         return Message(code=CHANGED)
 
-    async def deregister(self, location: str) -> Message:
+    async def deregister(self, request: Message, location: str) -> Message:
+        await self._admit(request, location=location)
         if not await self._db(registrations.deregister, uow=self.c.uow(), location=location):
             raise coap_error.NotFound()
         metrics.LWM2M_REGISTRATIONS.labels("deregister").inc()
@@ -192,6 +321,12 @@ class Lwm2mServer:
         return response
 
 
+def _coaps_url(coap_base_url: str, port: int) -> str:
+    """The coaps:// twin of the public CoAP URL: same host, the coaps port."""
+    host = urlsplit(coap_base_url).hostname or "127.0.0.1"
+    return f"coaps://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def _objects(payload: bytes) -> str:
     if len(payload) > MAX_REGISTRATION_PAYLOAD:
         raise RegistrationError("registration payload too large")
@@ -214,6 +349,18 @@ class _Root(Resource):  # type: ignore[misc]
 
     async def render(self, request: Message) -> Message:
         path = request.opt.uri_path
+        if path[:1] == ("rd",):
+            host = _host(request)
+            if not self.server.refusals.reserve(host):
+                metrics.LWM2M_REFUSED.labels("rate_limited").inc()
+                return Message(code=Code.SERVICE_UNAVAILABLE, max_age=REFUSAL_MAX_AGE, payload=b"too many refusals")
+            response = await self._render(request, path)  # a refusal raised here keeps the token taken
+            if response.code.is_successful():
+                self.server.refusals.give_back(host)
+            return response
+        return await self._render(request, path)
+
+    async def _render(self, request: Message, path: tuple[str, ...]) -> Message:
         code = request.code
         try:
             if path == ("rd",) and code.name == "POST":
@@ -221,7 +368,7 @@ class _Root(Resource):  # type: ignore[misc]
             if len(path) == 2 and path[0] == "rd" and code.name == "POST":
                 return await self.server.update(request, path[1])
             if len(path) == 2 and path[0] == "rd" and code.name == "DELETE":
-                return await self.server.deregister(path[1])
+                return await self.server.deregister(request, path[1])
             if len(path) == 2 and path[0] == "fw" and code.name == "GET":
                 return await self.server.download(request, path[1])
         except (RegistrationError, UnicodeDecodeError) as error:

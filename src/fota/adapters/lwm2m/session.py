@@ -25,7 +25,7 @@ from fota.domain.upgrade import (
     outcome_after_reboot,
     outcome_of_result,
 )
-from fota.services import upgrades
+from fota.services import registrations, upgrades
 from fota.services.upgrades import Assignment
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class SessionConfig:
     http_base_url: str
     awake_seconds: float = 60.0
     poll_seconds: float = 2.0
+    node: str | None = None  # this LwM2M process's name in registrations; None skips the ownership checks
 
 
 class DeviceSession:
@@ -91,7 +92,20 @@ class DeviceSession:
         )
         await self._drive(work, firmware)
 
+    async def _moved_away(self) -> bool:
+        """True when the device has since registered at another LwM2M process, which now drives its upgrade."""
+        if self.config.node is None:
+            return False
+        moved: bool = await asyncio.to_thread(
+            registrations.held_elsewhere, uow=self.c.reader(), device_id=self.device_id, node=self.config.node
+        )
+        if moved:
+            log.info("device %s: registered at another LwM2M process; this session stops", self.device_id)
+        return moved
+
     async def _drive(self, work: Assignment, firmware: str | None) -> None:
+        if await self._moved_away():
+            return
         if work.step is None:
             claimed = await self._call(
                 upgrades.claim_start, uow=self.c.uow(), policy=self.c.policy, assignment=work, device_id=self.device_id
@@ -249,6 +263,10 @@ class DeviceSession:
         return False
 
     async def _execute(self, work: Assignment) -> None:
+        # Checked again here: a download can take the whole awake spell, long enough to have moved meanwhile.
+        # (Only one process can mark Updating in any case; this keeps the other from even trying.)
+        if await self._moved_away():
+            return
         marked = await self._call(
             upgrades.mark_update_executing,
             uow=self.c.uow(),

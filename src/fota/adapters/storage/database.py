@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,9 +57,27 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# Key of the session-level advisory lock that serialises migrations (any constant: only `fota` takes it).
+MIGRATION_LOCK_KEY = 0x666F7461_0001
+
+
 def migrate(engine: Engine) -> None:
-    """Applies every migration not yet applied; safe to call on every start."""
-    command.upgrade(alembic_config(engine), "head")
+    """Applies every migration not yet applied; safe to call on every start.
+
+    On PostgreSQL several processes of a deployment may start at once: an advisory lock lets one migrate while the
+    others wait, then find nothing left to apply. SQLite serves one process and needs no lock.
+    """
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as guard:
+        guard.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        guard.commit()
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            guard.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            guard.commit()
 
 
 def migrations_current(engine: Engine) -> bool:

@@ -287,3 +287,26 @@ device_keys = Table(
     Column("key_hash", String(64), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# One row (id = 1): the simulated clock shared by every process of a multi-process deployment (adapters/storage/
+# db_clock.py). Absent or unused when the server runs on the system clock or on a process-local simulated clock.
+simulated_clock = Table(
+    "simulated_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("now", UTCDateTime, nullable=False),
+)
+
+# A device's LwM2M security mode and, in psk mode, its DTLS identity and pre-shared key. The key is encrypted with
+# FOTA_SECRET_KEY (adapters/psk_cipher.py): DTLS-PSK needs the key itself, so a hash would not do (ADR 0010).
+device_security = Table(
+    "device_security",
+    metadata,
+    Column("device_id", String(15), ForeignKey("devices.device_id"), primary_key=True),
+    Column("mode", String(8), nullable=False),
+    Column("psk_identity", String(128), nullable=True),
+    Column("psk_key_encrypted", LargeBinary, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Unique: one identity names one device. Looked up inside the DTLS handshake, so it must be indexed.
+    Index("ix_device_security_identity", "psk_identity", unique=True),
+)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from fota.adapters.storage.account_store import (
     SqlAccountRepository,
@@ -27,6 +29,7 @@ from fota.adapters.storage.device_store import (
 )
 from fota.adapters.storage.insight_store import SqlInsightRepository
 from fota.adapters.storage.outbox_store import SqlOutboxRepository
+from fota.adapters.storage.security_store import SqlDeviceSecurityRepository
 from fota.adapters.storage.upgrade_store import (
     SqlDownloadRepository,
     SqlRegistrationRepository,
@@ -64,6 +67,7 @@ class SqlUnitOfWork:
         self.registrations = SqlRegistrationRepository(connection)
         self.downloads = SqlDownloadRepository(connection)
         self.insight = SqlInsightRepository(connection)
+        self.device_security = SqlDeviceSecurityRepository(connection)
         return self
 
     def __exit__(
@@ -96,3 +100,26 @@ class SqlUnitOfWorkFactory:
 
     def reader(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=True)
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[bool]:
+        """`services.ports.Exclusive`: a transaction-scoped advisory lock held on a connection of its own.
+
+        The section's own units of work commit on other connections while this guard transaction stays open, so
+        the lock spans all of them and ends with the guard (or with the process: a killed process's connection
+        closes and PostgreSQL releases its lock). Never waits: whoever does not get it skips the section.
+        """
+        if self.engine.dialect.name != "postgresql":
+            yield True  # SQLite serves a single process (`fota serve` refuses roles on it)
+            return
+        with self.engine.connect() as guard, guard.begin():
+            got = guard.execute(
+                text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:key))"),
+                {"space": ADVISORY_LOCK_SPACE, "key": key},
+            ).scalar_one()
+            yield bool(got)
+
+
+# First half of every two-part advisory lock key `fota` takes ("fota" in ASCII), so it never meets another
+# application's locks on a shared database.
+ADVISORY_LOCK_SPACE = 0x666F7461

@@ -23,6 +23,8 @@ from fota.adapters.http.admin_schemas import (
     DeviceKeyRead,
     DeviceProvisionRead,
     DevicesCreate,
+    DeviceSecurityRead,
+    DeviceSecurityUpdate,
     DevicesProvisionRead,
     FirmwareCreate,
     FirmwareRead,
@@ -33,9 +35,11 @@ from fota.adapters.http.admin_schemas import (
 from fota.adapters.http.dependencies import ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.outbox_loop import deliver_once
+from fota.adapters.psk_cipher import cipher_from_secret
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
-from fota.services import admin, callbacks, device_poll
+from fota.domain.security import DeviceSecurity, SecurityMode
+from fota.services import admin, callbacks, device_poll, device_security
 
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
@@ -125,6 +129,36 @@ def issue_device_key(account: str, device_id: str, c: ContainerDep) -> DeviceKey
     """A secret for an HTTP-protocol device (`Authorization: Bearer <deviceKey>` on /device/v1); shown once."""
     key = device_poll.issue_device_key(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
     return DeviceKeyRead(device_id=device_id, device_key=key)
+
+
+def _security_read(security: DeviceSecurity) -> DeviceSecurityRead:
+    return DeviceSecurityRead(
+        device_id=security.device_id, mode=security.mode.value, psk_identity=security.psk_identity
+    )
+
+
+@router.put("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
+def set_device_security(
+    account: str, device_id: str, body: DeviceSecurityUpdate, c: ContainerDep
+) -> DeviceSecurityRead:
+    """The device's LwM2M security: `psk` (DTLS with this identity and hex key, stored encrypted) or `nosec`."""
+    security = device_security.set_security(
+        uow=c.uow(),
+        clock=c.clock,
+        cipher=cipher_from_secret(c.settings.secret_key),
+        account_name=account,
+        device_id=device_id,
+        mode=SecurityMode(body.mode),
+        psk_identity=body.psk_identity,
+        psk_key_hex=body.psk_key,
+    )
+    return _security_read(security)
+
+
+@router.get("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
+def get_device_security(account: str, device_id: str, c: ContainerDep) -> DeviceSecurityRead:
+    """The device's security mode and PSK identity; the key is never shown."""
+    return _security_read(device_security.get_security(uow=c.reader(), account_name=account, device_id=device_id))
 
 
 @router.post("/firmware", status_code=201, response_model_exclude_none=True)

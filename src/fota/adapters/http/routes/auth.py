@@ -7,12 +7,15 @@ import binascii
 from typing import Annotated
 from urllib.parse import parse_qs, unquote
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from fota.adapters.http.dependencies import ContainerDep, bearer_token
+from fota.adapters.http.errors import SESSION_ERROR_RESPONSES
 from fota.adapters.http.schemas import LoginBody, LoginRead, PasswordResetBody, PasswordResetRead
+from fota.domain.errors import TooManyAttempts
 from fota.services import auth
+from fota.services.throttle import FailureThrottle
 
 router = APIRouter(tags=["authentication"])
 
@@ -30,14 +33,35 @@ _OAUTH_ERROR = {
     "type": "object",
     "required": ["error"],
     "properties": {
-        "error": {"type": "string", "enum": ["invalid_request", "invalid_client", "unsupported_grant_type"]},
+        "error": {
+            "type": "string",
+            "enum": ["invalid_request", "invalid_client", "unsupported_grant_type", "too_many_requests"],
+        },
         "error_description": {"type": "string"},
     },
 }
 
 
-def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+def auth_throttle(request: Request) -> FailureThrottle:
+    """The app's failure throttle, made on first use (one per process; see services/throttle.py)."""
+    throttle = getattr(request.app.state, "auth_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.auth_throttle = FailureThrottle()
+    assert isinstance(throttle, FailureThrottle)
+    return throttle
+
+
+ThrottleDep = Annotated[FailureThrottle, Depends(auth_throttle)]
+
+
+def _remote(request: Request) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+def _oauth_error(status: int, error: str, description: str, retry_after: int | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Basic realm="fota"'} if status == 401 else None
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
 
 
@@ -65,6 +89,10 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
             "content": {"application/json": {"schema": _OAUTH_ERROR}},
         },
         401: {"description": "invalid_client", "content": {"application/json": {"schema": _OAUTH_ERROR}}},
+        429: {
+            "description": "too_many_requests: too many failures for this client or address; see Retry-After",
+            "content": {"application/json": {"schema": _OAUTH_ERROR}},
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -85,7 +113,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     },
 )
 async def request_token(
-    request: Request, c: ContainerDep, authorization: Annotated[str | None, Header()] = None
+    request: Request, c: ContainerDep, throttle: ThrottleDep, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     grant_type = form.get("grant_type", [None])[0]
@@ -105,7 +133,11 @@ async def request_token(
             hasher=c.hasher,
             client_id=credentials[0],
             client_secret=credentials[1],
+            throttle=throttle,
+            address=_remote(request),
         )
+    except TooManyAttempts as error:
+        return _oauth_error(429, "too_many_requests", error.message, retry_after=error.retry_after)
     except auth.ClientAuthFailed:
         return _oauth_error(401, "invalid_client", "unknown client or wrong client secret")
     body = {"access_token": issued.value, "token_type": "bearer", "expires_in": issued.expires_in}
@@ -115,8 +147,14 @@ async def request_token(
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-@router.post("/api/m2m/v1/session/login")
-def start_session(body: LoginBody, c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> LoginRead:
+@router.post("/api/m2m/v1/session/login", responses=SESSION_ERROR_RESPONSES)
+def start_session(
+    request: Request,
+    body: LoginBody,
+    c: ContainerDep,
+    throttle: ThrottleDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> LoginRead:
     issued = auth.login(
         uow=c.uow(),
         clock=c.clock,
@@ -124,11 +162,13 @@ def start_session(body: LoginBody, c: ContainerDep, authorization: Annotated[str
         bearer=bearer_token(authorization),
         username=body.username,
         password=body.password,
+        throttle=throttle,
+        address=_remote(request),
     )
     return LoginRead(session_token=issued.value)
 
 
-@router.post("/api/m2m/v1/session/logout")
+@router.post("/api/m2m/v1/session/logout", responses=SESSION_ERROR_RESPONSES)
 def end_session(
     c: ContainerDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -139,7 +179,7 @@ def end_session(
     return LoginRead(session_token=vz_m2m_token)
 
 
-@router.put("/api/m2m/v1/session/password/actions/reset")
+@router.put("/api/m2m/v1/session/password/actions/reset", responses=SESSION_ERROR_RESPONSES)
 def reset_password(
     body: PasswordResetBody,
     c: ContainerDep,

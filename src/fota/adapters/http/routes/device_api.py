@@ -10,10 +10,11 @@ from starlette.concurrency import run_in_threadpool
 
 from fota.adapters import metrics
 from fota.adapters.http.dependencies import ContainerDep, bearer_token
+from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
 from fota.adapters.http.schemas import RequestBody, ResponseBody
 from fota.services import device_poll
 
-router = APIRouter(prefix="/device/v1", tags=["HTTP device protocol"])
+router = APIRouter(prefix="/device/v1", tags=["HTTP device protocol"], responses=DEVICE_ERROR_RESPONSES)
 
 
 class CheckInBody(RequestBody):

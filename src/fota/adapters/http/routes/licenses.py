@@ -99,7 +99,8 @@ def list_licenses_to_remove(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    start_index: Annotated[int, Query(alias="startIndex", ge=0)] = 0,
+    # Bounded: a larger offset pages past any list and overflowed SQLite's 64-bit INTEGER (a 500).
+    start_index: Annotated[int, Query(alias="startIndex", ge=0, le=2**31 - 1)] = 0,
 ) -> CancelListRead:
     result = licenses.read_cancel_list(
         uow=c.reader(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
