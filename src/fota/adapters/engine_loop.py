@@ -1,15 +1,12 @@
-"""Runs the campaign engine's tick inside `fota serve`: every interval, in a worker thread, on the injected clock."""
+"""The campaign engine's tick inside `fota serve`: measured, run every interval on the injected clock."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 
-from starlette.concurrency import run_in_threadpool
-
 from fota.adapters import metrics
+from fota.adapters.periodic import PeriodicLoop
 from fota.adapters.storage.lag import oldest_due_work
 from fota.bootstrap import Container
 from fota.services.engine import TickReport, run_due_work
@@ -42,31 +39,13 @@ def tick_once(container: Container) -> TickReport:
     return report
 
 
-class EngineLoop:
+class EngineLoop(PeriodicLoop):
     def __init__(self, container: Container) -> None:
-        self.container = container
-        self._task: asyncio.Task[None] | None = None
+        super().__init__("fota-engine", container.settings.engine_interval_seconds, lambda: self._pass(container))
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="fota-engine")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        interval = self.container.settings.engine_interval_seconds
-        while True:
-            try:
-                report = await run_in_threadpool(tick_once, self.container)
-                if report.transitions or report.timed_out:
-                    log.info(
-                        "engine: %d campaign transitions, %d timed-out steps", report.transitions, report.timed_out
-                    )
-            except Exception:
-                # A failing tick (e.g. the database restarting) must not stop the loop; the next one retries.
-                log.exception("engine tick failed")
-            await asyncio.sleep(interval)
+    @staticmethod
+    def _pass(container: Container) -> bool:
+        report = tick_once(container)
+        if report.transitions or report.timed_out:
+            log.info("engine: %d campaign transitions, %d timed-out steps", report.transitions, report.timed_out)
+        return False

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import threading
 
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters import metrics
+from fota.adapters.periodic import PeriodicLoop
 from fota.bootstrap import Container
 from fota.services.outbox import DeliveryReport, deliver_due
 
@@ -36,33 +35,19 @@ def deliver_once(container: Container) -> DeliveryReport:
     return report
 
 
-class OutboxLoop:
+class OutboxLoop(PeriodicLoop):
     def __init__(self, container: Container) -> None:
+        super().__init__("fota-outbox", container.settings.callback_interval_seconds, lambda: self._pass(container))
         self.container = container
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="fota-outbox")
+    @staticmethod
+    def _pass(container: Container) -> bool:
+        report = deliver_once(container)
+        if report.given_up:
+            log.warning("callbacks: gave up %d events", report.given_up)
+        # A backlog (a campaign's end moving a whole fleet) is drained without pausing between passes.
+        return report.more_due
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         await run_in_threadpool(self.container.callback_sender.close)
-
-    async def _run(self) -> None:
-        interval = self.container.settings.callback_interval_seconds
-        while True:
-            more = False
-            try:
-                report = await run_in_threadpool(deliver_once, self.container)
-                more = report.more_due
-                if report.given_up:
-                    log.warning("callbacks: gave up %d events", report.given_up)
-            except Exception:
-                # A failing pass (e.g. the database restarting) must not stop the loop; leases make the next retry safe.
-                log.exception("callback delivery pass failed")
-            # A backlog (a campaign's end moving a whole fleet) is drained without pausing between passes.
-            await asyncio.sleep(0 if more else interval)
