@@ -18,7 +18,6 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -27,21 +26,11 @@ from sqlalchemy import select
 
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.tables import history, outbox
-from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from tests import conftest
 from tests.conftest import BACKENDS, RunningServer, _free_port, _stop_and_cleanup, start_server
 from tests.faults.figures import record
-from tests.lwm2m.harness import (
-    FROM,
-    MAKE,
-    MODEL,
-    TO,
-    callback_receiver,
-    create_campaign_with_sdk,
-    device_report,
-    provision,
-)
+from tests.lwm2m.harness import TO, callback_receiver, device_report, resilient_template, watched_campaign
 
 DEVICES = 60
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -122,28 +111,10 @@ def test_postgres_restart_mid_campaign_loses_and_repeats_nothing(
 
 def run_restart_scenario(server: RunningServer, cluster: PrivatePostgres) -> None:
     account = server.new_account(license_count=DEVICES)
-    firmware, imeis, start = provision(server, account, DEVICES, image_size=2048)
     restarts = 0
     with callback_receiver() as receiver:
-        with account.client() as client:
-            assert client.post(f"/callbacks/{account.name}", json={"url": receiver.url}).status_code == 200
-        today = server.now().date()
-        campaign_id = create_campaign_with_sdk(account, firmware, imeis, today, today + timedelta(days=2))
-        server.advance(0)
-
-        template = DeviceConfig(
-            server=server.coap_url,
-            make=MAKE,
-            model=MODEL,
-            firmware=FROM,
-            checkin_interval=2.0,
-            awake_seconds=10.0,
-            reboot_seconds=0.5,
-            lifetime=3600,
-            transfer_timeout=5.0,
-            request_timeout=5.0,
-            register_retry=1.0,
-        )
+        campaign_id, imeis, start = watched_campaign(server, account, receiver, DEVICES)
+        template = resilient_template(server, checkin_interval=2.0)
         finished = threading.Event()
 
         def all_succeeded() -> bool:

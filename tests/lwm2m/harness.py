@@ -10,13 +10,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from verizon.models.campaign_firmware_upgrade import CampaignFirmwareUpgrade
 from verizon.models.v3_time_window import V3TimeWindow
 
+from fota.simulator.device import DeviceConfig
 from fota.simulator.package import build_image
 from tests.api.sdk_client import sdk_session
 from tests.conftest import Account, RunningServer
@@ -138,3 +139,36 @@ def device_report(account: Account, campaign_id: str) -> dict[str, dict[str, Any
         r = client.get(f"/reports/{account.name}/campaigns/{campaign_id}/devices")
         assert r.status_code == 200, r.text
         return {d["deviceId"]: d for d in r.json()["deviceList"]}
+
+
+def resilient_template(server: RunningServer, *, checkin_interval: float) -> DeviceConfig:
+    """Devices for outage tests: short time-outs and quick re-registration, so they notice a dead server fast."""
+    return DeviceConfig(
+        server=server.coap_url,
+        make=MAKE,
+        model=MODEL,
+        firmware=FROM,
+        checkin_interval=checkin_interval,
+        awake_seconds=10.0,
+        reboot_seconds=0.5,
+        lifetime=3600,
+        transfer_timeout=5.0,
+        request_timeout=5.0,
+        register_retry=1.0,
+    )
+
+
+def watched_campaign(
+    server: RunningServer, account: Account, receiver: CallbackReceiver, count: int
+) -> tuple[str, list[str], int]:
+    """`count` provisioned devices in a campaign live today, with `receiver` registered for its callbacks.
+
+    Returns the campaign id, the IMEIs and the first IMEI as a number (the fleet's `imei_start`).
+    """
+    firmware, imeis, start = provision(server, account, count, image_size=2048)
+    with account.client() as client:
+        assert client.post(f"/callbacks/{account.name}", json={"url": receiver.url}).status_code == 200
+    today = server.now().date()
+    campaign_id = create_campaign_with_sdk(account, firmware, imeis, today, today + timedelta(days=2))
+    server.advance(0)
+    return campaign_id, imeis, start

@@ -7,7 +7,6 @@ import asyncio
 import os
 import threading
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,9 @@ from sqlalchemy import select
 
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.tables import history, outbox
-from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from tests.conftest import BACKENDS, RunningServer, _stop_and_cleanup, start_server
-from tests.lwm2m.harness import (
-    FROM,
-    MAKE,
-    MODEL,
-    TO,
-    callback_receiver,
-    create_campaign_with_sdk,
-    device_report,
-    provision,
-)
+from tests.lwm2m.harness import TO, callback_receiver, device_report, resilient_template, watched_campaign
 
 DEVICES = 500
 # A minute per backend: CI runs it on the embedded default; `make soak` runs it on both databases.
@@ -45,27 +34,9 @@ def test_sigkill_mid_campaign_loses_and_repeats_nothing(backend: str, tmp_path: 
 
 def run_crash_scenario(server: RunningServer) -> None:
     account = server.new_account(license_count=DEVICES)
-    firmware, imeis, start = provision(server, account, DEVICES, image_size=2048)
     with callback_receiver() as receiver:
-        with account.client() as client:
-            assert client.post(f"/callbacks/{account.name}", json={"url": receiver.url}).status_code == 200
-        today = server.now().date()
-        campaign_id = create_campaign_with_sdk(account, firmware, imeis, today, today + timedelta(days=2))
-        server.advance(0)
-
-        template = DeviceConfig(
-            server=server.coap_url,
-            make=MAKE,
-            model=MODEL,
-            firmware=FROM,
-            checkin_interval=5.0,
-            awake_seconds=10.0,
-            reboot_seconds=0.5,
-            lifetime=3600,
-            transfer_timeout=5.0,
-            request_timeout=5.0,
-            register_retry=1.0,
-        )
+        campaign_id, imeis, start = watched_campaign(server, account, receiver, DEVICES)
+        template = resilient_template(server, checkin_interval=5.0)
         finished = threading.Event()
 
         async def scenario() -> None:

@@ -100,7 +100,7 @@ class DeviceSession:
             registrations.held_elsewhere, uow=self.c.reader(), device_id=self.device_id, node=self.config.node
         )
         if moved:
-            log.info("device %s: registered at another LwM2M process; this session stops", self.device_id)
+            log.info("device %s: registered at another LwM2M process; stopping here", self.device_id)
         return moved
 
     async def _drive(self, work: Assignment, firmware: str | None) -> None:
