@@ -313,6 +313,7 @@ class UpgradeRepository(Protocol):
         now: datetime,
         next_attempt_at: datetime | None,
         expected_step: str | None = None,
+        expired_by: datetime | None = None,
     ) -> bool: ...
     def expired(self, now: datetime, limit: int) -> list[CampaignDeviceRow]: ...
 

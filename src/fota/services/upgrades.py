@@ -178,6 +178,7 @@ def conclude(
     outcome: Outcome,
     attempts: int,
     expected_step: Step | None = None,
+    expired_by: datetime | None = None,
 ) -> DeviceStatus | None:
     """Ends an attempt: UpgradeSuccess, a retry later (back to UpgradePending), or UpgradeFailed.
 
@@ -205,6 +206,7 @@ def conclude(
             now=now,
             next_attempt_at=next_attempt,
             expected_step=expected_step.value if expected_step else None,
+            expired_by=expired_by,
         )
         if not done:
             return None
@@ -281,6 +283,7 @@ def expire_steps(
             outcome=outcome,
             attempts=row.attempts,
             expected_step=step,
+            expired_by=now,
         )
         count += status is not None
         if outcomes is not None and status is not None:

@@ -117,6 +117,7 @@ class SqlUpgradeRepository:
         now: datetime,
         next_attempt_at: datetime | None,
         expected_step: str | None = None,
+        expired_by: datetime | None = None,
     ) -> bool:
         conditions = [
             campaign_devices.c.campaign_id == campaign_id,
@@ -125,6 +126,9 @@ class SqlUpgradeRepository:
         ]
         if expected_step is not None:
             conditions.append(campaign_devices.c.step == expected_step)
+        if expired_by is not None:
+            # A time-out only ends the attempt it read: a newer attempt has a later deadline and is left alone.
+            conditions.append(campaign_devices.c.step_deadline <= expired_by)
         statement = (
             update(campaign_devices)
             .where(and_(*conditions))
