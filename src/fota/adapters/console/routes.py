@@ -312,19 +312,24 @@ async def edit_campaign(request: Request, c: ContainerDep) -> Response:
     return await _run(_edit_campaign, request, c, form)
 
 
-def _edit_campaign(request: Request, c: Container, form: dict[str, str]) -> Response:
-    session = _session(request, c)
-    if session is None:
-        return _to_sign_in(request)
-    if not _csrf_ok(session, form.get("csrf_token", "")):
-        return _forbidden()
+def _edit_campaign(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     return _campaign_form(c, session, form)
 
 
 async def _run(handler: Any, request: Request, c: Container, form: dict[str, str]) -> Response:
-    # Form parsing is async; the use cases block on the database, so they run in the thread pool.
-    response: Response = await run_in_threadpool(handler, request, c, form)
-    return response
+    """Signs-in and CSRF checks for a form POST, then its handler in the thread pool (form parsing is async;
+    the use cases block on the database)."""
+
+    def checked() -> Response:
+        session = _session(request, c)
+        if session is None:
+            return _to_sign_in(request)
+        if not _csrf_ok(session, form.get("csrf_token", "")):
+            return _forbidden()
+        response: Response = handler(request, c, session, form)
+        return response
+
+    return await run_in_threadpool(checked)
 
 
 @router.post("/campaigns/preview", response_model=None)
@@ -333,12 +338,7 @@ async def preview(request: Request, c: ContainerDep) -> Response:
     return await _run(_preview, request, c, form)
 
 
-def _preview(request: Request, c: Container, form: dict[str, str]) -> Response:
-    session = _session(request, c)
-    if session is None:
-        return _to_sign_in(request)
-    if not _csrf_ok(session, form.get("csrf_token", "")):
-        return _forbidden()
+def _preview(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         create = _campaign_request(c, form)
         result = preview_campaign(uow=c.reader(), clock=c.clock, account_name=session.account_name, request=create)
@@ -360,12 +360,7 @@ async def create(request: Request, c: ContainerDep) -> Response:
     return await _run(_create, request, c, form)
 
 
-def _create(request: Request, c: Container, form: dict[str, str]) -> Response:
-    session = _session(request, c)
-    if session is None:
-        return _to_sign_in(request)
-    if not _csrf_ok(session, form.get("csrf_token", "")):
-        return _forbidden()
+def _create(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         created = campaigns.create_campaign(
             uow=c.uow(), clock=c.clock, account_name=session.account_name, request=_campaign_request(c, form)
