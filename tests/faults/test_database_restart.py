@@ -25,12 +25,19 @@ import pytest
 from sqlalchemy import select
 
 from fota.adapters.storage.database import make_engine
-from fota.adapters.storage.tables import history, outbox
+from fota.adapters.storage.tables import history
 from fota.simulator.fleet import Fleet
 from tests import conftest
 from tests.conftest import BACKENDS, RunningServer, _free_port, _stop_and_cleanup, start_server
 from tests.faults.figures import record
-from tests.lwm2m.harness import TO, callback_receiver, device_report, resilient_template, watched_campaign
+from tests.lwm2m.harness import (
+    TO,
+    callback_receiver,
+    device_report,
+    drain_outbox,
+    resilient_template,
+    watched_campaign,
+)
 
 DEVICES = 60
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -159,20 +166,7 @@ def run_restart_scenario(server: RunningServer, cluster: PrivatePostgres) -> Non
                     ).scalars()
                 )
                 assert successes == dict.fromkeys(imeis, 1), "every device finishes exactly once"
-                for _ in range(60):  # bounded: the outbox drains within seconds once nothing is due later
-                    pending = connection.execute(
-                        select(outbox.c.event_id).where(
-                            outbox.c.delivered_at.is_(None), outbox.c.account_name == account.name
-                        )
-                    ).all()
-                    connection.rollback()
-                    if not pending:
-                        break
-                    server.advance(0)
-                    threading.Event().wait(0.5)
-                recorded = set(
-                    connection.execute(select(outbox.c.event_id).where(outbox.c.account_name == account.name)).scalars()
-                )
+            recorded = drain_outbox(engine, account.name, server)
         finally:
             engine.dispose()
         received = receiver.ids()

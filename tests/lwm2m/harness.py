@@ -7,6 +7,7 @@ import hmac
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,9 +15,11 @@ from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from sqlalchemy import Engine, select
 from verizon.models.campaign_firmware_upgrade import CampaignFirmwareUpgrade
 from verizon.models.v3_time_window import V3TimeWindow
 
+from fota.adapters.storage.tables import outbox
 from fota.simulator.device import DeviceConfig
 from fota.simulator.package import build_image
 from tests.api.sdk_client import sdk_session
@@ -71,7 +74,11 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # Several engines post at once; the default backlog of 5 can refuse a burst.
+        request_queue_size = 128
+
+    httpd = Server(("127.0.0.1", 0), Handler)
     receiver.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks/fota"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -80,6 +87,29 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def drain_outbox(engine: Engine, account_name: str, clock: RunningServer, timeout: float = 60.0) -> set[str]:
+    """Waits until the server has delivered every callback event of the account; returns the recorded event ids.
+
+    A failed attempt is retried after a back-off on the simulated clock, so the clock keeps moving while waiting:
+    one second per half second, which keeps the 60 s delivery lease far longer than any send (10 s at most).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(outbox.c.event_id, outbox.c.delivered_at, outbox.c.attempts, outbox.c.last_error).where(
+                    outbox.c.account_name == account_name
+                )
+            ).all()
+        pending = [(r.event_id, r.attempts, r.last_error) for r in rows if r.delivered_at is None]
+        if not pending:
+            return {r.event_id for r in rows}
+        if time.monotonic() > deadline:
+            raise AssertionError(f"callback outbox not drained, {len(pending)} pending: {pending[:5]}")
+        clock.advance(1)
+        threading.Event().wait(0.5)
 
 
 def imei_block(count: int) -> int:

@@ -13,10 +13,17 @@ import pytest
 from sqlalchemy import select
 
 from fota.adapters.storage.database import make_engine
-from fota.adapters.storage.tables import history, outbox
+from fota.adapters.storage.tables import history
 from fota.simulator.fleet import Fleet
 from tests.conftest import BACKENDS, RunningServer, _stop_and_cleanup, start_server
-from tests.lwm2m.harness import TO, callback_receiver, device_report, resilient_template, watched_campaign
+from tests.lwm2m.harness import (
+    TO,
+    callback_receiver,
+    device_report,
+    drain_outbox,
+    resilient_template,
+    watched_campaign,
+)
 
 DEVICES = 500
 # A minute per backend: CI runs it on the embedded default; `make soak` runs it on both databases.
@@ -76,21 +83,7 @@ def run_crash_scenario(server: RunningServer) -> None:
                     ).scalars()
                 )
                 assert successes == dict.fromkeys(imeis, 1), "every device finishes exactly once"
-                # Wait until the outbox is drained, then compare what was sent with what was recorded.
-                for _ in range(60):
-                    pending = connection.execute(
-                        select(outbox.c.event_id).where(
-                            outbox.c.delivered_at.is_(None), outbox.c.account_name == account.name
-                        )
-                    ).all()
-                    connection.rollback()
-                    if not pending:
-                        break
-                    server.advance(0)
-                    threading.Event().wait(0.5)
-                recorded = set(
-                    connection.execute(select(outbox.c.event_id).where(outbox.c.account_name == account.name)).scalars()
-                )
+            recorded = drain_outbox(engine, account.name, server)
         finally:
             engine.dispose()
         received = receiver.ids()

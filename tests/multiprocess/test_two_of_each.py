@@ -38,6 +38,7 @@ from tests.lwm2m.harness import (
     callback_receiver,
     create_campaign_with_sdk,
     device_report,
+    drain_outbox,
     provision,
 )
 
@@ -189,12 +190,12 @@ def test_two_of_each_process_run_a_campaign_with_nothing_done_twice(deployment: 
 
         engine = make_engine(deployment.database_url)
         try:
-            _drain_outbox(engine, account.name)
+            drain_outbox(engine, account.name, provisioner)
             # Past the end date: the campaign ends, once, whichever engine (or API clock move) gets there first.
             end = datetime.combine(today + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
             operator.set_clock(end + timedelta(hours=1))
             _wait_for(lambda: _campaign_statuses(engine, campaign_id)[-1:] == ["CampaignEnded"], "campaign ended")
-            _drain_outbox(engine, account.name)
+            drain_outbox(engine, account.name, provisioner)
             _assert_nothing_done_twice(engine, campaign_id, imeis, account.name, receiver.ids())
         finally:
             engine.dispose()
@@ -250,19 +251,6 @@ def _campaign_statuses(engine: Engine, campaign_id: str) -> list[str]:
                 .order_by(history.c.id)
             ).scalars()
         )
-
-
-def _drain_outbox(engine: Engine, account_name: str) -> None:
-    """Waits until every callback event is delivered; the engines' outbox loops do it without help."""
-
-    def drained() -> bool:
-        with engine.connect() as connection:
-            pending = connection.execute(
-                select(func.count()).where(outbox.c.account_name == account_name, outbox.c.delivered_at.is_(None))
-            ).scalar_one()
-        return pending == 0
-
-    _wait_for(drained, "callback outbox drained")
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
