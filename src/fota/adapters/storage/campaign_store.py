@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from fota.adapters.storage.device_store import chunks
+from fota.adapters.storage.bulk import insert_rows, key_chunks, member_of
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
 from fota.domain.campaign import Campaign
 from fota.domain.protocols import Protocol
@@ -151,14 +151,19 @@ def _row(row: Any) -> CampaignDeviceRow:
     )
 
 
+# Enum member attributes are slow to read in a loop over a whole fleet; these are read once.
+_STATUS_COLUMNS = {status: (status.value, status.is_active) for status in DeviceStatus}
+
+
 def _row_values(row: CampaignDeviceRow) -> dict[str, Any]:
+    status, active = _STATUS_COLUMNS[row.status]
     return {
         "campaign_id": row.campaign_id,
         "device_id": row.device_id,
         "account_name": row.account_name,
-        "status": row.status.value,
+        "status": status,
         "reason": row.reason,
-        "active": row.status.is_active,
+        "active": active,
         "updated_at": row.updated_at,
         "recent_attempt_at": row.recent_attempt_at,
         "next_attempt_at": row.next_attempt_at,
@@ -171,9 +176,9 @@ class SqlCampaignDeviceRepository:
 
     def get_many(self, campaign_id: str, device_ids: Sequence[str]) -> dict[str, CampaignDeviceRow]:
         found: dict[str, CampaignDeviceRow] = {}
-        for chunk in chunks(device_ids):
+        for chunk in key_chunks(device_ids):
             query = select(campaign_devices).where(
-                campaign_devices.c.campaign_id == campaign_id, campaign_devices.c.device_id.in_(chunk)
+                campaign_devices.c.campaign_id == campaign_id, member_of(self.c, campaign_devices.c.device_id, chunk)
             )
             for r in self.c.execute(query):
                 row = _row(r)
@@ -181,9 +186,7 @@ class SqlCampaignDeviceRepository:
         return found
 
     def insert(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        values = [_row_values(r) for r in rows]
-        if values:
-            self.c.execute(insert(campaign_devices), values)
+        insert_rows(self.c, campaign_devices, (_row_values(r) for r in rows))
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
         values = [{f"b_{k}": v for k, v in _row_values(r).items()} for r in rows]
@@ -208,11 +211,11 @@ class SqlCampaignDeviceRepository:
 
     def active_elsewhere(self, device_ids: Sequence[str], campaign_id: str) -> set[str]:
         busy: set[str] = set()
-        for chunk in chunks(device_ids):
+        for chunk in key_chunks(device_ids):
             busy.update(
                 self.c.execute(
                     select(campaign_devices.c.device_id).where(
-                        campaign_devices.c.device_id.in_(chunk),
+                        member_of(self.c, campaign_devices.c.device_id, chunk),
                         campaign_devices.c.active.is_(True),
                         campaign_devices.c.campaign_id != campaign_id,
                     )
@@ -264,19 +267,21 @@ class SqlHistoryRepository:
         self.c = connection
 
     def append(self, entries: Iterable[HistoryEntry]) -> None:
-        values = [
-            {
-                "account_name": e.account_name,
-                "campaign_id": e.campaign_id,
-                "device_id": e.device_id,
-                "status": e.status,
-                "reason": e.reason,
-                "at": e.at,
-            }
-            for e in entries
-        ]
-        if values:
-            self.c.execute(insert(history), values)
+        insert_rows(
+            self.c,
+            history,
+            (
+                {
+                    "account_name": e.account_name,
+                    "campaign_id": e.campaign_id,
+                    "device_id": e.device_id,
+                    "status": e.status,
+                    "reason": e.reason,
+                    "at": e.at,
+                }
+                for e in entries
+            ),
+        )
 
     def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]:
         query = select(history).where(history.c.account_name == account_name, history.c.device_id == device_id)

@@ -2,46 +2,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, exists, insert, literal, select, update
 
-from fota.adapters.storage.tables import device_keys, devices, firmware, firmware_images, firmware_report_requests
+from fota.adapters.storage.bulk import insert_rows, key_chunks, member_of
+from fota.adapters.storage.tables import (
+    device_keys,
+    device_licenses,
+    devices,
+    firmware,
+    firmware_images,
+    firmware_report_requests,
+)
+from fota.adapters.storage.types import UTCDateTime
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol
 
-# Keeps IN lists well below SQLite's and PostgreSQL's parameter limits.
-CHUNK = 900
+# Devices are read with their license: the row in device_licenses, if any.
+_DEVICE_COLUMNS = (
+    devices.c.device_id,
+    devices.c.account_name,
+    devices.c.mdn,
+    devices.c.make,
+    devices.c.model,
+    devices.c.firmware,
+    devices.c.protocol,
+    device_licenses.c.assigned_at,
+    devices.c.created_at,
+    devices.c.updated_at,
+    devices.c.firmware_updated_at,
+    devices.c.last_seen_at,
+)
+_WITH_LICENSE = devices.outerjoin(device_licenses, device_licenses.c.device_id == devices.c.device_id)
+_PROTOCOLS = {p.value: p for p in Protocol}
 
 
-def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _select_devices() -> Select[Any]:
+    return select(*_DEVICE_COLUMNS).select_from(_WITH_LICENSE)
 
 
 def _device(row: Any) -> Device:
-    r = row._mapping
+    device_id, account, mdn, make, model, firmware, protocol, licensed_at, created, updated, fw_updated, seen = row
     return Device(
-        r["device_id"],
-        r["account_name"],
-        r["mdn"],
-        r["make"],
-        r["model"],
-        r["firmware"],
-        Protocol(r["protocol"]),
-        r["license_assigned"],
-        r["license_assigned_at"],
-        r["created_at"],
-        r["updated_at"],
-        r["firmware_updated_at"],
-        r["last_seen_at"],
+        device_id,
+        account,
+        mdn,
+        make,
+        model,
+        firmware,
+        _PROTOCOLS[protocol],
+        licensed_at is not None,
+        licensed_at,
+        created,
+        updated,
+        fw_updated,
+        seen,
     )
 
 
 def _device_values(device: Device) -> dict[str, Any]:
+    """The device's own columns; its license is written only through `set_licensed`."""
     return {
         "device_id": device.device_id,
         "account_name": device.account_name,
@@ -50,8 +74,6 @@ def _device_values(device: Device) -> dict[str, Any]:
         "model": device.model,
         "firmware": device.firmware,
         "protocol": device.protocol.value,
-        "license_assigned": device.license_assigned,
-        "license_assigned_at": device.license_assigned_at,
         "created_at": device.created_at,
         "updated_at": device.updated_at,
         "firmware_updated_at": device.firmware_updated_at,
@@ -64,20 +86,19 @@ class SqlDeviceRepository:
         self.c = connection
 
     def get(self, device_id: str) -> Device | None:
-        row = self.c.execute(select(devices).where(devices.c.device_id == device_id)).first()
+        row = self.c.execute(_select_devices().where(devices.c.device_id == device_id)).first()
         return _device(row) if row else None
 
     def get_many(self, device_ids: Sequence[str]) -> dict[str, Device]:
         found: dict[str, Device] = {}
-        for chunk in chunks(device_ids):
-            for row in self.c.execute(select(devices).where(devices.c.device_id.in_(chunk))):
+        for chunk in key_chunks(device_ids):
+            for row in self.c.execute(_select_devices().where(member_of(self.c, devices.c.device_id, chunk))):
                 device = _device(row)
                 found[device.device_id] = device
         return found
 
     def add_many(self, batch: Sequence[Device]) -> None:
-        if batch:
-            self.c.execute(insert(devices), [_device_values(d) for d in batch])
+        insert_rows(self.c, devices, (_device_values(d) for d in batch))
 
     def update(self, device: Device) -> None:
         values = _device_values(device)
@@ -85,7 +106,7 @@ class SqlDeviceRepository:
         self.c.execute(update(devices).where(devices.c.device_id == device.device_id).values(**values))
 
     def page(self, account_name: str, *, protocol: Protocol | None, after: str | None, limit: int) -> list[Device]:
-        query = select(devices).where(devices.c.account_name == account_name)
+        query = _select_devices().where(devices.c.account_name == account_name)
         if protocol is not None:
             query = query.where(devices.c.protocol == protocol.value)
         if after:
@@ -93,17 +114,30 @@ class SqlDeviceRepository:
         return [_device(r) for r in self.c.execute(query.order_by(devices.c.device_id).limit(limit))]
 
     def licensed_page(self, account_name: str, *, after: str | None, limit: int) -> list[Device]:
-        query = select(devices).where(devices.c.account_name == account_name, devices.c.license_assigned.is_(True))
+        # Walks the account's licenses, not its fleet.
+        query = (
+            _select_devices()
+            .where(device_licenses.c.account_name == account_name)
+            .order_by(device_licenses.c.device_id)
+            .limit(limit)
+        )
         if after:
-            query = query.where(devices.c.device_id > after)
-        return [_device(r) for r in self.c.execute(query.order_by(devices.c.device_id).limit(limit))]
+            query = query.where(device_licenses.c.device_id > after)
+        return [_device(r) for r in self.c.execute(query)]
 
     def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
-        for chunk in chunks(device_ids):
+        """Assigns or releases the devices' licenses; the caller passes devices whose license changes."""
+        if not licensed:
+            for chunk in key_chunks(device_ids):
+                self.c.execute(delete(device_licenses).where(member_of(self.c, device_licenses.c.device_id, chunk)))
+            return
+        for chunk in key_chunks(device_ids):
+            unlicensed = select(devices.c.device_id, devices.c.account_name, literal(at, UTCDateTime())).where(
+                member_of(self.c, devices.c.device_id, chunk),
+                ~exists().where(device_licenses.c.device_id == devices.c.device_id),
+            )
             self.c.execute(
-                update(devices)
-                .where(devices.c.device_id.in_(chunk))
-                .values(license_assigned=licensed, license_assigned_at=at if licensed else None, updated_at=at)
+                insert(device_licenses).from_select(["device_id", "account_name", "assigned_at"], unlicensed)
             )
 
     def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None:
@@ -128,7 +162,7 @@ class SqlDeviceRepository:
         after: str | None,
         limit: int,
     ) -> list[Device]:
-        query = select(devices).where(
+        query = _select_devices().where(
             devices.c.account_name == account_name,
             devices.c.make == make,
             devices.c.model == model,

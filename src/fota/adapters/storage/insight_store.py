@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from fota.adapters.storage.bulk import key_chunks, member_of
 from fota.adapters.storage.campaign_store import _campaign, _row
-from fota.adapters.storage.device_store import chunks
 from fota.adapters.storage.tables import campaign_devices, campaigns, devices, history, registrations
 from fota.domain.statuses import DeviceStatus
 from fota.services.ports import CampaignDeviceRow, CampaignListing, CheckIn
@@ -37,10 +37,10 @@ class SqlInsightRepository:
 
     def status_counts(self, campaign_ids: Sequence[str]) -> dict[str, dict[DeviceStatus, int]]:
         counts: dict[str, dict[DeviceStatus, int]] = {c: {} for c in campaign_ids}
-        for chunk in chunks(campaign_ids):
+        for chunk in key_chunks(campaign_ids):
             query = (
                 select(campaign_devices.c.campaign_id, campaign_devices.c.status, func.count())
-                .where(campaign_devices.c.campaign_id.in_(chunk))
+                .where(member_of(self.c, campaign_devices.c.campaign_id, chunk))
                 .group_by(campaign_devices.c.campaign_id, campaign_devices.c.status)
             )
             for campaign_id, status, count in self.c.execute(query):
@@ -72,7 +72,7 @@ class SqlInsightRepository:
 
     def checkins(self, device_ids: Sequence[str]) -> dict[str, CheckIn]:
         found: dict[str, CheckIn] = {}
-        for chunk in chunks(device_ids):
+        for chunk in key_chunks(device_ids):
             query = (
                 select(
                     devices.c.device_id,
@@ -81,7 +81,7 @@ class SqlInsightRepository:
                     registrations.c.expires_at,
                 )
                 .select_from(devices.outerjoin(registrations, registrations.c.device_id == devices.c.device_id))
-                .where(devices.c.device_id.in_(chunk))
+                .where(member_of(self.c, devices.c.device_id, chunk))
             )
             for device_id, last_seen_at, lifetime, expires_at in self.c.execute(query):
                 found[device_id] = CheckIn(device_id, last_seen_at, lifetime, expires_at)

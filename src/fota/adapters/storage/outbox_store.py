@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from fota.adapters.storage.bulk import insert_rows
 from fota.adapters.storage.tables import callback_deliveries, outbox
 from fota.services.ports import ClaimedEvent, DeliveryAttempt, OutboxEvent
-
-INSERT_CHUNK = 5000
-
-
-def _chunked(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 class SqlOutboxRepository:
@@ -38,9 +30,7 @@ class SqlOutboxRepository:
             }
             for e in events
         )
-        # Chunks bound the memory of one statement when a campaign's end moves a whole fleet at once.
-        for chunk in _chunked(values, INSERT_CHUNK):
-            self.c.execute(insert(outbox), chunk)
+        insert_rows(self.c, outbox, values)
 
     def claim(self, now: datetime, limit: int, *, lease_until: datetime) -> list[ClaimedEvent]:
         query = (

@@ -74,15 +74,23 @@ devices = Table(
     Column("model", String(128), nullable=False),
     Column("firmware", String(128), nullable=False),
     Column("protocol", String(16), nullable=False),
-    Column("license_assigned", Boolean, nullable=False, default=False),
-    Column("license_assigned_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("firmware_updated_at", UTCDateTime, nullable=True),
     Column("last_seen_at", UTCDateTime, nullable=True),
     Index("ix_devices_account_protocol", "account_name", "protocol", "device_id"),
-    Index("ix_devices_account_licensed", "account_name", "license_assigned", "device_id"),
     Index("ix_devices_match", "account_name", "make", "model", "firmware"),
+)
+
+# A device holds one of its account's licenses while it has a row here. Assigning a fleet's licenses is then an
+# insert of narrow rows rather than an update of every wide device row and its indexes (docs/adr/0011).
+device_licenses = Table(
+    "device_licenses",
+    metadata,
+    Column("device_id", String(15), ForeignKey("devices.device_id"), primary_key=True),
+    Column("account_name", String(64), nullable=False),
+    Column("assigned_at", UTCDateTime, nullable=False),
+    Index("ix_device_licenses_account", "account_name", "device_id"),
 )
 
 firmware = Table(
