@@ -19,7 +19,7 @@ def check_imei(device_id: str) -> str:
     return device_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Device:
     device_id: str
     account_name: str

@@ -20,7 +20,7 @@ from fota.domain.security import DeviceSecurity
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CampaignDeviceRow:
     campaign_id: str
     device_id: str
@@ -37,7 +37,7 @@ class CampaignDeviceRow:
     update_executed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     account_name: str
     campaign_id: str | None
@@ -208,7 +208,7 @@ class CallbackRepository(Protocol):
     def delete(self, account_name: str) -> bool: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutboxEvent:
     event_id: str
     account_name: str

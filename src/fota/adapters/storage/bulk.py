@@ -9,8 +9,9 @@ scan. See docs/adr/0011-bulk-statements.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Connection, String, Table, bindparam, func, literal_column, select
@@ -19,6 +20,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 # Bounds the memory of one statement's parameters; large enough that a 1 000 000-key list is 20 statements.
 KEY_CHUNK = 50_000
 ROW_CHUNK = 10_000
+# An insert this large changes a table's shape enough to re-read its statistics, for the tables that are paged.
+ANALYZE_FROM = 20_000
 
 
 def key_chunks(keys: Sequence[str], size: int = KEY_CHUNK) -> Iterator[Sequence[str]]:
@@ -39,11 +42,16 @@ def member_of(connection: Connection, column: ColumnElement[Any], keys: Sequence
     return column.in_(select(literal_column("value")).select_from(func.json_each(keys_json)))
 
 
-def insert_rows(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+def insert_rows(
+    connection: Connection, table: Table, rows: Iterable[dict[str, Any]], *, analyze_from: int | None = None
+) -> int:
     """Inserts the rows (dicts with the same keys) in the connection's transaction; returns how many.
 
     PostgreSQL takes them through COPY; SQLite through the driver's `executemany`, with each column's SQLAlchemy
     bind processing applied once per distinct value (most rows of a batch share their timestamps).
+    With `analyze_from`, PostgreSQL re-reads the table's statistics after that many rows or more: until autovacuum
+    gets to it (a minute or more later), the planner would take a just-loaded campaign for a few hundred rows and
+    sort all of them for every page of its report.
     """
     iterator = iter(rows)
     first = next(iterator, None)
@@ -58,6 +66,8 @@ def insert_rows(connection: Connection, table: Table, rows: Iterable[dict[str, A
         else:
             _executemany(connection, table, columns, chunk)
         count += len(chunk)
+    if analyze_from is not None and count >= analyze_from and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {table.name}")
     return count
 
 
@@ -67,36 +77,50 @@ def _prepend(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[
 
 
 def _copy(connection: Connection, table: Table, columns: list[str], chunk: list[dict[str, Any]]) -> None:
-    to_text = [_copy_value(table, name) for name in columns]
+    # COPY's text format takes str, numbers, bools, datetimes and None as they are; JSON goes as its text.
+    converters = {i: _json_text for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)}
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in chunk:
-            copy.write_row([convert(row[name]) for name, convert in zip(columns, to_text, strict=True)])
+        for values in _tuples(columns, chunk, converters):
+            copy.write_row(values)
 
 
-def _copy_value(table: Table, name: str) -> Callable[[Any], Any]:
-    """COPY's text format takes str, numbers, bools, datetimes and None as they are; JSON goes as its text."""
-    if isinstance(table.c[name].type, JSON):
-        return lambda value: None if value is None else json.dumps(value)
-    return lambda value: value
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _executemany(connection: Connection, table: Table, columns: list[str], chunk: list[dict[str, Any]]) -> None:
     dialect = connection.dialect
-    processors = [_memoized(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns]
+    converters = {
+        i: _memoized(process)
+        for i, name in enumerate(columns)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    }
     placeholders = ", ".join("?" for _ in columns)
     statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
-    connection.exec_driver_sql(
-        statement,
-        [tuple(process(row[name]) for name, process in zip(columns, processors, strict=True)) for row in chunk],
-    )
+    connection.exec_driver_sql(statement, list(_tuples(columns, chunk, converters)))
 
 
-def _memoized(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
-    if process is None:
-        return lambda value: value
+def _tuples(
+    columns: list[str], chunk: list[dict[str, Any]], converters: Mapping[int, Callable[[Any], Any]]
+) -> Iterator[tuple[Any, ...]]:
+    """Each row's values in column order, converted where a column needs it (most columns need nothing)."""
+    pick = itemgetter(*columns)
+    for row in chunk:
+        values = pick(row)
+        if len(columns) == 1:
+            values = (values,)
+        if converters:
+            converted = list(values)
+            for i, convert in converters.items():
+                converted[i] = convert(converted[i])
+            values = tuple(converted)
+        yield values
+
+
+def _memoized(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     seen: dict[Any, Any] = {}
 
     def memoized(value: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from fota.adapters.storage.bulk import insert_rows, key_chunks, member_of
+from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
 from fota.domain.campaign import Campaign
 from fota.domain.protocols import Protocol
@@ -186,7 +186,7 @@ class SqlCampaignDeviceRepository:
         return found
 
     def insert(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        insert_rows(self.c, campaign_devices, (_row_values(r) for r in rows))
+        insert_rows(self.c, campaign_devices, (_row_values(r) for r in rows), analyze_from=ANALYZE_FROM)
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
         values = [{f"b_{k}": v for k, v in _row_values(r).items()} for r in rows]

@@ -22,7 +22,10 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+    # Sessions in UTC: timestamps come back in the zone they are used in, with nothing to convert per value.
+    return create_engine(
+        url, pool_size=20, max_overflow=20, pool_pre_ping=True, connect_args={"options": "-c TimeZone=UTC"}
+    )
 
 
 def _sqlite_engine(url: str) -> Engine:

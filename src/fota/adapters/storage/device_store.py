@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, exists, insert, literal, select, update
 
-from fota.adapters.storage.bulk import insert_rows, key_chunks, member_of
+from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
 from fota.adapters.storage.tables import (
     device_keys,
     device_licenses,
@@ -98,7 +98,7 @@ class SqlDeviceRepository:
         return found
 
     def add_many(self, batch: Sequence[Device]) -> None:
-        insert_rows(self.c, devices, (_device_values(d) for d in batch))
+        insert_rows(self.c, devices, (_device_values(d) for d in batch), analyze_from=ANALYZE_FROM)
 
     def update(self, device: Device) -> None:
         values = _device_values(device)
