@@ -68,6 +68,11 @@ class Settings:
         }
         if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
             values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
+        # Poll intervals of the engine and callback loops; on PostgreSQL notifications wake them sooner.
+        if os.environ.get("FOTA_ENGINE_INTERVAL"):
+            values["engine_interval_seconds"] = float(os.environ["FOTA_ENGINE_INTERVAL"])
+        if os.environ.get("FOTA_CALLBACK_INTERVAL"):
+            values["callback_interval_seconds"] = float(os.environ["FOTA_CALLBACK_INTERVAL"])
         values.update({k: v for k, v in overrides.items() if v is not None or k == "coap_port"})
         return cls(**values)  # type: ignore[arg-type]
 

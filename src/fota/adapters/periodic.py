@@ -1,4 +1,7 @@
-"""A background loop inside `fota serve`: run a blocking pass in a worker thread, again and again, until stopped."""
+"""A background loop inside `fota serve`: run a blocking pass in a worker thread, again and again, until stopped.
+
+Between passes it waits its interval, or less when woken (a PostgreSQL notification that work was enqueued).
+"""
 
 from __future__ import annotations
 
@@ -20,9 +23,17 @@ class PeriodicLoop:
         self.interval = interval
         self.work = work
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._woken = asyncio.Event()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name=self.name)
+
+    def wake(self) -> None:
+        """Starts the next pass now rather than at the end of the interval; callable from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._woken.set)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -33,10 +44,16 @@ class PeriodicLoop:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the pass: a wake-up while it runs means work it may not have seen, so another pass.
+            self._woken.clear()
             more = False
             try:
                 more = await run_in_threadpool(self.work)
             except Exception:
                 # A failing pass (e.g. the database restarting) must not stop the loop; the next pass retries.
                 log.exception("%s pass failed", self.name)
-            await asyncio.sleep(0 if more else self.interval)
+            if more:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self.interval)

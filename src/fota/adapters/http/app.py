@@ -6,6 +6,7 @@ the LwM2M server.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
@@ -35,6 +36,7 @@ from fota.adapters.http.routes import metrics as metrics_route
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
+from fota.adapters.storage.notifications import ENGINE_CHANNEL, OUTBOX_CHANNEL, NotificationListener
 from fota.bootstrap import Container, Role
 
 
@@ -69,6 +71,12 @@ def create_app(
         else None
     )
     outbox = OutboxLoop(container)
+    # Several processes on PostgreSQL: a commit that enqueues work wakes every engine's loops at once (ADR 9).
+    listener = (
+        NotificationListener(container.engine, {OUTBOX_CHANNEL: outbox.wake, ENGINE_CHANNEL: loop.wake})
+        if run_engine and container.engine.dialect.name == "postgresql"
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +85,8 @@ def create_app(
         if run_engine:
             loop.start()
             outbox.start()
+        if listener is not None:
+            listener.start()
         for service in background:
             await service.start()
         try:
@@ -86,6 +96,8 @@ def create_app(
                 await service.stop()
             if lwm2m is not None:
                 await lwm2m.stop()
+            if listener is not None:
+                await asyncio.to_thread(listener.stop)
             await loop.stop()
             await outbox.stop()
             container.engine.dispose()

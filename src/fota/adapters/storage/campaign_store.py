@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
+from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
 from fota.domain.campaign import Campaign
 from fota.domain.protocols import Protocol
@@ -75,6 +76,7 @@ class SqlCampaignRepository:
                 **_mutable_values(campaign),
             )
         )
+        notify(self.c, ENGINE_CHANNEL)
 
     def get(self, account_name: str, campaign_id: str) -> Campaign | None:
         row = self.c.execute(

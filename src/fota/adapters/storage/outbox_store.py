@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from fota.adapters.storage.bulk import insert_rows
+from fota.adapters.storage.notifications import OUTBOX_CHANNEL, notify
 from fota.adapters.storage.tables import callback_deliveries, outbox
 from fota.services.ports import ClaimedEvent, DeliveryAttempt, OutboxEvent
 
@@ -30,7 +31,8 @@ class SqlOutboxRepository:
             }
             for e in events
         )
-        insert_rows(self.c, outbox, values)
+        if insert_rows(self.c, outbox, values):
+            notify(self.c, OUTBOX_CHANNEL)
 
     def claim(self, now: datetime, limit: int, *, lease_until: datetime) -> list[ClaimedEvent]:
         query = (
