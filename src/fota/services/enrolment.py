@@ -91,17 +91,8 @@ def enrol(
     if to_license:
         uow.devices.set_licensed(to_license, True, at=now)
         uow.accounts.add_licenses_used(campaign.account_name, len(to_license), at=now)
-        entries.extend(
-            HistoryEntry(
-                campaign.account_name,
-                None,
-                d,
-                "LicenseAssigned",
-                f"auto-assigned for campaign {campaign.id}",
-                now,
-            )
-            for d in to_license
-        )
+        reason = f"auto-assigned for campaign {campaign.id}"
+        entries.extend(HistoryEntry(campaign.account_name, None, d, "LicenseAssigned", reason, now) for d in to_license)
     uow.campaign_devices.insert(new_rows)
     uow.campaign_devices.update(changed_rows)
     events.record(uow, entries)
