@@ -46,6 +46,7 @@ class Settings:
     max_downloads: int = 200
     callback_interval_seconds: float = 1.0
     callback_max_attempts: int = 12
+    callback_retention_days: float = 7.0  # delivered and given-up callback events, with their delivery log
     roles: frozenset[Role] = ALL_ROLES
     # Keep a simulated clock in the database so that several processes share it (adapters/storage/db_clock.py).
     shared_clock: bool = False
@@ -69,6 +70,8 @@ class Settings:
         if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
             values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
         # Poll intervals of the engine and callback loops; on PostgreSQL notifications wake them sooner.
+        if os.environ.get("FOTA_CALLBACK_RETENTION_DAYS"):
+            values["callback_retention_days"] = float(os.environ["FOTA_CALLBACK_RETENTION_DAYS"])
         if os.environ.get("FOTA_ENGINE_INTERVAL"):
             values["engine_interval_seconds"] = float(os.environ["FOTA_ENGINE_INTERVAL"])
         if os.environ.get("FOTA_CALLBACK_INTERVAL"):

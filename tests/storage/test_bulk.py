@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, insert, select
 
 from fota.adapters.storage.bulk import insert_rows, key_chunks, member_of
-from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.tables import accounts, campaign_devices, campaigns, firmware, history, outbox
-from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
 
 ACCOUNT = "0000000001-00001"
 # Whole seconds on purpose: SQLite stores timestamps as text, and a format that dropped ".000000" would sort and
 # compare differently from the rows SQLAlchemy writes.
 AT = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        made = make_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
-        migrate(made)
-        yield made
-        made.dispose()
-        return
-    name, url = _postgres_database()
-    made = make_engine(url)
-    try:
-        migrate(made)
-        yield made
-    finally:
-        made.dispose()
-        _drop_postgres_database(name)
 
 
 def _history_row(i: int, at: datetime) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from fota.adapters import metrics
 from fota.adapters.periodic import PeriodicLoop
@@ -30,6 +31,7 @@ def tick_once(container: Container) -> TickReport:
             clock=container.clock,
             policy=container.policy,
             exclusive=container.uow_factory.exclusive,
+            callback_retention=timedelta(days=container.settings.callback_retention_days),
         )
     finally:
         metrics.ENGINE_TICKS.inc()

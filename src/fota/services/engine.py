@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from fota.clock import Clock
 from fota.domain.campaign import Campaign, due_transition
 from fota.domain.errors import DomainError
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import UpgradePolicy
-from fota.services import registrations, upgrades
+from fota.services import outbox, registrations, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
 from fota.services.enrolment import enrol
 from fota.services.ports import Exclusive, UnitOfWorkFactory, always_alone
@@ -33,9 +34,15 @@ class TickReport:
 
 
 def run_due_work(
-    *, uow_factory: UnitOfWorkFactory, clock: Clock, policy: UpgradePolicy, exclusive: Exclusive = always_alone
+    *,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    policy: UpgradePolicy,
+    exclusive: Exclusive = always_alone,
+    callback_retention: timedelta = outbox.DEFAULT_RETENTION,
 ) -> TickReport:
-    """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations.
+    """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations,
+    and finished callback events past their retention.
 
     Several engine processes may run this at once (docs/adr/0009-multi-process-coordination.md): each campaign is
     advanced by one of them at a time (`exclusive`), and time-outs and purges are conditional writes that only one
@@ -48,6 +55,7 @@ def run_due_work(
                 uow_factory=uow_factory, clock=clock, policy=policy, outcomes=report.timed_out_outcomes
             )
             report.purged = registrations.purge_expired(uow_factory=uow_factory, clock=clock)
+            report.purged += outbox.prune(uow_factory=uow_factory, clock=clock, keep=callback_retention)
     return report
 
 

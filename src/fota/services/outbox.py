@@ -31,6 +31,8 @@ JITTER = 0.2
 DEFAULT_LEASE = timedelta(seconds=60)
 MAX_ERROR_CHARS = 1000
 DEREGISTERED = "callback deregistered before delivery"
+# How long delivered and given-up events (and their delivery log) are kept for operators to inspect.
+DEFAULT_RETENTION = timedelta(days=7)
 
 
 def retry_delay(attempt: int, *, rand: Callable[[], float] = random.random) -> timedelta:
@@ -197,3 +199,16 @@ def _record(
                 )
                 report.retrying += 1
         uow.commit()
+
+
+def prune(*, uow_factory: UnitOfWorkFactory, clock: Clock, keep: timedelta, batch: int = 1000) -> int:
+    """Forgets events delivered or given up more than `keep` ago, with their delivery log; returns how many.
+
+    One batch per call: the engine's sweep calls it every pass, so a backlog (a first run after an upgrade) is worked
+    off a batch a second without holding a long transaction.
+    """
+    uow = uow_factory()
+    with uow:
+        pruned = uow.outbox.prune(clock.now() - keep, batch)
+        uow.commit()
+    return pruned

@@ -261,6 +261,10 @@ class OutboxRepository(Protocol):
         """The account's delivery log, newest first."""
         ...
 
+    def prune(self, finished_before: datetime, limit: int) -> int:
+        """Deletes up to `limit` events delivered or given up before the instant, with their delivery log."""
+        ...
+
 
 class CallbackSender(Protocol):
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from fota.adapters.storage.types import UTCDateTime
@@ -209,6 +210,19 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Index("ix_outbox_due", "next_attempt_at"),
     Index("ix_outbox_account", "account_name", "id"),
+    # Finished events, for retention (services/outbox.prune); partial, so pending events cost these indexes nothing.
+    Index(
+        "ix_outbox_delivered",
+        "delivered_at",
+        postgresql_where=text("delivered_at IS NOT NULL"),
+        sqlite_where=text("delivered_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_outbox_given_up",
+        "given_up_at",
+        postgresql_where=text("given_up_at IS NOT NULL"),
+        sqlite_where=text("given_up_at IS NOT NULL"),
+    ),
 )
 
 callback_deliveries = Table(
