@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import threading
@@ -214,8 +215,9 @@ def test_campaign_created_through_the_preview_runs_to_100_percent(
         expect(page.locator(".tile[data-status=UpgradeSuccess] .n")).to_have_text("3")
         expect(page.locator(".tile[data-status=DeviceRejected] .n")).to_have_text("4")
         shot(page, "campaign-finished", server)
-        DOC_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ARTIFACTS / f"campaign-finished-{server.backend}.png", DOC_IMAGE)
+        if os.environ.get("FOTA_UPDATE_DOC_IMAGES"):
+            # Opt-in, so that a test run leaves the working tree as it found it.
+            shutil.copyfile(ARTIFACTS / f"campaign-finished-{server.backend}.png", DOC_IMAGE)
 
         page.select_option("select[name=status]", "DeviceRejected")
         expect(page.locator("#device-table tbody tr")).to_have_count(4)
