@@ -95,6 +95,7 @@ class Peer:
     deregistrations: list[str] = field(default_factory=list)
     update_code: aiocoap.Code = aiocoap.CHANGED
     block_requests: list[tuple[int, int]] = field(default_factory=list)
+    busy: dict[int, int] = field(default_factory=dict)  # block number -> how many more times to answer it 5.03
     context: Any = None
     port: int = 0
 
@@ -239,6 +240,9 @@ class _Image(resource.Resource):  # type: ignore[misc]
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
         block = request.opt.block2 or BlockOption.BlockwiseTuple(0, False, 6)
         self.peer.block_requests.append((block.block_number, block.size))
+        if self.peer.busy.get(block.block_number, 0) > 0:
+            self.peer.busy[block.block_number] -= 1
+            return aiocoap.Message(code=aiocoap.SERVICE_UNAVAILABLE, max_age=1, payload=b"busy")
         chunk = self.peer.image[block.start : block.start + block.size]
         more = block.start + block.size < len(self.peer.image)
         response = aiocoap.Message(code=aiocoap.CONTENT, payload=chunk, content_format=OPAQUE)
@@ -672,3 +676,28 @@ def test_cli_runs_for_a_duration_and_deregisters() -> None:
     peer, output = run(scenario)
     assert len(peer.registrations) == 3 and len(peer.deregistrations) == 3
     assert b"registered 3/3" in output and b"firmware 1.0.0=3" in output
+
+
+def test_a_busy_download_server_is_waited_out_for_its_max_age() -> None:
+    """5.03 with Max-Age (the server's download cap) is "come back later", not a lost connection: the device asks for
+    the same block again after Max-Age, within its busy budget, and the download completes."""
+
+    async def scenario() -> None:
+        async with peer_running() as peer, device_running(peer, protocols=(Protocol.COAP,)) as device:
+            peer.busy = {0: 1, 3: 1}
+            assert (await write_uri(peer, device, f"{peer.uri}/fw")).code == aiocoap.CHANGED
+            await device.wait_for(lambda d: d.state == State.DOWNLOADED, 10)
+            assert device.update_result == Result.INITIAL
+            assert len(device.events_of("download-busy")) == 2
+            numbers = [n for n, _ in peer.block_requests]
+            assert (numbers.count(0), numbers.count(3), numbers.count(1)) == (2, 2, 1)
+
+        async with peer_running() as peer, device_running(peer, protocols=(Protocol.COAP,), busy_budget=0.5) as device:
+            # Busy for longer than the device is willing to wait: the download fails as a lost connection.
+            peer.busy = {0: 5}
+            assert (await write_uri(peer, device, f"{peer.uri}/fw")).code == aiocoap.CHANGED
+            await device.wait_for(lambda d: d.update_result == Result.CONNECTION_LOST, 5)
+            assert device.state == State.IDLE
+            assert [n for n, _ in peer.block_requests] == [0]
+
+    run(scenario)

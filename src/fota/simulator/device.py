@@ -62,6 +62,7 @@ class DeviceConfig:
     max_block_size: int = 1024  # largest Block1 accepted on a Package push
     request_timeout: float = 10.0
     transfer_timeout: float = 30.0
+    busy_budget: float = 300.0  # a download waits out 5.03 (server busy, come back after Max-Age) this long in all
     push_timeout: float = 60.0  # a push with no block for this long fails with Update Result 4
     register_retry: float = 5.0
     deregister_on_reboot: bool = True
@@ -143,6 +144,7 @@ class SimulatedDevice:
             on_execute=lambda: self._schedule_reboot(update=True),
             record=self.record,
             transfer_timeout=config.transfer_timeout,
+            busy_budget=config.busy_budget,
             http_verify=config.http_verify,
         )
 
@@ -304,6 +306,8 @@ class SimulatedDevice:
     async def _request(self, message: aiocoap.Message, what: str) -> aiocoap.Message | None:
         try:
             transport = self._open_transport()
+            if transport.server_remote is not None:
+                message.remote = transport.server_remote
             response: aiocoap.Message = await asyncio.wait_for(
                 transport.context.request(message).response, self.config.request_timeout
             )

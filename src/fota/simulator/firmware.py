@@ -112,6 +112,7 @@ class FirmwareUpdate:
         on_execute: Callable[[], None],
         record: Callable[[str, str], None],
         transfer_timeout: float = 30.0,
+        busy_budget: float = 300.0,
         http_verify: bool = True,
     ) -> None:
         unsupported = set(protocols) - IMPLEMENTED_PROTOCOLS
@@ -126,6 +127,7 @@ class FirmwareUpdate:
         self._on_execute = on_execute
         self._record = record
         self._timeout = transfer_timeout
+        self._busy_budget = busy_budget
         self._http_verify = http_verify
         self.state = State.IDLE
         self.result = Result.INITIAL
@@ -217,11 +219,16 @@ class FirmwareUpdate:
         exponent = self.block_exponent
         data = bytearray()
         etag: bytes | None = None
+        remote: object | None = None  # the server's address once known: later blocks skip resolving the URI
+        loop = asyncio.get_running_loop()
+        busy_until = loop.time() + self._busy_budget  # how long 5.03 answers are waited out, in all
         while True:
             try:
                 request = aiocoap.Message(code=aiocoap.GET, uri=uri)
             except (ValueError, aiocoap.error.Error) as exc:
                 raise _TransferFailed(Result.INVALID_URI, f"bad URI {uri!r}: {exc}") from exc
+            if remote is not None:
+                request.remote = remote
             number = len(data) >> (exponent + 4)
             request.opt.block2 = BlockOption.BlockwiseTuple(number, False, exponent)
             try:
@@ -232,8 +239,19 @@ class FirmwareUpdate:
                 raise _TransferFailed(Result.INVALID_URI, f"cannot resolve {uri!r}") from exc
             except (TimeoutError, aiocoap.error.Error, OSError) as exc:
                 raise _TransferFailed(Result.CONNECTION_LOST, f"CoAP transfer broke: {exc!r}") from exc
+            if urlsplit(uri).scheme.lower() == "coap":
+                remote = response.remote
             if response.code == aiocoap.NOT_FOUND:
                 raise _TransferFailed(Result.INVALID_URI, f"{uri} answered 4.04")
+            if response.code == aiocoap.SERVICE_UNAVAILABLE:
+                # The server is busy and says when to come back (Max-Age, RFC 7252 5.9.3.4): wait and ask for the
+                # same block again, within the transfer's budget, as a device that wants its update does.
+                wait = float(response.opt.max_age if response.opt.max_age is not None else 60)
+                if loop.time() + wait > busy_until:
+                    raise _TransferFailed(Result.CONNECTION_LOST, f"{uri} answered 5.03 for too long")
+                self._record("download-busy", f"5.03 at block {number}; retrying in {wait:g}s")
+                await asyncio.sleep(wait)
+                continue
             if not response.code.is_successful():
                 raise _TransferFailed(Result.CONNECTION_LOST, f"{uri} answered {response.code}")
             block = response.opt.block2

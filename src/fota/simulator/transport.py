@@ -54,6 +54,7 @@ class DeviceTransport:
         # The DTLS session to the server. aiocoap keeps client sessions only while something references them, and
         # the server can reach the device only through it, so the device holds it for as long as it is up.
         self._dtls_session: object | None = None
+        self.server_remote: object | None = None  # the plain CoAP server's address, once a response came from it
         self._context: aiocoap.Context | None = None
         self._awake_until = 0.0
         self.address: tuple[str, int] | None = None
@@ -120,14 +121,19 @@ class DeviceTransport:
         )
 
     def hold_session(self, remote: object) -> None:
-        """Keeps the DTLS session a response arrived on (see `_dtls_session`)."""
-        if getattr(remote, "scheme", None) == "coaps":
+        """Keeps the DTLS session a response arrived on (see `_dtls_session`), or the plain CoAP server address:
+        later requests are sent to it directly instead of resolving the server's URI again each time."""
+        scheme = getattr(remote, "scheme", None)
+        if scheme == "coaps":
             self._dtls_session = remote
+        elif scheme == "coap":
+            self.server_remote = remote
 
     async def close(self) -> None:
         context, self._context = self._context, None
         self._awake_until = 0.0
         self._dtls_session = None
+        self.server_remote = None
         if context is not None:
             await context.shutdown()
 
