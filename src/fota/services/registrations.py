@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from fota.clock import Clock
+from fota.domain.security import SecurityMode, refusal
 from fota.services.ports import Registration, UnitOfWork, UnitOfWorkFactory
+from fota.services.upgrades import Assignment, work_in
 
 
 def register(
@@ -72,23 +75,99 @@ def update(
         current = uow.registrations.get(location)
         if current is None or current.expires_at <= now:
             return None
-        refreshed = replace(
-            current,
-            lifetime=lifetime or current.lifetime,
-            binding=binding or current.binding,
-            address=address,
-            objects=objects if objects is not None else current.objects,
-            updated_at=now,
-            expires_at=now + timedelta(seconds=lifetime or current.lifetime),
+        refreshed = _refresh(
+            uow, now, current, CheckIn(location, lifetime=lifetime, binding=binding, address=address, objects=objects)
         )
-        if objects is not None or binding is not None:
-            uow.registrations.save(refreshed)
-        else:  # the common check-in: one small UPDATE
-            uow.registrations.touch(
-                location, now=now, expires_at=refreshed.expires_at, address=address, lifetime=refreshed.lifetime
-            )
-        uow.devices.touch(current.device_id, at=now)
         uow.commit()
+    return refreshed
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One registration Update as it arrived: the registration's location, what it changes, and its channel."""
+
+    location: str
+    lifetime: int | None
+    binding: str | None
+    address: str
+    objects: str | None
+    over_dtls: bool = False
+    dtls_device_id: str | None = None  # the device whose PSK authenticated the DTLS session
+
+
+@dataclass(frozen=True)
+class CheckInResult:
+    """`refused`: why the channel may not check in for the device (nothing was written). Otherwise `registration`
+    is the refreshed registration (None: unknown or expired, the client must register again) and `work` the
+    device's upgrade to start or resume, read in the same transaction."""
+
+    registration: Registration | None = None
+    refused: str | None = None
+    work: Assignment | None = None
+
+
+def check_in_many(
+    *, uow: UnitOfWork, clock: Clock, check_ins: Sequence[CheckIn], allow_nosec: bool
+) -> list[CheckInResult]:
+    """Admits and records many Updates in one transaction and reads each device's work; results in input order.
+
+    Each check-in gets what `device_security.admission_refusal`, `update` and `upgrades.current_work` would give it
+    one by one: a refused check-in writes nothing, an unknown or expired registration is left alone.
+    """
+    now = clock.now()
+    results: list[CheckInResult] = []
+    with uow:
+        for check_in in check_ins:
+            results.append(_check_in(uow, now, check_in, allow_nosec))
+        uow.commit()
+    return results
+
+
+def _check_in(uow: UnitOfWork, now: datetime, check_in: CheckIn, allow_nosec: bool) -> CheckInResult:
+    if not check_in.over_dtls and not allow_nosec:
+        # Refused whoever it is (a psk-mode device must use DTLS, and plain CoAP is off): nothing to read.
+        return CheckInResult(
+            refused=refusal(
+                device_id="", mode=SecurityMode.NOSEC, dtls_device_id=None, over_dtls=False, allow_nosec=False
+            )
+        )
+    current = uow.registrations.get(check_in.location)
+    if current is None:
+        return CheckInResult()
+    security = uow.device_security.get(current.device_id)
+    reason = refusal(
+        device_id=current.device_id,
+        mode=security.mode if security is not None else SecurityMode.NOSEC,
+        dtls_device_id=check_in.dtls_device_id,
+        over_dtls=check_in.over_dtls,
+        allow_nosec=allow_nosec,
+    )
+    if reason is not None:
+        return CheckInResult(refused=reason)
+    if current.expires_at <= now:
+        return CheckInResult()
+    refreshed = _refresh(uow, now, current, check_in)
+    return CheckInResult(registration=refreshed, work=work_in(uow, current.device_id, now))
+
+
+def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: CheckIn) -> Registration:
+    lifetime = check_in.lifetime or current.lifetime
+    refreshed = replace(
+        current,
+        lifetime=lifetime,
+        binding=check_in.binding or current.binding,
+        address=check_in.address,
+        objects=check_in.objects if check_in.objects is not None else current.objects,
+        updated_at=now,
+        expires_at=now + timedelta(seconds=lifetime),
+    )
+    if check_in.objects is not None or check_in.binding is not None:
+        uow.registrations.save(refreshed)
+    else:  # the common check-in: one small UPDATE
+        uow.registrations.touch(
+            current.location, now=now, expires_at=refreshed.expires_at, address=check_in.address, lifetime=lifetime
+        )
+    uow.devices.touch(current.device_id, at=now)
     return refreshed
 
 

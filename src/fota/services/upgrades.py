@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -67,7 +68,12 @@ def current_work(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assignment
     """
     now = clock.now()
     with uow:
-        found = uow.upgrades.active_for_device(device_id)
+        return work_in(uow, device_id, now)
+
+
+def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None:
+    """`current_work` inside a unit of work the caller holds (a check-in reads it in its own transaction)."""
+    found = uow.upgrades.active_for_device(device_id)
     if found is None:
         return None
     row, campaign = found
@@ -113,6 +119,89 @@ def claim_start(
             events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)])
             uow.commit()
     return claimed
+
+
+def claim_many(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, claims: Sequence[tuple[Assignment, str]]
+) -> list[bool]:
+    """`claim_start` for many (assignment, device) pairs in one transaction; one result per pair, in order.
+
+    Each claim is the same conditional UPDATE with its history entry: a pair another worker (or the clock) got to
+    first is False and writes nothing.
+    """
+    now = clock.now()
+    results: list[bool] = []
+    entries: dict[str, list[HistoryEntry]] = {}
+    with uow:
+        startable: dict[tuple[str, str], bool] = {}
+        for assignment, device_id in claims:
+            key = (assignment.account_name, assignment.campaign_id)
+            if key not in startable:
+                startable[key] = _may_start(uow.campaigns.get(*key), now)
+            claimed = startable[key] and uow.upgrades.claim(
+                assignment.campaign_id,
+                device_id,
+                step=Step.STARTING.value,
+                reason=Step.STARTING.reason,
+                now=now,
+                deadline=policy.deadline(Step.STARTING, now),
+            )
+            if claimed:
+                entry = _entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)
+                entries.setdefault(assignment.account_name, []).append(entry)
+            results.append(claimed)
+        for account_entries in entries.values():
+            events.record(uow, account_entries)  # one account's changes per call, as `record` expects
+        uow.commit()
+    return results
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A package offer to one device: the step moves to Downloading and a download link is issued, together."""
+
+    assignment: Assignment
+    device_id: str
+    delivery: str  # "pull" or "push"
+
+
+def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: Sequence[Offer]) -> list[str | None]:
+    """Records each offer (step Downloading from Starting or Downloading, with its delivery) and issues its download
+    link in one transaction; per offer the link's token, or None when the upgrade was no longer at those steps.
+
+    Committed before the device is sent anything, as `advance` and `issue_download_link` are one by one.
+    """
+    now = clock.now()
+    tokens: list[str | None] = []
+    with uow:
+        for offer in offers:
+            moved = uow.upgrades.set_step(
+                offer.assignment.campaign_id,
+                offer.device_id,
+                from_steps=[Step.STARTING.value, Step.DOWNLOADING.value],
+                step=Step.DOWNLOADING.value,
+                reason=Step.DOWNLOADING.reason,
+                now=now,
+                deadline=policy.deadline(Step.DOWNLOADING, now),
+                delivery=offer.delivery,
+            )
+            if not moved:
+                tokens.append(None)
+                continue
+            token = secrets.token_urlsafe(24)
+            uow.downloads.add(
+                download_token_hash(token),
+                DownloadLink(
+                    offer.device_id,
+                    offer.assignment.campaign_id,
+                    offer.assignment.firmware_name,
+                    now,
+                    now + policy.download_link_lifetime,
+                ),
+            )
+            tokens.append(token)
+        uow.commit()
+    return tokens
 
 
 def _may_start(campaign: Campaign | None, now: datetime) -> bool:

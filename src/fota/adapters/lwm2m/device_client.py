@@ -25,6 +25,8 @@ class DeviceUnreachable(Exception):
 class DeviceClient:
     """Requests to one device at `address`; over DTLS, `remote` is the device's DTLS session, which every request
     must reuse (the server cannot open a DTLS session towards a device, and a new one would not be authenticated).
+    Over plain CoAP `remote`, when given, is the device's UDP address as its check-in arrived: requests go there
+    without resolving `address` each time.
     """
 
     def __init__(self, context: Context, address: str, *, timeout: float = 15.0, remote: Any = None) -> None:
@@ -34,7 +36,7 @@ class DeviceClient:
         self.remote = remote
 
     def _uri(self, path: Path) -> str:
-        scheme = "coap" if self.remote is None else "coaps"
+        scheme = "coaps" if self.remote is not None and self.remote.scheme == "coaps" else "coap"
         return f"{scheme}://{self.address}/" + "/".join(str(p) for p in path)
 
     def _message(self, code: Any, path: Path, **kwargs: Any) -> Message:

@@ -16,7 +16,7 @@ import logging
 import socket
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from aiocoap import BAD_REQUEST, CHANGED, CONTENT, CREATED, DELETED, Context, Message
@@ -27,16 +27,19 @@ from aiocoap.numbers.contentformat import ContentFormat as AiocoapContentFormat
 from aiocoap.optiontypes import BlockOption
 
 from fota.adapters import metrics
+from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.codec import CodecError, parse_link_format
 from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.lwm2m.device_client import DeviceClient
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, block
 from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
 from fota.adapters.lwm2m.registration import DEFAULT_LIFETIME, RegistrationError, device_id_of, parse_query
-from fota.adapters.lwm2m.session import DeviceSession, SessionConfig
+from fota.adapters.lwm2m.session import DeviceSession, SessionConfig, StepBatches
 from fota.adapters.psk_cipher import cipher_from_secret
 from fota.bootstrap import Container
 from fota.services import device_security, registrations
+from fota.services.registrations import CheckIn, CheckInResult
+from fota.services.upgrades import Assignment
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,8 @@ MAX_REGISTRATION_PAYLOAD = 4096
 # 5.03 with Max-Age before any of that, so a flood from one address cannot starve other devices' sessions and
 # downloads. Every request reserves a token while in flight (otherwise a flood's requests all pass before the first
 # refusal is counted) and an accepted one gives it back: well-behaved devices, even many behind one NAT, are only
-# limited while more than the burst of their requests are in flight at once.
+# limited while more than the burst of their requests are in flight at once. Registration Updates are the exception
+# (see _Root.render): they are batched and a refused one writes nothing, so they are charged only when refused.
 REFUSAL_BURST = 100
 REFUSAL_RATE = 20.0  # per second
 REFUSAL_MAX_AGE = 30  # seconds a refused-for-load client is asked to wait
@@ -81,6 +85,18 @@ class RefusalBucket:
             while len(self._buckets) > self.max_addresses:
                 del self._buckets[next(iter(self._buckets))]
         return True
+
+    def admits(self, address: str) -> bool:
+        """Whether the address has a token left, taking none (see `charge`); counts a refusal when it has not."""
+        if self._tokens(address, time.monotonic()) >= 1.0:
+            return True
+        self.refused += 1
+        return False
+
+    def charge(self, address: str) -> None:
+        """Takes a token for a request that was refused after it was let in without a reservation."""
+        now = time.monotonic()
+        self._buckets[address] = (max(0.0, self._tokens(address, now) - 1.0), now)
 
     def give_back(self, address: str) -> None:
         """The request was accepted: it costs the address nothing."""
@@ -124,6 +140,10 @@ class Lwm2mServer:
         self.coaps_base_url = settings.public_coaps_url or _coaps_url(coap_base_url, self.coaps_port)
         self.credentials: PskCredentials | None = None
         self.refused_security = 0
+        # Registration Updates (the fleet's periodic check-ins) are admitted, recorded and answered with the
+        # device's work in batched transactions: one per burst, not one per message.
+        self.check_ins: Batcher[CheckIn, CheckInResult] = Batcher(self._write_check_ins)
+        self.steps = StepBatches(container)
 
     async def start(self) -> None:
         # UDP only: aiocoap would also listen for CoAP over TCP on the same port number, which LwM2M 1.0/1.1
@@ -131,6 +151,7 @@ class Lwm2mServer:
         self.context = await Context.create_server_context(
             _Root(self), bind=(self.host, self.port), transports=["udp6"]
         )
+        _enlarge_receive_buffer(self.context)
         metrics.LWM2M_REGISTERED_DEVICES.set_function(lambda: self.registered.count(self.c.clock.now()))
         await self._start_dtls()
         if not self.allow_nosec:
@@ -155,6 +176,8 @@ class Lwm2mServer:
         log.info("coaps (DTLS-PSK) listening on %s:%d", self.host, self.coaps_port)
 
     async def stop(self) -> None:
+        await self.check_ins.close()
+        await self.steps.close()
         for task in list(self.sessions.values()):
             task.cancel()
         for task in list(self.sessions.values()):
@@ -164,18 +187,35 @@ class Lwm2mServer:
             await self.context.shutdown()
             self.context = None
 
-    def start_session(self, device_id: str, address: str, *, registered: bool, remote: Any = None) -> None:
-        """`remote`: the device's DTLS session when it checked in over coaps (requests then go back over it)."""
+    def start_session(
+        self,
+        device_id: str,
+        address: str,
+        *,
+        registered: bool,
+        remote: Any = None,
+        work: Assignment | None = None,
+        work_known: bool = False,
+        here: bool = False,
+    ) -> None:
+        """`remote`: the device's DTLS session when it checked in over coaps (requests then go back over it).
+        `work_known`: `work` is the device's current work, read with the check-in (None: nothing to do)."""
         running = self.sessions.get(device_id)
         if running is not None and not running.done():
             if not registered:
                 return  # the running session is still working with this awake device
             running.cancel()  # a fresh registration (e.g. after a reboot) supersedes it
+        if work_known and work is None and not registered:
+            return  # an Update with no upgrade to start or resume: nothing to ask the device
         assert self.context is not None
         client = DeviceClient(self.context, address, remote=remote)
-        config = self.config if remote is None else replace(self.config, coap_base_url=self.coaps_base_url)
-        session = DeviceSession(self.c, client, device_id, config)
-        task = asyncio.create_task(session.run(registered=registered), name=f"lwm2m-session-{device_id}")
+        over_dtls = remote is not None and remote.scheme == "coaps"
+        config = replace(self.config, coap_base_url=self.coaps_base_url) if over_dtls else self.config
+        session = DeviceSession(self.c, client, device_id, config, self.steps)
+        task = asyncio.create_task(
+            session.run(registered=registered, work=work, work_known=work_known, here=here),
+            name=f"lwm2m-session-{device_id}",
+        )
         self.sessions[device_id] = task
         task.add_done_callback(lambda t: self._forget(device_id, t))
 
@@ -203,6 +243,12 @@ class Lwm2mServer:
         )
         if reason is None:
             return
+        self._refused(request, reason, device_id=device_id, location=location)
+
+    def _refused(
+        self, request: Message, reason: str, *, device_id: str | None = None, location: str | None = None
+    ) -> NoReturn:
+        over_dtls = request.remote.scheme == "coaps"
         self.refused_security += 1
         metrics.LWM2M_REFUSED.labels("security").inc()
         log.warning(
@@ -217,7 +263,9 @@ class Lwm2mServer:
 
     @staticmethod
     def _session_remote(request: Message) -> Any:
-        return request.remote if request.remote.scheme == "coaps" else None
+        """The address requests to the device go to: where its check-in came from. Over DTLS that is its session,
+        which must be reused; over plain CoAP reusing it spares resolving the device's address for every request."""
+        return request.remote
 
     # --- registration interface -------------------------------------------------------------------------
 
@@ -263,27 +311,43 @@ class Lwm2mServer:
         self.start_session(registration.device_id, address, registered=True, remote=self._session_remote(request))
         return Message(code=CREATED, location_path=("rd", registration.location))
 
+    def _write_check_ins(self, check_ins: Any) -> list[CheckInResult]:
+        return registrations.check_in_many(
+            uow=self.c.uow(), clock=self.c.clock, check_ins=check_ins, allow_nosec=self.allow_nosec
+        )
+
     async def update(self, request: Message, location: str) -> Message:
         query = parse_query(request.opt.uri_query)
         objects = _objects(request.payload) if request.payload else None
-        await self._admit(request, location=location)
-        registration = await self._db(
-            registrations.update,
-            uow=self.c.uow(),
-            clock=self.c.clock,
-            location=location,
-            lifetime=query.lifetime,
-            binding=query.binding,
-            address=request.remote.hostinfo,
-            objects=objects,
+        over_dtls = request.remote.scheme == "coaps"
+        claim = claim_of(request.remote)
+        result = await self.check_ins.submit(
+            CheckIn(
+                location=location,
+                lifetime=query.lifetime,
+                binding=query.binding,
+                address=request.remote.hostinfo,
+                objects=objects,
+                over_dtls=over_dtls,
+                dtls_device_id=claim.device_id if claim is not None else None,
+            )
         )
+        if result.refused is not None:
+            self._refused(request, result.refused, location=location)
+        registration = result.registration
         if registration is None:
             raise coap_error.NotFound()
         metrics.LWM2M_REGISTRATIONS.labels("update").inc()
         metrics.CHECKINS.inc()
         self.registered.seen(registration.device_id, location, registration.expires_at)
         self.start_session(
-            registration.device_id, request.remote.hostinfo, registered=False, remote=self._session_remote(request)
+            registration.device_id,
+            request.remote.hostinfo,
+            registered=False,
+            remote=self._session_remote(request),
+            work=result.work,
+            work_known=True,
+            here=registration.node == self.node,
         )
         return Message(code=CHANGED)
 
@@ -321,6 +385,29 @@ class Lwm2mServer:
         return response
 
 
+# A fleet's check-ins and block requests arrive in bursts on one socket; a datagram the kernel drops for want of
+# buffer space costs the device a CoAP retransmission seconds later (ACK_TIMEOUT 2-3 s, doubling). The kernel caps
+# the size at net.core.rmem_max.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+
+
+def _enlarge_receive_buffer(context: Context) -> None:
+    for interface in context.request_interfaces:
+        # aiocoap 0.4.17 internals (the pinned version): the UDP transport's socket behind the token manager.
+        transport = getattr(
+            getattr(getattr(interface, "token_interface", None), "message_interface", None), "transport", None
+        )
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        except OSError as error:
+            log.warning("could not enlarge the CoAP receive buffer: %s", error)
+            continue
+        log.info("CoAP receive buffer: %d bytes", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
 def _coaps_url(coap_base_url: str, port: int) -> str:
     """The coaps:// twin of the public CoAP URL: same host, the coaps port."""
     host = urlsplit(coap_base_url).hostname or "127.0.0.1"
@@ -349,6 +436,22 @@ class _Root(Resource):  # type: ignore[misc]
 
     async def render(self, request: Message) -> Message:
         path = request.opt.uri_path
+        if len(path) == 2 and path[0] == "rd" and request.code.name == "POST":
+            # A registration Update joins a batched transaction and, refused, writes nothing: it is let in while
+            # its address has tokens and charged only when refused. Reserving a token for each one in flight
+            # would refuse a fleet behind one address whenever more than the burst of them wait for one batch.
+            host = _host(request)
+            if not self.server.refusals.admits(host):
+                metrics.LWM2M_REFUSED.labels("rate_limited").inc()
+                return Message(code=Code.SERVICE_UNAVAILABLE, max_age=REFUSAL_MAX_AGE, payload=b"too many refusals")
+            try:
+                response = await self._render(request, path)
+            except BaseException:
+                self.server.refusals.charge(host)
+                raise
+            if not response.code.is_successful():
+                self.server.refusals.charge(host)
+            return response
         if path[:1] == ("rd",):
             host = _host(request)
             if not self.server.refusals.reserve(host):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fota.adapters import metrics
+from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
 from fota.bootstrap import Container
 from fota.domain.upgrade import (
@@ -26,7 +27,7 @@ from fota.domain.upgrade import (
     outcome_of_result,
 )
 from fota.services import registrations, upgrades
-from fota.services.upgrades import Assignment
+from fota.services.upgrades import Assignment, Offer
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +54,59 @@ class SessionConfig:
     node: str | None = None  # this LwM2M process's name in registrations; None skips the ownership checks
 
 
+class StepBatches:
+    """Group commit for the steps a wave of check-ins takes at once: claims, and package offers (the step to
+    Downloading with its download link). Each session still waits for its own step's commit before it acts."""
+
+    def __init__(self, container: Container) -> None:
+        c = container
+        self.claims: Batcher[tuple[Assignment, str], bool] = Batcher(
+            lambda items: upgrades.claim_many(uow=c.uow(), clock=c.clock, policy=c.policy, claims=items)
+        )
+        self.offers: Batcher[Offer, str | None] = Batcher(
+            lambda items: upgrades.offer_many(uow=c.uow(), clock=c.clock, policy=c.policy, offers=items)
+        )
+
+    async def close(self) -> None:
+        await self.claims.close()
+        await self.offers.close()
+
+
 class DeviceSession:
-    def __init__(self, container: Container, client: DeviceClient, device_id: str, config: SessionConfig) -> None:
+    def __init__(
+        self,
+        container: Container,
+        client: DeviceClient,
+        device_id: str,
+        config: SessionConfig,
+        batches: StepBatches,
+    ) -> None:
         self.c = container
         self.client = client
         self.device_id = device_id
         self.config = config
+        self.batches = batches
+        self._here = False
 
     async def _call(self, function: Any, **kwargs: Any) -> Any:
         """Runs a (synchronous, transactional) service function off the event loop."""
         return await asyncio.to_thread(function, clock=self.c.clock, **kwargs)
 
-    async def run(self, *, registered: bool) -> None:
+    async def run(
+        self, *, registered: bool, work: Assignment | None = None, work_known: bool = False, here: bool = False
+    ) -> None:
+        """`work_known`: `work` was read with the check-in that started this session, so it is not read again.
+        `here`: that check-in found the device's registration held by this process (no need to ask again)."""
+        self._here = here
         try:
-            await self._run(registered=registered)
+            await self._run(registered=registered, work=work, work_known=work_known)
         except DeviceUnreachable as error:
             # The device went back to sleep or lost its link; its step is stored and time-outs guard it.
             log.info("device %s unreachable: %s", self.device_id, error)
 
-    async def _run(self, *, registered: bool) -> None:
-        work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
+    async def _run(self, *, registered: bool, work: Assignment | None, work_known: bool) -> None:
+        if not work_known:
+            work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
         firmware: str | None = None
         if registered or (work is not None and work.step is Step.UPDATING):
             firmware = await self._read_firmware()
@@ -96,6 +130,9 @@ class DeviceSession:
         """True when the device has since registered at another LwM2M process, which now drives its upgrade."""
         if self.config.node is None:
             return False
+        if self._here:
+            self._here = False  # true when the check-in was read; a later step asks again
+            return False
         moved: bool = await asyncio.to_thread(
             registrations.held_elsewhere, uow=self.c.reader(), device_id=self.device_id, node=self.config.node
         )
@@ -107,9 +144,7 @@ class DeviceSession:
         if await self._moved_away():
             return
         if work.step is None:
-            claimed = await self._call(
-                upgrades.claim_start, uow=self.c.uow(), policy=self.c.policy, assignment=work, device_id=self.device_id
-            )
+            claimed = await self.batches.claims.submit((work, self.device_id))
             if not claimed:
                 return
             metrics.UPGRADE_STEPS.labels(Step.STARTING.value).inc()
@@ -205,16 +240,12 @@ class DeviceSession:
 
     async def _deliver(self, work: Assignment, status: FirmwareUpdateStatus) -> None:
         method = choose_delivery(status.delivery)
-        if method is DeliveryMethod.PUSH:
-            if not await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADING, "push"):
-                return
-            token = await self._call(
-                upgrades.issue_download_link,
-                uow=self.c.uow(),
-                policy=self.c.policy,
-                assignment=work,
-                device_id=self.device_id,
-            )
+        push = method is DeliveryMethod.PUSH
+        token = await self.batches.offers.submit(Offer(work, self.device_id, "push" if push else "pull"))
+        if token is None:
+            return  # the attempt moved on meanwhile (timed out, or concluded elsewhere)
+        metrics.UPGRADE_STEPS.labels(Step.DOWNLOADING.value).inc()
+        if push:
             found = await self._call(upgrades.resolve_download, uow=self.c.reader(), token=token)
             if found is None:
                 raise DeviceUnreachable(
@@ -223,17 +254,8 @@ class DeviceSession:
             await self.client.push(PACKAGE, found[1])
             metrics.record_download("coap", len(found[1]), complete=True)  # a push is a CoAP delivery too
             return
-        token = await self._call(
-            upgrades.issue_download_link,
-            uow=self.c.uow(),
-            policy=self.c.policy,
-            assignment=work,
-            device_id=self.device_id,
-        )
         transfer = choose_transfer(status.protocols)
         base = self.config.http_base_url if transfer is TransferProtocol.HTTP else self.config.coap_base_url
-        if not await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADING, "pull"):
-            return
         await self.client.write_text(PACKAGE_URI, f"{base}/fw/{token}")
 
     async def _wait_for_download(self, work: Assignment) -> bool:
