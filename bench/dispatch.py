@@ -9,7 +9,13 @@ Baseline, same run: aiocoap's raw request rate on this machine (bench/coap_basel
 one aiocoap client context here issuing GETs at the same concurrency as the fleet's devices).
 The simulated fleet runs in this process and the server in another: both share the same 2 cores.
 
-    .venv/bin/python -m bench.dispatch --database sqlite --devices 200
+The campaign is Scheduled with its window still closed while the fleet registers; the window then opens with a 30 s
+step of the simulated clock, which from there follows wall time (so time-outs and retry back-offs come due). The
+script prints the offered check-in rate (the ceiling of any start rate), where a start's time went (from the
+devices' event logs), UDP datagrams the kernel dropped during the wave, and why unfinished devices are unfinished.
+
+    .venv/bin/python -m bench.dispatch --database sqlite --devices 300
+    .venv/bin/python -m bench.dispatch --database sqlite --devices 1000 --checkin 2
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -40,9 +48,9 @@ from bench.common import (
     provision_devices,
     running_server,
 )
-from tests.conftest import _free_port
+from tests.conftest import RunningServer, _free_port
 
-from fota.simulator.device import DeviceConfig
+from fota.simulator.device import DeviceConfig, SimulatedDevice
 from fota.simulator.firmware import Delivery, Protocol, State
 from fota.simulator.fleet import Fleet
 from fota.simulator.package import build_image
@@ -82,15 +90,91 @@ async def coap_baseline(requests: int, concurrency: int, max_seconds: float) -> 
     return ok, elapsed, errors
 
 
+async def follow_wall_time(server: RunningServer, step: float = 1.0) -> None:
+    """Moves the server's simulated clock forward by the wall time that passed, every `step` seconds."""
+    last = time.monotonic()
+    while True:
+        await asyncio.sleep(step)
+        now = time.monotonic()
+        await asyncio.to_thread(server.advance, now - last)
+        last = now
+
+
+def udp_receive_buffer_errors() -> int:
+    """The kernel's count of UDP datagrams dropped for a full socket receive buffer (machine-wide, IPv4 and v6)."""
+    total = 0
+    for path, key in (("/proc/net/snmp", "Udp:"), ("/proc/net/snmp6", "Udp6RcvbufErrors")):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        if key == "Udp:":
+            rows = [line.split() for line in lines if line.startswith("Udp:")]
+            if len(rows) >= 2 and "RcvbufErrors" in rows[0]:
+                total += int(rows[1][rows[0].index("RcvbufErrors")])
+        else:
+            total += sum(int(line.split()[1]) for line in lines if line.startswith(key))
+    return total
+
+
+def timing(devices: list[SimulatedDevice], opened: float) -> list[str]:
+    """Where a start's time goes, from the devices' own event logs (loop time, same process):
+    the first check-in answered after the window opened, the Package URI write that followed it, and the spacing of
+    check-ins (interval + round trip) during the wave."""
+    first_checkin: list[float] = []
+    to_write: list[float] = []
+    gaps: list[float] = []
+    for d in devices:
+        updates = [e.at for e in d.events if e.kind in ("update", "register") and e.at >= opened]
+        writes = [e.at for e in d.events if e.kind == "write" and e.at >= opened]
+        if updates:
+            first_checkin.append(updates[0] - opened)
+            gaps += [b - a for a, b in itertools.pairwise(updates)]
+        if updates and writes:
+            before = [u for u in updates if u <= writes[0]]
+            if before:
+                to_write.append(writes[0] - before[-1])
+    lines = []
+    for label, values in (
+        ("first check-in answered after the window opened", first_checkin),
+        ("Package URI written after that check-in's answer", to_write),
+        ("spacing of check-ins during the wave", gaps),
+    ):
+        if values:
+            lines.append(
+                f"{label}: p50 {percentile(values, 50):.2f}s p90 {percentile(values, 90):.2f}s "
+                f"max {max(values):.2f}s (n={len(values)})"
+            )
+    return lines
+
+
+def unfinished(devices: list[SimulatedDevice]) -> list[str]:
+    """Why the devices that are not on the new firmware are not: state, result and last events, grouped."""
+    shapes: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for d in devices:
+        if d.firmware_version == TO:
+            continue
+        kinds = [e.kind for e in d.events[-4:]]
+        shapes[f"state={int(d.state)} result={int(d.update_result)} last={','.join(kinds)}"] += 1
+        for e in d.events:
+            if e.kind.endswith("failed"):
+                errors[f"{e.kind}: {e.detail[:90]}"] += 1
+    lines = [f"{n} x {shape}" for shape, n in shapes.most_common(8)]
+    lines += [f"{n} x {error}" for error, n in errors.most_common(8)]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--devices", type=int, default=300)
     parser.add_argument("--image-kib", type=int, default=64)
     parser.add_argument("--block-size", type=int, default=512, help="Block2 size the devices ask for")
     parser.add_argument("--checkin", type=float, default=1.0, help="seconds between a device's check-ins")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="budget for the whole upgrade wave")
     parser.add_argument("--baseline-requests", type=int, default=5000)
+    parser.add_argument("--register-seconds", type=float, default=300.0, help="budget for the fleet to register")
     args = parser.parse_args()
     print(
         f"# bench.dispatch database={args.database} devices={args.devices} image={args.image_kib} KiB "
@@ -126,16 +210,26 @@ def main() -> None:
         )
         fleet = Fleet(args.devices, dataclasses.replace(template), imei_start=first, stagger=0.002)
         devices = fleet.devices
+        # The campaign's start date, 30 s before its window opens: the campaign is Scheduled and the devices register
+        # and check in with the window still closed. Opening it is then a 30 s step of the clock, well inside the
+        # devices' 120 s registration lifetime (a longer jump would expire every registration at once and measure
+        # a wave of re-registrations instead of check-ins).
+        opening = datetime.combine(tomorrow, dtime(2), tzinfo=now.tzinfo)
+        server.set_clock(opening - timedelta(seconds=30))
 
         async def wave() -> dict[str, object]:
             await fleet.start()
             try:
-                deadline = time.monotonic() + 120
+                deadline = time.monotonic() + args.register_seconds
                 while not all(d.registered for d in devices) and time.monotonic() < deadline:
                     await asyncio.sleep(0.2)
                 registered = sum(d.registered for d in devices)
-                await asyncio.to_thread(server.set_clock, datetime.combine(tomorrow, dtime(2), tzinfo=now.tzinfo))
+                await asyncio.to_thread(server.set_clock, opening)
+                drops = udp_receive_buffer_errors()
                 t0 = time.perf_counter()
+                opened = asyncio.get_running_loop().time()  # the devices' events are stamped in loop time
+                # The simulated clock follows wall time from here, so that time-outs and retry back-offs come due.
+                ticking = asyncio.create_task(follow_wall_time(server))
                 started: dict[str, float] = {}
                 done: dict[str, float] = {}
                 deadline = time.monotonic() + args.max_seconds
@@ -149,7 +243,16 @@ def main() -> None:
                             started.setdefault(d.imei, at)
                             done[d.imei] = at
                     await asyncio.sleep(0.05)
-                return {"registered": registered, "started": started, "done": done, "wave": time.perf_counter() - t0}
+                ticking.cancel()
+                return {
+                    "registered": registered,
+                    "started": started,
+                    "done": done,
+                    "wave": time.perf_counter() - t0,
+                    "unfinished": unfinished(devices),
+                    "timing": timing(devices, opened),
+                    "drops": udp_receive_buffer_errors() - drops,
+                }
             finally:
                 await fleet.stop()
 
@@ -166,11 +269,21 @@ def main() -> None:
     # An incomplete wave ran out of budget: its rate is over the whole budget, not up to its last completion.
     done_span = done[-1] if len(done) == n else float(result["wave"])  # type: ignore[arg-type]
     done_rate = len(done) / done_span * 60 if done else 0.0
+    print(
+        f"offered check-ins: {n} devices every {args.checkin:g}s = {n / args.checkin * 60:,.0f}/min "
+        "(a device can start only when it checks in: the ceiling of the start rate)"
+    )
     if started:
         print(
             f"upgrades started: {len(started)}/{n}; first {started[0]:.2f}s p50 {percentile(started, 50):.2f}s "
             f"last {started[-1]:.2f}s -> {start_rate:,.0f} devices started/min"
         )
+        p10, p90 = percentile(started, 10), percentile(started, 90)
+        if len(started) >= 10 and p90 > p10:
+            # The middle 80 % of the wave: the rate without the first and last stragglers.
+            print(
+                f"  middle 80% of starts: {p10:.2f}s to {p90:.2f}s -> {0.8 * len(started) / (p90 - p10) * 60:,.0f}/min"
+            )
     if done:
         print(
             f"upgrades completed: {len(done)}/{n}; first {done[0]:.2f}s p50 {percentile(done, 50):.2f}s "
@@ -185,6 +298,11 @@ def main() -> None:
         f"of the raw rate goes to image blocks alone)"
     )
     print(f"server peak RSS (VmHWM): {rss:.0f} MiB")
+    print(f"UDP datagrams dropped for a full receive buffer during the wave (whole machine): {result['drops']}")
+    for line in result["timing"]:  # type: ignore[attr-defined]
+        print(f"timing: {line}")
+    for line in result["unfinished"]:  # type: ignore[attr-defined]
+        print(f"unfinished: {line}")
 
 
 if __name__ == "__main__":
