@@ -224,10 +224,12 @@ def main() -> None:
                 while not all(d.registered for d in devices) and time.monotonic() < deadline:
                     await asyncio.sleep(0.2)
                 registered = sum(d.registered for d in devices)
-                await asyncio.to_thread(server.set_clock, opening)
+                # Time runs from the request that opens the window: devices checking in while the server handles it
+                # (and runs the engine's tick) may already start.
                 drops = udp_receive_buffer_errors()
                 t0 = time.perf_counter()
                 opened = asyncio.get_running_loop().time()  # the devices' events are stamped in loop time
+                await asyncio.to_thread(server.set_clock, opening)
                 # The simulated clock follows wall time from here, so that time-outs and retry back-offs come due.
                 ticking = asyncio.create_task(follow_wall_time(server))
                 started: dict[str, float] = {}
