@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -325,12 +325,19 @@ def download_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def resolve_download(*, uow: UnitOfWork, clock: Clock, token: str) -> tuple[DownloadLink, bytes] | None:
-    """The link and package bytes for a valid, unexpired token; None otherwise."""
+def resolve_download(
+    *, uow: UnitOfWork, clock: Clock, token: str, cached: Collection[str] = ()
+) -> tuple[DownloadLink, bytes | None] | None:
+    """The link and package bytes for a valid, unexpired token; None otherwise (or when the image is missing).
+
+    `cached`: firmware names whose images the caller holds already; for those the bytes are not read (None).
+    """
     with uow:
         link = uow.downloads.get(download_token_hash(token))
         if link is None or link.expires_at <= clock.now():
             return None
+        if link.firmware_name in cached:
+            return link, None
         image = uow.firmware.image(link.firmware_name)
     return (link, image) if image is not None else None
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from fota.bootstrap import Container
 from fota.services import upgrades
+from fota.services.ports import DownloadLink
 
 IDLE_SECONDS = 60.0  # a download whose device asked for nothing this long no longer counts as active
 LINK_CACHE_SECONDS = 30.0
@@ -72,21 +73,36 @@ class PackageStore:
             if name in self._images:
                 self._images.move_to_end(name)
                 return self._images[name]
-        found = await asyncio.to_thread(
-            upgrades.resolve_download, uow=self.container.reader(), clock=self.container.clock, token=token
-        )
-        if found is None:
+        # Each device's first block checks its link; the image itself is read only when it is not cached.
+        found = await self._resolve(token, cached=frozenset(self._images))
+        if found is not None and found[1] is None:
+            held = self._images.get(found[0].firmware_name)
+            if held is not None:
+                self._links[token] = (now, held.firmware_name)
+                self._images.move_to_end(held.firmware_name)
+                return held
+            found = await self._resolve(token, cached=frozenset())  # evicted meanwhile: read it after all
+        link, data = found if found is not None else (None, None)
+        if link is None or data is None:
             self._links[token] = (now, None)
             return None
-        link, data = found
-        package = Package(link.firmware_name, data, hashlib.sha256(data).digest()[:8])
         self._links[token] = (now, link.firmware_name)
+        package = Package(link.firmware_name, data, hashlib.sha256(data).digest()[:8])
         self._images[link.firmware_name] = package
         while len(self._images) > self.max_images:
             self._images.popitem(last=False)
         if len(self._links) > 100_000:
             self._links.clear()
         return package
+
+    async def _resolve(self, token: str, *, cached: frozenset[str]) -> tuple[DownloadLink, bytes | None] | None:
+        return await asyncio.to_thread(
+            upgrades.resolve_download,
+            uow=self.container.reader(),
+            clock=self.container.clock,
+            token=token,
+            cached=cached,
+        )
 
 
 def block(data: bytes, number: int, size: int) -> tuple[bytes, bool] | None:

@@ -247,7 +247,7 @@ class DeviceSession:
         metrics.UPGRADE_STEPS.labels(Step.DOWNLOADING.value).inc()
         if push:
             found = await self._call(upgrades.resolve_download, uow=self.c.reader(), token=token)
-            if found is None:
+            if found is None or found[1] is None:
                 raise DeviceUnreachable(
                     "the firmware image is missing: upload it with PUT /admin/v1/firmware/{name}/image"
                 )
