@@ -102,23 +102,7 @@ def claim_start(
     *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
 ) -> bool:
     """Moves a pending device to UpgradeInProgress; False if another worker, or the clock, got there first."""
-    now = clock.now()
-    with uow:
-        campaign = uow.campaigns.get(assignment.account_name, assignment.campaign_id)
-        if not _may_start(campaign, now):
-            return False
-        claimed = uow.upgrades.claim(
-            assignment.campaign_id,
-            device_id,
-            step=Step.STARTING.value,
-            reason=Step.STARTING.reason,
-            now=now,
-            deadline=policy.deadline(Step.STARTING, now),
-        )
-        if claimed:
-            events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)])
-            uow.commit()
-    return claimed
+    return claim_many(uow=uow, clock=clock, policy=policy, claims=[(assignment, device_id)])[0]
 
 
 def claim_many(
