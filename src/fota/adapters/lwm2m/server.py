@@ -35,6 +35,7 @@ from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, block
 from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
 from fota.adapters.lwm2m.registration import DEFAULT_LIFETIME, RegistrationError, device_id_of, parse_query
 from fota.adapters.lwm2m.session import DeviceSession, SessionConfig, StepBatches
+from fota.adapters.lwm2m.udp_tuning import tune_udp
 from fota.adapters.psk_cipher import cipher_from_secret
 from fota.bootstrap import Container
 from fota.services import device_security, registrations
@@ -151,7 +152,7 @@ class Lwm2mServer:
         self.context = await Context.create_server_context(
             _Root(self), bind=(self.host, self.port), transports=["udp6"]
         )
-        _enlarge_receive_buffer(self.context)
+        tune_udp(self.context)
         metrics.LWM2M_REGISTERED_DEVICES.set_function(lambda: self.registered.count(self.c.clock.now()))
         await self._start_dtls()
         if not self.allow_nosec:
@@ -383,29 +384,6 @@ class Lwm2mServer:
         if number == 0:
             response.opt.size2 = len(package.data)
         return response
-
-
-# A fleet's check-ins and block requests arrive in bursts on one socket; a datagram the kernel drops for want of
-# buffer space costs the device a CoAP retransmission seconds later (ACK_TIMEOUT 2-3 s, doubling). The kernel caps
-# the size at net.core.rmem_max.
-RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
-
-
-def _enlarge_receive_buffer(context: Context) -> None:
-    for interface in context.request_interfaces:
-        # aiocoap 0.4.17 internals (the pinned version): the UDP transport's socket behind the token manager.
-        transport = getattr(
-            getattr(getattr(interface, "token_interface", None), "message_interface", None), "transport", None
-        )
-        sock = transport.get_extra_info("socket") if transport is not None else None
-        if sock is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-        except OSError as error:
-            log.warning("could not enlarge the CoAP receive buffer: %s", error)
-            continue
-        log.info("CoAP receive buffer: %d bytes", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
 
 def _coaps_url(coap_base_url: str, port: int) -> str:
