@@ -9,6 +9,7 @@ link-format, a fake device answering the server's reads with bad TLV, and a regi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import socket
@@ -24,10 +25,16 @@ import aiocoap
 import pytest
 from aiocoap import resource
 
-from fota.simulator.device import DeviceConfig, SimulatedDevice
+from fota.simulator.device import SimulatedDevice
 from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, start_server
 from tests.faults.figures import record
-from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, create_campaign_with_sdk, device_report, provision
+from tests.lwm2m.harness import (
+    TO,
+    create_campaign_with_sdk,
+    device_report,
+    provision,
+    resilient_template,
+)
 
 ABUSES = ["garbage", "truncated", "bad-options", "huge-registration", "bad-link-format", "bad-tlv", "flood"]
 FLOOD_REQUESTS = 2000
@@ -264,20 +271,7 @@ ACTIONS: dict[str, Callable[[Scene], int]] = {
 
 def healthy_device_upgrades(scene: Scene, imei: str, *, during: Callable[[], object] | None = None) -> float:
     """Starts one well-behaved device; returns how long it took to register. It must then upgrade."""
-    config = DeviceConfig(
-        server=scene.server.coap_url,
-        imei=imei,
-        make=MAKE,
-        model=MODEL,
-        firmware=FROM,
-        checkin_interval=2.0,
-        awake_seconds=10.0,
-        reboot_seconds=0.3,
-        lifetime=3600,
-        transfer_timeout=10.0,
-        request_timeout=10.0,
-        register_retry=1.0,
-    )
+    config = dataclasses.replace(resilient_template(scene.server, checkin_interval=2.0, timeout=10.0), imei=imei)
 
     async def go() -> float:
         device = SimulatedDevice(config)

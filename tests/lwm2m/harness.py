@@ -8,6 +8,7 @@ import json
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from sqlalchemy import Engine, select
 from verizon.models.campaign_firmware_upgrade import CampaignFirmwareUpgrade
 from verizon.models.v3_time_window import V3TimeWindow
 
-from fota.adapters.storage.tables import outbox
+from fota.adapters.storage.database import make_engine
+from fota.adapters.storage.tables import history, outbox
 from fota.simulator.device import DeviceConfig
 from fota.simulator.package import build_image
 from tests.api.sdk_client import sdk_session
@@ -112,6 +114,30 @@ def drain_outbox(engine: Engine, account_name: str, clock: RunningServer, timeou
         threading.Event().wait(0.5)
 
 
+def settle(
+    server: RunningServer, account_name: str, campaign_id: str, imeis: list[str], receiver: CallbackReceiver
+) -> tuple[set[str], list[str]]:
+    """After an outage test: every device reached UpgradeSuccess exactly once, and once the outbox has drained, every
+    recorded callback event reached the receiver. Returns (recorded event ids, received event ids)."""
+    engine = make_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            successes = Counter(
+                connection.execute(
+                    select(history.c.device_id).where(
+                        history.c.campaign_id == campaign_id, history.c.status == "UpgradeSuccess"
+                    )
+                ).scalars()
+            )
+        assert successes == dict.fromkeys(imeis, 1), "every device finishes exactly once"
+        recorded = drain_outbox(engine, account_name, server)
+    finally:
+        engine.dispose()
+    received = receiver.ids()
+    assert recorded and set(received) == recorded, "every recorded event reached the receiver"
+    return recorded, received
+
+
 def imei_block(count: int) -> int:
     """A random start for `count` consecutive 15-digit IMEIs, so tests sharing a server never collide."""
     return random.randint(10**14, 10**15 - count - 1)
@@ -171,10 +197,10 @@ def device_report(account: Account, campaign_id: str) -> dict[str, dict[str, Any
         return {d["deviceId"]: d for d in r.json()["deviceList"]}
 
 
-def resilient_template(server: RunningServer, *, checkin_interval: float) -> DeviceConfig:
+def resilient_template(server: RunningServer | str, *, checkin_interval: float, timeout: float = 5.0) -> DeviceConfig:
     """Devices for outage tests: short time-outs and quick re-registration, so they notice a dead server fast."""
     return DeviceConfig(
-        server=server.coap_url,
+        server=server if isinstance(server, str) else server.coap_url,
         make=MAKE,
         model=MODEL,
         firmware=FROM,
@@ -182,8 +208,8 @@ def resilient_template(server: RunningServer, *, checkin_interval: float) -> Dev
         awake_seconds=10.0,
         reboot_seconds=0.5,
         lifetime=3600,
-        transfer_timeout=5.0,
-        request_timeout=5.0,
+        transfer_timeout=timeout,
+        request_timeout=timeout,
         register_retry=1.0,
     )
 

@@ -10,18 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from fota.adapters.storage.database import make_engine
-from fota.adapters.storage.tables import history
 from fota.simulator.fleet import Fleet
 from tests.conftest import BACKENDS, RunningServer, _stop_and_cleanup, start_server
 from tests.lwm2m.harness import (
     TO,
     callback_receiver,
     device_report,
-    drain_outbox,
     resilient_template,
+    settle,
     watched_campaign,
 )
 
@@ -72,22 +69,7 @@ def run_crash_scenario(server: RunningServer) -> None:
 
         asyncio.run(scenario())
 
-        engine = make_engine(server.database_url)
-        try:
-            with engine.connect() as connection:
-                successes = Counter(
-                    connection.execute(
-                        select(history.c.device_id).where(
-                            history.c.campaign_id == campaign_id, history.c.status == "UpgradeSuccess"
-                        )
-                    ).scalars()
-                )
-                assert successes == dict.fromkeys(imeis, 1), "every device finishes exactly once"
-            recorded = drain_outbox(engine, account.name, server)
-        finally:
-            engine.dispose()
-        received = receiver.ids()
-        assert recorded and set(received) == recorded, "every recorded event reached the receiver"
+        settle(server, account.name, campaign_id, imeis, receiver)
         success_events = Counter(
             e["deviceId"]
             for e in receiver.events

@@ -28,18 +28,15 @@ from sqlalchemy import Engine, func, select
 
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.tables import campaign_devices, history, outbox, registrations
-from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from tests.conftest import BACKENDS, RunningServer, _drop_postgres_database, _free_port, _postgres_database
 from tests.lwm2m.harness import (
-    FROM,
-    MAKE,
-    MODEL,
     callback_receiver,
     create_campaign_with_sdk,
     device_report,
     drain_outbox,
     provision,
+    resilient_template,
 )
 
 pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL")
@@ -139,19 +136,7 @@ def test_two_of_each_process_run_a_campaign_with_nothing_done_twice(deployment: 
         def all_succeeded() -> bool:
             return {r["status"] for r in device_report(account, campaign_id).values()} == {"UpgradeSuccess"}
 
-        template = DeviceConfig(
-            server="coap://unset",
-            make=MAKE,
-            model=MODEL,
-            firmware=FROM,
-            checkin_interval=2.0,
-            awake_seconds=10.0,
-            reboot_seconds=0.3,
-            lifetime=3600,
-            transfer_timeout=5.0,
-            request_timeout=5.0,
-            register_retry=1.0,
-        )
+        template = resilient_template("coap://unset", checkin_interval=2.0)
         half = DEVICES // 2
         first, second = deployment.lwm2m
 

@@ -95,7 +95,7 @@ class DeviceSession:
     async def run(
         self, *, registered: bool, work: Assignment | None = None, work_known: bool = False, here: bool = False
     ) -> None:
-        """`work_known`: `work` was read with the check-in that started this session, so it is not read again.
+        """`work_known`: `work` was read with the check-in that started this exchange, so it is not read again.
         `here`: that check-in found the device's registration held by this process (no need to ask again)."""
         self._here = here
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
@@ -58,7 +58,7 @@ def insert_rows(
         return 0
     columns = list(first)
     count = 0
-    pending: Iterator[dict[str, Any]] = _prepend(first, iterator)
+    pending = chain([first], iterator)
     while chunk := list(islice(pending, ROW_CHUNK)):
         if connection.dialect.name == "postgresql":
             _copy(connection, table, columns, chunk)
@@ -68,11 +68,6 @@ def insert_rows(
     if analyze_from is not None and count >= analyze_from and connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"ANALYZE {table.name}")
     return count
-
-
-def _prepend(first: dict[str, Any], rest: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    yield first
-    yield from rest
 
 
 def _copy(connection: Connection, table: Table, columns: list[str], chunk: list[dict[str, Any]]) -> None:
