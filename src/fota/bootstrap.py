@@ -18,6 +18,7 @@ from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFacto
 from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
 from fota.domain.upgrade import UpgradePolicy
 from fota.services.ports import PasswordHasher
+from fota.services.token_cache import TokenCache
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
 
@@ -90,6 +91,9 @@ class Container:
     uow_factory: SqlUnitOfWorkFactory = field(init=False)
     policy: UpgradePolicy = field(default_factory=UpgradePolicy)
     callback_sender: HttpCallbackSender = field(init=False)
+    # Validated API and console tokens (services/token_cache.py); on PostgreSQL trusted only while the process hears
+    # revocations, which runtime wiring arranges by giving it the notification listener's state.
+    tokens: TokenCache = field(default_factory=TokenCache)
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)

@@ -42,6 +42,7 @@ def account_caller(
         bearer=bearer_token(authorization),
         session=vz_m2m_token,
         account_name=account,
+        cache=c.tokens,
     )
 
 
