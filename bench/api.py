@@ -183,20 +183,26 @@ def main() -> None:
                     method=route.method,
                     headers=route.headers,
                     body=route.body,
+                    server_pid=server.process.pid,
                     **load,
                 )
                 wrk.run(
                     f"{bare_base}/b/{n}", label="warm-up", method=route.method, seconds=2, connections=args.connections
                 )
                 baseline = wrk.run(
-                    f"{bare_base}/b/{n}", label=f"bare  {len(route.answer)} B", method=route.method, **load
+                    f"{bare_base}/b/{n}",
+                    label=f"bare  {len(route.answer)} B",
+                    method=route.method,
+                    server_pid=bare.pid,
+                    **load,
                 )
                 pairs.append((fota, baseline))
                 print(fota.line(), flush=True)
                 print(baseline.line(), flush=True)
                 print(
                     f"  ratio {route.label}: {fota.rps / baseline.rps:.3f}  "
-                    f"(p99 {fota.p99_ms / baseline.p99_ms:.1f} x the bare p99)",
+                    f"(p99 {fota.p99_ms / baseline.p99_ms:.1f} x the bare p99; CPU per request "
+                    f"{baseline.cpu_us_per_request / fota.cpu_us_per_request:.3f} of fota's)",
                     flush=True,
                 )
         finally:

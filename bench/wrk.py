@@ -4,6 +4,7 @@ figures read back from wrk's own `done` hook as JSON (requests/s, p50/p99, error
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -37,6 +38,12 @@ class WrkResult:
     errors: int
     p50_ms: float
     p99_ms: float
+    cpu_seconds: float = 0.0  # of the server process, while wrk ran
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Independent of what else the machine does, unlike req/s: the server's own cost of one answer."""
+        return self.cpu_seconds / self.requests * 1e6 if self.requests else 0.0
 
     @property
     def rps(self) -> float:
@@ -45,8 +52,14 @@ class WrkResult:
     def line(self) -> str:
         return (
             f"{self.label:<34} {self.rps:9.1f} req/s  p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms  "
-            f"{self.requests:>7} requests {self.errors:>4} errors"
+            f"{self.requests:>7} requests {self.errors:>4} errors  {self.cpu_us_per_request:7.0f} us CPU/request"
         )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/<pid>/stat, in seconds."""
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()  # noqa: SIM115 - read at once
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def require_wrk() -> str:
@@ -66,6 +79,7 @@ def run(
     seconds: float = 8.0,
     connections: int = 64,
     threads: int = 1,
+    server_pid: int | None = None,
 ) -> WrkResult:
     """`wrk -t{threads} -c{connections} -d{seconds}s` against `url` with one fixed request."""
     header_lines = "\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items())
@@ -73,6 +87,7 @@ def run(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         lua = Path(handle.name)
+    cpu_before = process_cpu_seconds(server_pid) if server_pid else 0.0
     try:
         out = subprocess.run(
             [
@@ -93,6 +108,7 @@ def run(
         ).stdout
     finally:
         lua.unlink()
+    cpu = process_cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
     figures = json.loads(next(line for line in out.splitlines() if line.startswith('{"requests"')))
     return WrkResult(
         label=label,
@@ -101,4 +117,5 @@ def run(
         errors=figures["errors"],
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
+        cpu_seconds=cpu,
     )

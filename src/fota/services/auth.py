@@ -160,6 +160,22 @@ def authorize(
         clock.now(),
         [(bearer, TokenKind.ACCESS, "Bearer token"), (session, TokenKind.SESSION, "VZ-M2M-Token")],
     )
+    return _caller(access, sess, session, account_name)
+
+
+def cached_caller(
+    *, clock: Clock, bearer: str | None, session: str | None, account_name: str | None, cache: TokenCache
+) -> Caller | None:
+    """`authorize` answered from the cache alone: the caller when both tokens are cached, else None (read them)."""
+    now = clock.now()
+    access = cache.get(token_hash(bearer), now) if bearer else None
+    sess = cache.get(token_hash(session), now) if session else None
+    if access is None or sess is None or access.kind is not TokenKind.ACCESS or sess.kind is not TokenKind.SESSION:
+        return None
+    return _caller(access, sess, session, account_name)
+
+
+def _caller(access: Token, sess: Token, session: str | None, account_name: str | None) -> Caller:
     if access.account_name != sess.account_name:
         raise Unauthorized("the Bearer token and the VZ-M2M-Token belong to different accounts")
     if account_name is not None and access.account_name != account_name:
