@@ -14,7 +14,7 @@ from fota.services import auth
 from fota.services.auth import Caller
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
     value = request.app.state.container
     assert isinstance(value, Container)
     return value
