@@ -61,6 +61,13 @@ def serve(
             help="UDP port of the LwM2M server over DTLS-PSK (coaps); default the CoAP port + 1 (5684); 0: off."
         ),
     ] = None,
+    bootstrap_port: Annotated[
+        int, typer.Option(help="UDP port of the LwM2M bootstrap server (CoAP); 0: no bootstrap server.")
+    ] = 5693,
+    bootstrap_coaps_port: Annotated[
+        int | None,
+        typer.Option(help="UDP port of the bootstrap server over DTLS-PSK; default the bootstrap port + 1; 0: off."),
+    ] = None,
     allow_nosec: Annotated[
         bool,
         typer.Option(
@@ -113,6 +120,8 @@ def serve(
         public_http_url=public_http_url or os.environ.get("FOTA_PUBLIC_HTTP_URL") or f"http://{reachable}:{port}",
         max_downloads=max_downloads,
         coaps_port=coaps_port,
+        bootstrap_port=0 if no_lwm2m else bootstrap_port,
+        bootstrap_coaps_port=bootstrap_coaps_port,
         # None leaves FOTA_ALLOW_NOSEC to decide; the demo's simulated fleet speaks plain CoAP, so --demo allows it.
         allow_nosec=True if allow_nosec or demo else None,
         roles=roles,
