@@ -10,7 +10,8 @@ import typer
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from fota.adapters.cli.admin import admin_app
+from fota.adapters.cli.admin import admin_app, device_security_app
+from fota.adapters.cli.admin_bootstrap import bootstrap_app
 from fota.adapters.cli.campaigns import campaigns_app
 from fota.adapters.cli.devices import devices_app
 from fota.adapters.cli.simulate import simulate
@@ -19,6 +20,7 @@ from fota.adapters.logging_setup import configure as configure_logging
 from fota.bootstrap import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings, build
 
 app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
+device_security_app.add_typer(bootstrap_app, name="bootstrap")
 app.add_typer(admin_app, name="admin")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(devices_app, name="devices")
