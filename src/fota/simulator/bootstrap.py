@@ -188,6 +188,38 @@ class BootstrapTarget:
     key: bytes | None = None
 
 
+def factory_accounts(
+    target: BootstrapTarget | None,
+    *,
+    server: str,
+    identity: bytes | None,
+    key: bytes | None,
+    lifetime: int,
+    binding: str,
+) -> Accounts:
+    """/0/0 the bootstrap account when there is one; /0/1 and /1/0 a management account when `server` is given."""
+    accounts = Accounts()
+    if target is not None:
+        accounts.security[0] = {
+            0: target.uri,
+            1: True,
+            2: MODE_PSK if target.key is not None else MODE_NOSEC,
+            3: target.identity or b"",
+            5: target.key or b"",
+        }
+    if server:
+        accounts.security[1] = {
+            0: server,
+            1: False,
+            2: MODE_PSK if key is not None else MODE_NOSEC,
+            3: identity or b"",
+            5: key or b"",
+            10: 1,
+        }
+        accounts.server[0] = {0: 1, 1: lifetime, 6: False, 7: binding}
+    return accounts
+
+
 # After Bootstrap-Finish the client answers it, then leaves the bootstrap socket.
 _FINISH_GRACE = 0.1
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import aiocoap
 
-from fota.simulator.bootstrap import Accounts, BootstrapTarget, ServerAccount, bootstrap
+from fota.simulator.bootstrap import Accounts, BootstrapTarget, ServerAccount, bootstrap, factory_accounts
 from fota.simulator.content import ContentFormat, Path, Value
 from fota.simulator.faults import Fault
 from fota.simulator.firmware import Delivery, FirmwareUpdate, Protocol, Refused, Result, State
@@ -111,29 +111,16 @@ class DeviceConfig:
         return BootstrapTarget(self.bootstrap_server, identity, self.bootstrap_psk_key)
 
     def factory_accounts(self) -> Accounts:
-        """The Security and Server instances the device leaves the factory with: /0/0 the bootstrap account,
-        /0/1 and /1/0 a management account when `server` is configured."""
-        accounts = Accounts()
-        target = self.bootstrap_target
-        if target is not None:
-            accounts.security[0] = {
-                0: target.uri,
-                1: True,
-                2: 0 if target.key is not None else 3,
-                3: target.identity or b"",
-                5: target.key or b"",
-            }
-        if self.server:
-            accounts.security[1] = {
-                0: self.server,
-                1: False,
-                2: 0 if self.psk_key is not None else 3,
-                3: (self.psk_identity or "").encode("utf-8"),
-                5: self.psk_key or b"",
-                10: 1,
-            }
-            accounts.server[0] = {0: 1, 1: self.lifetime, 6: False, 7: self.binding}
-        return accounts
+        """The Security and Server instances the device leaves the factory with (simulator/bootstrap.py)."""
+        identity = self.psk_identity.encode("utf-8") if self.psk_identity is not None else None
+        return factory_accounts(
+            self.bootstrap_target,
+            server=self.server,
+            identity=identity,
+            key=self.psk_key,
+            lifetime=self.lifetime,
+            binding=self.binding,
+        )
 
     @property
     def endpoint_name(self) -> str:
