@@ -54,6 +54,8 @@ class BootstrapServer:
             _Root(self), bind=(self.host, self.port), transports=["udp6"]
         )
         log.info("LwM2M bootstrap server listening on %s:%d (coap)", self.host, self.port)
+        if self.management.credentials is None:
+            log.warning("the management server has no coaps: devices given psk accounts will not be able to register")
         if not self.coaps_port:
             return
         if not dtls_available() or self.cipher is None:
