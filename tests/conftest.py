@@ -92,6 +92,8 @@ class RunningServer:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     coaps_port: int = 0
+    bootstrap_port: int = 0
+    bootstrap_coaps_port: int = 0
     admin: httpx.Client = field(init=False)
 
     @property
@@ -101,6 +103,14 @@ class RunningServer:
     @property
     def coaps_url(self) -> str:
         return f"coaps://127.0.0.1:{self.coaps_port}"
+
+    @property
+    def bootstrap_url(self) -> str:
+        return f"coap://127.0.0.1:{self.bootstrap_port}"
+
+    @property
+    def bootstrap_coaps_url(self) -> str:
+        return f"coaps://127.0.0.1:{self.bootstrap_coaps_port}"
 
     def __post_init__(self) -> None:
         self.admin = httpx.Client(
@@ -216,6 +226,7 @@ def start_server(
     for attempt in range(5):
         # A free port can be taken by another process between our probe and the server's bind: try new ones.
         port, coap_port, coaps_port = _free_port(), _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_DGRAM)
+        bootstrap_port, bootstrap_coaps_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_DGRAM)
         args = [
             sys.executable,
             "-m",
@@ -231,6 +242,10 @@ def start_server(
             str(coap_port),
             "--coaps-port",
             str(coaps_port),
+            "--bootstrap-port",
+            str(bootstrap_port),
+            "--bootstrap-coaps-port",
+            str(bootstrap_coaps_port),
             *extra_args,
         ]
         if allow_nosec:
@@ -251,6 +266,8 @@ def start_server(
                 args,
                 env,
                 coaps_port=coaps_port,
+                bootstrap_port=bootstrap_port,
+                bootstrap_coaps_port=bootstrap_coaps_port,
             )
     raise RuntimeError(f"fota serve could not bind free ports:\n{log_path.read_text()}")
 

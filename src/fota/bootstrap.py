@@ -56,6 +56,10 @@ class Settings:
     public_coaps_url: str = ""  # how DTLS devices reach our coaps endpoint; derived from the CoAP URL when empty
     allow_nosec: bool = False  # accept plain-CoAP (NoSec) devices; off unless the operator enables it
     secret_key: str = ""  # encrypts stored PSKs; without it the admin API refuses to store one
+    # LwM2M bootstrap server (docs/adr/0013-lwm2m-bootstrap.md): its CoAP port, 0 for none (`fota serve` defaults to
+    # 5693); its coaps port, None for the bootstrap port + 1, 0 for none.
+    bootstrap_port: int = 0
+    bootstrap_coaps_port: int | None = None
 
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:

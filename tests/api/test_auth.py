@@ -557,6 +557,8 @@ ADMIN_ROUTES = [
     ("PUT", "/firmware/{fw}/image", None),
     ("GET", "/clock", None),
     ("POST", "/clock", {"advanceSeconds": 0}),
+    ("PUT", "/accounts/{acc}/devices/{imei}/bootstrap", {"bootstrapMode": "nosec"}),
+    ("GET", "/accounts/{acc}/devices/{imei}/bootstrap", None),
 ]
 ADMIN_PARAMS = [pytest.param(*r, id=f"{r[0]} {r[1]}") for r in ADMIN_ROUTES]
 

@@ -27,7 +27,7 @@ def _wait_for(predicate, what: str, process: subprocess.Popen[bytes], timeout: f
 def test_demo_prints_credentials_then_a_summary_and_keeps_the_log_quiet(tmp_path: Path) -> None:
     port, coap_port = _free_port(), _free_port(socket.SOCK_DGRAM)
     out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    args = [sys.executable, "-m", "fota", "serve", "--demo", "--port", str(port)]
+    args = [sys.executable, "-m", "fota", "serve", "--demo", "--port", str(port), "--bootstrap-port", "0"]
     args += ["--coap-host", "127.0.0.1", "--coap-port", str(coap_port), "--coaps-port", "0"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(args, stdout=stdout, stderr=stderr, cwd=tmp_path)

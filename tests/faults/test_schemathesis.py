@@ -115,6 +115,8 @@ def prepare(case: Any, fuzz: Fixture) -> None:
             params["account"] = fuzz.account.name
         if "firmware_name" in params and _often(params["firmware_name"]):
             params["firmware_name"] = fuzz.firmware_name
+        if "device_id" in params and _often(params["device_id"]):
+            params["device_id"] = fuzz.imei
         if path == "/admin/v1/clock" and case.method.upper() == "POST":
             case.body = {"advanceSeconds": 0}  # keep the clock still: tokens age on it
     elif path == "/api/ts/v1/oauth2/token":

@@ -70,7 +70,7 @@ def _spawn(
         assert api_url is not None
         args += ["--coap-host", "127.0.0.1", "--coap-port", str(coap_port), "--public-http-url", api_url]
         # The simulated fleet speaks plain CoAP; DTLS (and its port beside the CoAP one) is tested elsewhere.
-        args += ["--allow-nosec", "--coaps-port", "0"]
+        args += ["--allow-nosec", "--coaps-port", "0", "--bootstrap-port", "0"]
     env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url}
     log_path = tmp_path / f"{role}-{index}.log"
     with log_path.open("wb") as log:

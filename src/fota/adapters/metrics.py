@@ -68,6 +68,13 @@ LWM2M_REFUSED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+LWM2M_BOOTSTRAPS = Counter(
+    "fota_lwm2m_bootstraps_total",
+    "LwM2M bootstraps: finished (the client took its management account), failed (it stopped answering or refused "
+    "a step) or refused (its Bootstrap-Request was not admitted).",
+    ["result"],
+    registry=REGISTRY,
+)
 LWM2M_REGISTERED_DEVICES = Gauge(
     "fota_lwm2m_registered_devices",
     "Devices with an unexpired registration made or refreshed through this process's LwM2M server.",
@@ -143,6 +150,8 @@ for _kind in ("register", "update", "deregister"):
     LWM2M_REGISTRATIONS.labels(_kind)
 for _reason in ("unknown_endpoint", "bad_request", "security", "rate_limited"):
     LWM2M_REFUSED.labels(_reason)
+for _result in ("finished", "failed", "refused"):
+    LWM2M_BOOTSTRAPS.labels(_result)
 for _step in ("Starting", "Downloading", "Downloaded", "Updating"):
     UPGRADE_STEPS.labels(_step)
 for _outcome in ("success", "failed", "retry"):

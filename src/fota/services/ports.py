@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from fota.domain.accounts import Account, Token, TokenKind
+from fota.domain.bootstrap import BootstrapSettings
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol as DeviceProtocol
@@ -406,6 +407,23 @@ class DeviceSecurityRepository(Protocol):
     def put(self, security: DeviceSecurity, encrypted_key: bytes | None, *, at: datetime) -> None: ...
 
 
+class BootstrapRepository(Protocol):
+    def get(self, device_id: str) -> BootstrapSettings | None: ...
+    def owner_of_identity(self, identity: str) -> str | None:
+        """The device that holds this bootstrap PSK identity, if any."""
+        ...
+
+    def encrypted_key(self, identity: str) -> tuple[str, bytes] | None:
+        """(device_id, encrypted bootstrap key) of a bootstrap identity whose device bootstraps in psk mode."""
+        ...
+
+    def put(self, settings: BootstrapSettings, encrypted_key: bytes | None, *, at: datetime) -> None: ...
+    def delete(self, device_id: str) -> bool: ...
+    def bootstrapped(self, device_id: str, *, at: datetime) -> None:
+        """Counts one finished bootstrap of the device."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
@@ -441,6 +459,8 @@ class UnitOfWork(Protocol):
     def insight(self) -> InsightRepository: ...
     @property
     def device_security(self) -> DeviceSecurityRepository: ...
+    @property
+    def bootstrap(self) -> BootstrapRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

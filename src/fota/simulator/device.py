@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiocoap
 
+from fota.simulator.bootstrap import Accounts, BootstrapTarget, ServerAccount, bootstrap, factory_accounts
 from fota.simulator.content import ContentFormat, Path, Value
 from fota.simulator.faults import Fault
 from fota.simulator.firmware import Delivery, FirmwareUpdate, Protocol, Refused, Result, State
@@ -27,7 +28,7 @@ REGISTER_PAYLOAD = b'</>;rt="oma.lwm2m",</1/0>,</3/0>,</5/0>'
 
 # Operations of every resource the client implements, per object (R read, W write, E execute).
 RESOURCES: Mapping[int, Mapping[int, str]] = {
-    1: {0: "R", 1: "R", 6: "R", 7: "R", 8: "E"},
+    1: {0: "R", 1: "R", 6: "R", 7: "R", 8: "E", 9: "E"},
     3: {0: "R", 1: "R", 2: "R", 3: "R", 4: "E", 11: "R", 16: "R"},
     5: {0: "W", 1: "RW", 2: "E", 3: "R", 5: "R", 6: "R", 7: "R", 8: "R", 9: "R"},
 }
@@ -41,9 +42,9 @@ _EXECUTE_GRACE = 0.1
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    """Everything that makes one simulated device; only `server` is required."""
+    """Everything that makes one simulated device; `server` or `bootstrap_server` is required."""
 
-    server: str  # coap://host:port of the LwM2M server, or coaps://host:port with a PSK
+    server: str = ""  # coap://host:port of the LwM2M server, or coaps://host:port with a PSK
     imei: str = "350000000000001"
     endpoint: str | None = None  # default urn:imei:<imei>
     make: str = "SimCo"
@@ -71,10 +72,24 @@ class DeviceConfig:
     faults: frozenset[Fault] = frozenset()
     psk_identity: str | None = None  # DTLS-PSK identity and key (both or neither); with them `server` is coaps://
     psk_key: bytes | None = None
+    # A factory bootstrap account (simulator/bootstrap.py): coap://, or coaps:// with the bootstrap PSK. A device
+    # without a `server` bootstraps at its first boot and registers where the bootstrap server sends it.
+    bootstrap_server: str | None = None
+    bootstrap_psk_identity: str | None = None
+    bootstrap_psk_key: bytes | None = None
+    bootstrap_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.lwm2m_version not in ("1.0", "1.1"):
             raise ValueError(f"lwm2m_version must be 1.0 or 1.1, got {self.lwm2m_version!r}")
+        if self.bootstrap_server is not None:
+            secure = self.bootstrap_psk_identity is not None or self.bootstrap_psk_key is not None
+            if secure and (self.bootstrap_psk_identity is None or self.bootstrap_psk_key is None):
+                raise ValueError("bootstrap_psk_identity and bootstrap_psk_key go together")
+            if not self.bootstrap_server.startswith("coaps://" if secure else "coap://"):
+                raise ValueError(f"bootstrap_server {self.bootstrap_server!r} does not fit its security")
+            if not self.server and self.psk_identity is None and self.psk_key is None:
+                return
         secure = self.psk_identity is not None or self.psk_key is not None
         if secure and (self.psk_identity is None or self.psk_key is None):
             raise ValueError("psk_identity and psk_key go together")
@@ -87,6 +102,25 @@ class DeviceConfig:
         if self.psk_identity is None or self.psk_key is None:
             return None
         return PskCredentials(self.server, self.psk_identity.encode("utf-8"), self.psk_key)
+
+    @property
+    def bootstrap_target(self) -> BootstrapTarget | None:
+        if self.bootstrap_server is None:
+            return None
+        identity = self.bootstrap_psk_identity.encode("utf-8") if self.bootstrap_psk_identity is not None else None
+        return BootstrapTarget(self.bootstrap_server, identity, self.bootstrap_psk_key)
+
+    def factory_accounts(self) -> Accounts:
+        """The Security and Server instances the device leaves the factory with (simulator/bootstrap.py)."""
+        identity = self.psk_identity.encode("utf-8") if self.psk_identity is not None else None
+        return factory_accounts(
+            self.bootstrap_target,
+            server=self.server,
+            identity=identity,
+            key=self.psk_key,
+            lifetime=self.lifetime,
+            binding=self.binding,
+        )
 
     @property
     def endpoint_name(self) -> str:
@@ -128,6 +162,11 @@ class SimulatedDevice:
         self.last_error: str | None = None
         self._registration = _Registration()
         self._transport: DeviceTransport | None = None
+        # Security and Server instances survive reboots (flash); the account in use is read from them at each boot.
+        self.accounts = config.factory_accounts()
+        self.account: ServerAccount | None = None
+        self.bootstraps = 0
+        self._bootstrap_wanted = False
         self._tree: ObjectTree | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._reboot_task: asyncio.Task[None] | None = None
@@ -135,7 +174,7 @@ class SimulatedDevice:
         self.firmware = FirmwareUpdate(
             # A DTLS device fetches over coaps too (its download link names the server's coaps endpoint).
             protocols=config.protocols
-            + ((Protocol.COAPS,) if config.psk is not None and Protocol.COAPS not in config.protocols else ()),
+            + ((Protocol.COAPS,) if _may_use_dtls(config) and Protocol.COAPS not in config.protocols else ()),
             delivery=config.delivery,
             block_size=config.block_size,
             faults=config.faults,
@@ -233,19 +272,60 @@ class SimulatedDevice:
         self._tree = ObjectTree(
             self, PATHS, max_block_size=self.config.max_block_size, push_timeout=self.config.push_timeout
         )
+        self.boots += 1
+        self.online = True
+        self.account = self.accounts.management()
+        if self.account is not None:
+            await self._open_management(self.account)
+        where = self._transport.address if self._transport is not None else "no server account yet"
+        self.record("boot", f"firmware {self.firmware_version} on {where}")
+        self._loop_task = asyncio.create_task(self._run(), name=f"lwm2m client {self.endpoint}")
+
+    async def _open_management(self, account: ServerAccount) -> None:
+        assert self._tree is not None
+        psk = None
+        if account.identity is not None and account.key is not None:
+            psk = PskCredentials(account.uri, account.identity, account.key)
         self._transport = DeviceTransport(
             self._tree.site,
             bind_host=self.config.bind_host,
             queue_mode=self.config.queue_mode,
             awake_seconds=self.config.awake_seconds,
             on_drop=self._dropped,
-            psk=self.config.psk,
+            psk=psk,
         )
         await self._transport.open()
-        self.boots += 1
-        self.online = True
-        self.record("boot", f"firmware {self.firmware_version} on {self._transport.address}")
-        self._loop_task = asyncio.create_task(self._run(), name=f"lwm2m client {self.endpoint}")
+
+    async def _bootstrap(self) -> bool:
+        """Client-initiated bootstrap (simulator/bootstrap.py); then the management account it was given."""
+        target = self.config.bootstrap_target
+        if target is None:
+            return False
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.close()  # the old account's socket and DTLS session go with the old account
+        self._registration.registered = False
+        done = await bootstrap(
+            target,
+            self.accounts,
+            endpoint=self.endpoint,
+            lwm2m_version=self.config.lwm2m_version,
+            object_ids=(0, *RESOURCES),  # Security, then the objects it implements
+            bind_host=self.config.bind_host,
+            timeout=self.config.bootstrap_timeout,
+            record=self.record,
+        )
+        self.account = self.accounts.management() if done else None
+        if self.account is None:
+            return False
+        self.bootstraps += 1
+        await self._open_management(self.account)
+        return True
+
+    def trigger_bootstrap(self) -> None:
+        """Bootstrap again now (Bootstrap-Request Trigger, /1/0/9, or a factory reset of the server accounts)."""
+        self._bootstrap_wanted = True
+        self._wake.set()
 
     async def _shutdown(self, *, deregister: bool) -> None:
         task, self._loop_task = self._loop_task, None
@@ -284,9 +364,14 @@ class SimulatedDevice:
 
     async def _run(self) -> None:
         config = self.config
-        # Update before the lifetime runs out even if the check-in interval is longer.
-        interval = min(config.checkin_interval, config.lifetime * 0.9)
         while True:
+            if self._bootstrap_wanted or self._transport is None:
+                self._bootstrap_wanted = False
+                if not await self._bootstrap():
+                    await asyncio.sleep(config.register_retry)
+                    continue
+            # Update before the lifetime runs out even if the check-in interval is longer.
+            interval = min(config.checkin_interval, self._lifetime * 0.9)
             if not self._registration.registered:
                 if not await self._register():
                     await asyncio.sleep(config.register_retry)
@@ -294,12 +379,15 @@ class SimulatedDevice:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+            if self._bootstrap_wanted:
+                continue
             if not await self._update():
                 # 4.04 means the server forgot us; any other failure is treated alike, as Wakaama does: register.
                 self._registration.registered = False
 
     def _message(self, code: aiocoap.Code, path: tuple[str, ...], **kwargs: object) -> aiocoap.Message:
-        message = aiocoap.Message(code=code, uri=self.config.server.rstrip("/"), **kwargs)
+        uri = self.account.uri if self.account is not None else self.config.server
+        message = aiocoap.Message(code=code, uri=uri.rstrip("/"), **kwargs)
         message.opt.uri_path = path
         return message
 
@@ -320,7 +408,8 @@ class SimulatedDevice:
 
     async def _register(self) -> bool:
         config = self.config
-        query = [f"ep={self.endpoint}", f"lt={config.lifetime}", f"lwm2m={config.lwm2m_version}", f"b={config.binding}"]
+        binding = self.account.binding if self.account is not None else config.binding
+        query = [f"ep={self.endpoint}", f"lt={self._lifetime}", f"lwm2m={config.lwm2m_version}", f"b={binding}"]
         if config.queue_mode and config.lwm2m_version != "1.0":
             query.append("Q")
         message = self._message(
@@ -357,6 +446,10 @@ class SimulatedDevice:
         self._registration.registered = False
         self.record("deregister", "" if response is None else str(response.code))
 
+    @property
+    def _lifetime(self) -> int:
+        return self.account.lifetime if self.account is not None else self.config.lifetime
+
     def trigger_update(self) -> None:
         """Send a registration Update now (Registration Update Trigger, /1/0/8)."""
         self._wake.set()
@@ -387,9 +480,9 @@ class SimulatedDevice:
         config = self.config
         values: dict[Path, Value] = {
             (1, 0, 0): 1,  # Short Server ID
-            (1, 0, 1): config.lifetime,
+            (1, 0, 1): self._lifetime,
             (1, 0, 6): False,  # Notification Storing When Disabled or Offline
-            (1, 0, 7): config.binding,
+            (1, 0, 7): self.account.binding if self.account is not None else config.binding,
             (3, 0, 0): config.make,
             (3, 0, 1): config.model,
             (3, 0, 2): config.serial or config.imei,
@@ -450,6 +543,8 @@ class SimulatedDevice:
             self._schedule_reboot(update=False)
         elif path == (1, 0, 8):
             self.trigger_update()
+        elif path == (1, 0, 9):
+            self.trigger_bootstrap()
 
     def discover(self, path: Path) -> str:
         """Link-format of the object or instance and its resources (with dim= for multiple resources)."""
@@ -465,3 +560,8 @@ class SimulatedDevice:
             if len(path) == 1:
                 links.insert(1, f"</{oid}/0>")
         return ",".join(links)
+
+
+def _may_use_dtls(config: DeviceConfig) -> bool:
+    """A device with a PSK, or one that may be handed one by its bootstrap server, fetches over coaps too."""
+    return config.psk is not None or config.bootstrap_server is not None

@@ -59,6 +59,9 @@ class Fleet:
                     endpoint=None,
                     serial=None,
                     faults=template.faults if fault is None else frozenset({fault}),
+                    # One bootstrap identity per device: "bs-{imei}" names each device's own.
+                    bootstrap_psk_identity=(template.bootstrap_psk_identity or "").format(imei=imei_start + index)
+                    or None,
                 )
             )
             for index, fault in enumerate(assigned)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiocoap
-from aiocoap import resource
+from aiocoap.interfaces import Resource
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 _log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class DeviceTransport:
 
     def __init__(
         self,
-        site: resource.Site,
+        site: Resource,
         *,
         bind_host: str = "127.0.0.1",
         queue_mode: bool = False,

@@ -10,7 +10,8 @@ import typer
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from fota.adapters.cli.admin import admin_app
+from fota.adapters.cli.admin import admin_app, device_security_app
+from fota.adapters.cli.admin_bootstrap import bootstrap_app
 from fota.adapters.cli.campaigns import campaigns_app
 from fota.adapters.cli.devices import devices_app
 from fota.adapters.cli.simulate import simulate
@@ -19,6 +20,7 @@ from fota.adapters.logging_setup import configure as configure_logging
 from fota.bootstrap import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings, build
 
 app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
+device_security_app.add_typer(bootstrap_app, name="bootstrap")
 app.add_typer(admin_app, name="admin")
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(devices_app, name="devices")
@@ -60,6 +62,13 @@ def serve(
         typer.Option(
             help="UDP port of the LwM2M server over DTLS-PSK (coaps); default the CoAP port + 1 (5684); 0: off."
         ),
+    ] = None,
+    bootstrap_port: Annotated[
+        int, typer.Option(help="UDP port of the LwM2M bootstrap server (CoAP); 0: no bootstrap server.")
+    ] = 5693,
+    bootstrap_coaps_port: Annotated[
+        int | None,
+        typer.Option(help="UDP port of the bootstrap server over DTLS-PSK; default the bootstrap port + 1; 0: off."),
     ] = None,
     allow_nosec: Annotated[
         bool,
@@ -120,6 +129,8 @@ def serve(
         public_http_url=public_http_url or os.environ.get("FOTA_PUBLIC_HTTP_URL") or f"http://{reachable}:{port}",
         max_downloads=max_downloads,
         coaps_port=coaps_port,
+        bootstrap_port=0 if no_lwm2m else bootstrap_port,
+        bootstrap_coaps_port=bootstrap_coaps_port,
         # None leaves FOTA_ALLOW_NOSEC to decide; the demo's simulated fleet speaks plain CoAP, so --demo allows it.
         allow_nosec=True if allow_nosec or demo else None,
         roles=roles,

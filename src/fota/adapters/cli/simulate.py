@@ -67,7 +67,20 @@ async def _run(fleet: Fleet, duration: float | None, every: float) -> None:
 
 def simulate(
     devices: Annotated[int, typer.Option("--devices", min=1, help="How many devices to simulate.")],
-    server: Annotated[str, typer.Option("--server", help="The LwM2M server, coap://host:port.")],
+    server: Annotated[
+        str, typer.Option("--server", help="The LwM2M server, coap://host:port (or bootstrap with --bootstrap-server).")
+    ] = "",
+    bootstrap_server: Annotated[
+        str | None,
+        typer.Option(help="A bootstrap server the devices start from: coap://host:5693, or coaps:// with a PSK."),
+    ] = None,
+    bootstrap_psk_identity: Annotated[
+        str, typer.Option(help="Bootstrap PSK identity of each device; {imei} is replaced by its IMEI.")
+    ] = "bs-{imei}",
+    bootstrap_psk_key: Annotated[
+        str | None,
+        typer.Option(envvar="FOTA_BOOTSTRAP_PSK_KEY", help="Bootstrap PSK (hex) of every device, for coaps://."),
+    ] = None,
     imei_start: Annotated[int, typer.Option(help="IMEI of the first device; the others follow.")] = DEFAULT_IMEI_START,
     make: Annotated[str, typer.Option(help="Manufacturer (/3/0/0).")] = "SimCo",
     model: Annotated[str, typer.Option(help="Model number (/3/0/1).")] = "SIM-1",
@@ -101,8 +114,12 @@ def simulate(
     try:
         block_exponent(block_size)
         shares = [FaultShare.parse(text) for text in fault or []]
+        secure = bootstrap_server is not None and bootstrap_psk_key is not None
         template = DeviceConfig(
             server=server,
+            bootstrap_server=bootstrap_server,
+            bootstrap_psk_identity=bootstrap_psk_identity if secure else None,
+            bootstrap_psk_key=bytes.fromhex(bootstrap_psk_key) if secure and bootstrap_psk_key else None,
             make=make,
             model=model,
             firmware=firmware,
@@ -120,7 +137,8 @@ def simulate(
         fleet = Fleet(devices, template, imei_start=imei_start, faults=shares, seed=seed, stagger=stagger)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    console.print(f"simulating {devices} LwM2M {lwm2m.value} devices against {server} (Ctrl-C to stop)", markup=False)
+    target = server or f"bootstrap server {bootstrap_server}"
+    console.print(f"simulating {devices} LwM2M {lwm2m.value} devices against {target} (Ctrl-C to stop)", markup=False)
     try:
         asyncio.run(_run(fleet, duration, summary_every))
     except KeyboardInterrupt:

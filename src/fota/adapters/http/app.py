@@ -22,6 +22,7 @@ from fota.adapters.http.errors import install_error_handlers
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
 from fota.adapters.http.routes import (
     admin,
+    admin_bootstrap,
     auth,
     campaigns,
     device_api,
@@ -33,6 +34,7 @@ from fota.adapters.http.routes import (
     reports,
 )
 from fota.adapters.http.routes import metrics as metrics_route
+from fota.adapters.lwm2m.bootstrap_server import BootstrapServer
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
@@ -70,6 +72,19 @@ def create_app(
         if settings.coap_port is not None and Role.LWM2M in roles
         else None
     )
+    bootstrap_server = (
+        BootstrapServer(
+            container,
+            host=settings.coap_host,
+            port=settings.bootstrap_port,
+            coaps_port=settings.bootstrap_port + 1
+            if settings.bootstrap_coaps_port is None
+            else settings.bootstrap_coaps_port,
+            management=lwm2m,
+        )
+        if lwm2m is not None and settings.bootstrap_port
+        else None
+    )
     outbox = OutboxLoop(container)
     # Several processes on PostgreSQL: a commit that enqueues work wakes every engine's loops at once (ADR 9), and a
     # revoked token leaves every API process's token cache, which is trusted only while this listener hears.
@@ -83,6 +98,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if lwm2m is not None:
             await lwm2m.start()
+        if bootstrap_server is not None:
+            await bootstrap_server.start()
         if run_engine:
             loop.start()
             outbox.start()
@@ -95,6 +112,8 @@ def create_app(
         finally:
             for service in background:
                 await service.stop()
+            if bootstrap_server is not None:
+                await bootstrap_server.stop()
             if lwm2m is not None:
                 await lwm2m.stop()
             if listener is not None:
@@ -135,6 +154,7 @@ def create_app(
         licenses.v2,
         devices.router,
         admin.router,
+        admin_bootstrap.router,
         downloads.router,
         device_api.router,
         console.router,

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 from fota.adapters.lwm2m.dtls import PskClaim
 from fota.adapters.psk_cipher import CipherError
@@ -21,6 +22,18 @@ from fota.services import device_security
 from fota.services.ports import KeyCipher, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+class _Found(Protocol):
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def key(self) -> bytes: ...
+
+
+# How an identity is looked up: the management keys (device_security) by default, the bootstrap keys for the
+# bootstrap server (services.device_bootstrap.find_bootstrap_psk).
+Find = Callable[..., _Found | None]
 
 
 class PskCredentials:
@@ -35,7 +48,9 @@ class PskCredentials:
         negative_ttl: float = 5.0,
         max_entries: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
+        find: Find = device_security.find_psk,
     ) -> None:
+        self._find = find
         self._reader = reader
         self._cipher = cipher
         self._ttl = ttl
@@ -68,7 +83,7 @@ class PskCredentials:
             return None  # identities are provisioned as UTF-8 text; anything else names nobody
         self.reads += 1
         try:
-            entry = device_security.find_psk(uow=self._reader(), cipher=self._cipher, identity=text)
+            entry = self._find(uow=self._reader(), cipher=self._cipher, identity=text)
         except CipherError as error:
             log.error("PSK of identity %r is unreadable (was FOTA_SECRET_KEY changed?): %s", text, error)
             return None

@@ -332,3 +332,29 @@ device_security = Table(
     # Unique: one identity names one device. Looked up inside the DTLS handshake, so it must be indexed.
     Index("ix_device_security_identity", "psk_identity", unique=True),
 )
+
+# LwM2M bootstrap (docs/adr/0013-lwm2m-bootstrap.md): the device's factory bootstrap credentials and the management
+# account the bootstrap server writes into it. The management key itself lives in device_security.
+device_bootstrap = Table(
+    "device_bootstrap",
+    metadata,
+    Column("device_id", String(15), ForeignKey("devices.device_id"), primary_key=True),
+    Column("bootstrap_mode", String(8), nullable=False),
+    Column("bootstrap_psk_identity", String(128), nullable=True),
+    Column("bootstrap_psk_key_encrypted", LargeBinary, nullable=True),
+    Column("server_uri", String(255), nullable=True),
+    Column("security_mode", String(8), nullable=False),
+    Column("short_server_id", Integer, nullable=False),
+    Column("lifetime", Integer, nullable=False),
+    Column("binding", String(4), nullable=False),
+    Column("disable_timeout", Integer, nullable=False),
+    Column("retry_count", Integer, nullable=False),
+    Column("retry_timer", Integer, nullable=False),
+    Column("sequence_delay", Integer, nullable=False),
+    Column("sequence_retry_count", Integer, nullable=False),
+    Column("bootstraps", Integer, nullable=False, server_default=text("0")),
+    Column("last_bootstrap_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Looked up inside the bootstrap server's DTLS handshake, and one identity names one device.
+    Index("ix_device_bootstrap_identity", "bootstrap_psk_identity", unique=True),
+)

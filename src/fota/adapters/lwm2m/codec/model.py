@@ -1,4 +1,4 @@
-"""Paths, values and the object model: resource types of Device (3) and Firmware Update (5) from the OMA registry.
+"""Paths, values and the object model: resource types of Security (0), Server (1), Device (3) and Firmware Update (5).
 
 `coerce` checks a decoded value against its resource's type, for formats that carry their own types (SenML, CBOR).
 """
@@ -67,6 +67,42 @@ _S, _I, _U, _B, _O, _T, _L, _N = (
     ResourceType.NONE,
 )
 
+# LwM2M Security (0) and Server (1): what a bootstrap writes and a client decodes (LwM2M 1.1 object versions; the
+# 1.0 objects are their first resources).
+SECURITY = _object(
+    0,
+    "LwM2M Security",
+    ResourceModel(0, "LwM2M Server URI", _S),
+    ResourceModel(1, "Bootstrap-Server", _B),
+    ResourceModel(2, "Security Mode", _I),
+    ResourceModel(3, "Public Key or Identity", _O),
+    ResourceModel(4, "Server Public Key", _O),
+    ResourceModel(5, "Secret Key", _O),
+    ResourceModel(10, "Short Server ID", _I),
+    ResourceModel(11, "Client Hold Off Time", _I),
+    ResourceModel(12, "Bootstrap-Server Account Timeout", _I),
+)
+
+SERVER = _object(
+    1,
+    "LwM2M Server",
+    ResourceModel(0, "Short Server ID", _I),
+    ResourceModel(1, "Lifetime", _I, operations="RW"),
+    ResourceModel(2, "Default Minimum Period", _I, operations="RW"),
+    ResourceModel(3, "Default Maximum Period", _I, operations="RW"),
+    ResourceModel(4, "Disable", _N, operations="E"),
+    ResourceModel(5, "Disable Timeout", _I, operations="RW"),
+    ResourceModel(6, "Notification Storing When Disabled or Offline", _B, operations="RW"),
+    ResourceModel(7, "Binding", _S, operations="RW"),
+    ResourceModel(8, "Registration Update Trigger", _N, operations="E"),
+    ResourceModel(9, "Bootstrap-Request Trigger", _N, operations="E"),
+    ResourceModel(16, "Bootstrap on Registration Failure", _B),
+    ResourceModel(17, "Communication Retry Count", _U, operations="RW"),
+    ResourceModel(18, "Communication Retry Timer", _U, operations="RW"),
+    ResourceModel(19, "Communication Sequence Delay Timer", _U, operations="RW"),
+    ResourceModel(20, "Communication Sequence Retry Count", _U, operations="RW"),
+)
+
 DEVICE = _object(
     3,
     "Device",
@@ -115,7 +151,7 @@ FIRMWARE_UPDATE = _object(
     ResourceModel(13, "Maximum Defer Period", _U, operations="RW"),
 )
 
-DEFAULT_MODEL: Model = {DEVICE.id: DEVICE, FIRMWARE_UPDATE.id: FIRMWARE_UPDATE}
+DEFAULT_MODEL: Model = {obj.id: obj for obj in (SECURITY, SERVER, DEVICE, FIRMWARE_UPDATE)}
 
 # The resources the firmware-upgrade flow reads, writes, observes and executes.
 MANUFACTURER: Path = (3, 0, 0)
