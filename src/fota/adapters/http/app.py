@@ -33,6 +33,7 @@ from fota.adapters.http.routes import (
     reports,
 )
 from fota.adapters.http.routes import metrics as metrics_route
+from fota.adapters.http.v1 import ROUTERS as V1_ROUTERS
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
@@ -134,6 +135,7 @@ def create_app(
         licenses.v3,
         licenses.v2,
         devices.router,
+        *V1_ROUTERS,
         admin.router,
         downloads.router,
         device_api.router,
