@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.schemas import (
     V1CallbackServiceCreate,
     V1CallbackServiceRead,
@@ -15,7 +16,9 @@ from fota.adapters.http.v1.schemas import (
 from fota.services import callbacks
 from fota.services.callbacks import FOTA_SERVICE
 
-router = APIRouter(prefix="/api/fota/v1", tags=["v1 callbacks"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v1", tags=["v1 callbacks"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)

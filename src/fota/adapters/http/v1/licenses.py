@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.presenters import device_change
 from fota.adapters.http.v1.schemas import (
     V1CancelListChangeRead,
@@ -26,7 +27,12 @@ from fota.domain.errors import InvalidRequest
 from fota.services import admin, licenses
 from fota.services.licenses import LicenseChange
 
-router = APIRouter(prefix="/api/fota/v1", tags=["v1 subscription and licenses"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v1",
+    tags=["v1 subscription and licenses"],
+    responses=ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
+)
 
 # An index into a list; bounded so a huge one cannot overflow the database's integers.
 StartIndex = Annotated[int, Path(ge=0, le=2**31 - 1, description="zero-based position of the first item")]

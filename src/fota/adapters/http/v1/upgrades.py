@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep, bearer_token
 from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.presenters import device_change, upgrade_read
 from fota.adapters.http.v1.schemas import (
     V1FirmwareRead,
@@ -24,7 +25,12 @@ from fota.domain.errors import Forbidden
 from fota.services import auth, campaigns, firmware, upgrade_reports
 from fota.services.auth import Caller
 
-router = APIRouter(prefix="/api/fota/v1", tags=["v1 firmware and upgrades"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v1",
+    tags=["v1 firmware and upgrades"],
+    responses=ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
+)
 
 
 def token_caller(
