@@ -20,6 +20,7 @@ from verizon.models.firmware_type_list_enum import FirmwareTypeListEnum
 from verizon.models.firmware_upgrade_change_request import FirmwareUpgradeChangeRequest
 from verizon.models.firmware_upgrade_request import FirmwareUpgradeRequest
 from verizon.models.fota_v1_callback_registration_request import FotaV1CallbackRegistrationRequest
+from verizon.models.fota_v3_callback_registration_request import FotaV3CallbackRegistrationRequest
 from verizon.models.upgrade_status_enum import UpgradeStatusEnum
 from verizon.models.v1_licenses_assigned_removed_request import V1LicensesAssignedRemovedRequest
 from verizon.models.v1_list_of_licenses_to_remove_request import V1ListOfLicensesToRemoveRequest
@@ -218,6 +219,9 @@ def test_upgrade_schedule_read_change_cancel_and_its_v3_campaign(server: Running
         "LWM2M",
     )
     assert (campaign.start_date, campaign.end_date, campaign.auto_assign_license_flag) == (start, end, False)
+    # ... and listed by the v3 campaign history that `fota campaigns list` reads.
+    history = tenant.sdk.software_management_reports_v3.get_campaign_history_by_status(name, "CampaignQueued").body
+    assert created.id in {c.id for c in history.campaign_list}
 
     assert upgrades.cancel_scheduled_firmware_upgrade(name, created.id).body.success is True
     details = upgrades.list_firmware_upgrade_details(name, created.id).body
@@ -289,6 +293,10 @@ def test_callback_service_register_list_deregister(server: RunningServer) -> Non
     )
     # One callback per account: v3 sees the URL v1 registered.
     assert t.sdk.software_management_callbacks_v3.list_registered_callbacks(t.account.name).body.url == url
+    # Registering through v3 makes it a v3 callback again: the v1 credentials are gone.
+    t.sdk.software_management_callbacks_v3.update_callback(t.account.name, FotaV3CallbackRegistrationRequest(url=url))
+    [listed] = callbacks.list_registered_callbacks(t.account.name).body
+    assert (listed.url, opt(listed, "username"), opt(listed, "password")) == (url, None, None)
     assert callbacks.deregister_callback(t.account.name, CallbackServiceEnum.FOTA).body.success is True
     assert callbacks.list_registered_callbacks(t.account.name).body == []
     with pytest.raises(APIException) as exc:
