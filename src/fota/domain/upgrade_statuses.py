@@ -1,16 +1,19 @@
-"""The v1 API's upgrade statuses (`UpgradeStatusEnum`) and how a campaign's status reads in them.
+"""The v1 API's upgrade statuses (`UpgradeStatusEnum`) and how a campaign reads in them.
 
-A v1 upgrade is a campaign; v1 only spells its lifecycle differently, and splits a scheduled campaign at its start.
+A v1 upgrade is a campaign; v1 spells its lifecycle differently and, unlike v3, says when the upgrade is over for
+all its devices (`Finished`) or ran without upgrading any (`UpgradeFailed`), so its devices' outcomes count too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from fota.domain.campaign import Campaign
 from fota.domain.errors import InvalidRequest
-from fota.domain.statuses import CampaignStatus
+from fota.domain.statuses import CampaignStatus, DeviceStatus
 
 
 class UpgradeStatus(StrEnum):
@@ -30,30 +33,69 @@ class UpgradeStatus(StrEnum):
             raise InvalidRequest(f"unknown upgradeStatus {text!r}; expected one of {known}") from None
 
 
-# The campaign statuses each upgrade status can come from; CampaignScheduled is split by `upgrade_status`.
+@dataclass(frozen=True)
+class DeviceTally:
+    """How many of the upgrade's devices still wait or run, run now, reached the new firmware, or failed."""
+
+    active: int
+    in_progress: int
+    succeeded: int
+    failed: int
+
+    @classmethod
+    def of(cls, counts: Mapping[DeviceStatus, int]) -> DeviceTally:
+        return cls(
+            active=sum(n for status, n in counts.items() if status.is_active),
+            in_progress=counts.get(DeviceStatus.IN_PROGRESS, 0),
+            succeeded=counts.get(DeviceStatus.SUCCESS, 0),
+            failed=counts.get(DeviceStatus.FAILED, 0),
+        )
+
+    @property
+    def concluded(self) -> int:
+        """Devices whose upgrade ran to an outcome (both happen only after the start)."""
+        return self.succeeded + self.failed
+
+
+# The campaign statuses each upgrade status can come from; `upgrade_status` decides between them.
 CAMPAIGN_STATUSES_OF: dict[UpgradeStatus, tuple[CampaignStatus, ...]] = {
     UpgradeStatus.REQUEST_PENDING: (CampaignStatus.REQUEST_PENDING,),
     UpgradeStatus.REQUEST_FAILED: (CampaignStatus.REQUEST_FAILED,),
     UpgradeStatus.QUEUED: (CampaignStatus.QUEUED, CampaignStatus.PRE_SCHEDULED, CampaignStatus.SCHEDULED),
     UpgradeStatus.IN_PROGRESS: (CampaignStatus.SCHEDULED,),
-    UpgradeStatus.FINISHED: (CampaignStatus.ENDED, CampaignStatus.CANCELLED, CampaignStatus.ABORTED),
-    UpgradeStatus.UPGRADE_FAILED: (CampaignStatus.FAILED,),
+    UpgradeStatus.FINISHED: (
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.ENDED,
+        CampaignStatus.CANCELLED,
+        CampaignStatus.ABORTED,
+    ),
+    UpgradeStatus.UPGRADE_FAILED: (CampaignStatus.SCHEDULED, CampaignStatus.ENDED, CampaignStatus.FAILED),
+}
+
+_DIRECT = {
+    CampaignStatus.REQUEST_PENDING: UpgradeStatus.REQUEST_PENDING,
+    CampaignStatus.REQUEST_FAILED: UpgradeStatus.REQUEST_FAILED,
+    CampaignStatus.QUEUED: UpgradeStatus.QUEUED,
+    CampaignStatus.PRE_SCHEDULED: UpgradeStatus.QUEUED,
+    # Stopped by the account: over, whatever its devices reached.
+    CampaignStatus.CANCELLED: UpgradeStatus.FINISHED,
+    CampaignStatus.ABORTED: UpgradeStatus.FINISHED,
+    CampaignStatus.FAILED: UpgradeStatus.UPGRADE_FAILED,
 }
 
 
-def upgrade_status(status: CampaignStatus, campaign: Campaign, now: datetime) -> UpgradeStatus:
-    """The v1 status of `campaign` when it has `status` at `now`.
+def upgrade_status(status: CampaignStatus, campaign: Campaign, now: datetime, tally: DeviceTally) -> UpgradeStatus:
+    """The v1 status of `campaign` when it has `status` at `now` and its devices are as `tally` counts them.
 
-    A scheduled campaign is laid out a day before its start (SCHEDULING_LEAD), but v1 promises `Queued` until the
-    upgrade has started, so the start instant decides between Queued and InProgress.
+    fota lays a campaign out (CampaignScheduled) a day before its start, but v1 promises `Queued` until the upgrade
+    has started. From the start, the upgrade is `InProgress` while a device waits or runs; once none does, or the
+    end date has passed, it is over: `Finished` if a device was upgraded, `UpgradeFailed` if none was.
     """
-    if status is CampaignStatus.SCHEDULED:
-        return UpgradeStatus.IN_PROGRESS if now >= campaign.schedule.starts_at else UpgradeStatus.QUEUED
-    for upgrade, sources in CAMPAIGN_STATUSES_OF.items():
-        if upgrade is not UpgradeStatus.IN_PROGRESS and status in sources:
-            return upgrade
-    raise AssertionError(f"campaign status {status} has no v1 spelling")  # every CampaignStatus is mapped above
-
-
-def current_upgrade_status(campaign: Campaign, now: datetime) -> UpgradeStatus:
-    return upgrade_status(campaign.status, campaign, now)
+    direct = _DIRECT.get(status)
+    if direct is not None:
+        return direct
+    if status is CampaignStatus.SCHEDULED and now < campaign.schedule.starts_at:
+        return UpgradeStatus.QUEUED
+    if status is CampaignStatus.SCHEDULED and tally.active:
+        return UpgradeStatus.IN_PROGRESS
+    return UpgradeStatus.FINISHED if tally.succeeded else UpgradeStatus.UPGRADE_FAILED

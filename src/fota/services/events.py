@@ -6,13 +6,13 @@ Services call `record` instead of writing history directly, so no status change 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fota.domain.campaign import Campaign
+from fota.domain.upgrade_statuses import DeviceTally
 from fota.services.ports import CallbackRegistration, HistoryEntry, OutboxEvent, UnitOfWork
-from fota.services.v1_events import v1_payload
+from fota.services.v1_events import announcements, progress_message, status_message
 
 CAMPAIGN_STATUS_CHANGED = "CampaignStatusChanged"
 DEVICE_STATUS_CHANGED = "DeviceStatusChanged"
@@ -41,26 +41,45 @@ def _events(
     uow: UnitOfWork, entries: list[HistoryEntry], registrations: dict[str, CallbackRegistration]
 ) -> list[OutboxEvent]:
     events: list[OutboxEvent] = []
-    campaigns: dict[str, Campaign | None] = {}
+    v1_entries: dict[tuple[str, str], list[HistoryEntry]] = {}
     for entry in entries:
         registration = registrations.get(entry.account_name)
         # License entries carry no campaign; callbacks are about campaigns and the devices in them.
         if entry.campaign_id is None or registration is None:
             continue
-        event_id = str(uuid.uuid4())
-        payload: dict[str, Any] | None
         if registration.api_version == "v1":
-            if entry.campaign_id not in campaigns:  # v1 messages name the upgrade's firmware: read it once
-                campaigns[entry.campaign_id] = uow.campaigns.get(entry.account_name, entry.campaign_id)
-            campaign = campaigns[entry.campaign_id]
-            payload = v1_payload(event_id, entry, campaign, registration, rfc3339(entry.at)) if campaign else None
-            kind = payload["type"] if payload else ""
-        else:
-            payload = event_payload(event_id, entry)
-            kind = payload["eventType"]
-        if payload is not None:
-            events.append(OutboxEvent(event_id, entry.account_name, kind, payload, entry.at))
+            v1_entries.setdefault((entry.account_name, entry.campaign_id), []).append(entry)
+            continue
+        event_id = str(uuid.uuid4())
+        payload = event_payload(event_id, entry)
+        events.append(OutboxEvent(event_id, entry.account_name, payload["eventType"], payload, entry.at))
+    if v1_entries:
+        events.extend(_v1_events(uow, v1_entries, registrations))
     return events
+
+
+def _v1_events(
+    uow: UnitOfWork,
+    entries: dict[tuple[str, str], list[HistoryEntry]],
+    registrations: dict[str, CallbackRegistration],
+) -> Iterator[OutboxEvent]:
+    """v1 messages name the upgrade's firmware and announce its status, which its devices' counts decide: both are
+    read in this transaction, after the changes being recorded."""
+    counts = uow.insight.status_counts([campaign_id for _, campaign_id in entries])
+    for (account_name, campaign_id), batch in entries.items():
+        campaign = uow.campaigns.get(account_name, campaign_id)
+        if campaign is None:
+            continue
+        registration = registrations[account_name]
+        for entry in batch:
+            if entry.device_id is not None:
+                event_id = str(uuid.uuid4())
+                payload = progress_message(event_id, entry, campaign, registration, rfc3339(entry.at))
+                yield OutboxEvent(event_id, account_name, payload["type"], payload, entry.at)
+        for entry, status in announcements(campaign, batch, DeviceTally.of(counts[campaign_id])):
+            event_id = str(uuid.uuid4())
+            payload = status_message(event_id, entry, status, campaign, registration, rfc3339(entry.at))
+            yield OutboxEvent(event_id, account_name, payload["type"], payload, entry.at)
 
 
 def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:

@@ -5,6 +5,7 @@ v1 upgrades are campaigns, so these read the campaign tables; only the grouping 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from fota.clock import Clock
 from fota.domain.campaign import Campaign
 from fota.domain.errors import NotFound
 from fota.domain.statuses import DeviceStatus
-from fota.domain.upgrade_statuses import CAMPAIGN_STATUSES_OF, UpgradeStatus, upgrade_status
+from fota.domain.upgrade_statuses import CAMPAIGN_STATUSES_OF, DeviceTally, UpgradeStatus, upgrade_status
 from fota.services.ports import CampaignDeviceRow, UnitOfWork
 
 SCAN_BATCH = 500
@@ -44,7 +45,8 @@ def upgrade(*, uow: UnitOfWork, clock: Clock, account_name: str, upgrade_id: str
         if campaign is None:
             raise NotFound(f"upgrade {upgrade_id} not found in account {account_name}")
         rows = _devices(uow, campaign.id)
-    return Upgrade(campaign, upgrade_status(campaign.status, campaign, now), rows)
+    tally = DeviceTally.of(Counter(r.status for r in rows))
+    return Upgrade(campaign, upgrade_status(campaign.status, campaign, now, tally), rows)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def upgrades_by_status(
     """The account's upgrades in `status`, from position `start_index`, grouped by campaign status, then by id.
 
     A position, not an id, because v1 pages by index; the scan is bounded by the account's campaigns in the
-    statuses `status` can come from.
+    statuses `status` can come from, their device counts read a batch at a time.
     """
     now = clock.now()
     found: list[Campaign] = []
@@ -70,8 +72,10 @@ def upgrades_by_status(
             after: str | None = None
             while len(found) <= page_size:
                 batch = uow.campaigns.page_by_status(account_name, campaign_status, after=after, limit=SCAN_BATCH)
+                counts = uow.insight.status_counts([c.id for c in batch])
                 for campaign in batch:
-                    if upgrade_status(campaign_status, campaign, now) is not status:
+                    tally = DeviceTally.of(counts[campaign.id])
+                    if upgrade_status(campaign_status, campaign, now, tally) is not status:
                         continue
                     if skipped < start_index:
                         skipped += 1

@@ -1,52 +1,59 @@
 """The v1 shape of callback events, for accounts whose callback was registered as v1's `Fota` service.
 
 ThingSpace v1 sends one message structure for every callback: `type` names the part that is filled, the other parts
-stay empty, and the username and password given at registration are echoed back.
+stay empty, and the username and password given at registration are echoed back. Each device change is an
+`upgradeProgress` message; the upgrade's own status changes (domain/upgrade_statuses.py) are announced once each,
+also when a device change is what moves them (the first device starting, the last one concluding).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fota.domain.campaign import Campaign
-from fota.domain.statuses import CampaignStatus
-from fota.domain.upgrade_statuses import UpgradeStatus, upgrade_status
+from fota.domain.statuses import CampaignStatus, DeviceStatus
+from fota.domain.upgrade import Step
+from fota.domain.upgrade_statuses import DeviceTally, UpgradeStatus, upgrade_status
 from fota.services.ports import CallbackRegistration, HistoryEntry
 
 UPGRADE_SCHEDULED = "upgradeScheduled"  # the upgrade passed its checks and waits for its start
 UPGRADE_STATUS = "upgradeStatus"  # any later status of the upgrade as a whole
 UPGRADE_PROGRESS = "upgradeProgress"  # one device's status in the upgrade
 PARTS = (UPGRADE_SCHEDULED, UPGRADE_STATUS, UPGRADE_PROGRESS)
+# Final device statuses a device reaches from an active one by its own change (not by the campaign ending).
+_CONCLUSIONS = {DeviceStatus.SUCCESS, DeviceStatus.FAILED, DeviceStatus.REMOVED}
 
 
-def v1_payload(
-    event_id: str, entry: HistoryEntry, campaign: Campaign, registration: CallbackRegistration, time: str
-) -> dict[str, Any] | None:
-    """The v1 message for one history entry; None when v1 has nothing new to say about it."""
-    if entry.device_id is not None:
-        kind = UPGRADE_PROGRESS
-        part: dict[str, Any] = {
-            "upgradeId": campaign.id,
-            "deviceId": entry.device_id,
-            "status": entry.status,
-            "reason": entry.reason or "",
-            "time": time,
-        }
-    else:
-        status = upgrade_status(CampaignStatus(entry.status), campaign, entry.at)
-        # Being laid out (PreScheduled, then Scheduled before the start) is still `Queued` to v1: already said.
-        if status is UpgradeStatus.QUEUED and entry.status != CampaignStatus.QUEUED:
-            return None
-        kind = UPGRADE_SCHEDULED if status is UpgradeStatus.QUEUED else UPGRADE_STATUS
-        part = {
-            "upgradeId": campaign.id,
-            "firmwareName": campaign.firmware_name,
-            "firmwareTo": campaign.firmware_to,
-            "startDate": campaign.schedule.start_date.isoformat(),
-            "status": status.value,
-            "reason": entry.reason or "",
-            "time": time,
-        }
+def announcements(
+    campaign: Campaign, entries: Sequence[HistoryEntry], tally: DeviceTally
+) -> Iterator[tuple[HistoryEntry, UpgradeStatus]]:
+    """The upgrade statuses one `record` call's entries of `campaign` make v1 announce, with the entry that
+    carries each; `tally` counts the campaign's devices after the entries' changes."""
+    for entry in entries:
+        if entry.device_id is not None:
+            continue
+        status = CampaignStatus(entry.status)
+        upgrade = upgrade_status(status, campaign, entry.at, tally)
+        if upgrade is UpgradeStatus.QUEUED and status is not CampaignStatus.QUEUED:
+            continue  # being laid out before the start is still `Queued`: already announced
+        if status in (CampaignStatus.ENDED, CampaignStatus.ABORTED) and not tally.active and tally.concluded:
+            continue  # its last device's conclusion already announced the end
+        yield entry, upgrade
+    devices = [e for e in entries if e.device_id is not None]
+    if not devices or campaign.status.is_final or devices[-1].at < campaign.schedule.starts_at:
+        return
+    if not tally.active and any(DeviceStatus(e.status) in _CONCLUSIONS for e in devices):
+        yield devices[-1], upgrade_status(campaign.status, campaign, devices[-1].at, tally)
+        return
+    starts = [e for e in devices if e.status == DeviceStatus.IN_PROGRESS and e.reason == Step.STARTING.reason]
+    if starts and tally.in_progress == len(starts) and not tally.concluded:
+        yield starts[0], UpgradeStatus.IN_PROGRESS  # the first devices to start start the upgrade
+
+
+def _message(
+    event_id: str, entry: HistoryEntry, registration: CallbackRegistration, kind: str, part: dict[str, Any]
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "eventId": event_id,
         "accountName": entry.account_name,
@@ -58,3 +65,39 @@ def v1_payload(
     }
     payload.update({name: part if name == kind else {} for name in PARTS})
     return payload
+
+
+def progress_message(
+    event_id: str, entry: HistoryEntry, campaign: Campaign, registration: CallbackRegistration, time: str
+) -> dict[str, Any]:
+    """One device's status change in the upgrade."""
+    part = {
+        "upgradeId": campaign.id,
+        "deviceId": entry.device_id,
+        "status": entry.status,
+        "reason": entry.reason or "",
+        "time": time,
+    }
+    return _message(event_id, entry, registration, UPGRADE_PROGRESS, part)
+
+
+def status_message(
+    event_id: str,
+    entry: HistoryEntry,
+    status: UpgradeStatus,
+    campaign: Campaign,
+    registration: CallbackRegistration,
+    time: str,
+) -> dict[str, Any]:
+    """The upgrade's new status; `entry` is the change that moved it."""
+    part = {
+        "upgradeId": campaign.id,
+        "firmwareName": campaign.firmware_name,
+        "firmwareTo": campaign.firmware_to,
+        "startDate": campaign.schedule.start_date.isoformat(),
+        "status": status.value,
+        "reason": entry.reason or "" if entry.device_id is None else f"device {entry.device_id}: {entry.status}",
+        "time": time,
+    }
+    kind = UPGRADE_SCHEDULED if status is UpgradeStatus.QUEUED else UPGRADE_STATUS
+    return _message(event_id, entry, registration, kind, part)
