@@ -137,11 +137,15 @@ def test_v1_upgrade_reaches_every_device_and_reports_v1_statuses(private_server:
         assert max(Counter(receiver.ids()).values()) == 1
         assert {(e["accountName"], e["username"], e["password"]) for e in events} == {(account.name, "hooks", "s3cret")}
         upgrade_parts = [e[e["type"]] for e in events if e["type"] in ("upgradeScheduled", "upgradeStatus")]
-        assert [p["status"] for p in sorted(upgrade_parts, key=lambda p: p["time"])] == [
+        statuses = [p["status"] for p in sorted(upgrade_parts, key=lambda p: p["time"])]
+        # Devices starting at the same moment in separate transactions may each announce InProgress; the upgrade's
+        # other statuses are announced exactly once.
+        assert [s for i, s in enumerate(statuses) if i == 0 or s != statuses[i - 1]] == [
             "Queued",
             "InProgress",
             "Finished",
         ]
+        assert Counter(statuses)["Queued"] == Counter(statuses)["Finished"] == 1
         [scheduled] = [e for e in events if e["type"] == "upgradeScheduled"]
         assert scheduled["upgradeScheduled"] == {
             **scheduled["upgradeScheduled"],

@@ -10,9 +10,11 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from fota.domain.campaign import Campaign
+from fota.domain.statuses import DeviceStatus
 from fota.domain.upgrade_statuses import DeviceTally
 from fota.services.ports import CallbackRegistration, HistoryEntry, OutboxEvent, UnitOfWork
-from fota.services.v1_events import announcements, progress_message, status_message
+from fota.services.v1_events import CONCLUSIONS, announcements, progress_message, status_message
 
 CAMPAIGN_STATUS_CHANGED = "CampaignStatusChanged"
 DEVICE_STATUS_CHANGED = "DeviceStatusChanged"
@@ -65,9 +67,17 @@ def _v1_events(
 ) -> Iterator[OutboxEvent]:
     """v1 messages name the upgrade's firmware and announce its status, which its devices' counts decide: both are
     read in this transaction, after the changes being recorded."""
+    locked: dict[tuple[str, str], Campaign | None] = {}
+    for key, batch in entries.items():
+        if any(e.device_id is not None and DeviceStatus(e.status) in CONCLUSIONS for e in batch):
+            # Two devices concluding at once must not both see the other still active (and so neither announce the
+            # end): the campaign's row orders them. No lock cycle forms: a concluded device's row was not pending,
+            # and the writers that lock the campaign first (cancel, the end date) update only pending rows.
+            locked[key] = uow.campaigns.get_for_update(*key)
     counts = uow.insight.status_counts([campaign_id for _, campaign_id in entries])
     for (account_name, campaign_id), batch in entries.items():
-        campaign = uow.campaigns.get(account_name, campaign_id)
+        key = (account_name, campaign_id)
+        campaign = locked[key] if key in locked else uow.campaigns.get(account_name, campaign_id)
         if campaign is None:
             continue
         registration = registrations[account_name]

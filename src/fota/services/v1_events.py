@@ -22,7 +22,7 @@ UPGRADE_STATUS = "upgradeStatus"  # any later status of the upgrade as a whole
 UPGRADE_PROGRESS = "upgradeProgress"  # one device's status in the upgrade
 PARTS = (UPGRADE_SCHEDULED, UPGRADE_STATUS, UPGRADE_PROGRESS)
 # Final device statuses a device reaches from an active one by its own change (not by the campaign ending).
-_CONCLUSIONS = {DeviceStatus.SUCCESS, DeviceStatus.FAILED, DeviceStatus.REMOVED}
+CONCLUSIONS = {DeviceStatus.SUCCESS, DeviceStatus.FAILED, DeviceStatus.REMOVED}
 
 
 def announcements(
@@ -43,7 +43,7 @@ def announcements(
     devices = [e for e in entries if e.device_id is not None]
     if not devices or campaign.status.is_final or devices[-1].at < campaign.schedule.starts_at:
         return
-    if not tally.active and any(DeviceStatus(e.status) in _CONCLUSIONS for e in devices):
+    if not tally.active and any(DeviceStatus(e.status) in CONCLUSIONS for e in devices):
         yield devices[-1], upgrade_status(campaign.status, campaign, devices[-1].at, tally)
         return
     starts = [e for e in devices if e.status == DeviceStatus.IN_PROGRESS and e.reason == Step.STARTING.reason]
