@@ -5,11 +5,9 @@ An upgrade is a campaign (services/campaigns.py); these routes only translate v1
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Header
-
-from fota.adapters.http.dependencies import CallerDep, ContainerDep, bearer_token
+from fota.adapters.http.dependencies import CallerDep, ContainerDep, TokenCallerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.presenters import device_change, upgrade_read
@@ -22,8 +20,7 @@ from fota.adapters.http.v1.schemas import (
     V1UpgradeRead,
 )
 from fota.domain.errors import Forbidden
-from fota.services import auth, campaigns, firmware, upgrade_reports
-from fota.services.auth import Caller
+from fota.services import campaigns, firmware, upgrade_reports
 
 router = APIRouter(
     prefix="/api/fota/v1",
@@ -31,17 +28,6 @@ router = APIRouter(
     responses=ERROR_RESPONSES,
     route_class=DocstringSummaryRoute,
 )
-
-
-def token_caller(
-    c: ContainerDep,
-    authorization: Annotated[str | None, Header()] = None,
-    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
-) -> Caller:
-    """The caller of a route whose account is in the body: tokens are checked before the body is read."""
-    return auth.authorize(
-        uow=c.reader(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token, account_name=None
-    )
 
 
 @router.get("/firmware/{account}", response_model_exclude_none=True)
@@ -62,9 +48,7 @@ def list_available_firmware(account: str, c: ContainerDep, _: CallerDep) -> list
 
 
 @router.post("/upgrades", response_model_exclude_none=True)
-def schedule_firmware_upgrade(
-    body: V1UpgradeCreate, c: ContainerDep, caller: Annotated[Caller, Depends(token_caller)]
-) -> V1UpgradeRead:
+def schedule_firmware_upgrade(body: V1UpgradeCreate, c: ContainerDep, caller: TokenCallerDep) -> V1UpgradeRead:
     """Schedules a firmware upgrade of the listed devices; the account is named in the body."""
     if caller.account_name != body.account_name:
         raise Forbidden(f"these credentials are not valid for account {body.account_name}")
