@@ -1,6 +1,7 @@
 """Recording status changes: every change goes to history and, in the same transaction, becomes a callback event.
 
-Services call `record` instead of writing history directly, so no status change can skip its callback.
+Services call `record` instead of writing history directly, so no status change can skip its callback. An event
+takes the shape of the API version the account's callback was registered through (v1's: services/v1_events.py).
 """
 
 from __future__ import annotations
