@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from fota.domain.campaign import Campaign
-from fota.domain.errors import InvalidRequest
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Step
@@ -71,12 +70,6 @@ def test_upgrade_status_reads_the_campaign_and_its_devices(
 def test_every_campaign_status_has_a_v1_reading() -> None:
     for status in CampaignStatus:
         assert upgrade_status(status, UPGRADE, DURING, tally()) in set(UpgradeStatus)
-
-
-def test_unknown_upgrade_status_is_invalid() -> None:
-    assert UpgradeStatus.parse("InProgress") is U.IN_PROGRESS
-    with pytest.raises(InvalidRequest):
-        UpgradeStatus.parse("CampaignQueued")
 
 
 def test_tally_counts_active_and_concluded_devices() -> None:

@@ -13,9 +13,15 @@ from typing import Any
 
 from fota.domain.campaign import Campaign
 from fota.domain.statuses import DeviceStatus
-from fota.domain.upgrade_statuses import DeviceTally
 from fota.services.ports import CallbackRegistration, HistoryEntry, OutboxEvent, UnitOfWork
-from fota.services.v1_events import CONCLUSIONS, announcements, progress_message, status_message
+from fota.services.v1_events import (
+    CONCLUSIONS,
+    announcements,
+    bounded_tally,
+    may_announce,
+    progress_message,
+    status_message,
+)
 
 CAMPAIGN_STATUS_CHANGED = "CampaignStatusChanged"
 DEVICE_STATUS_CHANGED = "DeviceStatusChanged"
@@ -66,8 +72,8 @@ def _v1_events(
     entries: dict[tuple[str, str], list[HistoryEntry]],
     registrations: dict[str, CallbackRegistration],
 ) -> Iterator[OutboxEvent]:
-    """v1 messages name the upgrade's firmware and announce its status, which its devices' counts decide: both are
-    read in this transaction, after the changes being recorded."""
+    """v1 messages name the upgrade's firmware and announce its status, which its devices decide: both are read in
+    this transaction, after the changes being recorded."""
     locked: dict[tuple[str, str], Campaign | None] = {}
     for key, batch in entries.items():
         if any(e.device_id is not None and DeviceStatus(e.status) in CONCLUSIONS for e in batch):
@@ -75,7 +81,6 @@ def _v1_events(
             # end): the campaign's row orders them. No lock cycle forms: a concluded device's row was not pending,
             # and the writers that lock the campaign first (cancel, the end date) update only pending rows.
             locked[key] = uow.campaigns.get_for_update(*key)
-    counts = uow.insight.status_counts([campaign_id for _, campaign_id in entries])
     for (account_name, campaign_id), batch in entries.items():
         key = (account_name, campaign_id)
         campaign = locked[key] if key in locked else uow.campaigns.get(account_name, campaign_id)
@@ -87,7 +92,10 @@ def _v1_events(
                 event_id = str(uuid.uuid4())
                 payload = progress_message(event_id, entry, campaign, registration, rfc3339(entry.at))
                 yield OutboxEvent(event_id, account_name, payload["type"], payload, entry.at)
-        for entry, status in announcements(campaign, batch, DeviceTally.of(counts[campaign_id])):
+        if not may_announce(batch):
+            continue
+        tally = bounded_tally(uow, campaign_id, starts=len(batch))
+        for entry, status in announcements(campaign, batch, tally):
             event_id = str(uuid.uuid4())
             payload = status_message(event_id, entry, status, campaign, registration, rfc3339(entry.at))
             yield OutboxEvent(event_id, account_name, payload["type"], payload, entry.at)

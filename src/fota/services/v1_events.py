@@ -15,7 +15,7 @@ from fota.domain.campaign import Campaign
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Step
 from fota.domain.upgrade_statuses import DeviceTally, UpgradeStatus, upgrade_status
-from fota.services.ports import CallbackRegistration, HistoryEntry
+from fota.services.ports import CallbackRegistration, HistoryEntry, UnitOfWork
 
 UPGRADE_SCHEDULED = "upgradeScheduled"  # the upgrade passed its checks and waits for its start
 UPGRADE_STATUS = "upgradeStatus"  # any later status of the upgrade as a whole
@@ -25,11 +25,34 @@ PARTS = (UPGRADE_SCHEDULED, UPGRADE_STATUS, UPGRADE_PROGRESS)
 CONCLUSIONS = {DeviceStatus.SUCCESS, DeviceStatus.FAILED, DeviceStatus.REMOVED}
 
 
+def _starts(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
+    """Devices claimed for their upgrade (a retry claims again)."""
+    return [e for e in entries if e.status == DeviceStatus.IN_PROGRESS and e.reason == Step.STARTING.reason]
+
+
+def may_announce(entries: Sequence[HistoryEntry]) -> bool:
+    """Whether these entries can move the upgrade's status at all; most device steps cannot, and cost no count."""
+    return any(e.device_id is None or DeviceStatus(e.status) in CONCLUSIONS for e in entries) or bool(_starts(entries))
+
+
+def bounded_tally(uow: UnitOfWork, campaign_id: str, *, starts: int) -> DeviceTally:
+    """The campaign's devices as far as `announcements` needs them, each count cut short so that its cost stays small
+    however large the campaign: whether any waits, succeeded or failed, and how many run, up to `starts` + 1."""
+    count = uow.campaign_devices.count_up_to
+    in_progress = count(campaign_id, DeviceStatus.IN_PROGRESS, starts + 1)
+    return DeviceTally(
+        active=count(campaign_id, DeviceStatus.PENDING, 1) + in_progress,
+        in_progress=in_progress,
+        succeeded=count(campaign_id, DeviceStatus.SUCCESS, 1),
+        failed=count(campaign_id, DeviceStatus.FAILED, 1),
+    )
+
+
 def announcements(
     campaign: Campaign, entries: Sequence[HistoryEntry], tally: DeviceTally
 ) -> Iterator[tuple[HistoryEntry, UpgradeStatus]]:
     """The upgrade statuses one `record` call's entries of `campaign` make v1 announce, with the entry that
-    carries each; `tally` counts the campaign's devices after the entries' changes."""
+    carries each; `tally` counts the campaign's devices after the entries' changes (see `bounded_tally`)."""
     for entry in entries:
         if entry.device_id is not None:
             continue
@@ -46,7 +69,7 @@ def announcements(
     if not tally.active and any(DeviceStatus(e.status) in CONCLUSIONS for e in devices):
         yield devices[-1], upgrade_status(campaign.status, campaign, devices[-1].at, tally)
         return
-    starts = [e for e in devices if e.status == DeviceStatus.IN_PROGRESS and e.reason == Step.STARTING.reason]
+    starts = _starts(devices)
     if starts and tally.in_progress == len(starts) and not tally.concluded:
         yield starts[0], UpgradeStatus.IN_PROGRESS  # the first devices to start start the upgrade
 
