@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fota.domain.campaign import Campaign
-from fota.domain.statuses import DeviceStatus
 from fota.services.ports import CallbackRegistration, HistoryEntry, OutboxEvent, UnitOfWork
 from fota.services.v1_events import (
     CONCLUSIONS,
@@ -76,7 +75,7 @@ def _v1_events(
     this transaction, after the changes being recorded."""
     locked: dict[tuple[str, str], Campaign | None] = {}
     for key, batch in entries.items():
-        if any(e.device_id is not None and DeviceStatus(e.status) in CONCLUSIONS for e in batch):
+        if any(e.device_id is not None and e.status in CONCLUSIONS for e in batch):
             # Two devices concluding at once must not both see the other still active (and so neither announce the
             # end): the campaign's row orders them. No lock cycle forms: a concluded device's row was not pending,
             # and the writers that lock the campaign first (cancel, the end date) update only pending rows.

@@ -22,7 +22,13 @@ UPGRADE_STATUS = "upgradeStatus"  # any later status of the upgrade as a whole
 UPGRADE_PROGRESS = "upgradeProgress"  # one device's status in the upgrade
 PARTS = (UPGRADE_SCHEDULED, UPGRADE_STATUS, UPGRADE_PROGRESS)
 # Final device statuses a device reaches from an active one by its own change (not by the campaign ending).
-CONCLUSIONS = {DeviceStatus.SUCCESS, DeviceStatus.FAILED, DeviceStatus.REMOVED}
+CONCLUSIONS = frozenset({DeviceStatus.SUCCESS, DeviceStatus.FAILED, DeviceStatus.REMOVED})
+CAMPAIGN_STATUSES = frozenset(CampaignStatus)
+
+
+def _concludes(entry: HistoryEntry) -> bool:
+    # Compared as text: history may hold statuses of other kinds, which move no upgrade.
+    return entry.device_id is not None and entry.status in CONCLUSIONS
 
 
 def _starts(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
@@ -32,7 +38,7 @@ def _starts(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
 
 def may_announce(entries: Sequence[HistoryEntry]) -> bool:
     """Whether these entries can move the upgrade's status at all; most device steps cannot, and cost no count."""
-    return any(e.device_id is None or DeviceStatus(e.status) in CONCLUSIONS for e in entries) or bool(_starts(entries))
+    return any(e.device_id is None or _concludes(e) for e in entries) or bool(_starts(entries))
 
 
 def bounded_tally(uow: UnitOfWork, campaign_id: str, *, starts: int) -> DeviceTally:
@@ -54,7 +60,7 @@ def announcements(
     """The upgrade statuses one `record` call's entries of `campaign` make v1 announce, with the entry that
     carries each; `tally` counts the campaign's devices after the entries' changes (see `bounded_tally`)."""
     for entry in entries:
-        if entry.device_id is not None:
+        if entry.device_id is not None or entry.status not in CAMPAIGN_STATUSES:
             continue
         status = CampaignStatus(entry.status)
         upgrade = upgrade_status(status, campaign, entry.at, tally)
@@ -66,7 +72,7 @@ def announcements(
     devices = [e for e in entries if e.device_id is not None]
     if not devices or campaign.status.is_final or devices[-1].at < campaign.schedule.starts_at:
         return
-    if not tally.active and any(DeviceStatus(e.status) in CONCLUSIONS for e in devices):
+    if not tally.active and any(_concludes(e) for e in devices):
         yield devices[-1], upgrade_status(campaign.status, campaign, devices[-1].at, tally)
         return
     starts = _starts(devices)
