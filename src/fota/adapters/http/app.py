@@ -135,11 +135,11 @@ def create_app(
         licenses.v3,
         licenses.v2,
         devices.router,
-        *V1_ROUTERS,
         admin.router,
         downloads.router,
         device_api.router,
         console.router,
+        *V1_ROUTERS,
     ):
         app.include_router(router)
     app.include_router(docs.router)
