@@ -17,6 +17,7 @@ from fota import __version__
 from fota.adapters import metrics
 from fota.adapters.console import routes as console
 from fota.adapters.engine_loop import EngineLoop
+from fota.adapters.http import v1
 from fota.adapters.http.content_type import JsonContentTypeMiddleware
 from fota.adapters.http.errors import install_error_handlers
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
@@ -33,7 +34,6 @@ from fota.adapters.http.routes import (
     reports,
 )
 from fota.adapters.http.routes import metrics as metrics_route
-from fota.adapters.http.v1 import ROUTERS as V1_ROUTERS
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
@@ -139,7 +139,7 @@ def create_app(
         downloads.router,
         device_api.router,
         console.router,
-        *V1_ROUTERS,
+        *v1.ROUTERS,
     ):
         app.include_router(router)
     app.include_router(docs.router)
