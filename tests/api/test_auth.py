@@ -1,9 +1,9 @@
 """Authentication and authorisation at the edges of the API, over real HTTP.
 
-Every v3 route of the contract (§4, plus the `/reports/{acc}/campaigns` alias of row 17) and the three v2
-`/licenses/{acc}/cancel` routes are driven from one route table through each way a caller can fail to prove
-who it is (401) or prove to be someone else (403). Then the token and session endpoints themselves, the
-logout, and the admin API's own guard.
+Every v3 route of the contract (§4, plus the `/reports/{acc}/campaigns` alias of row 17), the three v2
+`/licenses/{acc}/cancel` routes and every v1 route (§6) are driven from one route table through each way a caller
+can fail to prove who it is (401) or prove to be someone else (403). Then the token and session endpoints
+themselves, the logout, and the admin API's own guard.
 
 Error bodies are held to docs/behaviour.md: exactly `{"errorCode", "errorMessage"}`, both strings, except the
 OAuth token endpoint, which answers `{"error", "error_description"}`.
@@ -26,6 +26,7 @@ from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, 
 
 V3 = "/api/fota/v3"
 V2 = "/api/fota/v2"
+V1 = "/api/fota/v1"
 TOKEN_URL = "/api/ts/v1/oauth2/token"
 LOGIN_URL = "/api/m2m/v1/session/login"
 LOGOUT_URL = "/api/m2m/v1/session/logout"
@@ -66,6 +67,39 @@ CAMPAIGN_BODY = {
     "campaignTimeWindowList": [{"startTime": 1, "endTime": 5}, {"startTime": 18, "endTime": 22}],
 }
 
+# Every v1 route of the contract (§6); the upgrade of `{cid}` is the v3 campaign: a v1 upgrade is a campaign.
+V1_ROUTES = [
+    Route("GET", V1 + "/subscriptions/{acc}"),
+    Route("GET", V1 + "/licenses/{acc}/index/0"),
+    Route("POST", V1 + "/licenses/{acc}/assign", {"deviceList": ["{imei}"]}),
+    Route("POST", V1 + "/licenses/{acc}/remove", {"deviceList": ["{imei}"]}),
+    Route("POST", V1 + "/licenses/{acc}/cancel", {"deviceList": ["{imei}"]}),
+    Route("DELETE", V1 + "/licenses/{acc}/cancel"),
+    Route("GET", V1 + "/licenses/{acc}/cancel/index/0"),
+    Route("GET", V1 + "/firmware/{acc}"),
+    Route(
+        "POST",
+        V1 + "/upgrades",
+        {
+            "accountName": "{acc}",
+            "firmwareName": "{fw}",
+            "firmwareTo": "{fw_to}",
+            "startDate": "{start}",
+            "endDate": "{end}",
+            "deviceList": ["{imei2}"],
+        },
+    ),
+    Route("GET", V1 + "/upgrades/{acc}/upgrade/{cid}"),
+    Route("PUT", V1 + "/upgrades/{acc}/upgrade/{cid}", {"type": "append", "deviceList": ["{imei2}"]}),
+    Route("DELETE", V1 + "/upgrades/{acc}/upgrade/{cid}"),
+    Route("GET", V1 + "/callbacks/{acc}"),
+    Route("POST", V1 + "/callbacks/{acc}", {"name": "Fota", "url": "https://callbacks.example.com/v1"}),
+    Route("DELETE", V1 + "/callbacks/{acc}/name/Fota"),
+    Route("GET", V1 + "/devices/{acc}/index/0"),
+    Route("GET", V1 + "/reports/{acc}/status/Queued/index/0"),
+    Route("GET", V1 + "/reports/{acc}/devices/{imei}"),
+]
+
 ROUTES = [
     Route("GET", V3 + "/subscriptions/{acc}"),
     Route("GET", V3 + "/licenses/{acc}"),
@@ -100,6 +134,7 @@ ROUTES = [
     Route("GET", V2 + "/licenses/{acc}/cancel"),
     Route("POST", V2 + "/licenses/{acc}/cancel", {"deviceList": ["{imei}"]}),
     Route("DELETE", V2 + "/licenses/{acc}/cancel"),
+    *V1_ROUTES,
 ]
 ROUTE_PARAMS = [pytest.param(r, id=f"{r.method} {r.path.split('?')[0]}") for r in ROUTES]
 

@@ -111,3 +111,49 @@ def test_docs_page_renders_the_spec(server: RunningServer) -> None:
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert f"/docs/static/{asset}" in r.text
         assert httpx.get(f"{server.base_url}/docs/static/{asset}").status_code == 200
+
+
+V1 = "/api/fota/v1"
+V1_ROUTES = [
+    ("get", f"{V1}/subscriptions/{{account}}"),
+    ("get", f"{V1}/licenses/{{account}}/index/{{start_index}}"),
+    ("post", f"{V1}/licenses/{{account}}/assign"),
+    ("post", f"{V1}/licenses/{{account}}/remove"),
+    ("post", f"{V1}/licenses/{{account}}/cancel"),
+    ("delete", f"{V1}/licenses/{{account}}/cancel"),
+    ("get", f"{V1}/licenses/{{account}}/cancel/index/{{start_index}}"),
+    ("get", f"{V1}/firmware/{{account}}"),
+    ("post", f"{V1}/upgrades"),
+    ("get", f"{V1}/upgrades/{{account}}/upgrade/{{upgrade_id}}"),
+    ("put", f"{V1}/upgrades/{{account}}/upgrade/{{upgrade_id}}"),
+    ("delete", f"{V1}/upgrades/{{account}}/upgrade/{{upgrade_id}}"),
+    ("get", f"{V1}/callbacks/{{account}}"),
+    ("post", f"{V1}/callbacks/{{account}}"),
+    ("delete", f"{V1}/callbacks/{{account}}/name/{{service}}"),
+    ("get", f"{V1}/devices/{{account}}/index/{{start_index}}"),
+    ("get", f"{V1}/reports/{{account}}/status/{{upgrade_status}}/index/{{start_index}}"),
+    ("get", f"{V1}/reports/{{account}}/devices/{{device_id}}"),
+]
+
+
+def test_v1_routes_are_all_described_with_a_summary_and_the_error_shape(spec: dict[str, Any]) -> None:
+    described = {(m, p) for p, item in spec["paths"].items() if p.startswith(V1) for m in item}
+    assert described == set(V1_ROUTES)
+    for method, path in V1_ROUTES:
+        operation = spec["paths"][path][method]
+        assert operation["summary"] and not operation["summary"].startswith(("List ", "Get ")), operation["summary"]
+        success = next(code for code in operation["responses"] if code.startswith("2"))
+        assert "schema" in operation["responses"][success]["content"]["application/json"]
+        for status in ("400", "401", "403", "404"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert set(schema["required"]) == {"errorCode", "errorMessage"}
+
+
+def test_v1_schemas_spell_the_v1_wire_names(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert {"accountName", "firmwareName", "firmwareTo", "startDate", "endDate", "deviceList"} <= set(
+        schemas["V1UpgradeCreate"]["properties"]
+    )
+    assert {"hasMoreFlag", "lastSeenUpgradeId", "reportList"} == set(schemas["V1UpgradeListRead"]["properties"])
+    assert {"fromVersion", "toVersion"} <= set(schemas["V1FirmwareRead"]["properties"])
+    assert "Reason" in schemas["V1DeviceChangeRead"]["properties"]

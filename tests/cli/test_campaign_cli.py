@@ -470,3 +470,27 @@ def test_client_follows_pages_and_logs_in_again_on_401() -> None:
 
     with pytest.raises(ApiError, match="missing --account"):
         Credentials.of("http://x", "", "id", "secret", "user", "password")
+
+
+def test_a_v1_upgrade_is_listed_and_shown_like_a_campaign(fleet: Fleet) -> None:
+    start = fleet.today + timedelta(days=3)
+    body = {
+        "accountName": fleet.acc,
+        "firmwareName": fleet.firmware["firmwareName"],
+        "firmwareTo": fleet.firmware["firmwareTo"],
+        "startDate": start.isoformat(),
+        "endDate": start.isoformat(),
+        "deviceList": fleet.devices[:1],
+    }
+    with httpx.Client(base_url=f"{fleet.server.base_url}/api/fota/v1", headers=fleet.account.headers()) as v1:
+        r = v1.post("/upgrades", json=body)
+    assert r.status_code == 200, r.text
+    upgrade_id = r.json()["id"]
+
+    listed = ok_json(fleet.cli("campaigns", "list", "--json"))
+    assert [(c["id"], c["status"], c["firmwareFrom"]) for c in listed] == [
+        (upgrade_id, "CampaignQueued", fleet.firmware["firmwareFrom"])
+    ]
+    shown = fleet.cli("campaigns", "show", upgrade_id)
+    assert shown.exit_code == 0, shown.output
+    assert upgrade_id in shown.stdout

@@ -1,8 +1,13 @@
-"""The account's callback URL (v3 has one per account), its signing secret, and the delivery log."""
+"""The account's callback URL, its signing secret, and the delivery log.
+
+An account has one callback. v3 registers it by URL; v1 registers it as the named service `Fota`, with a username
+and password echoed in every message. The version it was last registered through decides the events' shape.
+"""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from fota.clock import Clock
@@ -33,7 +38,7 @@ def ensure_signing_secret(uow: UnitOfWork, account_name: str) -> CallbackRegistr
         return registration
     secret = secrets.token_hex(32)
     uow.callbacks.set_signing_secret(account_name, secret)
-    return CallbackRegistration(registration.url, secret)
+    return replace(registration, signing_secret=secret)
 
 
 def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
@@ -55,6 +60,48 @@ def update_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: st
         ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked
+
+
+FOTA_SERVICE = "Fota"
+
+
+def _check_service(name: str | None) -> str:
+    if name != FOTA_SERVICE:
+        raise InvalidRequest(f"callback service {name!r} is not supported: the only service is {FOTA_SERVICE!r}")
+    return name
+
+
+def register_service(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    account_name: str,
+    name: str | None,
+    url: str | None,
+    username: str | None,
+    password: str | None,
+) -> CallbackRegistration:
+    """v1's registration: the account's callback becomes the `Fota` service, sent v1-shaped events."""
+    _check_service(name)
+    checked = _check_url(url)
+    with uow:
+        uow.callbacks.set(account_name, checked, at=clock.now(), api_version="v1", username=username, password=password)
+        registration = ensure_signing_secret(uow, account_name)
+        uow.commit()
+    assert registration is not None
+    return registration
+
+
+def registered_services(*, uow: UnitOfWork, account_name: str) -> list[CallbackRegistration]:
+    """v1's list of named services: the account's callback, whichever version registered it, or none."""
+    with uow:
+        registration = uow.callbacks.registration(account_name)
+    return [registration] if registration is not None else []
+
+
+def deregister_service(*, uow: UnitOfWork, account_name: str, name: str) -> None:
+    _check_service(name)
+    deregister_callback(uow=uow, account_name=account_name)
 
 
 def deregister_callback(*, uow: UnitOfWork, account_name: str) -> None:

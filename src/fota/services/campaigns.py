@@ -1,4 +1,4 @@
-"""Campaign use cases of the v3 API: create, read, change dates, add or remove devices, cancel."""
+"""Campaign use cases: create (a v3 campaign or a v1 upgrade), read, change dates, add or remove devices, cancel."""
 
 from __future__ import annotations
 
@@ -83,10 +83,50 @@ def create_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request
     now = clock.now()
     with uow:
         uow.accounts.lock(account_name)  # the license pool is taken first, in the same order everywhere
-        campaign = checked_campaign(uow, now=now, account_name=account_name, request=request)
-        uow.campaigns.add(campaign, at=now)
-        record_campaign_status(uow, campaign, now=now)
-        enrol(uow, campaign, list(request.device_ids), now=now)
+        campaign = _created(uow, now, account_name, request)
+        uow.commit()
+    return campaign
+
+
+def _created(uow: UnitOfWork, now: datetime, account_name: str, request: CampaignCreate) -> Campaign:
+    campaign = checked_campaign(uow, now=now, account_name=account_name, request=request)
+    uow.campaigns.add(campaign, at=now)
+    record_campaign_status(uow, campaign, now=now)
+    enrol(uow, campaign, list(request.device_ids), now=now)
+    return campaign
+
+
+def create_upgrade(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    account_name: str,
+    firmware_name: str,
+    firmware_to: str,
+    start_date: date,
+    end_date: date,
+    device_ids: Sequence[str],
+) -> Campaign:
+    """v1's upgrade: a campaign whose `firmwareFrom` and protocol are the firmware's own, open at any hour,
+    licensing nobody automatically (v1 has neither windows nor flags); every other check is the campaign's."""
+    now = clock.now()
+    with uow:
+        uow.accounts.lock(account_name)
+        firmware = uow.firmware.get(firmware_name)
+        if firmware is None:
+            raise InvalidRequest(f"firmware {firmware_name!r} does not exist: see GET /firmware/{{account}}")
+        request = CampaignCreate(
+            firmware_name=firmware.name,
+            firmware_from=firmware.firmware_from,
+            firmware_to=firmware_to,
+            protocol=firmware.protocol.value,
+            start_date=start_date,
+            end_date=end_date,
+            device_ids=device_ids,
+            auto_assign_license=False,
+            auto_add_devices=False,
+        )
+        campaign = _created(uow, now, account_name, request)
         uow.commit()
     return campaign
 

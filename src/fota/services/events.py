@@ -1,6 +1,7 @@
 """Recording status changes: every change goes to history and, in the same transaction, becomes a callback event.
 
-Services call `record` instead of writing history directly, so no status change can skip its callback.
+Services call `record` instead of writing history directly, so no status change can skip its callback. An event
+takes the shape of the API version the account's callback was registered through (v1's: services/v1_events.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fota.services.ports import HistoryEntry, OutboxEvent, UnitOfWork
+from fota.domain.campaign import Campaign
+from fota.services.ports import CallbackRegistration, HistoryEntry, OutboxEvent, UnitOfWork
+from fota.services.v1_events import (
+    CONCLUSIONS,
+    announcements,
+    bounded_tally,
+    may_announce,
+    progress_message,
+    status_message,
+)
 
 CAMPAIGN_STATUS_CHANGED = "CampaignStatusChanged"
 DEVICE_STATUS_CHANGED = "DeviceStatusChanged"
@@ -35,18 +45,64 @@ def event_payload(event_id: str, entry: HistoryEntry) -> dict[str, Any]:
     return payload
 
 
-def _events(entries: list[HistoryEntry], accounts: set[str]) -> Iterator[OutboxEvent]:
+def _events(
+    uow: UnitOfWork, entries: list[HistoryEntry], registrations: dict[str, CallbackRegistration]
+) -> list[OutboxEvent]:
+    events: list[OutboxEvent] = []
+    v1_entries: dict[tuple[str, str], list[HistoryEntry]] = {}
     for entry in entries:
+        registration = registrations.get(entry.account_name)
         # License entries carry no campaign; callbacks are about campaigns and the devices in them.
-        if entry.campaign_id is None or entry.account_name not in accounts:
+        if entry.campaign_id is None or registration is None:
+            continue
+        if registration.api_version == "v1":
+            v1_entries.setdefault((entry.account_name, entry.campaign_id), []).append(entry)
             continue
         event_id = str(uuid.uuid4())
         payload = event_payload(event_id, entry)
-        yield OutboxEvent(event_id, entry.account_name, payload["eventType"], payload, entry.at)
+        events.append(OutboxEvent(event_id, entry.account_name, payload["eventType"], payload, entry.at))
+    if v1_entries:
+        events.extend(_v1_events(uow, v1_entries, registrations))
+    return events
+
+
+def _v1_events(
+    uow: UnitOfWork,
+    entries: dict[tuple[str, str], list[HistoryEntry]],
+    registrations: dict[str, CallbackRegistration],
+) -> Iterator[OutboxEvent]:
+    """v1 messages name the upgrade's firmware and announce its status, which its devices decide: both are read in
+    this transaction, after the changes being recorded."""
+    locked: dict[tuple[str, str], Campaign | None] = {}
+    for key, batch in entries.items():
+        if any(e.device_id is not None and e.status in CONCLUSIONS for e in batch):
+            # Two devices concluding at once must not both see the other still active (and so neither announce the
+            # end): the campaign's row orders them. No lock cycle forms: a concluded device's row was not pending,
+            # and the writers that lock the campaign first (cancel, the end date) update only pending rows.
+            locked[key] = uow.campaigns.get_for_update(*key)
+    for (account_name, campaign_id), batch in entries.items():
+        key = (account_name, campaign_id)
+        campaign = locked[key] if key in locked else uow.campaigns.get(account_name, campaign_id)
+        if campaign is None:
+            continue
+        registration = registrations[account_name]
+        for entry in batch:
+            if entry.device_id is not None:
+                event_id = str(uuid.uuid4())
+                payload = progress_message(event_id, entry, campaign, registration, rfc3339(entry.at))
+                yield OutboxEvent(event_id, account_name, payload["type"], payload, entry.at)
+        if not may_announce(batch):
+            continue
+        tally = bounded_tally(uow, campaign_id, starts=len(batch))
+        for entry, status in announcements(campaign, batch, tally):
+            event_id = str(uuid.uuid4())
+            payload = status_message(event_id, entry, status, campaign, registration, rfc3339(entry.at))
+            yield OutboxEvent(event_id, account_name, payload["type"], payload, entry.at)
 
 
 def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:
-    """Appends the entries to history; campaign and per-device status changes also enter the callback outbox.
+    """Appends the entries to history; campaign and per-device status changes also enter the callback outbox,
+    in the shape of the API version the account's callback was registered through.
 
     Whether an account has a callback is read once per account in the call (callers pass one account's changes),
     in this transaction: a URL registered later does not receive earlier changes.
@@ -56,6 +112,8 @@ def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:
     names = {e.account_name for e in batch if e.campaign_id is not None}
     if not names:
         return
-    registered = {name for name in names if uow.callbacks.get(name) is not None}
-    if registered:
-        uow.outbox.add(_events(batch, registered))
+    registrations = {name: r for name in names if (r := uow.callbacks.registration(name)) is not None}
+    if registrations:
+        events = _events(uow, batch, registrations)
+        if events:
+            uow.outbox.add(events)

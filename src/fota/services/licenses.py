@@ -36,12 +36,15 @@ def _locked_account(uow: UnitOfWork, name: str) -> Account:
     return account
 
 
-def summary(*, uow: UnitOfWork, account_name: str, after: str | None, page_size: int) -> LicenseSummary:
+def summary(
+    *, uow: UnitOfWork, account_name: str, after: str | None, page_size: int, offset: int = 0
+) -> LicenseSummary:
+    """Licensed devices by id: after the device `after` (v2/v3 paging) or from position `offset` (v1's index)."""
     with uow:
         account = uow.accounts.get(account_name)
         if account is None:
             raise NotFound(f"account {account_name} does not exist")
-        devices = uow.devices.licensed_page(account_name, after=after, limit=page_size + 1)
+        devices = uow.devices.licensed_page(account_name, after=after, limit=page_size + 1, offset=offset)
     return LicenseSummary(account, devices[:page_size], len(devices) > page_size)
 
 

@@ -123,7 +123,7 @@ class DeviceRepository(Protocol):
     def page(
         self, account_name: str, *, protocol: DeviceProtocol | None, after: str | None, limit: int
     ) -> list[Device]: ...
-    def licensed_page(self, account_name: str, *, after: str | None, limit: int) -> list[Device]: ...
+    def licensed_page(self, account_name: str, *, after: str | None, limit: int, offset: int = 0) -> list[Device]: ...
     def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None: ...
     def touch(self, device_id: str, *, at: datetime) -> None:
         """Records that the device was heard from."""
@@ -184,6 +184,10 @@ class CampaignDeviceRepository(Protocol):
 
     def page(self, campaign_id: str, *, after: str | None, limit: int) -> list[CampaignDeviceRow]: ...
     def count(self, campaign_id: str) -> int: ...
+    def count_up_to(self, campaign_id: str, status: DeviceStatus, limit: int) -> int:
+        """How many of the campaign's devices have `status`, counting no further than `limit`."""
+        ...
+
     def finish_pending(self, campaign_id: str, status: DeviceStatus, reason: str, *, at: datetime) -> list[str]:
         """Moves every still-pending device to `status`; returns their ids."""
         ...
@@ -201,14 +205,26 @@ class HistoryRepository(Protocol):
 class CallbackRegistration:
     url: str
     signing_secret: str | None  # None only for rows registered before secrets existed
+    api_version: str = "v3"  # the wire version it was registered through: the shape of its events
+    username: str | None = None  # v1 echoes these back in every message
+    password: str | None = None
 
 
 class CallbackRepository(Protocol):
     def get(self, account_name: str) -> str | None: ...
     def registration(self, account_name: str) -> CallbackRegistration | None: ...
     def registrations(self, account_names: Iterable[str]) -> dict[str, CallbackRegistration]: ...
-    def set(self, account_name: str, url: str, *, at: datetime) -> None:
-        """Creates or changes the URL; an existing signing secret is kept."""
+    def set(
+        self,
+        account_name: str,
+        url: str,
+        *,
+        at: datetime,
+        api_version: str = "v3",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        """Creates or changes the URL, its version and v1 credentials; an existing signing secret is kept."""
         ...
 
     def set_signing_secret(self, account_name: str, secret: str) -> None: ...

@@ -17,6 +17,7 @@ from fota import __version__
 from fota.adapters import metrics
 from fota.adapters.console import routes as console
 from fota.adapters.engine_loop import EngineLoop
+from fota.adapters.http import v1
 from fota.adapters.http.content_type import JsonContentTypeMiddleware
 from fota.adapters.http.errors import install_error_handlers
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
@@ -158,6 +159,7 @@ def create_app(
         downloads.router,
         device_api.router,
         console.router,
+        *v1.ROUTERS,
     ):
         app.include_router(router)
     app.include_router(docs.router)

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the wired container, and the caller of a ThingSpace call, checked against the path."""
+"""FastAPI dependencies: the wired container, and the caller of a ThingSpace call, checked against the path's account
+(or, for a route that names it in the body, against nothing yet)."""
 
 from __future__ import annotations
 
@@ -32,18 +33,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-async def account_caller(
-    c: ContainerDep,
-    account: Annotated[str, Path(description="billing account name, e.g. 0000123456-00001")],
-    authorization: Annotated[str | None, Header()] = None,
-    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
-) -> Caller:
+async def _caller(c: Container, authorization: str | None, session: str | None, account: str | None) -> Caller:
     # Async, so that a call whose tokens are cached is authorised on the event loop with no thread hop and no read;
     # only a cache miss goes to the thread pool, for one read transaction.
     bearer = bearer_token(authorization)
-    cached = auth.cached_caller(
-        clock=c.clock, bearer=bearer, session=vz_m2m_token, account_name=account, cache=c.tokens
-    )
+    cached = auth.cached_caller(clock=c.clock, bearer=bearer, session=session, account_name=account, cache=c.tokens)
     if cached is not None:
         return cached
     return await run_in_threadpool(
@@ -52,11 +46,33 @@ async def account_caller(
             uow=c.reader(),
             clock=c.clock,
             bearer=bearer,
-            session=vz_m2m_token,
+            session=session,
             account_name=account,
             cache=c.tokens,
         )
     )
 
 
+async def account_caller(
+    c: ContainerDep,
+    account: Annotated[str, Path(description="billing account name, e.g. 0000123456-00001")],
+    authorization: Annotated[str | None, Header()] = None,
+    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
+) -> Caller:
+    return await _caller(c, authorization, vz_m2m_token, account)
+
+
 CallerDep = Annotated[Caller, Depends(account_caller)]
+
+
+async def token_caller(
+    c: ContainerDep,
+    authorization: Annotated[str | None, Header()] = None,
+    vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
+) -> Caller:
+    """The caller of a route whose account is in the body (v1's POST /upgrades): the tokens are checked before the
+    body is read, and the route compares the body's account with the caller's."""
+    return await _caller(c, authorization, vz_m2m_token, None)
+
+
+TokenCallerDep = Annotated[Caller, Depends(token_caller)]

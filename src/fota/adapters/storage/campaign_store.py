@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
 
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
@@ -237,6 +237,17 @@ class SqlCampaignDeviceRepository:
                 select(func.count()).select_from(campaign_devices).where(campaign_devices.c.campaign_id == campaign_id)
             ).scalar_one()
         )
+
+    def count_up_to(self, campaign_id: str, status: DeviceStatus, limit: int) -> int:
+        # A range of ix_campaign_devices_campaign_status, cut at `limit`: the cost is the limit, not the campaign.
+        matching = (
+            select(literal(1))
+            .select_from(campaign_devices)
+            .where(campaign_devices.c.campaign_id == campaign_id, campaign_devices.c.status == status.value)
+            .limit(limit)
+            .subquery()
+        )
+        return int(self.c.execute(select(func.count()).select_from(matching)).scalar_one())
 
     def finish_pending(self, campaign_id: str, status: DeviceStatus, reason: str, *, at: datetime) -> list[str]:
         pending = list(

@@ -113,13 +113,14 @@ class SqlDeviceRepository:
             query = query.where(devices.c.device_id > after)
         return [_device(r) for r in self.c.execute(query.order_by(devices.c.device_id).limit(limit))]
 
-    def licensed_page(self, account_name: str, *, after: str | None, limit: int) -> list[Device]:
-        # Walks the account's licenses, not its fleet.
+    def licensed_page(self, account_name: str, *, after: str | None, limit: int, offset: int = 0) -> list[Device]:
+        # Walks the account's licenses, not its fleet. `offset` serves v1's index paging.
         query = (
             _select_devices()
             .where(device_licenses.c.account_name == account_name)
             .order_by(device_licenses.c.device_id)
             .limit(limit)
+            .offset(offset)
         )
         if after:
             query = query.where(device_licenses.c.device_id > after)

@@ -192,6 +192,11 @@ callbacks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # Key of the HMAC-SHA256 signature on every delivery; generated at registration.
     Column("signing_secret", String(64), nullable=True),
+    # The API version the URL was registered through decides the shape of the events sent to it.
+    Column("api_version", String(8), nullable=False, default="v3", server_default="v3"),
+    # v1's named service registrations carry credentials that are echoed back in every message.
+    Column("username", String(255), nullable=True),
+    Column("password", String(255), nullable=True),
 )
 
 outbox = Table(
