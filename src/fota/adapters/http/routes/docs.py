@@ -14,6 +14,7 @@ STATIC = "/docs/static"
 
 @router.get("/docs")
 def swagger_ui() -> HTMLResponse:
+    """The interactive API documentation, served from vendored assets."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="fota API",

@@ -17,6 +17,7 @@ router = APIRouter(tags=["device downloads"])
 async def download_package(
     token: str, request: Request, range_header: Annotated[str | None, Header(alias="Range")] = None
 ) -> Response:
+    """A device downloads its firmware package by the token of its link (Range supported)."""
     store: PackageStore = request.app.state.packages
     gate: DownloadGate = request.app.state.download_gate
     package = await store.package(token)

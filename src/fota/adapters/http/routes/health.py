@@ -15,11 +15,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
 def readyz(c: ContainerDep) -> JSONResponse:
+    """Readiness: the database answers and its schema is current."""
     try:
         with c.engine.connect() as connection:
             connection.execute(text("SELECT 1"))

@@ -33,6 +33,7 @@ v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"], responses=ERROR_RESP
 
 @v3.get("/subscriptions/{account}", response_model_exclude_none=True)
 def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep) -> SubscriptionRead:
+    """Read the account's subscription: license counts."""
     found = admin.get_account(uow=c.reader(), name=account)
     return SubscriptionRead(
         account_name=found.name,
@@ -50,6 +51,7 @@ def get_account_licenses_status(
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> LicenseSummaryRead:
+    """List the account's licensed devices, a page at a time."""
     result = licenses.summary(uow=c.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE)
     return LicenseSummaryRead(
         account_name=account,
@@ -82,6 +84,7 @@ def _license_change(account: Account, changes: list[LicenseChange]) -> LicenseCh
 
 @v3.post("/licenses/{account}/assign", response_model_exclude_none=True)
 def assign_licenses_to_devices(account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep) -> LicenseChangeRead:
+    """Assign licenses from the account's pool to devices."""
     result, changes = licenses.assign(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
     return _license_change(result, changes)
 
@@ -90,6 +93,7 @@ def assign_licenses_to_devices(account: str, body: DeviceListBody, c: ContainerD
 def remove_licenses_from_devices(
     account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> LicenseChangeRead:
+    """Return devices' licenses to the account's pool."""
     result, changes = licenses.remove(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
     return _license_change(result, changes)
 
@@ -102,6 +106,7 @@ def list_licenses_to_remove(
     # Bounded: a larger offset pages past any list and overflowed SQLite's 64-bit INTEGER (a 500).
     start_index: Annotated[int, Query(alias="startIndex", ge=0, le=2**31 - 1)] = 0,
 ) -> CancelListRead:
+    """List the devices whose licenses are marked for cancellation."""
     result = licenses.read_cancel_list(
         uow=c.reader(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
     )
@@ -117,6 +122,7 @@ def list_licenses_to_remove(
 def create_list_of_licenses_to_remove(
     account: str, body: CancelListCreate, c: ContainerDep, _: CallerDep
 ) -> CancelListChangeRead:
+    """Mark devices' licenses for cancellation."""
     if body.type not in (None, "append"):
         raise InvalidRequest(f"type {body.type!r} is not supported: use 'append', or leave it out to replace the list")
     for device_id in body.device_list:
@@ -133,5 +139,6 @@ def create_list_of_licenses_to_remove(
 
 @v2.delete("/licenses/{account}/cancel")
 def delete_list_of_licenses_to_remove(account: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+    """Clear the list of licenses marked for cancellation."""
     licenses.clear_cancel_list(uow=c.uow(), account_name=account)
     return SuccessRead(success=True)

@@ -17,4 +17,5 @@ router = APIRouter(tags=["operations"], include_in_schema=False)
 @router.get("/metrics")
 async def prometheus_metrics() -> Response:
     # async on purpose: the gauges' callbacks read state owned by the event loop (LwM2M registrations, downloads).
+    """Prometheus metrics of this process."""
     return Response(content=metrics.exposition(), media_type=metrics.CONTENT_TYPE)
