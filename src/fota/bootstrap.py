@@ -11,12 +11,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from fota.adapters.callbacks.http_sender import HttpCallbackSender
+from fota.adapters.callbacks.resolver import system_resolver
 from fota.adapters.passwords import Argon2Hasher
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.db_clock import DbClock
 from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
+from fota.domain.outbound import AllowList
 from fota.domain.upgrade import UpgradePolicy
+from fota.services.outbound import OutboundPolicy
 from fota.services.ports import PasswordHasher
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
@@ -55,6 +58,10 @@ class Settings:
     public_coaps_url: str = ""  # how DTLS devices reach our coaps endpoint; derived from the CoAP URL when empty
     allow_nosec: bool = False  # accept plain-CoAP (NoSec) devices; off unless the operator enables it
     secret_key: str = ""  # encrypts stored PSKs; without it the admin API refuses to store one
+    # Outbound URL policy (docs/callbacks.md): ranges and hosts callbacks may reach although internal, and whether
+    # plain http is accepted towards those (never towards anything else).
+    callback_allow: str = ""
+    callback_allow_http: bool = False
 
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:
@@ -64,8 +71,10 @@ class Settings:
             "public_coap_url": os.environ.get("FOTA_PUBLIC_COAP_URL", ""),
             "public_http_url": os.environ.get("FOTA_PUBLIC_HTTP_URL", ""),
             "public_coaps_url": os.environ.get("FOTA_PUBLIC_COAPS_URL", ""),
-            "allow_nosec": os.environ.get("FOTA_ALLOW_NOSEC", "").strip().lower() in ("1", "true", "yes", "on"),
+            "allow_nosec": _flag("FOTA_ALLOW_NOSEC"),
             "secret_key": os.environ.get("FOTA_SECRET_KEY", ""),
+            "callback_allow": os.environ.get("FOTA_CALLBACK_ALLOW", ""),
+            "callback_allow_http": _flag("FOTA_CALLBACK_ALLOW_HTTP"),
         }
         if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
             values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
@@ -80,6 +89,10 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -90,10 +103,14 @@ class Container:
     uow_factory: SqlUnitOfWorkFactory = field(init=False)
     policy: UpgradePolicy = field(default_factory=UpgradePolicy)
     callback_sender: HttpCallbackSender = field(init=False)
+    outbound: OutboundPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)
         self.callback_sender = HttpCallbackSender()
+        # Parsed here so a typo in FOTA_CALLBACK_ALLOW stops start-up instead of silently allowing nothing.
+        allow = AllowList.parse(self.settings.callback_allow, http=self.settings.callback_allow_http)
+        self.outbound = OutboundPolicy(allow=allow, resolver=system_resolver)
 
     def uow(self) -> SqlUnitOfWork:
         return self.uow_factory()

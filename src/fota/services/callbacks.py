@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 from fota.clock import Clock
 from fota.domain.errors import InvalidRequest, NotFound
+from fota.services.outbound import OutboundPolicy
 from fota.services.ports import CallbackRegistration, DeliveryAttempt, UnitOfWork
 
 MAX_LOG_PAGE = 1000
-
-
-def _check_url(url: str | None) -> str:
-    if not url:
-        raise InvalidRequest("url is required")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
-        raise InvalidRequest(f"url {url!r} is not an absolute http(s) URL")
-    return url
 
 
 def get_callback(*, uow: UnitOfWork, account_name: str) -> str | None:
@@ -36,9 +27,14 @@ def ensure_signing_secret(uow: UnitOfWork, account_name: str) -> CallbackRegistr
     return CallbackRegistration(registration.url, secret)
 
 
-def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
-    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying."""
-    checked = _check_url(url)
+def register_callback(
+    *, uow: UnitOfWork, clock: Clock, outbound: OutboundPolicy, account_name: str, url: str | None
+) -> str:
+    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying.
+
+    The outbound policy refuses internal destinations here (400) and again before every delivery.
+    """
+    checked = outbound.check_registration(url)
     with uow:
         uow.callbacks.set(account_name, checked, at=clock.now())
         ensure_signing_secret(uow, account_name)
@@ -46,8 +42,10 @@ def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: 
     return checked
 
 
-def update_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
-    checked = _check_url(url)
+def update_callback(
+    *, uow: UnitOfWork, clock: Clock, outbound: OutboundPolicy, account_name: str, url: str | None
+) -> str:
+    checked = outbound.check_registration(url)
     with uow:
         if uow.callbacks.get(account_name) is None:
             raise NotFound(f"account {account_name} has no callback registered; POST one first")

@@ -15,6 +15,7 @@ from typing import Any, Protocol, Self
 from fota.domain.accounts import Account, Token
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
+from fota.domain.outbound import Target
 from fota.domain.protocols import Protocol as DeviceProtocol
 from fota.domain.security import DeviceSecurity
 from fota.domain.statuses import CampaignStatus, DeviceStatus
@@ -267,8 +268,9 @@ class OutboxRepository(Protocol):
 
 
 class CallbackSender(Protocol):
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:
-        """POSTs once; (status code, None) when the receiver answered, (None, error) when it could not be reached.
+    def send(self, target: Target, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:
+        """POSTs once to the target's URL, connecting only to its checked addresses and following no redirect;
+        (status code, None) when the receiver answered, (None, error) when it could not be reached.
 
         A non-2xx answer may come with an error text describing it.
         """
