@@ -15,12 +15,14 @@ from fota.adapters.callbacks.resolver import system_resolver
 from fota.adapters.passwords import Argon2Hasher
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.db_clock import DbClock
+from fota.adapters.storage.throttle_store import SqlThrottle
 from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
 from fota.domain.outbound import AllowList
 from fota.domain.upgrade import UpgradePolicy
 from fota.services.outbound import OutboundPolicy
 from fota.services.ports import PasswordHasher
+from fota.services.throttle import FailureThrottle, MemoryThrottle
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
 
@@ -104,9 +106,13 @@ class Container:
     policy: UpgradePolicy = field(default_factory=UpgradePolicy)
     callback_sender: HttpCallbackSender = field(init=False)
     outbound: OutboundPolicy = field(init=False)
+    throttle: FailureThrottle = field(init=False)
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)
+        # Shared through the database where several processes may serve the API; SQLite deployments are one process.
+        is_postgresql = self.engine.dialect.name == "postgresql"
+        self.throttle = SqlThrottle(self.engine) if is_postgresql else MemoryThrottle()
         self.callback_sender = HttpCallbackSender()
         # Parsed here so a typo in FOTA_CALLBACK_ALLOW stops start-up instead of silently allowing nothing.
         allow = AllowList.parse(self.settings.callback_allow, http=self.settings.callback_allow_http)
