@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from fota.adapters.callbacks.http_sender import HttpCallbackSender
 from fota.adapters.callbacks.resolver import system_resolver
 from fota.adapters.passwords import Argon2Hasher
+from fota.adapters.publisher_signatures import CryptographyVerifier
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.db_clock import DbClock
 from fota.adapters.storage.throttle_store import SqlThrottle
@@ -21,7 +22,7 @@ from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
 from fota.domain.outbound import AllowList
 from fota.domain.upgrade import UpgradePolicy
 from fota.services.outbound import OutboundPolicy
-from fota.services.ports import PasswordHasher
+from fota.services.ports import PasswordHasher, SignatureVerifier
 from fota.services.throttle import FailureThrottle, MemoryThrottle
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
@@ -64,6 +65,8 @@ class Settings:
     # plain http is accepted towards those (never towards anything else).
     callback_allow: str = ""
     callback_allow_http: bool = False
+    # Every firmware image must carry a verified publisher signature (ADR 0014); accounts can require it one by one.
+    require_signed_firmware: bool = False
 
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:
@@ -77,6 +80,7 @@ class Settings:
             "secret_key": os.environ.get("FOTA_SECRET_KEY", ""),
             "callback_allow": os.environ.get("FOTA_CALLBACK_ALLOW", ""),
             "callback_allow_http": _flag("FOTA_CALLBACK_ALLOW_HTTP"),
+            "require_signed_firmware": _flag("FOTA_REQUIRE_SIGNED_FIRMWARE"),
         }
         if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
             values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
@@ -104,6 +108,7 @@ class Container:
     admin_token: str
     uow_factory: SqlUnitOfWorkFactory = field(init=False)
     policy: UpgradePolicy = field(default_factory=UpgradePolicy)
+    verifier: SignatureVerifier = field(default_factory=CryptographyVerifier)
     callback_sender: HttpCallbackSender = field(init=False)
     outbound: OutboundPolicy = field(init=False)
     throttle: FailureThrottle = field(init=False)

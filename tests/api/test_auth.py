@@ -554,6 +554,13 @@ ADMIN_ROUTES = [
         },
     ),
     ("PUT", "/firmware/{fw}/image", None),
+    ("GET", "/firmware/{fw}", None),
+    ("POST", "/signing-keys", {"keyId": "{new_fw}", "publicKey": "-----BEGIN PUBLIC KEY-----"}),
+    ("GET", "/signing-keys", None),
+    ("GET", "/signing-keys/{new_fw}", None),
+    ("DELETE", "/signing-keys/{new_fw}", None),
+    ("GET", "/accounts/{acc}/signing-policy", None),
+    ("PUT", "/accounts/{acc}/signing-policy", {"requireSignedFirmware": True}),
     ("GET", "/clock", None),
     ("POST", "/clock", {"advanceSeconds": 0}),
 ]

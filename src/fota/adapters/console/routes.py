@@ -360,7 +360,13 @@ async def preview(request: Request, c: ContainerDep) -> Response:
 def _preview(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         create = _campaign_request(c, form)
-        result = preview_campaign(uow=c.reader(), clock=c.clock, account_name=session.account_name, request=create)
+        result = preview_campaign(
+            uow=c.reader(),
+            clock=c.clock,
+            account_name=session.account_name,
+            request=create,
+            signing_required=c.settings.require_signed_firmware,
+        )
     except DomainError as error:
         return _campaign_form(c, session, form, error.message)
     return _render(
@@ -382,7 +388,11 @@ async def create(request: Request, c: ContainerDep) -> Response:
 def _create(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         created = campaigns.create_campaign(
-            uow=c.uow(), clock=c.clock, account_name=session.account_name, request=_campaign_request(c, form)
+            uow=c.uow(),
+            clock=c.clock,
+            account_name=session.account_name,
+            request=_campaign_request(c, form),
+            signing_required=c.settings.require_signed_firmware,
         )
     except DomainError as error:
         return _campaign_form(c, session, form, error.message)
