@@ -16,13 +16,14 @@ from fota.adapters.passwords import Argon2Hasher
 from fota.adapters.publisher_signatures import CryptographyVerifier
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.db_clock import DbClock
+from fota.adapters.storage.refusal_ledger import SqlRefusalLedger
 from fota.adapters.storage.throttle_store import SqlThrottle
 from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
 from fota.domain.outbound import AllowList
 from fota.domain.upgrade import UpgradePolicy
 from fota.services.outbound import OutboundPolicy
-from fota.services.ports import PasswordHasher, SignatureVerifier
+from fota.services.ports import PasswordHasher, RefusalLedger, SignatureVerifier
 from fota.services.throttle import FailureThrottle, MemoryThrottle
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
@@ -112,12 +113,14 @@ class Container:
     callback_sender: HttpCallbackSender = field(init=False)
     outbound: OutboundPolicy = field(init=False)
     throttle: FailureThrottle = field(init=False)
+    refusal_ledger: RefusalLedger | None = field(init=False)  # the CoAP refusal budget's, shared on PostgreSQL
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)
         # Shared through the database where several processes may serve the API; SQLite deployments are one process.
         is_postgresql = self.engine.dialect.name == "postgresql"
         self.throttle = SqlThrottle(self.engine) if is_postgresql else MemoryThrottle()
+        self.refusal_ledger = SqlRefusalLedger(self.engine) if is_postgresql else None
         self.callback_sender = HttpCallbackSender()
         # Parsed here so a typo in FOTA_CALLBACK_ALLOW stops start-up instead of silently allowing nothing.
         allow = AllowList.parse(self.settings.callback_allow, http=self.settings.callback_allow_http)

@@ -416,6 +416,13 @@ class SigningKeyRepository(Protocol):
     def revoke(self, key_id: str, *, at: datetime) -> None: ...
 
 
+class RefusalLedger(Protocol):
+    def exchange(self, counts: dict[str, int]) -> set[str]:
+        """Adds one process's refused CoAP requests per remote address; returns the addresses over the budget that
+        every LwM2M process of the deployment shares."""
+        ...
+
+
 class SignatureVerifier(Protocol):
     def algorithm_of(self, public_key_pem: str) -> SignatureAlgorithm:
         """The algorithm of a PEM public key (SubjectPublicKeyInfo); ValueError when it is not Ed25519 or P-256."""

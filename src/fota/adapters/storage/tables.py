@@ -362,3 +362,13 @@ signing_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
 )
+
+# Refusals of the CoAP registration interface per remote address and ten-second window of the database's clock,
+# summed over every LwM2M process (adapters/storage/refusal_ledger.py). Unused on SQLite.
+coap_refusals = Table(
+    "coap_refusals",
+    metadata,
+    Column("address", String(64), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("refusals", Integer, nullable=False),
+)

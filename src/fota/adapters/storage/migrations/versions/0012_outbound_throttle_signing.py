@@ -1,5 +1,5 @@
-"""shared throttle and signed firmware: throttle charges, publisher signing keys, image signatures, and the
-account's signed-firmware requirement
+"""shared throttles and signed firmware: throttle charges, CoAP refusal counts, publisher signing keys, image
+signatures, and the account's signed-firmware requirement
 
 Revision ID: 0012
 Revises: 0008
@@ -28,6 +28,13 @@ def upgrade() -> None:
     op.create_index("ix_throttle_charges_key", "throttle_charges", ["key_hash", "charged_at"])
     op.create_index("ix_throttle_charges_charged_at", "throttle_charges", ["charged_at"])
     op.create_table(
+        "coap_refusals",
+        sa.Column("address", sa.String(64), nullable=False),
+        sa.Column("window_start", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("refusals", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("address", "window_start"),
+    )
+    op.create_table(
         "signing_keys",
         sa.Column("key_id", sa.String(128), nullable=False),
         sa.Column("algorithm", sa.String(16), nullable=False),
@@ -52,6 +59,7 @@ def downgrade() -> None:
         batch_op.drop_column("image_key_id")
         batch_op.drop_column("image_signature")
     op.drop_table("signing_keys")
+    op.drop_table("coap_refusals")
     op.drop_index("ix_throttle_charges_charged_at", table_name="throttle_charges")
     op.drop_index("ix_throttle_charges_key", table_name="throttle_charges")
     op.drop_table("throttle_charges")
