@@ -1,4 +1,5 @@
 # The README's quick start: `make run` (demo server on SQLite) and `make test` (lint, types, tests on SQLite and PostgreSQL).
+# `make test` also installs the Debian packages its tests need and starts PostgreSQL: scripts/test-prerequisites.sh.
 
 PYTHON ?= python3
 VENV := .venv
@@ -10,8 +11,9 @@ DTLS_STAMP := $(VENV)/.installed-dtls-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test prerequisites lint typecheck pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +22,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 $(DTLS_STAMP): $(STAMP)
+	scripts/test-prerequisites.sh
 	$(BIN)/pip install --quiet -e '.[dev,dtls]'
 	touch $(DTLS_STAMP)
 
 run: $(STAMP)
-	$(BIN)/fota serve --demo --host $(HOST) --port $(PORT)
+	$(BIN)/fota serve --demo --host $(HOST) --port $(PORT) $(RUN_ARGS)
+
+prerequisites:
+	scripts/test-prerequisites.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -33,10 +39,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(DTLS_STAMP)
+pytest: prerequisites $(DTLS_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: prerequisites lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache fota.db fota.db-wal fota.db-shm
@@ -46,7 +52,7 @@ clean:
 SOAK_EXAMPLES ?= 60
 SOAK_FIGURES ?= soak-figures.jsonl
 .PHONY: soak
-soak: $(STAMP)
+soak: prerequisites $(DTLS_STAMP)
 	FOTA_FAULT_FIGURES=$(SOAK_FIGURES) FOTA_SCHEMATHESIS_EXAMPLES=$(SOAK_EXAMPLES) \
 	FOTA_SCHEMATHESIS_BACKENDS=sqlite,postgresql FOTA_TEST_BACKENDS=sqlite,postgresql \
 	FOTA_CRASH_BACKENDS=sqlite,postgresql \

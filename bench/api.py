@@ -1,132 +1,215 @@
-"""API benchmark: GET campaign and the campaign device report (a 1000-device page) under concurrency 64.
+"""API benchmark against an honest ceiling: each hot route of `fota serve`, driven by `wrk`, against a bare FastAPI
+app (bench/bare_server.py, its own process, same uvicorn options) answering the very bytes fota answered.
 
-Baseline, measured in the same run against the same server process: a constant JSON body of the same size served
-by a route mounted only for the benchmark (bench/constant_server.py). The ratio real/constant is the share of the
-framework's ceiling that the real route reaches; the issue's target for GET campaign is >= 50 %.
+Routes: GET campaign, the campaign device report (a 1 000-device page), the license summary, the OAuth token, the
+session login and the HTTP device check-in. For each it prints fota's and the baseline's req/s, p50 and p99, and the
+ratio fota / bare, all from one run.
 
-    .venv/bin/python -m bench.api --database sqlite --requests 3000
+    .venv/bin/python -m bench.api --database sqlite [--seconds 8] [--connections 64]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import socket
+import base64
+import json
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+from bench import wrk
 from bench.common import (
     FROM,
     IMEI_BASE,
     MAKE,
     MODEL,
-    LoadResult,
     create_campaign,
-    http_load,
     machine,
     new_firmware_with_image,
     peak_rss_mib,
     provision_devices,
+    running_server,
 )
-from tests.conftest import (
-    RunningServer,
-    _drop_postgres_database,
-    _free_port,
-    _launch,
-    _postgres_database,
-)
+from tests.conftest import Account, RunningServer, _free_port
 
 REPORT_DEVICES = 1000  # one full page of the device report (MAX_PAGE_SIZE)
 
 
-def _start(backend: str, tmp: Path) -> RunningServer:
-    """bench/constant_server.py as a subprocess, launched and health-checked the way tests start `fota serve`."""
-    database_url = f"sqlite:///{tmp / 'fota.db'}" if backend == "sqlite" else _postgres_database()[1]
-    token = secrets.token_urlsafe(24)
-    env = {**os.environ, "FOTA_ADMIN_TOKEN": token, "FOTA_DATABASE_URL": database_url}
-    port, coap_port = _free_port(), _free_port(socket.SOCK_DGRAM)
-    script = str(Path(__file__).with_name("constant_server.py"))
-    args = [sys.executable, script, "--port", str(port), "--coap-port", str(coap_port)]
-    process = _launch(args, env, tmp / "server.log", tmp)
-    if process is None:
-        raise RuntimeError("port race lost; run again")
-    return RunningServer(f"http://127.0.0.1:{port}", token, backend, database_url, process, tmp / "server.log")
+@dataclass
+class Route:
+    label: str
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    answer: bytes = b""
+
+    def fetch(self) -> bytes:
+        r = httpx.request(self.method, self.url, headers=self.headers, content=self.body.encode(), timeout=60)
+        if r.status_code != 200:
+            raise RuntimeError(f"{self.label} answered {r.status_code}: {r.text[:300]}")
+        self.answer = r.content
+        return r.content
+
+
+def _bare_server(bodies: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    script = str(Path(__file__).with_name("bare_server.py"))
+    process = subprocess.Popen([sys.executable, script, "--port", str(port), "--bodies", str(bodies)])
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the bare FastAPI baseline did not start")
+
+
+def _routes(server: RunningServer, account: Account, campaign_id: str, http_device: tuple[str, str]) -> list[Route]:
+    headers = account.headers()
+    base = f"{server.base_url}/api/fota/v3"
+    basic = base64.b64encode(f"{account.client_id}:{account.client_secret}".encode()).decode()
+    imei, key = http_device
+    return [
+        Route("GET campaign", f"{base}/campaigns/{account.name}/{campaign_id}", headers=headers),
+        Route(
+            "GET device report (1000)",
+            f"{base}/reports/{account.name}/campaigns/{campaign_id}/devices",
+            headers=headers,
+        ),
+        Route("GET license summary", f"{base}/licenses/{account.name}", headers=headers),
+        Route(
+            "POST oauth2 token",
+            f"{server.base_url}/api/ts/v1/oauth2/token",
+            method="POST",
+            headers={"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded"},
+            body="grant_type=client_credentials",
+        ),
+        Route(
+            "POST session login",
+            f"{server.base_url}/api/m2m/v1/session/login",
+            method="POST",
+            headers={"Authorization": headers["Authorization"], "Content-Type": "application/json"},
+            body=json.dumps({"username": account.username, "password": account.password}),
+        ),
+        Route(
+            "POST HTTP device check-in",
+            f"{server.base_url}/device/v1/devices/{imei}/checkin",
+            method="POST",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            body=json.dumps({"firmware": FROM, "state": 0, "updateResult": 0}),
+        ),
+    ]
+
+
+def _http_device(server: RunningServer, account: Account) -> tuple[str, str]:
+    """An HTTP device enrolled in a campaign that starts tomorrow: each check-in finds its work and waits."""
+    imei = str(IMEI_BASE + 900_001)
+    spec = {"deviceId": imei, "make": MAKE, "model": f"{MODEL}-http", "firmware": FROM, "protocol": "HTTP"}
+    account.add_devices([spec])
+    key = server.admin.post(f"/accounts/{account.name}/devices/{imei}/key").json()["deviceKey"]
+    firmware = server.new_firmware(
+        make=MAKE, model=f"{MODEL}-http", firmware_from=FROM, firmware_to="2.0.0", protocol="HTTP"
+    )
+    tomorrow = server.now().date() + timedelta(days=1)
+    with account.client() as client:
+        r = client.post(
+            f"/campaigns/firmware/{account.name}",
+            json={
+                "firmwareName": firmware["firmwareName"],
+                "firmwareFrom": FROM,
+                "firmwareTo": "2.0.0",
+                "protocol": "HTTP",
+                "startDate": tomorrow.isoformat(),
+                "endDate": (tomorrow + timedelta(days=1)).isoformat(),
+                "deviceList": [imei],
+                "autoAssignLicenseFlag": True,
+                "autoAddDevicesFlag": False,
+            },
+        )
+        r.raise_for_status()
+    return imei, key
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--requests", type=int, default=3000, help="requests per measured route")
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="time budget per measured route")
+    parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per measured route")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", action="append", default=[], help="measure only routes whose label has this text")
     args = parser.parse_args()
-    print(f"# bench.api database={args.database} requests={args.requests} concurrency={args.concurrency}")
+    wrk.require_wrk()
+    print(f"# bench.api database={args.database} wrk -t1 -c{args.connections} -d{args.seconds:g}s")
     print(f"# {machine()}")
 
-    with tempfile.TemporaryDirectory(prefix="fota-bench-api-") as tmp:
-        server = _start(args.database, Path(tmp))
+    with running_server(args.database) as server, tempfile.TemporaryDirectory(prefix="fota-bench-bare-") as bodies:
+        account = server.new_account(license_count=REPORT_DEVICES + 10)
+        firmware = new_firmware_with_image(server)
+        first = IMEI_BASE + 1
+        provision_devices(server, account, REPORT_DEVICES, first=first)
+        imeis = [str(first + i) for i in range(REPORT_DEVICES)]
+        start = server.now().date() + timedelta(days=1)
+        campaign_id, _ = create_campaign(account, account.headers(), firmware, imeis, start, windows=((2, 6),))
+        routes = _routes(server, account, campaign_id, _http_device(server, account))
+        routes = [r for r in routes if not args.only or any(text in r.label for text in args.only)]
+        for n, route in enumerate(routes):
+            Path(bodies, str(n)).write_bytes(route.fetch())
+        bare, bare_base = _bare_server(Path(bodies))
+        pairs: list[tuple[wrk.WrkResult, wrk.WrkResult]] = []
         try:
-            account = server.new_account(license_count=REPORT_DEVICES)
-            firmware = new_firmware_with_image(server)
-            first = IMEI_BASE + 1
-            provision_devices(server, account, REPORT_DEVICES, first=first)
-            headers = account.headers()
-            imeis = [str(first + i) for i in range(REPORT_DEVICES)]
-            start = server.now().date() + timedelta(days=1)
-            campaign_id, _ = create_campaign(account, headers, firmware, imeis, start, windows=((2, 6),))
-            base = f"{server.base_url}/api/fota/v3"
-            routes = {
-                "GET campaign": f"{base}/campaigns/{account.name}/{campaign_id}",
-                "GET device report": f"{base}/reports/{account.name}/campaigns/{campaign_id}/devices",
-            }
-            results: list[tuple[LoadResult, LoadResult, LoadResult]] = []
-            for label, url in routes.items():
-                # Warm up (first-request imports, connection pools, SQLite page cache), then measure.
-                http_load(url, headers, requests=200, concurrency=args.concurrency, max_seconds=20)
-                real = http_load(
-                    url,
-                    headers,
-                    requests=args.requests,
-                    concurrency=args.concurrency,
-                    max_seconds=args.max_seconds,
-                    label=label,
+            for n, route in enumerate(routes):
+                load = {"seconds": args.seconds, "connections": args.connections}
+                # Short warm-ups first (imports, pools, page cache), then fota and its baseline back to back.
+                wrk.run(
+                    route.url,
+                    label=route.label,
+                    method=route.method,
+                    headers=route.headers,
+                    body=route.body,
+                    seconds=2,
+                    connections=args.connections,
                 )
-                size = real.body_bytes
-                ceilings = []
-                for kind in ("async", "sync"):
-                    ceiling = f"{server.base_url}/bench/constant/{kind}/{size}"
-                    http_load(ceiling, {}, requests=200, concurrency=args.concurrency, max_seconds=20)
-                    ceilings.append(
-                        http_load(
-                            ceiling,
-                            {},
-                            requests=args.requests,
-                            concurrency=args.concurrency,
-                            max_seconds=args.max_seconds,
-                            label=f"  constant {kind} {size} B",
-                        )
-                    )
-                results.append((real, ceilings[0], ceilings[1]))
-                time.sleep(0.5)
-            rss = peak_rss_mib(server.process.pid)
+                fota = wrk.run(
+                    route.url,
+                    label=f"fota  {route.label}",
+                    method=route.method,
+                    headers=route.headers,
+                    body=route.body,
+                    server_pid=server.process.pid,
+                    **load,
+                )
+                wrk.run(
+                    f"{bare_base}/b/{n}", label="warm-up", method=route.method, seconds=2, connections=args.connections
+                )
+                baseline = wrk.run(
+                    f"{bare_base}/b/{n}",
+                    label=f"bare  {len(route.answer)} B",
+                    method=route.method,
+                    server_pid=bare.pid,
+                    **load,
+                )
+                pairs.append((fota, baseline))
+                print(fota.line(), flush=True)
+                print(baseline.line(), flush=True)
+                print(
+                    f"  ratio {route.label}: {fota.rps / baseline.rps:.3f}  "
+                    f"(p99 {fota.p99_ms / baseline.p99_ms:.1f} x the bare p99; CPU per request "
+                    f"{baseline.cpu_us_per_request / fota.cpu_us_per_request:.3f} of fota's)",
+                    flush=True,
+                )
         finally:
-            server.stop()
-            if args.database == "postgresql":
-                _drop_postgres_database(server.database_url.rsplit("/", 1)[1])
-
-    print(f"# device make/model/from: {MAKE} {MODEL} {FROM}; report page = {REPORT_DEVICES} devices")
-    for real, async_ceiling, sync_ceiling in results:
-        print(real.line())
-        print(async_ceiling.line())
-        print(sync_ceiling.line())
-        print(
-            f"  ratio {real.label}: {real.rps / async_ceiling.rps:.1%} of constant-async ceiling, "
-            f"{real.rps / sync_ceiling.rps:.1%} of constant-sync"
-        )
+            bare.terminate()
+            bare.wait(timeout=10)
+        rss = peak_rss_mib(server.process.pid)
+    print(f"# make/model/from: {MAKE} {MODEL} {FROM}; report page = {REPORT_DEVICES} devices")
     print(f"server peak RSS (VmHWM): {rss:.0f} MiB")
 
 

@@ -25,6 +25,7 @@ from fota.domain.upgrade import UpgradePolicy
 from fota.services.outbound import OutboundPolicy
 from fota.services.ports import PasswordHasher, RefusalLedger, SignatureVerifier
 from fota.services.throttle import FailureThrottle, MemoryThrottle
+from fota.services.token_cache import TokenCache
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
 
@@ -114,6 +115,9 @@ class Container:
     outbound: OutboundPolicy = field(init=False)
     throttle: FailureThrottle = field(init=False)
     refusal_ledger: RefusalLedger | None = field(init=False)  # the CoAP refusal budget's, shared on PostgreSQL
+    # Validated API and console tokens (services/token_cache.py); on PostgreSQL trusted only while the process hears
+    # revocations, which runtime wiring arranges by giving it the notification listener's state.
+    tokens: TokenCache = field(default_factory=TokenCache)
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)

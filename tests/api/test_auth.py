@@ -535,6 +535,7 @@ def test_logout_without_session_token_is_401(target: Target, tokens: dict[str, s
 ADMIN_ROUTES = [
     ("POST", "/accounts", {"accountName": "{new_acc}", "licenseCount": 5}),
     ("POST", "/accounts/{acc}/clients", {}),
+    ("DELETE", "/accounts/{acc}/clients/some-client", None),
     ("POST", "/accounts/{acc}/users", {"username": "{new_user}", "password": "pw-123456"}),
     (
         "POST",

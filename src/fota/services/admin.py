@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
-from fota.domain.accounts import Account, check_account_name
+from fota.domain.accounts import Account, TokenKind, check_account_name
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, check_imei
 from fota.domain.errors import Conflict, DomainError, InvalidRequest, NotFound
@@ -18,6 +18,7 @@ from fota.services import signing
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import PasswordHasher, SignatureVerifier, UnitOfWork
 from fota.services.signing import ImageSignature
+from fota.services.token_cache import TokenCache
 
 
 def _account(uow: UnitOfWork, name: str) -> Account:
@@ -83,6 +84,24 @@ def create_client(
         uow.credentials.add_client(account_name, client_id, secret_hash, at=clock.now())
         uow.commit()
     return client_id, client_secret
+
+
+def revoke_client(
+    *, uow: UnitOfWork, clock: Clock, account_name: str, client_id: str, cache: TokenCache | None = None
+) -> int:
+    """Removes an API client and revokes every access token it was issued, at once in every process; returns how
+    many tokens were still live."""
+    with uow:
+        _account(uow, account_name)
+        found = uow.credentials.client(client_id)
+        if found is None or found[0] != account_name:
+            raise NotFound(f"client {client_id} not found in account {account_name}")
+        uow.credentials.remove_client(client_id)
+        revoked = uow.tokens.revoke_subject(TokenKind.ACCESS, account_name, client_id, at=clock.now())
+        uow.commit()
+    if cache is not None:
+        cache.clear()
+    return revoked
 
 
 def create_user(

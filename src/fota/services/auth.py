@@ -13,6 +13,7 @@ from fota.domain.accounts import Token, TokenKind
 from fota.domain.errors import Forbidden, InvalidCredentials, InvalidRequest, Unauthorized
 from fota.services.ports import PasswordHasher, UnitOfWork
 from fota.services.throttle import FailureThrottle, client_keys, user_keys
+from fota.services.token_cache import TokenCache
 
 TOKEN_LIFETIME = timedelta(seconds=3600)
 CONSOLE_LIFETIME = timedelta(hours=8)
@@ -74,14 +75,36 @@ def issue_access_token(
 def _valid_token(uow: UnitOfWork, value: str | None, kind: TokenKind, clock: Clock, what: str) -> Token:
     if not value:
         raise Unauthorized(f"missing {what}")
-    token = uow.tokens.get(token_hash(value))
+    return _checked(uow.tokens.get(token_hash(value)), kind, clock.now(), what)
+
+
+def _checked(token: Token | None, kind: TokenKind, now: datetime, what: str) -> Token:
     if token is None or token.kind is not kind:
         raise Unauthorized(f"invalid {what}")
     if token.revoked_at is not None:
         raise Unauthorized(f"{what} has been revoked")
-    if not token.valid_at(clock.now()):
+    if not token.valid_at(now):
         raise Unauthorized(f"{what} has expired")
     return token
+
+
+def _cached_tokens(
+    uow: UnitOfWork, cache: TokenCache | None, now: datetime, wanted: list[tuple[str | None, TokenKind, str]]
+) -> list[Token]:
+    """Each (value, kind, what) checked like `_valid_token`, in order; from the cache where it can, else in one read."""
+    hashes = [token_hash(value) if value else None for value, _, _ in wanted]
+    found = [cache.get(h, now) if cache is not None and h else None for h in hashes]
+    if any(token is None and h for token, h in zip(found, hashes, strict=True)):
+        with uow:
+            found = [token or (uow.tokens.get(h) if h else None) for token, h in zip(found, hashes, strict=True)]
+    checked: list[Token] = []
+    for (value, kind, what), h, token in zip(wanted, hashes, found, strict=True):
+        if not value or h is None:
+            raise Unauthorized(f"missing {what}")
+        checked.append(_checked(token, kind, now, what))
+        if cache is not None:
+            cache.put(h, checked[-1], now)
+    return checked
 
 
 def login(
@@ -134,12 +157,37 @@ def _check_password(
 
 
 def authorize(
-    *, uow: UnitOfWork, clock: Clock, bearer: str | None, session: str | None, account_name: str | None
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    bearer: str | None,
+    session: str | None,
+    account_name: str | None,
+    cache: TokenCache | None = None,
 ) -> Caller:
-    """Both tokens valid (else 401) and of the account in the path (else 403)."""
-    with uow:
-        access = _valid_token(uow, bearer, TokenKind.ACCESS, clock, "Bearer token")
-        sess = _valid_token(uow, session, TokenKind.SESSION, clock, "VZ-M2M-Token")
+    """Both tokens valid (else 401) and of the account in the path (else 403); with a cache, usually no read."""
+    access, sess = _cached_tokens(
+        uow,
+        cache,
+        clock.now(),
+        [(bearer, TokenKind.ACCESS, "Bearer token"), (session, TokenKind.SESSION, "VZ-M2M-Token")],
+    )
+    return _caller(access, sess, session, account_name)
+
+
+def cached_caller(
+    *, clock: Clock, bearer: str | None, session: str | None, account_name: str | None, cache: TokenCache
+) -> Caller | None:
+    """`authorize` answered from the cache alone: the caller when both tokens are cached, else None (read them)."""
+    now = clock.now()
+    access = cache.get(token_hash(bearer), now) if bearer else None
+    sess = cache.get(token_hash(session), now) if session else None
+    if access is None or sess is None or access.kind is not TokenKind.ACCESS or sess.kind is not TokenKind.SESSION:
+        return None
+    return _caller(access, sess, session, account_name)
+
+
+def _caller(access: Token, sess: Token, session: str | None, account_name: str | None) -> Caller:
     if access.account_name != sess.account_name:
         raise Unauthorized("the Bearer token and the VZ-M2M-Token belong to different accounts")
     if account_name is not None and access.account_name != account_name:
@@ -148,11 +196,15 @@ def authorize(
     return Caller(access.account_name, sess.subject, token_hash(session))
 
 
-def logout(*, uow: UnitOfWork, clock: Clock, bearer: str | None, session: str | None) -> None:
+def logout(
+    *, uow: UnitOfWork, clock: Clock, bearer: str | None, session: str | None, cache: TokenCache | None = None
+) -> None:
     caller = authorize(uow=uow, clock=clock, bearer=bearer, session=session, account_name=None)
     with uow:
         uow.tokens.revoke(caller.session_token_hash, at=clock.now())
         uow.commit()
+    if cache is not None:
+        cache.evict(caller.session_token_hash)
 
 
 def reset_password(*, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, caller: Caller, old_password: str) -> str:
@@ -209,15 +261,18 @@ def console_sign_in(
     return ConsoleSession(account_name, username, value, csrf_token_for(value), expires_at)
 
 
-def console_session(*, uow: UnitOfWork, clock: Clock, token: str | None) -> ConsoleSession:
+def console_session(
+    *, uow: UnitOfWork, clock: Clock, token: str | None, cache: TokenCache | None = None
+) -> ConsoleSession:
     """The signed-in user of a console cookie; 401 when missing, unknown, revoked or expired."""
-    with uow:
-        found = _valid_token(uow, token, TokenKind.CONSOLE, clock, "console session")
+    (found,) = _cached_tokens(uow, cache, clock.now(), [(token, TokenKind.CONSOLE, "console session")])
     assert token is not None
     return ConsoleSession(found.account_name, found.subject, token, csrf_token_for(token), found.expires_at)
 
 
-def console_sign_out(*, uow: UnitOfWork, clock: Clock, token: str) -> None:
+def console_sign_out(*, uow: UnitOfWork, clock: Clock, token: str, cache: TokenCache | None = None) -> None:
     with uow:
         uow.tokens.revoke(token_hash(token), at=clock.now())
         uow.commit()
+    if cache is not None:
+        cache.evict(token_hash(token))

@@ -125,6 +125,18 @@ def client_create(
     _show(_call(server, admin_token, "POST", f"/accounts/{account}/clients", json=body), json_out)
 
 
+@admin_app.command("client-revoke")
+def client_revoke(
+    account: str,
+    client_id: str,
+    server: ServerOption = DEFAULT_SERVER,
+    admin_token: TokenOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Remove an API client; its access tokens are refused at once, in every process."""
+    _show(_call(server, admin_token, "DELETE", f"/accounts/{account}/clients/{client_id}"), json_out)
+
+
 @admin_app.command("user")
 def user_create(
     account: str,

@@ -13,8 +13,8 @@ from rich.console import Console
 
 from fota.bootstrap import Container
 from fota.domain.errors import Conflict
-from fota.domain.statuses import CampaignStatus
-from fota.services import admin, campaigns
+from fota.domain.statuses import CampaignStatus, DeviceStatus
+from fota.services import admin, campaigns, insight
 from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from fota.simulator.package import build_image
@@ -32,6 +32,7 @@ FIRMWARE_NAME = f"SEQUANSCommunications_{MODEL}_{FIRMWARE_FROM}_{FIRMWARE_TO}"
 IMAGE_BYTES = 16 * 1024
 DEVICES = 300
 IMEI_START = 350000000000001
+PROGRESS_SECONDS = 5.0
 
 
 def provision_demo(container: Container, *, base_url: str) -> str:
@@ -167,3 +168,54 @@ class DemoFleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._booting
         await self.fleet.stop()
+
+
+class DemoProgress:
+    """One line of per-status counts every few seconds until every device's upgrade is over, then a last line.
+
+    The default demo log is at WARNING, so this is what a newcomer watches on the terminal; `--log-level info` adds
+    the full log of every device step.
+    """
+
+    def __init__(self, container: Container, campaign_id: str, *, every: float = PROGRESS_SECONDS) -> None:
+        self.container = container
+        self.campaign_id = campaign_id
+        self.every = every
+        self.console = Console(soft_wrap=True, highlight=False)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="demo-progress")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        started = self.container.clock.now()
+        while True:
+            await asyncio.sleep(self.every)
+            counts = await asyncio.to_thread(self._counts)
+            elapsed = int((self.container.clock.now() - started).total_seconds())
+            self.console.print(f"  {elapsed:4d} s  {summary_line(counts)}", markup=False)
+            if counts.enrolled and counts.concluded == counts.enrolled:
+                self.console.print(
+                    f"  all {counts.enrolled} devices done: {counts.succeeded} upgraded to {FIRMWARE_TO}; "
+                    "the console keeps the history (make run RUN_ARGS='--log-level info' for the full log)",
+                    markup=False,
+                )
+                return
+
+    def _counts(self) -> insight.StatusCounts:
+        summary = insight.campaign_summary(
+            uow=self.container.reader(), account_name=ACCOUNT, campaign_id=self.campaign_id
+        )
+        return summary.counts
+
+
+def summary_line(counts: insight.StatusCounts) -> str:
+    """`UpgradePending 120 · UpgradeInProgress 150 · UpgradeSuccess 30`: the statuses that have devices, in order."""
+    present = [f"{status.value} {counts.of(status)}" for status in DeviceStatus if counts.of(status)]
+    return " · ".join(present) or "no devices enrolled yet"

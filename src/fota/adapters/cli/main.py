@@ -87,7 +87,12 @@ def serve(
             "(default: shared when --role is not all).",
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            help="Log level; default info, or warning with --demo, which prints a live summary of the fleet instead."
+        ),
+    ] = None,
     log_format: Annotated[
         LogFormatChoice | None,
         typer.Option(
@@ -97,6 +102,8 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API, the campaign engine and the LwM2M server: all in one process, or the roles given."""
+    # The demo fleet logs every device step; a newcomer watching it wants the summary, the log a flag away.
+    log_level = log_level or ("warning" if demo else "info")
     configure_logging(level=log_level, log_format=log_format.value if log_format else None)
     roles = parse_roles(role or [])
     database_url = database or os.environ.get("FOTA_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -126,11 +133,12 @@ def serve(
         typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {container.admin_token}")
     background: list[BackgroundService] = []
     if demo:
-        from fota.adapters.cli.demo import DemoFleet, provision_demo
+        from fota.adapters.cli.demo import DemoFleet, DemoProgress, provision_demo
 
-        provision_demo(container, base_url=f"http://{reachable}:{port}")
+        campaign_id = provision_demo(container, base_url=f"http://{reachable}:{port}")
         if settings.coap_port is not None:
             background.append(DemoFleet(f"coap://127.0.0.1:{settings.coap_port}"))
+        background.append(DemoProgress(container, campaign_id))
     # log_config=None: uvicorn keeps the handlers configured above instead of installing its own format.
     # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
     uvicorn.run(

@@ -64,7 +64,7 @@ def _fragment(name: str, **context: Any) -> str:
 
 def _session(request: Request, c: Container) -> ConsoleSession | None:
     try:
-        return auth.console_session(uow=c.reader(), clock=c.clock, token=request.cookies.get(COOKIE))
+        return auth.console_session(uow=c.reader(), clock=c.clock, token=request.cookies.get(COOKIE), cache=c.tokens)
     except Unauthorized:
         return None
 
@@ -194,7 +194,7 @@ def sign_out(request: Request, c: ContainerDep, csrf_token: Annotated[str, Form(
         return RedirectResponse("/console/sign-in", status_code=303)
     if not _csrf_ok(session, csrf_token):
         return _forbidden()
-    auth.console_sign_out(uow=c.uow(), clock=c.clock, token=session.token)
+    auth.console_sign_out(uow=c.uow(), clock=c.clock, token=session.token, cache=c.tokens)
     response = RedirectResponse("/console/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path="/console", secure=True, httponly=True, samesite="lax")
     return response

@@ -38,6 +38,11 @@ class ClientRead(ResponseBody):
     client_secret: str
 
 
+class ClientRevokeRead(ResponseBody):
+    client_id: str
+    revoked_tokens: int = Field(description="access tokens of the client that were still live and are now refused")
+
+
 class UserCreate(RequestBody):
     username: StrictStr = Field(min_length=1, max_length=128)
     password: StrictStr = Field(min_length=8, max_length=256)

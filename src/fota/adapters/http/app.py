@@ -37,7 +37,7 @@ from fota.adapters.http.routes import metrics as metrics_route
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
-from fota.adapters.storage.notifications import ENGINE_CHANNEL, OUTBOX_CHANNEL, NotificationListener
+from fota.adapters.storage.notifications import ENGINE_CHANNEL, OUTBOX_CHANNEL, TOKENS_CHANNEL, NotificationListener
 from fota.bootstrap import Container, Role
 
 
@@ -72,12 +72,13 @@ def create_app(
         else None
     )
     outbox = OutboxLoop(container)
-    # Several processes on PostgreSQL: a commit that enqueues work wakes every engine's loops at once (ADR 9).
-    listener = (
-        NotificationListener(container.engine, {OUTBOX_CHANNEL: outbox.wake, ENGINE_CHANNEL: loop.wake})
-        if run_engine and container.engine.dialect.name == "postgresql"
-        else None
-    )
+    # Several processes on PostgreSQL: a commit that enqueues work wakes every engine's loops at once (ADR 9), and a
+    # revoked token leaves every API process's token cache, which is trusted only while this listener hears.
+    listener = None
+    if container.engine.dialect.name == "postgresql" and (run_engine or Role.API in roles):
+        wakes = {OUTBOX_CHANNEL: outbox.wake, ENGINE_CHANNEL: loop.wake} if run_engine else {}
+        listener = NotificationListener(container.engine, wakes, {TOKENS_CHANNEL: container.tokens.revoked})
+        container.tokens.live = listener.listening.is_set
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

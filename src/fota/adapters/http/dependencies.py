@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from fota.bootstrap import Container
 from fota.domain.errors import Unauthorized
@@ -12,7 +14,7 @@ from fota.services import auth
 from fota.services.auth import Caller
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
     value = request.app.state.container
     assert isinstance(value, Container)
     return value
@@ -30,18 +32,30 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-def account_caller(
+async def account_caller(
     c: ContainerDep,
     account: Annotated[str, Path(description="billing account name, e.g. 0000123456-00001")],
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> Caller:
-    return auth.authorize(
-        uow=c.reader(),
-        clock=c.clock,
-        bearer=bearer_token(authorization),
-        session=vz_m2m_token,
-        account_name=account,
+    # Async, so that a call whose tokens are cached is authorised on the event loop with no thread hop and no read;
+    # only a cache miss goes to the thread pool, for one read transaction.
+    bearer = bearer_token(authorization)
+    cached = auth.cached_caller(
+        clock=c.clock, bearer=bearer, session=vz_m2m_token, account_name=account, cache=c.tokens
+    )
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(
+        partial(
+            auth.authorize,
+            uow=c.reader(),
+            clock=c.clock,
+            bearer=bearer,
+            session=vz_m2m_token,
+            account_name=account,
+            cache=c.tokens,
+        )
     )
 
 

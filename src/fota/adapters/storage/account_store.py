@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from fota.adapters.storage.notifications import TOKENS_CHANNEL, notify
 from fota.adapters.storage.tables import (
     accounts,
     api_clients,
@@ -94,6 +95,9 @@ class SqlCredentialRepository:
         ).first()
         return (row[0], row[1]) if row else None
 
+    def remove_client(self, client_id: str) -> None:
+        self.c.execute(delete(api_clients).where(api_clients.c.client_id == client_id))
+
     def add_user(self, account_name: str, username: str, password_hash: str, *, at: datetime) -> None:
         self.c.execute(
             insert(users).values(
@@ -152,6 +156,23 @@ class SqlTokenRepository:
 
     def revoke(self, token_hash: str, *, at: datetime) -> None:
         self.c.execute(update(tokens).where(tokens.c.token_hash == token_hash).values(revoked_at=at))
+        # Every process's token cache drops it when this commits (services/token_cache.py).
+        notify(self.c, TOKENS_CHANNEL, token_hash)
+
+    def revoke_subject(self, kind: TokenKind, account_name: str, subject: str, *, at: datetime) -> int:
+        revoked = self.c.execute(
+            update(tokens)
+            .where(
+                tokens.c.kind == kind.value,
+                tokens.c.account_name == account_name,
+                tokens.c.subject == subject,
+                tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=at)
+        ).rowcount
+        # An empty payload: every process's token cache starts afresh when this commits.
+        notify(self.c, TOKENS_CHANNEL)
+        return revoked
 
     def purge_expired(self, before: datetime) -> int:
         return self.c.execute(delete(tokens).where(tokens.c.expires_at < before)).rowcount

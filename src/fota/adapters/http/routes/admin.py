@@ -18,6 +18,7 @@ from fota.adapters.http.admin_schemas import (
     CallbackSigningRead,
     ClientCreate,
     ClientRead,
+    ClientRevokeRead,
     ClockRead,
     ClockUpdate,
     DeviceKeyRead,
@@ -102,6 +103,13 @@ def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRe
         client_secret=body.client_secret,
     )
     return ClientRead(client_id=client_id, client_secret=secret)
+
+
+@router.delete("/accounts/{account}/clients/{client_id}")
+def revoke_client(account: str, client_id: str, c: ContainerDep) -> ClientRevokeRead:
+    """Remove an API client; every access token it was issued is refused at once, in every process."""
+    revoked = admin.revoke_client(uow=c.uow(), clock=c.clock, account_name=account, client_id=client_id, cache=c.tokens)
+    return ClientRevokeRead(client_id=client_id, revoked_tokens=revoked)
 
 
 @router.post("/accounts/{account}/users", status_code=201)

@@ -42,7 +42,7 @@ _OAUTH_ERROR = {
 }
 
 
-def auth_throttle(c: ContainerDep) -> FailureThrottle:
+async def auth_throttle(c: ContainerDep) -> FailureThrottle:
     """The deployment's failure throttle (shared by every process on PostgreSQL; see services/throttle.py)."""
     return c.throttle
 
@@ -170,7 +170,7 @@ def end_session(
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> LoginRead:
-    auth.logout(uow=c.uow(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token)
+    auth.logout(uow=c.uow(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token, cache=c.tokens)
     assert vz_m2m_token is not None
     return LoginRead(session_token=vz_m2m_token)
 
@@ -188,6 +188,7 @@ def reset_password(
         bearer=bearer_token(authorization),
         session=vz_m2m_token,
         account_name=None,
+        cache=c.tokens,
     )
     new_password = auth.reset_password(
         uow=c.uow(), clock=c.clock, hasher=c.hasher, caller=caller, old_password=body.old_password

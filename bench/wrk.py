@@ -1,0 +1,121 @@
+"""`wrk` as the HTTP load generator: one request shape (method, headers, body) from a generated Lua script, and the
+figures read back from wrk's own `done` hook as JSON (requests/s, p50/p99, errors), not parsed from its text."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# wrk calls done() once at the end; it writes one JSON line that `run` picks out of the output.
+_LUA = """
+wrk.method = {method}
+wrk.body = {body}
+{headers}
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format('{{"requests":%d,"seconds":%f,"errors":%d,"status_errors":%d,"p50_us":%d,"p99_us":%d}}\\n',
+    summary.requests, summary.duration / 1e6, errors, summary.errors.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for the characters we send
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    label: str
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    cpu_seconds: float = 0.0  # of the server process, while wrk ran
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Independent of what else the machine does, unlike req/s: the server's own cost of one answer."""
+        return self.cpu_seconds / self.requests * 1e6 if self.requests else 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        return (
+            f"{self.label:<34} {self.rps:9.1f} req/s  p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms  "
+            f"{self.requests:>7} requests {self.errors:>4} errors  {self.cpu_us_per_request:7.0f} us CPU/request"
+        )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/<pid>/stat, in seconds."""
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()  # noqa: SIM115 - read at once
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk; make test's setup installs it)")
+    return path
+
+
+def run(
+    url: str,
+    *,
+    label: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: str = "",
+    seconds: float = 8.0,
+    connections: int = 64,
+    threads: int = 1,
+    server_pid: int | None = None,
+) -> WrkResult:
+    """`wrk -t{threads} -c{connections} -d{seconds}s` against `url` with one fixed request."""
+    header_lines = "\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items())
+    script = _LUA.format(method=_lua_string(method), body=_lua_string(body), headers=header_lines)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+        lua = Path(handle.name)
+    cpu_before = process_cpu_seconds(server_pid) if server_pid else 0.0
+    try:
+        out = subprocess.run(
+            [
+                require_wrk(),
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{seconds:g}s",
+                "--timeout",
+                "30s",
+                "-s",
+                str(lua),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
+        ).stdout
+    finally:
+        lua.unlink()
+    cpu = process_cpu_seconds(server_pid) - cpu_before if server_pid else 0.0
+    figures = json.loads(next(line for line in out.splitlines() if line.startswith('{"requests"')))
+    return WrkResult(
+        label=label,
+        requests=figures["requests"],
+        seconds=figures["seconds"],
+        errors=figures["errors"],
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        cpu_seconds=cpu,
+    )
