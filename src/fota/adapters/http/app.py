@@ -22,7 +22,7 @@ from fota.adapters.http.errors import install_error_handlers
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
 from fota.adapters.http.routes import (
     admin,
-    admin_signing,
+    admin_firmware,
     auth,
     campaigns,
     device_api,
@@ -136,7 +136,7 @@ def create_app(
         licenses.v2,
         devices.router,
         admin.router,
-        admin_signing.router,
+        admin_firmware.router,
         downloads.router,
         device_api.router,
         console.router,

@@ -1,12 +1,12 @@
-"""The `/admin/v1` provisioning API: accounts, API clients, users, devices, firmware and the simulated clock."""
+"""The `/admin/v1` provisioning API: accounts, API clients, users, devices, callbacks and the simulated clock
+(firmware packages, images and signing: admin_firmware.py)."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Header, Query
 
 from fota.adapters.engine_loop import tick_once
 from fota.adapters.http.admin_schemas import (
@@ -27,9 +27,6 @@ from fota.adapters.http.admin_schemas import (
     DeviceSecurityRead,
     DeviceSecurityUpdate,
     DevicesProvisionRead,
-    FirmwareCreate,
-    FirmwareRead,
-    ImageRead,
     UserCreate,
     UserRead,
 )
@@ -38,13 +35,9 @@ from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.outbox_loop import deliver_once
 from fota.adapters.psk_cipher import cipher_from_secret
 from fota.domain.accounts import Account
-from fota.domain.campaign import Firmware
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.domain.security import DeviceSecurity, SecurityMode
 from fota.services import admin, callbacks, device_poll, device_security
-from fota.services import firmware as firmware_service
-
-MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
 
 def require_admin(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -170,98 +163,6 @@ def set_device_security(
 def get_device_security(account: str, device_id: str, c: ContainerDep) -> DeviceSecurityRead:
     """The device's security mode and PSK identity; the key is never shown."""
     return _security_read(device_security.get_security(uow=c.reader(), account_name=account, device_id=device_id))
-
-
-def _firmware_read(firmware: Firmware) -> FirmwareRead:
-    return FirmwareRead(
-        firmware_name=firmware.name,
-        make=firmware.make,
-        model=firmware.model,
-        firmware_from=firmware.firmware_from,
-        firmware_to=firmware.firmware_to,
-        protocol=firmware.protocol.firmware_spelling,
-        release_note=firmware.release_note,
-        launch_date=firmware.launch_date,
-        size=firmware.image_size,
-        sha256=firmware.image_sha256,
-        signature=firmware.image_signature,
-        key_id=firmware.image_key_id,
-    )
-
-
-@router.get("/firmware/{firmware_name}", response_model_exclude_none=True)
-def read_firmware(firmware_name: str, c: ContainerDep) -> FirmwareRead:
-    """The firmware with its image's size, sha256 and, when signed, the verified signature and its key id."""
-    return _firmware_read(firmware_service.get_firmware(uow=c.reader(), name=firmware_name))
-
-
-@router.post("/firmware", status_code=201, response_model_exclude_none=True)
-def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
-    firmware = admin.create_firmware(
-        uow=c.uow(),
-        clock=c.clock,
-        name=body.firmware_name,
-        make=body.make,
-        model=body.model,
-        firmware_from=body.firmware_from,
-        firmware_to=body.firmware_to,
-        protocol=body.protocol,
-        release_note=body.release_note,
-        launch_date=body.launch_date,
-    )
-    return _firmware_read(firmware)
-
-
-@router.put(
-    "/firmware/{firmware_name}/image",
-    response_model_exclude_none=True,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
-)
-async def upload_firmware_image(
-    firmware_name: str,
-    request: Request,
-    c: ContainerDep,
-    signature: Annotated[
-        str | None,
-        Header(
-            alias="X-Fota-Signature",
-            description="Base64 detached signature over the image's SHA-256 digest (Ed25519, or ECDSA P-256 DER or "
-            "r||s); required when the deployment requires signed firmware",
-        ),
-    ] = None,
-    key_id: Annotated[
-        str | None, Header(alias="X-Fota-Key-Id", description="The registered publisher key that made the signature")
-    ] = None,
-) -> ImageRead:
-    """Stores the image, after verifying its signature when one is given (docs/adr/0014-signed-firmware.md)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
-        raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
-    data = await request.body()
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
-    stored = await run_in_threadpool(
-        admin.store_firmware_image,
-        uow=c.uow(),
-        verifier=c.verifier,
-        name=firmware_name,
-        data=data,
-        signature=signature,
-        key_id=key_id,
-        signing_required=c.settings.require_signed_firmware,
-    )
-    verified = stored.signature
-    return ImageRead(
-        size=stored.size,
-        sha256=stored.sha256,
-        signature=verified.signature if verified else None,
-        key_id=verified.key_id if verified else None,
-    )
 
 
 @router.get("/clock")
