@@ -25,7 +25,8 @@ class AccountRead(ResponseBody):
     license_count: int
     license_used_count: int
     purchase_type: str | None = None
-    require_signed_firmware: bool = False
+    # Shown only when true, so accounts without the requirement read as before; see GET .../signing-policy.
+    require_signed_firmware: bool | None = None
 
 
 class ClientCreate(RequestBody):

@@ -57,7 +57,7 @@ def _account_read(account: Account) -> AccountRead:
         license_count=account.license_count,
         license_used_count=account.licenses_used,
         purchase_type=account.purchase_type,
-        require_signed_firmware=account.require_signed_firmware,
+        require_signed_firmware=account.require_signed_firmware or None,
     )
 
 
