@@ -123,7 +123,10 @@ class Container:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)
         # Shared through the database where several processes may serve the API; SQLite deployments are one process.
         is_postgresql = self.engine.dialect.name == "postgresql"
-        self.throttle = SqlThrottle(self.engine) if is_postgresql else MemoryThrottle()
+        # Its own pool: a login charges the throttle while its unit of work holds a connection of the main pool,
+        # and waiting on the same pool for a second one could exhaust it under a burst of logins.
+        url = self.engine.url.render_as_string(hide_password=False)
+        self.throttle = SqlThrottle(make_engine(url)) if is_postgresql else MemoryThrottle()
         self.refusal_ledger = SqlRefusalLedger(self.engine) if is_postgresql else None
         self.callback_sender = HttpCallbackSender()
         # Parsed here so a typo in FOTA_CALLBACK_ALLOW stops start-up instead of silently allowing nothing.
