@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import httpx
@@ -20,6 +21,7 @@ from fota import __version__
 from fota.domain.outbound import Target
 
 MAX_ANSWER_BYTES = 1024
+MAX_CLIENTS = 64  # hosts with a connection pool kept; the least recently used one is closed past this
 
 
 class HttpCallbackSender:
@@ -29,7 +31,9 @@ class HttpCallbackSender:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._client: httpx.AsyncClient | None = None
+        # One client per registered host: the pool is keyed by the address connected to, so a shared one could
+        # reuse a TLS session verified for one name for a request to another name on the same address.
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
 
     def _started(self) -> asyncio.AbstractEventLoop:
         # Started on first use, so containers that never send (CLI, tests of other parts) start no thread.
@@ -47,13 +51,23 @@ class HttpCallbackSender:
         future = asyncio.run_coroutine_threadsafe(self._send(target, body, dict(headers)), loop)
         return future.result(timeout=self.total_timeout + 5)
 
-    async def _send(self, target: Target, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-        if self._client is None:
-            self._client = httpx.AsyncClient(
+    async def _client(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.total_timeout, connect=self.connect_timeout),
                 follow_redirects=False,
                 headers={"User-Agent": f"fota/{__version__}"},
             )
+            if len(self._clients) > MAX_CLIENTS:
+                _, oldest = self._clients.popitem(last=False)
+                await oldest.aclose()
+        else:
+            self._clients.move_to_end(host)
+        return client
+
+    async def _send(self, target: Target, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
+        client = await self._client(target.destination.host)
         url = httpx.URL(target.destination.url)
         host_header = url.netloc.decode("ascii")
         answer = bytearray()
@@ -61,7 +75,7 @@ class HttpCallbackSender:
             async with asyncio.timeout(self.total_timeout):
                 for index, address in enumerate(target.addresses):
                     pinned = url.copy_with(host=address)
-                    request = self._client.build_request(
+                    request = client.build_request(
                         "POST",
                         pinned,
                         content=body,
@@ -69,7 +83,7 @@ class HttpCallbackSender:
                         extensions={"sni_hostname": url.host},
                     )
                     try:
-                        response = await self._client.send(request, stream=True)
+                        response = await client.send(request, stream=True)
                     except httpx.ConnectError:
                         if index + 1 < len(target.addresses):
                             continue  # the next checked address of the same name
@@ -100,8 +114,8 @@ class HttpCallbackSender:
             loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
         if loop is None or thread is None:
             return
-        client, self._client = self._client, None
-        if client is not None:
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
             asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
