@@ -26,6 +26,9 @@ POSTGRES_ADMIN_URL = os.environ.get("FOTA_TEST_POSTGRES_URL", "postgresql://post
 # Generous: a server under a 500-device load answers slowly, and a slow answer is not what these tests check.
 TIMEOUT = 60.0
 BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+# The outbound URL policy refuses loopback and plain http by default; the tests' receivers listen on this machine,
+# and some register documentation URLs that never resolve offline. tests/api/test_outbound_policy.py runs without.
+OUTBOUND_ALLOWANCE = {"FOTA_CALLBACK_ALLOW": "127.0.0.0/8,::1,.example.com", "FOTA_CALLBACK_ALLOW_HTTP": "1"}
 
 
 def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -208,9 +211,15 @@ def _drop_postgres_database(name: str) -> None:
 
 
 def start_server(
-    backend: str, tmp_path: Path, *extra_args: str, simulated_clock: bool = True, allow_nosec: bool = True
+    backend: str,
+    tmp_path: Path,
+    *extra_args: str,
+    simulated_clock: bool = True,
+    allow_nosec: bool = True,
+    env_overrides: dict[str, str] | None = None,
 ) -> RunningServer:
-    """`allow_nosec`: the simulated devices of most tests speak plain CoAP, which the server refuses by default."""
+    """`allow_nosec`: the simulated devices of most tests speak plain CoAP, which the server refuses by default.
+    `env_overrides` replace (an empty value: unset) the environment's entries, such as OUTBOUND_ALLOWANCE's."""
     if backend == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'fota.db'}"
     else:
@@ -222,6 +231,8 @@ def start_server(
         "FOTA_DATABASE_URL": database_url,
         # Encrypts device PSKs (tests/lwm2m/test_dtls.py provisions some).
         "FOTA_SECRET_KEY": secrets.token_urlsafe(32),
+        **OUTBOUND_ALLOWANCE,
+        **(env_overrides or {}),
     }
     for attempt in range(5):
         # A free port can be taken by another process between our probe and the server's bind: try new ones.

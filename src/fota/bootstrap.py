@@ -11,13 +11,20 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from fota.adapters.callbacks.http_sender import HttpCallbackSender
+from fota.adapters.callbacks.resolver import system_resolver
 from fota.adapters.passwords import Argon2Hasher
+from fota.adapters.publisher_signatures import CryptographyVerifier
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.db_clock import DbClock
+from fota.adapters.storage.refusal_ledger import SqlRefusalLedger
+from fota.adapters.storage.throttle_store import SqlThrottle
 from fota.adapters.storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from fota.clock import Clock, MovableClock, SimulatedClock, SystemClock
+from fota.domain.outbound import AllowList
 from fota.domain.upgrade import UpgradePolicy
-from fota.services.ports import PasswordHasher
+from fota.services.outbound import OutboundPolicy
+from fota.services.ports import PasswordHasher, RefusalLedger, SignatureVerifier
+from fota.services.throttle import FailureThrottle, MemoryThrottle
 from fota.services.token_cache import TokenCache
 
 DEFAULT_DATABASE_URL = "sqlite:///fota.db"
@@ -60,6 +67,12 @@ class Settings:
     # 5693); its coaps port, None for the bootstrap port + 1, 0 for none.
     bootstrap_port: int = 0
     bootstrap_coaps_port: int | None = None
+    # Outbound URL policy (docs/callbacks.md): ranges and hosts callbacks may reach although internal, and whether
+    # plain http is accepted towards those (never towards anything else).
+    callback_allow: str = ""
+    callback_allow_http: bool = False
+    # Every firmware image must carry a verified publisher signature (ADR 16); accounts can require it one by one.
+    require_signed_firmware: bool = False
 
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:
@@ -69,8 +82,11 @@ class Settings:
             "public_coap_url": os.environ.get("FOTA_PUBLIC_COAP_URL", ""),
             "public_http_url": os.environ.get("FOTA_PUBLIC_HTTP_URL", ""),
             "public_coaps_url": os.environ.get("FOTA_PUBLIC_COAPS_URL", ""),
-            "allow_nosec": os.environ.get("FOTA_ALLOW_NOSEC", "").strip().lower() in ("1", "true", "yes", "on"),
+            "allow_nosec": _flag("FOTA_ALLOW_NOSEC"),
             "secret_key": os.environ.get("FOTA_SECRET_KEY", ""),
+            "callback_allow": os.environ.get("FOTA_CALLBACK_ALLOW", ""),
+            "callback_allow_http": _flag("FOTA_CALLBACK_ALLOW_HTTP"),
+            "require_signed_firmware": _flag("FOTA_REQUIRE_SIGNED_FIRMWARE"),
         }
         if os.environ.get("FOTA_CALLBACK_MAX_ATTEMPTS"):
             values["callback_max_attempts"] = int(os.environ["FOTA_CALLBACK_MAX_ATTEMPTS"])
@@ -85,6 +101,10 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -94,14 +114,28 @@ class Container:
     admin_token: str
     uow_factory: SqlUnitOfWorkFactory = field(init=False)
     policy: UpgradePolicy = field(default_factory=UpgradePolicy)
+    verifier: SignatureVerifier = field(default_factory=CryptographyVerifier)
     callback_sender: HttpCallbackSender = field(init=False)
+    outbound: OutboundPolicy = field(init=False)
+    throttle: FailureThrottle = field(init=False)
+    refusal_ledger: RefusalLedger | None = field(init=False)  # the CoAP refusal budget's, shared on PostgreSQL
     # Validated API and console tokens (services/token_cache.py); on PostgreSQL trusted only while the process hears
     # revocations, which runtime wiring arranges by giving it the notification listener's state.
     tokens: TokenCache = field(default_factory=TokenCache)
 
     def __post_init__(self) -> None:
         self.uow_factory = SqlUnitOfWorkFactory(self.engine)
+        # Shared through the database where several processes may serve the API; SQLite deployments are one process.
+        is_postgresql = self.engine.dialect.name == "postgresql"
+        # Its own pool: a login charges the throttle while its unit of work holds a connection of the main pool,
+        # and waiting on the same pool for a second one could exhaust it under a burst of logins.
+        url = self.engine.url.render_as_string(hide_password=False)
+        self.throttle = SqlThrottle(make_engine(url)) if is_postgresql else MemoryThrottle()
+        self.refusal_ledger = SqlRefusalLedger(self.engine) if is_postgresql else None
         self.callback_sender = HttpCallbackSender()
+        # Parsed here so a typo in FOTA_CALLBACK_ALLOW stops start-up instead of silently allowing nothing.
+        allow = AllowList.parse(self.settings.callback_allow, http=self.settings.callback_allow_http)
+        self.outbound = OutboundPolicy(allow=allow, resolver=system_resolver)
 
     def uow(self) -> SqlUnitOfWork:
         return self.uow_factory()

@@ -41,7 +41,8 @@ class Received:
 class Receiver:
     """An HTTP server in a thread that records every POST and answers with `policy(times this event was seen)`."""
 
-    def __init__(self, policy: Callable[[int], int] = lambda _: 200) -> None:
+    def __init__(self, policy: Callable[[int], int] = lambda _: 200, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.received: list[Received] = []
         self.lock = threading.Lock()
         receiver = self
@@ -66,13 +67,13 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/fota"
+        return f"http://{self.host}:{self.server.server_address[1]}/hooks/fota"
 
     def snapshot(self) -> list[Received]:
         with self.lock:

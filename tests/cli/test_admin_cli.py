@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -14,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from typer.testing import CliRunner, Result
 
 from fota.adapters.cli.main import app
@@ -539,6 +542,34 @@ def test_firmware_upload_reports_size_and_sha256(server: RunningServer, image: P
     data = image.read_bytes()
     body = ok_json(admin(server, "firmware", "upload", name, str(image), "--json"))
     assert body == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_signing_keys_signed_upload_and_signing_policy(
+    server: RunningServer, acc: str, image: Path, tmp_path: Path
+) -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    pem = tmp_path / "publisher.pem"
+    pem.write_bytes(
+        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    key_id = f"cli-{uuid.uuid4().hex[:8]}"
+    assert ok_fields(admin(server, "signing-keys", "add", key_id, str(pem)))["algorithm"] == "ed25519"
+    assert key_id in ok_table(admin(server, "signing-keys", "list"))
+    assert ok_json(admin(server, "signing-keys", "show", key_id, "--json"))["publicKey"] == pem.read_text()
+
+    name = firmware_name()
+    ok_json(create_firmware(server, name, "--json"))
+    data = image.read_bytes()
+    signature = base64.b64encode(private.sign(hashlib.sha256(data).digest())).decode()
+    upload = ["firmware", "upload", name, str(image), "--signature", signature, "--key-id", key_id, "--json"]
+    assert ok_json(admin(server, *upload))["keyId"] == key_id
+    assert ok_fields(admin(server, "firmware", "show", name))["signature"] == signature
+    wrong = ["--signature", base64.b64encode(b"x" * 64).decode(), "--key-id", key_id]
+    failed(admin(server, "firmware", "upload", name, str(image), *wrong), 1, "400 InvalidRequest", "does not verify")
+
+    assert ok_fields(admin(server, "signing-policy", acc))["requireSignedFirmware"] == "False"
+    assert ok_fields(admin(server, "signing-policy", acc, "--require"))["requireSignedFirmware"] == "True"
+    assert ok_fields(admin(server, "signing-keys", "revoke", key_id))["revokedAt"]
 
 
 def test_firmware_upload_output_shows_size_and_sha256(server: RunningServer, image: Path) -> None:

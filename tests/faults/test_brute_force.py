@@ -1,6 +1,7 @@
-"""Brute force on the OAuth token endpoint and the session login: failures are counted per client id, per username
-and per remote address on the server's clock; past the limit the answer is 429 with Retry-After, even for the right
-secret, until the failures age out of the 5-minute window (docs/behaviour.md, services/throttle.py).
+"""Brute force on the OAuth token endpoint, the session login and the console sign-in: failures are counted per
+client id, per username (the login and the console share it) and per remote address on the server's clock; past the
+limit the answer is 429 with Retry-After, even for the right secret, until the failures age out of the 5-minute
+window (docs/behaviour.md, services/throttle.py). In memory on SQLite, in a shared table on PostgreSQL.
 
 Every request comes from 127.0.0.1, so each test first moves the simulated clock past the window: the address's
 count starts from zero.
@@ -25,10 +26,9 @@ ADDRESS_LIMIT = 50
 WINDOW = 300
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    # The throttle is in memory and the same on both databases: one backend is enough.
-    running = start_server(BACKENDS[0], Path(tmp_path_factory.mktemp("brute-force")))
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(request.param, Path(tmp_path_factory.mktemp(f"brute-force-{request.param}")))
     yield running
     _stop_and_cleanup(running)
 
@@ -48,6 +48,17 @@ def login(server: RunningServer, bearer: str, username: str, password: str) -> h
         server.base_url + LOGIN_URL,
         headers={"Authorization": f"Bearer {bearer}"},
         json={"username": username, "password": password},
+    )
+
+
+def console_sign_in(server: RunningServer, account: str, username: str, password: str) -> httpx.Response:
+    """The sign-in form posted as a browser would: the CSRF token comes from the form page's cookie."""
+    form = httpx.get(f"{server.base_url}/console/sign-in")
+    token = form.cookies["fota_console_signin"]
+    return httpx.post(
+        f"{server.base_url}/console/sign-in",
+        headers={"Cookie": f"fota_console_signin={token}"},
+        data={"account": account, "username": username, "password": password, "csrf_token": token},
     )
 
 
@@ -112,3 +123,19 @@ def test_many_identities_from_one_address_lock_the_address_out(server: RunningSe
 def test_successes_are_never_throttled(server: RunningServer, account: Account) -> None:
     for _ in range(3 * IDENTITY_LIMIT):
         assert token_request(server, account.client_id, account.client_secret).status_code == 200
+
+
+def test_console_sign_in_is_throttled_with_the_session_login(server: RunningServer, account: Account) -> None:
+    half = IDENTITY_LIMIT // 2
+    for _ in range(half):
+        assert console_sign_in(server, account.name, account.username, "wrong").status_code == 400
+    bearer = account.token()
+    for _ in range(IDENTITY_LIMIT - half):  # the same user's guesses through the API count towards the same limit
+        assert login(server, bearer, account.username, "wrong").status_code == 400
+    locked = console_sign_in(server, account.name, account.username, account.password)
+    wait = retry_after(locked)
+    assert "Too many failed sign-ins" in locked.text and "fota_console=" not in locked.headers.get("set-cookie", "")
+    retry_after(login(server, bearer, account.username, account.password))
+    server.advance(wait)
+    signed_in = console_sign_in(server, account.name, account.username, account.password)
+    assert signed_in.status_code == 303 and "fota_console=" in signed_in.headers["set-cookie"], signed_in.text

@@ -146,6 +146,27 @@ def test_b_campaign_listing_a_device_rejects_it(a: Target, b: Target, b_headers:
     assert statuses == {a.ctx["imei2"]: "DeviceRejected"}, report
 
 
+# The administration's routes of issue 12 (signing keys, an account's signing policy): B's ThingSpace tokens name
+# A there in vain, and A's policy stays as it was.
+ADMIN_ON_A = [
+    ("GET", "/admin/v1/accounts/{acc}/signing-policy", None),
+    ("PUT", "/admin/v1/accounts/{acc}/signing-policy", {"requireSignedFirmware": True}),
+    ("GET", "/admin/v1/signing-keys", None),
+    ("POST", "/admin/v1/signing-keys", {"keyId": "b-key", "publicKey": "-----BEGIN PUBLIC KEY-----"}),
+    ("GET", "/admin/v1/firmware/{fw}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ON_A, ids=[f"{m} {p}" for m, p, _ in ADMIN_ON_A])
+def test_b_tokens_reach_no_admin_route_of_a(
+    a: Target, b_headers: dict[str, str], method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    url = a.server.base_url + fill(path, a.ctx)
+    assert_error(httpx.request(method, url, json=body, headers=b_headers), 401)
+    policy = a.server.admin.get(f"/accounts/{a.account.name}/signing-policy").json()
+    assert policy["requireSignedFirmware"] is False, policy
+
+
 def test_a_is_unchanged(a: Target, a_before: dict[str, Any]) -> None:
     """Runs after every cross-account call above: A's campaign, devices, licenses and histories are as they were."""
     assert snapshot(a) == a_before

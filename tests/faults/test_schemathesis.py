@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -57,6 +59,7 @@ class Fixture:
     imei: str
     firmware_name: str
     spare_sessions: list[tuple[str, str]]
+    key_id: str
     requests: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     unsatisfiable: list[str] = field(default_factory=list)
@@ -74,6 +77,11 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
         bearer = account.token()
         spare = [(bearer, account.session(bearer)) for _ in range(SPARE_SESSIONS)]
+        # A registered publisher key, so generated signing-key reads and revocations reach a real one.
+        public = ed25519.Ed25519PrivateKey.generate().public_key()
+        pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key = running.admin.post("/signing-keys", json={"keyId": "fuzz-publisher", "publicKey": pem.decode()})
+        assert key.status_code == 201, key.text
         fixture = Fixture(
             running,
             account,
@@ -82,6 +90,7 @@ def fuzz(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             imeis[1],
             firmware["firmwareName"],
             spare,
+            "fuzz-publisher",
         )
         yield fixture
         record(
@@ -117,6 +126,8 @@ def prepare(case: Any, fuzz: Fixture) -> None:
             params["firmware_name"] = fuzz.firmware_name
         if "device_id" in params and _often(params["device_id"]):
             params["device_id"] = fuzz.imei
+        if "key_id" in params and _often(params["key_id"]):
+            params["key_id"] = fuzz.key_id
         if path == "/admin/v1/clock" and case.method.upper() == "POST":
             case.body = {"advanceSeconds": 0}  # keep the clock still: tokens age on it
     elif path == "/api/ts/v1/oauth2/token":

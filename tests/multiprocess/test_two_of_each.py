@@ -29,7 +29,14 @@ from sqlalchemy import Engine, func, select
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.tables import campaign_devices, history, outbox, registrations
 from fota.simulator.fleet import Fleet
-from tests.conftest import BACKENDS, RunningServer, _drop_postgres_database, _free_port, _postgres_database
+from tests.conftest import (
+    BACKENDS,
+    OUTBOUND_ALLOWANCE,
+    RunningServer,
+    _drop_postgres_database,
+    _free_port,
+    _postgres_database,
+)
 from tests.lwm2m.harness import (
     callback_receiver,
     create_campaign_with_sdk,
@@ -71,7 +78,7 @@ def _spawn(
         args += ["--coap-host", "127.0.0.1", "--coap-port", str(coap_port), "--public-http-url", api_url]
         # The simulated fleet speaks plain CoAP; DTLS (and its port beside the CoAP one) is tested elsewhere.
         args += ["--allow-nosec", "--coaps-port", "0", "--bootstrap-port", "0"]
-    env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url}
+    env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url, **OUTBOUND_ALLOWANCE}
     log_path = tmp_path / f"{role}-{index}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)

@@ -44,6 +44,7 @@ def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
         uow=uow(),
         clock=clock,
         account_name="0000000001-00001",
+        signing_required=False,
         request=CampaignCreate(
             firmware_name="fw",
             firmware_from="1",

@@ -19,7 +19,10 @@ from typing import Any
 import pytest
 
 from fota.adapters.callbacks.http_sender import HttpCallbackSender
+from fota.adapters.callbacks.resolver import system_resolver
+from fota.domain.outbound import AllowList
 from fota.services.events import event_payload
+from fota.services.outbound import OutboundPolicy
 from fota.services.outbox import encode, retry_delay, sign, signed_headers
 from fota.services.ports import HistoryEntry
 
@@ -124,22 +127,25 @@ def local_server() -> Iterator[str]:
     server.server_close()
 
 
+LOCAL = OutboundPolicy(allow=AllowList.parse("127.0.0.0/8", http=True), resolver=system_resolver)
+
+
 def test_http_sender_outcomes(local_server: str) -> None:
     sender = HttpCallbackSender(total_timeout=1.0)
     try:
         headers = {"Content-Type": "application/json"}
-        assert sender.send(f"{local_server}/ok", b"{}", headers) == (204, None)
-        status, error = sender.send(f"{local_server}/fail", b"{}", headers)
+        assert sender.send(LOCAL.target(f"{local_server}/ok"), b"{}", headers) == (204, None)
+        status, error = sender.send(LOCAL.target(f"{local_server}/fail"), b"{}", headers)
         assert status == 500 and error is not None and error.startswith("HTTP 500: xxx") and len(error) < 300
-        status, error = sender.send(f"{local_server}/redirect", b"{}", headers)
-        assert status == 302 and error is not None, "redirects are not followed"
+        status, error = sender.send(LOCAL.target(f"{local_server}/redirect"), b"{}", headers)
+        assert status == 302 and error is not None and "not followed" in error, "redirects are not followed"
         started = time.monotonic()
-        assert sender.send(f"{local_server}/slow", b"{}", headers) == (None, "no answer within 1 s")
+        assert sender.send(LOCAL.target(f"{local_server}/slow"), b"{}", headers) == (None, "no answer within 1 s")
         assert time.monotonic() - started < 2.5
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             closed = s.getsockname()[1]
-        status, error = sender.send(f"http://127.0.0.1:{closed}/", b"{}", headers)
+        status, error = sender.send(LOCAL.target(f"http://127.0.0.1:{closed}/"), b"{}", headers)
         assert status is None and error and "Connect" in error
     finally:
         sender.close()

@@ -129,6 +129,11 @@ CALLBACK_DELIVERIES = Counter(
     ["result"],
     registry=REGISTRY,
 )
+CALLBACK_REFUSED = Counter(
+    "fota_callback_refused_total",
+    "Callback delivery attempts the outbound URL policy refused before connecting (an internal address, plain http).",
+    registry=REGISTRY,
+)
 ENGINE_TICKS = Counter(
     "fota_engine_ticks_total",
     "Campaign engine ticks run (the loop's, and those run when the simulated clock is moved).",

@@ -27,11 +27,13 @@ def deliver_once(container: Container) -> DeliveryReport:
             uow_factory=container.uow_factory,
             clock=container.clock,
             sender=container.callback_sender,
+            outbound=container.outbound,
             max_attempts=container.settings.callback_max_attempts,
         )
     metrics.CALLBACK_DELIVERIES.labels("delivered").inc(report.delivered)
     metrics.CALLBACK_DELIVERIES.labels("retry").inc(report.retrying)
     metrics.CALLBACK_DELIVERIES.labels("given_up").inc(report.given_up)
+    metrics.CALLBACK_REFUSED.inc(report.refused)
     return report
 
 

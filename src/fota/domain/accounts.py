@@ -27,6 +27,7 @@ class Account:
     licenses_used: int
     purchase_type: str | None
     updated_at: datetime
+    require_signed_firmware: bool = False  # campaigns accept only images with a verified publisher signature
 
     @property
     def licenses_free(self) -> int:

@@ -26,6 +26,9 @@ class Firmware:
     launch_date: datetime
     image_size: int | None = None
     image_sha256: str | None = None
+    # A verified detached signature over the image's sha256 (base64) and the publisher key that verified it.
+    image_signature: str | None = None
+    image_key_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, check_imei
 from fota.domain.errors import Conflict, DomainError, InvalidRequest, NotFound
 from fota.domain.protocols import Protocol
+from fota.services import signing
 from fota.services.enrolment import enrol_in_auto_add_campaigns
-from fota.services.ports import PasswordHasher, UnitOfWork
+from fota.services.ports import PasswordHasher, SignatureVerifier, UnitOfWork
+from fota.services.signing import ImageSignature
 from fota.services.token_cache import TokenCache
 
 
@@ -246,13 +248,45 @@ def create_firmware(
     return firmware
 
 
-def store_firmware_image(*, uow: UnitOfWork, name: str, data: bytes) -> tuple[int, str]:
+@dataclass(frozen=True)
+class StoredImage:
+    size: int
+    sha256: str
+    signature: ImageSignature | None
+
+
+def store_firmware_image(
+    *,
+    uow: UnitOfWork,
+    verifier: SignatureVerifier,
+    name: str,
+    data: bytes,
+    signature: str | None = None,
+    key_id: str | None = None,
+    signing_required: bool,
+) -> StoredImage:
+    """Stores the image after its signature (if any) verifies; `signing_required` (the deployment's
+    FOTA_REQUIRE_SIGNED_FIRMWARE) refuses an upload without one. Nothing is stored when a check fails."""
     if not data:
         raise InvalidRequest("the firmware image is empty")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data)
     with uow:
         if uow.firmware.get(name) is None:
             raise NotFound(f"firmware {name} does not exist")
-        uow.firmware.set_image(name, data, sha256=digest)
+        verified = signing.verify_image_signature(
+            uow=uow, verifier=verifier, digest=digest.digest(), signature=signature, key_id=key_id
+        )
+        if verified is None and signing_required:
+            raise InvalidRequest(
+                "this deployment requires signed firmware: send X-Fota-Signature (base64 signature over the image's "
+                "sha256) and X-Fota-Key-Id (a registered publisher key)"
+            )
+        uow.firmware.set_image(
+            name,
+            data,
+            sha256=digest.hexdigest(),
+            signature=verified.signature if verified else None,
+            key_id=verified.key_id if verified else None,
+        )
         uow.commit()
-    return len(data), digest
+    return StoredImage(len(data), digest.hexdigest(), verified)

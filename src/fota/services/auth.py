@@ -56,15 +56,13 @@ def issue_access_token(
     """A Bearer token for a client's id and secret; with a throttle, repeated failures lock the client and the
     address out (TooManyAttempts) for a while."""
     now = clock.now()
-    keys = client_keys(client_id, address)
-    if throttle is not None:
-        throttle.check(keys, now)
+    charge = throttle.charge(client_keys(client_id, address), now) if throttle is not None else None
     with uow:
         client = uow.credentials.client(client_id)
         if client is None or not hasher.verify(client[1], client_secret):
-            if throttle is not None:
-                throttle.failed(keys, now)
-            raise ClientAuthFailed("client authentication failed")
+            raise ClientAuthFailed("client authentication failed")  # the charge stays: a counted failure
+        if throttle is not None and charge is not None:
+            throttle.refund(charge)
         value = secrets.token_urlsafe(32)
         uow.tokens.add(
             token_hash(value),
@@ -127,14 +125,7 @@ def login(
         access = _valid_token(uow, bearer, TokenKind.ACCESS, clock, "Bearer token")
         if not username or not password:
             raise InvalidRequest("username and password are required")
-        keys = user_keys(f"{access.account_name}/{username}", address)
-        if throttle is not None:
-            throttle.check(keys, now)
-        stored = uow.credentials.user_password_hash(access.account_name, username)
-        if stored is None or not hasher.verify(stored, password):
-            if throttle is not None:
-                throttle.failed(keys, now)
-            raise InvalidCredentials("invalid username or password for this account")
+        _check_password(uow, hasher, throttle, access.account_name, username, password, address, now)
         value = secrets.token_urlsafe(32)
         uow.tokens.add(
             token_hash(value),
@@ -142,6 +133,27 @@ def login(
         )
         uow.commit()
     return IssuedToken(value, int(TOKEN_LIFETIME.total_seconds()))
+
+
+def _check_password(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    throttle: FailureThrottle | None,
+    account_name: str,
+    username: str,
+    password: str,
+    address: str | None,
+    now: datetime,
+) -> None:
+    """InvalidCredentials unless the user's password matches, charged to the throttle as session login and console
+    sign-in alike: a guesser gains nothing by switching between them."""
+    keys = user_keys(f"{account_name}/{username}", address)
+    charge = throttle.charge(keys, now) if throttle is not None else None
+    stored = uow.credentials.user_password_hash(account_name, username) if account_name and username else None
+    if stored is None or not password or not hasher.verify(stored, password):
+        raise InvalidCredentials("invalid username or password for this account")
+    if throttle is not None and charge is not None:
+        throttle.refund(charge)
 
 
 def authorize(
@@ -225,14 +237,23 @@ def csrf_token_for(session_token: str) -> str:
 
 
 def console_sign_in(
-    *, uow: UnitOfWork, clock: Clock, hasher: PasswordHasher, account_name: str, username: str, password: str
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    hasher: PasswordHasher,
+    account_name: str,
+    username: str,
+    password: str,
+    throttle: FailureThrottle | None = None,
+    address: str | None = None,
 ) -> ConsoleSession:
-    """The same users and password check as session login; a `console` token lives 8 hours on the clock."""
+    """The same users, password check and throttle as session login; a `console` token lives 8 hours on the clock."""
     now = clock.now()
     with uow:
-        stored = uow.credentials.user_password_hash(account_name, username) if account_name and username else None
-        if stored is None or not password or not hasher.verify(stored, password):
-            raise InvalidCredentials("invalid account, username or password")
+        try:
+            _check_password(uow, hasher, throttle, account_name, username, password, address, now)
+        except InvalidCredentials:
+            raise InvalidCredentials("invalid account, username or password") from None
         value = secrets.token_urlsafe(32)
         expires_at = now + CONSOLE_LIFETIME
         uow.tokens.add(token_hash(value), Token(TokenKind.CONSOLE, account_name, username, now, expires_at, None))

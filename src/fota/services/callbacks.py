@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from fota.clock import Clock
 from fota.domain.errors import InvalidRequest, NotFound
+from fota.services.outbound import OutboundPolicy
 from fota.services.ports import CallbackRegistration, DeliveryAttempt, UnitOfWork
 
 MAX_LOG_PAGE = 1000
-
-
-def _check_url(url: str | None) -> str:
-    if not url:
-        raise InvalidRequest("url is required")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2048:
-        raise InvalidRequest(f"url {url!r} is not an absolute http(s) URL")
-    return url
 
 
 def get_callback(*, uow: UnitOfWork, account_name: str) -> str | None:
@@ -41,9 +32,14 @@ def ensure_signing_secret(uow: UnitOfWork, account_name: str) -> CallbackRegistr
     return replace(registration, signing_secret=secret)
 
 
-def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
-    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying."""
-    checked = _check_url(url)
+def register_callback(
+    *, uow: UnitOfWork, clock: Clock, outbound: OutboundPolicy, account_name: str, url: str | None
+) -> str:
+    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying.
+
+    The outbound policy refuses internal destinations here (400) and again before every delivery.
+    """
+    checked = outbound.check_registration(url)
     with uow:
         uow.callbacks.set(account_name, checked, at=clock.now())
         ensure_signing_secret(uow, account_name)
@@ -51,8 +47,10 @@ def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: 
     return checked
 
 
-def update_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
-    checked = _check_url(url)
+def update_callback(
+    *, uow: UnitOfWork, clock: Clock, outbound: OutboundPolicy, account_name: str, url: str | None
+) -> str:
+    checked = outbound.check_registration(url)
     with uow:
         if uow.callbacks.get(account_name) is None:
             raise NotFound(f"account {account_name} has no callback registered; POST one first")
@@ -75,15 +73,17 @@ def register_service(
     *,
     uow: UnitOfWork,
     clock: Clock,
+    outbound: OutboundPolicy,
     account_name: str,
     name: str | None,
     url: str | None,
     username: str | None,
     password: str | None,
 ) -> CallbackRegistration:
-    """v1's registration: the account's callback becomes the `Fota` service, sent v1-shaped events."""
+    """v1's registration: the account's callback becomes the `Fota` service, sent v1-shaped events; the outbound
+    policy refuses internal destinations as it does for v3."""
     _check_service(name)
-    checked = _check_url(url)
+    checked = outbound.check_registration(url)
     with uow:
         uow.callbacks.set(account_name, checked, at=clock.now(), api_version="v1", username=username, password=password)
         registration = ensure_signing_secret(uow, account_name)

@@ -16,6 +16,7 @@ from fota.domain.windows import Schedule, TimeWindow
 from fota.services import events
 from fota.services.enrolment import EnrolmentResult, enrol
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
+from fota.services.signing import check_campaign_firmware
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,12 @@ def record_campaign_status(uow: UnitOfWork, campaign: Campaign, *, now: datetime
     )
 
 
-def checked_campaign(uow: UnitOfWork, *, now: datetime, account_name: str, request: CampaignCreate) -> Campaign:
-    """Every creation check (flags, dates, windows, firmware and versions, protocol), inside an open unit of work;
-    returns the campaign as it would be created. Shared by creation and its dry run."""
+def checked_campaign(
+    uow: UnitOfWork, *, now: datetime, account_name: str, request: CampaignCreate, signing_required: bool
+) -> Campaign:
+    """Every creation check (flags, dates, windows, firmware and versions, protocol, a trusted signature where the
+    deployment (`signing_required`) or the account requires one), inside an open unit of work; returns the campaign
+    as it would be created. Shared by creation and its dry run."""
     protocol = Protocol.parse(request.protocol)
     check_flags(request.auto_assign_license, request.auto_add_devices)
     schedule = check_schedule(
@@ -61,6 +65,7 @@ def checked_campaign(uow: UnitOfWork, *, now: datetime, account_name: str, reque
     if firmware is None:
         raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist: see GET /firmware/{{account}}")
     check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
+    check_campaign_firmware(uow, account_name=account_name, firmware=firmware, deployment=signing_required)
     return Campaign(
         id=str(uuid.uuid4()),
         account_name=account_name,
@@ -79,17 +84,23 @@ def checked_campaign(uow: UnitOfWork, *, now: datetime, account_name: str, reque
     )
 
 
-def create_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate) -> Campaign:
+def create_campaign(
+    *, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate, signing_required: bool
+) -> Campaign:
     now = clock.now()
     with uow:
         uow.accounts.lock(account_name)  # the license pool is taken first, in the same order everywhere
-        campaign = _created(uow, now, account_name, request)
+        campaign = _created(uow, now, account_name, request, signing_required=signing_required)
         uow.commit()
     return campaign
 
 
-def _created(uow: UnitOfWork, now: datetime, account_name: str, request: CampaignCreate) -> Campaign:
-    campaign = checked_campaign(uow, now=now, account_name=account_name, request=request)
+def _created(
+    uow: UnitOfWork, now: datetime, account_name: str, request: CampaignCreate, *, signing_required: bool
+) -> Campaign:
+    campaign = checked_campaign(
+        uow, now=now, account_name=account_name, request=request, signing_required=signing_required
+    )
     uow.campaigns.add(campaign, at=now)
     record_campaign_status(uow, campaign, now=now)
     enrol(uow, campaign, list(request.device_ids), now=now)
@@ -106,6 +117,7 @@ def create_upgrade(
     start_date: date,
     end_date: date,
     device_ids: Sequence[str],
+    signing_required: bool,
 ) -> Campaign:
     """v1's upgrade: a campaign whose `firmwareFrom` and protocol are the firmware's own, open at any hour,
     licensing nobody automatically (v1 has neither windows nor flags); every other check is the campaign's."""
@@ -126,7 +138,7 @@ def create_upgrade(
             auto_assign_license=False,
             auto_add_devices=False,
         )
-        campaign = _created(uow, now, account_name, request)
+        campaign = _created(uow, now, account_name, request, signing_required=signing_required)
         uow.commit()
     return campaign
 

@@ -21,6 +21,14 @@ def list_firmware(*, uow: UnitOfWork, protocol: Protocol | None) -> list[Firmwar
         return uow.firmware.list(protocol)
 
 
+def get_firmware(*, uow: UnitOfWork, name: str) -> Firmware:
+    with uow:
+        found = uow.firmware.get(name)
+    if found is None:
+        raise NotFound(f"firmware {name} does not exist")
+    return found
+
+
 @dataclass(frozen=True)
 class FirmwareVersion:
     device_id: str

@@ -18,7 +18,9 @@ from itertools import repeat
 from typing import Any
 
 from fota.clock import Clock
+from fota.domain.outbound import OutboundRefused
 from fota.services.callbacks import ensure_signing_secret
+from fota.services.outbound import OutboundPolicy
 from fota.services.ports import CallbackRegistration, CallbackSender, ClaimedEvent, DeliveryAttempt, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ JITTER = 0.2
 DEFAULT_LEASE = timedelta(seconds=60)
 MAX_ERROR_CHARS = 1000
 DEREGISTERED = "callback deregistered before delivery"
+REFUSED = "refused by the outbound URL policy, nothing sent: "
 # How long delivered and given-up events (and their delivery log) are kept for operators to inspect.
 DEFAULT_RETENTION = timedelta(days=7)
 
@@ -70,6 +73,7 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     given_up: int = 0
+    refused: int = 0  # attempts the outbound URL policy stopped before any connection (also counted as retry/given up)
     more_due: bool = False  # stopped at `max_batches` with work left: the caller should not wait before the next call
 
 
@@ -81,6 +85,7 @@ class _Outcome:
     finished: datetime
     status_code: int | None
     error: str | None
+    refused: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -92,6 +97,7 @@ def deliver_due(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     sender: CallbackSender,
+    outbound: OutboundPolicy,
     batch: int = 50,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     concurrency: int = 8,
@@ -108,7 +114,7 @@ def deliver_due(
         # No transaction is open while sending: the lease alone keeps other passes away from these rows.
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(claimed)))) as pool:
             found = [registrations.get(e.account_name) for e in claimed]
-            outcomes = list(pool.map(_send, claimed, found, repeat(clock), repeat(sender)))
+            outcomes = list(pool.map(_send, claimed, found, repeat(clock), repeat(sender), repeat(outbound)))
         _record(uow_factory, outcomes, max_attempts, rand, report)
         if len(claimed) < batch:
             return report
@@ -136,16 +142,26 @@ def _claim(
 
 
 def _send(
-    event: ClaimedEvent, registration: CallbackRegistration | None, clock: Clock, sender: CallbackSender
+    event: ClaimedEvent,
+    registration: CallbackRegistration | None,
+    clock: Clock,
+    sender: CallbackSender,
+    outbound: OutboundPolicy,
 ) -> _Outcome:
     started = clock.now()
     if registration is None:
         return _Outcome(event, None, started, started, None, DEREGISTERED)
     assert registration.signing_secret is not None
+    try:
+        # Checked again at every attempt: the name may point elsewhere now, or the operator narrowed the allow list.
+        target = outbound.target(registration.url)
+    except OutboundRefused as refused:
+        log.warning("callback event %s to %s refused: %s", event.event_id, registration.url, refused)
+        return _Outcome(event, registration.url, started, clock.now(), None, REFUSED + str(refused), refused=True)
     body = encode(event.payload)
     headers = signed_headers(event.event_id, registration.signing_secret, int(started.timestamp()), body)
     try:
-        status_code, error = sender.send(registration.url, body, headers)
+        status_code, error = sender.send(target, body, headers)
     except Exception as failure:
         # A sender bug must not lose the bookkeeping of the attempt; it is retried like an unreachable receiver.
         log.exception("callback sender failed for event %s", event.event_id)
@@ -186,6 +202,7 @@ def _record(
             error = (o.error or "")[:MAX_ERROR_CHARS]
             if o.url is not None:
                 report.attempted += 1
+            report.refused += o.refused
             if o.succeeded:
                 uow.outbox.mark_delivered(event.id, at=o.finished)
                 report.delivered += 1

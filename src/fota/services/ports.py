@@ -16,8 +16,10 @@ from fota.domain.accounts import Account, Token, TokenKind
 from fota.domain.bootstrap import BootstrapSettings
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
+from fota.domain.outbound import Target
 from fota.domain.protocols import Protocol as DeviceProtocol
 from fota.domain.security import DeviceSecurity
+from fota.domain.signing import SignatureAlgorithm, SigningKey
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 
 
@@ -89,6 +91,7 @@ class AccountRepository(Protocol):
     def add(self, account: Account, *, created_at: datetime) -> None: ...
     def set_license_count(self, name: str, license_count: int, *, at: datetime) -> None: ...
     def add_licenses_used(self, name: str, delta: int, *, at: datetime) -> None: ...
+    def set_require_signed_firmware(self, name: str, required: bool, *, at: datetime) -> None: ...
 
 
 class CredentialRepository(Protocol):
@@ -151,7 +154,12 @@ class FirmwareRepository(Protocol):
     def get(self, name: str) -> Firmware | None: ...
     def add(self, firmware: Firmware) -> None: ...
     def list(self, protocol: DeviceProtocol | None) -> list[Firmware]: ...
-    def set_image(self, name: str, data: bytes, *, sha256: str) -> None: ...
+    def set_image(
+        self, name: str, data: bytes, *, sha256: str, signature: str | None = None, key_id: str | None = None
+    ) -> None:
+        """Stores the image; a new image replaces the old one's signature too (None: unsigned)."""
+        ...
+
     def image(self, name: str) -> bytes | None: ...
 
 
@@ -290,8 +298,9 @@ class OutboxRepository(Protocol):
 
 
 class CallbackSender(Protocol):
-    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:
-        """POSTs once; (status code, None) when the receiver answered, (None, error) when it could not be reached.
+    def send(self, target: Target, body: bytes, headers: Mapping[str, str]) -> tuple[int | None, str | None]:
+        """POSTs once to the target's URL, connecting only to its checked addresses and following no redirect;
+        (status code, None) when the receiver answered, (None, error) when it could not be reached.
 
         A non-2xx answer may come with an error text describing it.
         """
@@ -440,6 +449,30 @@ class BootstrapRepository(Protocol):
         ...
 
 
+class SigningKeyRepository(Protocol):
+    def add(self, key: SigningKey) -> None: ...
+    def get(self, key_id: str) -> SigningKey | None: ...
+    def list(self) -> list[SigningKey]: ...
+    def revoke(self, key_id: str, *, at: datetime) -> None: ...
+
+
+class RefusalLedger(Protocol):
+    def exchange(self, counts: dict[str, int]) -> set[str]:
+        """Adds one process's refused CoAP requests per remote address; returns the addresses over the budget that
+        every LwM2M process of the deployment shares."""
+        ...
+
+
+class SignatureVerifier(Protocol):
+    def algorithm_of(self, public_key_pem: str) -> SignatureAlgorithm:
+        """The algorithm of a PEM public key (SubjectPublicKeyInfo); ValueError when it is not Ed25519 or P-256."""
+        ...
+
+    def verify(self, key: SigningKey, signature: bytes, digest: bytes) -> bool:
+        """Whether `signature` is the key's signature over the 32-byte SHA-256 `digest` of an image."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def accounts(self) -> AccountRepository: ...
@@ -477,6 +510,8 @@ class UnitOfWork(Protocol):
     def device_security(self) -> DeviceSecurityRepository: ...
     @property
     def bootstrap(self) -> BootstrapRepository: ...
+    @property
+    def signing_keys(self) -> SigningKeyRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -43,13 +43,17 @@ class CampaignPreview:
     estimate: CompletionEstimate
 
 
-def preview_campaign(*, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate) -> CampaignPreview:
+def preview_campaign(
+    *, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate, signing_required: bool
+) -> CampaignPreview:
     """What `create_campaign` would do with this request now; raises the same validation errors."""
     now = clock.now()
     device_ids = list(dict.fromkeys(request.device_ids))
     with uow:
         # A fresh id matches no stored campaign, so every live campaign counts as "another" one.
-        campaign = checked_campaign(uow, now=now, account_name=account_name, request=request)
+        campaign = checked_campaign(
+            uow, now=now, account_name=account_name, request=request, signing_required=signing_required
+        )
         account = uow.accounts.get(account_name)
         devices = uow.devices.get_many(device_ids)
         busy = uow.campaign_devices.active_elsewhere(device_ids, campaign.id)

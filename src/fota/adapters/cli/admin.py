@@ -212,20 +212,25 @@ def firmware_create(
 def firmware_upload(
     name: str,
     image: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    signature: Annotated[str | None, typer.Option(help="Base64 signature over the image's sha256 (ADR 16).")] = None,
+    key_id: Annotated[str | None, typer.Option(help="The registered publisher key that made --signature.")] = None,
     server: ServerOption = DEFAULT_SERVER,
     admin_token: TokenOption = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Upload a firmware package's image; prints its size and sha256."""
-    body = _call(
-        server,
-        admin_token,
-        "PUT",
-        f"/firmware/{name}/image",
-        content=image.read_bytes(),
-        headers={"Content-Type": "application/octet-stream"},
-    )
+    """Upload a firmware package's image, signed or not; prints its size, sha256 and verified signature."""
+    signed = {"X-Fota-Signature": signature, "X-Fota-Key-Id": key_id}
+    headers = {"Content-Type": "application/octet-stream", **{k: v for k, v in signed.items() if v}}
+    body = _call(server, admin_token, "PUT", f"/firmware/{name}/image", content=image.read_bytes(), headers=headers)
     _show(body, json_out)
+
+
+@firmware_app.command("show")
+def firmware_show(
+    name: str, server: ServerOption = DEFAULT_SERVER, admin_token: TokenOption = "", json_out: JsonOption = False
+) -> None:
+    """Print a firmware package: its image's size and sha256, and the signature and key id when signed."""
+    _show(_call(server, admin_token, "GET", f"/firmware/{name}"), json_out)
 
 
 @clock_app.command("show")

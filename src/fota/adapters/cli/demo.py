@@ -72,7 +72,13 @@ def provision_demo(container: Container, *, base_url: str) -> str:
     for step in steps:
         with contextlib.suppress(Conflict):
             step()
-    admin.store_firmware_image(uow=c.uow(), name=FIRMWARE_NAME, data=build_image(FIRMWARE_TO, IMAGE_BYTES))
+    admin.store_firmware_image(
+        uow=c.uow(),
+        verifier=c.verifier,
+        name=FIRMWARE_NAME,
+        data=build_image(FIRMWARE_TO, IMAGE_BYTES),
+        signing_required=c.settings.require_signed_firmware,  # the demo's image is unsigned: it refuses to run then
+    )
     imeis = [str(IMEI_START + n) for n in range(DEVICES)]
     # The simulated devices boot on the old firmware every run; the server learns so at their registration.
     admin.provision_devices(
@@ -88,6 +94,7 @@ def provision_demo(container: Container, *, base_url: str) -> str:
         uow=c.uow(),
         clock=c.clock,
         account_name=ACCOUNT,
+        signing_required=c.settings.require_signed_firmware,
         request=campaigns.CampaignCreate(
             firmware_name=FIRMWARE_NAME,
             firmware_from=FIRMWARE_FROM,

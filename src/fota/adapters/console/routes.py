@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from fota.adapters.console import views
 from fota.adapters.http.dependencies import ContainerDep
 from fota.bootstrap import Container
-from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, Unauthorized
+from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, TooManyAttempts, Unauthorized
 from fota.domain.statuses import DeviceStatus
 from fota.domain.windows import TimeWindow
 from fota.services import auth, campaigns, firmware, insight
@@ -107,12 +107,18 @@ def _safe_next(target: str) -> str:
 
 
 def _sign_in_page(
-    request: Request, *, next_url: str, error: str | None = None, account: str = "", user: str = ""
+    request: Request,
+    *,
+    next_url: str,
+    error: str | None = None,
+    account: str = "",
+    user: str = "",
+    status_code: int | None = None,
 ) -> Response:
     token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(24)
     response = _render(
         "sign_in.html",
-        400 if error else 200,
+        status_code or (400 if error else 200),
         session=None,
         csrf=token,
         next_url=next_url,
@@ -150,7 +156,20 @@ def sign_in(
             account_name=account.strip(),
             username=username.strip(),
             password=password,
+            throttle=c.throttle,
+            address=request.client.host if request.client is not None else None,
         )
+    except TooManyAttempts as error:
+        page = _sign_in_page(
+            request,
+            next_url=_safe_next(next),
+            error=f"Too many failed sign-ins; try again in {error.retry_after} seconds.",
+            account=account,
+            user=username,
+            status_code=429,
+        )
+        page.headers["Retry-After"] = str(error.retry_after)
+        return page
     except InvalidCredentials:
         return _sign_in_page(
             request,
@@ -341,7 +360,13 @@ async def preview(request: Request, c: ContainerDep) -> Response:
 def _preview(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         create = _campaign_request(c, form)
-        result = preview_campaign(uow=c.reader(), clock=c.clock, account_name=session.account_name, request=create)
+        result = preview_campaign(
+            uow=c.reader(),
+            clock=c.clock,
+            account_name=session.account_name,
+            request=create,
+            signing_required=c.settings.require_signed_firmware,
+        )
     except DomainError as error:
         return _campaign_form(c, session, form, error.message)
     return _render(
@@ -363,7 +388,11 @@ async def create(request: Request, c: ContainerDep) -> Response:
 def _create(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         created = campaigns.create_campaign(
-            uow=c.uow(), clock=c.clock, account_name=session.account_name, request=_campaign_request(c, form)
+            uow=c.uow(),
+            clock=c.clock,
+            account_name=session.account_name,
+            request=_campaign_request(c, form),
+            signing_required=c.settings.require_signed_firmware,
         )
     except DomainError as error:
         return _campaign_form(c, session, form, error.message)

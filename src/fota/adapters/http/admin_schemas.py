@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from fota.adapters.http.schemas import RequestBody, ResponseBody
 
@@ -25,6 +25,8 @@ class AccountRead(ResponseBody):
     license_count: int
     license_used_count: int
     purchase_type: str | None = None
+    # Shown only when true, so accounts without the requirement read as before; see GET .../signing-policy.
+    require_signed_firmware: bool | None = None
 
 
 class ClientCreate(RequestBody):
@@ -103,11 +105,42 @@ class FirmwareRead(ResponseBody):
     launch_date: datetime
     size: int | None = None
     sha256: str | None = None
+    signature: str | None = Field(default=None, description="The verified base64 signature over the image's sha256")
+    key_id: str | None = Field(default=None, description="The publisher key that verified the signature")
 
 
 class ImageRead(ResponseBody):
     size: int
     sha256: str
+    signature: str | None = None
+    key_id: str | None = None
+
+
+class SigningKeyCreate(RequestBody):
+    key_id: StrictStr = Field(min_length=1, max_length=128)
+    public_key: StrictStr = Field(min_length=1, max_length=4096, description="PEM SubjectPublicKeyInfo")
+
+
+class SigningKeyRead(ResponseBody):
+    key_id: str
+    algorithm: Literal["ed25519", "ecdsa-p256"]
+    public_key: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class SigningKeyListRead(ResponseBody):
+    key_list: list[SigningKeyRead]
+
+
+class SigningPolicyUpdate(RequestBody):
+    require_signed_firmware: StrictBool
+
+
+class SigningPolicyRead(ResponseBody):
+    account_name: str
+    require_signed_firmware: bool
+    deployment_requires_signed_firmware: bool
 
 
 class ClockUpdate(RequestBody):

@@ -24,6 +24,7 @@ from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMid
 from fota.adapters.http.routes import (
     admin,
     admin_bootstrap,
+    admin_firmware,
     auth,
     campaigns,
     device_api,
@@ -156,6 +157,7 @@ def create_app(
         devices.router,
         admin.router,
         admin_bootstrap.router,
+        admin_firmware.router,
         downloads.router,
         device_api.router,
         console.router,

@@ -21,8 +21,9 @@ from fota.adapters import metrics
 from fota.adapters.lwm2m.bootstrap_session import BootstrapClient, BootstrapFailed, BootstrapOrder, run_bootstrap
 from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
+from fota.adapters.lwm2m.refusals import REFUSAL_MAX_AGE
 from fota.adapters.lwm2m.registration import MAX_ENDPOINT_LENGTH, device_id_of
-from fota.adapters.lwm2m.server import REFUSAL_MAX_AGE, Lwm2mServer, RefusalBucket
+from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.psk_cipher import cipher_from_secret
 from fota.bootstrap import Container
 from fota.domain.errors import DomainError
@@ -47,7 +48,8 @@ class BootstrapServer:
         self.context: Context | None = None
         self.credentials: PskCredentials | None = None
         self.sessions: dict[str, asyncio.Task[None]] = {}
-        self.refusals = RefusalBucket()
+        # One refusal budget per address for both interfaces, shared by every LwM2M process on PostgreSQL.
+        self.refusals = management.refusals
 
     async def start(self) -> None:
         self.context = await Context.create_server_context(

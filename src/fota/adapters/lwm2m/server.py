@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import time
 from dataclasses import replace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -33,6 +32,7 @@ from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.lwm2m.device_client import DeviceClient
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, block
 from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
+from fota.adapters.lwm2m.refusals import REFUSAL_MAX_AGE, RefusalBucket, SharedRefusals
 from fota.adapters.lwm2m.registration import DEFAULT_LIFETIME, RegistrationError, device_id_of, parse_query
 from fota.adapters.lwm2m.session import DeviceSession, SessionConfig, StepBatches
 from fota.adapters.lwm2m.udp_tuning import tune_udp
@@ -45,64 +45,6 @@ from fota.services.upgrades import Assignment
 log = logging.getLogger(__name__)
 
 MAX_REGISTRATION_PAYLOAD = 4096
-# Refused registration-interface requests (unknown endpoint, malformed, unknown location) allowed per remote address:
-# a burst, then a steady rate. Each refusal costs a database write and a worker thread; past this an address gets
-# 5.03 with Max-Age before any of that, so a flood from one address cannot starve other devices' sessions and
-# downloads. Every request reserves a token while in flight (otherwise a flood's requests all pass before the first
-# refusal is counted) and an accepted one gives it back: well-behaved devices, even many behind one NAT, are only
-# limited while more than the burst of their requests are in flight at once. Registration Updates are the exception
-# (see _Root.render): they are batched and a refused one writes nothing, so they are charged only when refused.
-REFUSAL_BURST = 100
-REFUSAL_RATE = 20.0  # per second
-REFUSAL_MAX_AGE = 30  # seconds a refused-for-load client is asked to wait
-
-
-class RefusalBucket:
-    """A token bucket per remote address, charged only by refusals; bounded in the number of addresses it holds."""
-
-    def __init__(self, burst: int = REFUSAL_BURST, rate: float = REFUSAL_RATE, max_addresses: int = 10_000) -> None:
-        self.burst = burst
-        self.rate = rate
-        self.max_addresses = max_addresses
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, monotonic time of that count)
-        self.refused = 0
-
-    def _tokens(self, address: str, now: float) -> float:
-        tokens, at = self._buckets.get(address, (float(self.burst), now))
-        return min(float(self.burst), tokens + (now - at) * self.rate)
-
-    def reserve(self, address: str) -> bool:
-        """Takes a token for a request about to be handled; False (nothing taken) when the address has none left."""
-        now = time.monotonic()
-        tokens = self._tokens(address, now)
-        if tokens < 1.0:
-            self.refused += 1
-            return False
-        self._buckets[address] = (tokens - 1.0, now)
-        if len(self._buckets) > self.max_addresses:
-            # Forget full buckets first: they hold no state a fresh bucket would not.
-            for key in [k for k in self._buckets if self._tokens(k, now) >= self.burst]:
-                del self._buckets[key]
-            while len(self._buckets) > self.max_addresses:
-                del self._buckets[next(iter(self._buckets))]
-        return True
-
-    def admits(self, address: str) -> bool:
-        """Whether the address has a token left, taking none (see `charge`); counts a refusal when it has not."""
-        if self._tokens(address, time.monotonic()) >= 1.0:
-            return True
-        self.refused += 1
-        return False
-
-    def charge(self, address: str) -> None:
-        """Takes a token for a request that was refused after it was let in without a reservation."""
-        now = time.monotonic()
-        self._buckets[address] = (max(0.0, self._tokens(address, now) - 1.0), now)
-
-    def give_back(self, address: str) -> None:
-        """The request was accepted: it costs the address nothing."""
-        now = time.monotonic()
-        self._buckets[address] = (min(float(self.burst), self._tokens(address, now) + 1.0), now)
 
 
 def _host(request: Message) -> str:
@@ -134,6 +76,8 @@ class Lwm2mServer:
         self.unknown_refused = 0
         self.registered = metrics.RegisteredDevices()
         self.refusals = RefusalBucket()
+        ledger = container.refusal_ledger
+        self.shared_refusals = SharedRefusals(self.refusals, ledger) if ledger is not None else None
         settings = container.settings
         self.allow_nosec = settings.allow_nosec
         # None: aiocoap's own convention (and LwM2M's defaults 5683/5684), the CoAP port + 1; 0 turns coaps off.
@@ -153,6 +97,8 @@ class Lwm2mServer:
             _Root(self), bind=(self.host, self.port), transports=["udp6"]
         )
         tune_udp(self.context)
+        if self.shared_refusals is not None:
+            self.shared_refusals.start()
         metrics.LWM2M_REGISTERED_DEVICES.set_function(lambda: self.registered.count(self.c.clock.now()))
         await self._start_dtls()
         if not self.allow_nosec:
@@ -177,6 +123,8 @@ class Lwm2mServer:
         log.info("coaps (DTLS-PSK) listening on %s:%d", self.host, self.coaps_port)
 
     async def stop(self) -> None:
+        if self.shared_refusals is not None:
+            await self.shared_refusals.stop()
         await self.check_ins.close()
         await self.steps.close()
         for task in list(self.sessions.values()):

@@ -22,7 +22,14 @@ from fota.services.ports import CallbackRegistration
 
 def _account(row: object) -> Account:
     r = row._mapping  # type: ignore[attr-defined]
-    return Account(r["name"], r["license_count"], r["licenses_used"], r["purchase_type"], r["updated_at"])
+    return Account(
+        r["name"],
+        r["license_count"],
+        r["licenses_used"],
+        r["purchase_type"],
+        r["updated_at"],
+        bool(r["require_signed_firmware"]),
+    )
 
 
 class SqlAccountRepository:
@@ -46,6 +53,7 @@ class SqlAccountRepository:
                 license_count=account.license_count,
                 licenses_used=account.licenses_used,
                 purchase_type=account.purchase_type,
+                require_signed_firmware=account.require_signed_firmware,
                 created_at=created_at,
                 updated_at=account.updated_at,
             )
@@ -54,6 +62,11 @@ class SqlAccountRepository:
     def set_license_count(self, name: str, license_count: int, *, at: datetime) -> None:
         self.c.execute(
             update(accounts).where(accounts.c.name == name).values(license_count=license_count, updated_at=at)
+        )
+
+    def set_require_signed_firmware(self, name: str, required: bool, *, at: datetime) -> None:
+        self.c.execute(
+            update(accounts).where(accounts.c.name == name).values(require_signed_firmware=required, updated_at=at)
         )
 
     def add_licenses_used(self, name: str, delta: int, *, at: datetime) -> None:

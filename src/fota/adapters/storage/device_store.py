@@ -188,6 +188,8 @@ def _firmware(row: Any) -> Firmware:
         r["launch_date"],
         r["image_size"],
         r["image_sha256"],
+        r["image_signature"],
+        r["image_key_id"],
     )
 
 
@@ -219,14 +221,18 @@ class SqlFirmwareRepository:
             query = query.where(firmware.c.protocol == protocol.value)
         return [_firmware(r) for r in self.c.execute(query)]
 
-    def set_image(self, name: str, data: bytes, *, sha256: str) -> None:
+    def set_image(
+        self, name: str, data: bytes, *, sha256: str, signature: str | None = None, key_id: str | None = None
+    ) -> None:
         changed = self.c.execute(
             update(firmware_images).where(firmware_images.c.firmware_name == name).values(data=data)
         ).rowcount
         if not changed:
             self.c.execute(insert(firmware_images).values(firmware_name=name, data=data))
         self.c.execute(
-            update(firmware).where(firmware.c.name == name).values(image_size=len(data), image_sha256=sha256)
+            update(firmware)
+            .where(firmware.c.name == name)
+            .values(image_size=len(data), image_sha256=sha256, image_signature=signature, image_key_id=key_id)
         )
 
     def image(self, name: str) -> bytes | None:

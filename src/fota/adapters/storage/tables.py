@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 
@@ -32,6 +33,8 @@ accounts = Table(
     Column("purchase_type", String(128), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Campaigns of this account accept only firmware whose image carries a verified publisher signature.
+    Column("require_signed_firmware", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 api_clients = Table(
@@ -107,6 +110,9 @@ firmware = Table(
     Column("launch_date", UTCDateTime, nullable=False),
     Column("image_size", BigInteger, nullable=True),
     Column("image_sha256", String(64), nullable=True),
+    # The publisher's detached signature over the image's sha256 (base64) and the key that verified it (ADR 16).
+    Column("image_signature", Text, nullable=True),
+    Column("image_key_id", String(128), nullable=True),
 )
 
 firmware_images = Table(
@@ -362,4 +368,38 @@ device_bootstrap = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # Looked up inside the bootstrap server's DTLS handshake, and one identity names one device.
     Index("ix_device_bootstrap_identity", "bootstrap_psk_identity", unique=True),
+)
+
+# Charged authentication attempts of the brute-force throttle on PostgreSQL (adapters/storage/throttle_store.py):
+# one row per attempt and key (a hash of client id, user or address), kept for one window. Unused on SQLite.
+throttle_charges = Table(
+    "throttle_charges",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("charged_at", UTCDateTime, nullable=False),
+    Index("ix_throttle_charges_key", "key_hash", "charged_at"),
+    Index("ix_throttle_charges_charged_at", "charged_at"),
+)
+
+# Publishers' public keys that firmware image signatures are verified with (services/signing.py). A revoked key
+# verifies no new upload; it stays so that images it signed still name it.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("key_id", String(128), primary_key=True),
+    Column("algorithm", String(16), nullable=False),
+    Column("public_key_pem", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# Refusals of the CoAP registration interface per remote address and ten-second window of the database's clock,
+# summed over every LwM2M process (adapters/storage/refusal_ledger.py). Unused on SQLite.
+coap_refusals = Table(
+    "coap_refusals",
+    metadata,
+    Column("address", String(64), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("refusals", Integer, nullable=False),
 )

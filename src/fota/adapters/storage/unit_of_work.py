@@ -31,6 +31,7 @@ from fota.adapters.storage.device_store import (
 from fota.adapters.storage.insight_store import SqlInsightRepository
 from fota.adapters.storage.outbox_store import SqlOutboxRepository
 from fota.adapters.storage.security_store import SqlDeviceSecurityRepository
+from fota.adapters.storage.signing_store import SqlSigningKeyRepository
 from fota.adapters.storage.upgrade_store import (
     SqlDownloadRepository,
     SqlRegistrationRepository,
@@ -70,6 +71,7 @@ class SqlUnitOfWork:
         self.insight = SqlInsightRepository(connection)
         self.device_security = SqlDeviceSecurityRepository(connection)
         self.bootstrap = SqlBootstrapRepository(connection)
+        self.signing_keys = SqlSigningKeyRepository(connection)
         return self
 
     def __exit__(

@@ -1,12 +1,12 @@
-"""The `/admin/v1` provisioning API: accounts, API clients, users, devices, firmware and the simulated clock."""
+"""The `/admin/v1` provisioning API: accounts, API clients, users, devices, callbacks and the simulated clock
+(firmware packages, images and signing: admin_firmware.py)."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Header, Query
 
 from fota.adapters.engine_loop import tick_once
 from fota.adapters.http.admin_schemas import (
@@ -27,9 +27,6 @@ from fota.adapters.http.admin_schemas import (
     DeviceSecurityRead,
     DeviceSecurityUpdate,
     DevicesProvisionRead,
-    FirmwareCreate,
-    FirmwareRead,
-    ImageRead,
     UserCreate,
     UserRead,
 )
@@ -41,8 +38,6 @@ from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.domain.security import DeviceSecurity, SecurityMode
 from fota.services import admin, callbacks, device_poll, device_security
-
-MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
 
 def require_admin(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -62,6 +57,7 @@ def _account_read(account: Account) -> AccountRead:
         license_count=account.license_count,
         license_used_count=account.licenses_used,
         purchase_type=account.purchase_type,
+        require_signed_firmware=account.require_signed_firmware or None,
     )
 
 
@@ -167,52 +163,6 @@ def set_device_security(
 def get_device_security(account: str, device_id: str, c: ContainerDep) -> DeviceSecurityRead:
     """The device's security mode and PSK identity; the key is never shown."""
     return _security_read(device_security.get_security(uow=c.reader(), account_name=account, device_id=device_id))
-
-
-@router.post("/firmware", status_code=201, response_model_exclude_none=True)
-def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
-    firmware = admin.create_firmware(
-        uow=c.uow(),
-        clock=c.clock,
-        name=body.firmware_name,
-        make=body.make,
-        model=body.model,
-        firmware_from=body.firmware_from,
-        firmware_to=body.firmware_to,
-        protocol=body.protocol,
-        release_note=body.release_note,
-        launch_date=body.launch_date,
-    )
-    return FirmwareRead(
-        firmware_name=firmware.name,
-        make=firmware.make,
-        model=firmware.model,
-        firmware_from=firmware.firmware_from,
-        firmware_to=firmware.firmware_to,
-        protocol=firmware.protocol.firmware_spelling,
-        release_note=firmware.release_note,
-        launch_date=firmware.launch_date,
-    )
-
-
-@router.put(
-    "/firmware/{firmware_name}/image",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
-)
-async def upload_firmware_image(firmware_name: str, request: Request, c: ContainerDep) -> ImageRead:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_IMAGE_BYTES:
-        raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
-    data = await request.body()
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
-    size, digest = await run_in_threadpool(admin.store_firmware_image, uow=c.uow(), name=firmware_name, data=data)
-    return ImageRead(size=size, sha256=digest)
 
 
 @router.get("/clock")

@@ -42,13 +42,9 @@ _OAUTH_ERROR = {
 }
 
 
-def auth_throttle(request: Request) -> FailureThrottle:
-    """The app's failure throttle, made on first use (one per process; see services/throttle.py)."""
-    throttle = getattr(request.app.state, "auth_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.auth_throttle = FailureThrottle()
-    assert isinstance(throttle, FailureThrottle)
-    return throttle
+async def auth_throttle(c: ContainerDep) -> FailureThrottle:
+    """The deployment's failure throttle (shared by every process on PostgreSQL; see services/throttle.py)."""
+    return c.throttle
 
 
 ThrottleDep = Annotated[FailureThrottle, Depends(auth_throttle)]

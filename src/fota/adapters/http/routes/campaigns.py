@@ -44,7 +44,13 @@ def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: Ca
         windows=_windows(body.campaign_time_window_list),
         time_zone=body.time_zone,
     )
-    campaign = service.create_campaign(uow=c.uow(), clock=c.clock, account_name=account, request=request)
+    campaign = service.create_campaign(
+        uow=c.uow(),
+        clock=c.clock,
+        account_name=account,
+        request=request,
+        signing_required=c.settings.require_signed_firmware,
+    )
     return firmware_campaign(campaign)
 
 

@@ -143,12 +143,16 @@ def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> Ca
 
 @router.post("/callbacks/{account}", response_model_exclude_none=True)
 def register_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
-    return CallbackRead(url=callbacks.register_callback(uow=c.uow(), clock=c.clock, account_name=account, url=body.url))
+    url = callbacks.register_callback(
+        uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url
+    )
+    return CallbackRead(url=url)
 
 
 @router.put("/callbacks/{account}", response_model_exclude_none=True)
 def update_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
-    return CallbackRead(url=callbacks.update_callback(uow=c.uow(), clock=c.clock, account_name=account, url=body.url))
+    url = callbacks.update_callback(uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url)
+    return CallbackRead(url=url)
 
 
 @router.delete("/callbacks/{account}")

@@ -40,6 +40,7 @@ def register_callback(
     callbacks.register_service(
         uow=c.uow(),
         clock=c.clock,
+        outbound=c.outbound,
         account_name=account,
         name=body.name,
         url=body.url,

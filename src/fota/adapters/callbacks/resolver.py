@@ -1,0 +1,11 @@
+"""The system's name resolution for the outbound URL policy (services/outbound.py): every address of a host."""
+
+from __future__ import annotations
+
+import socket
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The host's IPv4 and IPv6 addresses, as the operating system resolves them; OSError when it does not."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
