@@ -36,22 +36,25 @@ def ensure_signing_secret(uow: UnitOfWork, account_name: str) -> CallbackRegistr
     return CallbackRegistration(registration.url, secret)
 
 
-def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
-    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying."""
+def register_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None, version: str = "v3") -> str:
+    """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying.
+
+    `version`: the API version registering it (v2 or v3); events are delivered in that version's payload shape.
+    """
     checked = _check_url(url)
     with uow:
-        uow.callbacks.set(account_name, checked, at=clock.now())
+        uow.callbacks.set(account_name, checked, at=clock.now(), version=version)
         ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked
 
 
-def update_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None) -> str:
+def update_callback(*, uow: UnitOfWork, clock: Clock, account_name: str, url: str | None, version: str = "v3") -> str:
     checked = _check_url(url)
     with uow:
         if uow.callbacks.get(account_name) is None:
             raise NotFound(f"account {account_name} has no callback registered; POST one first")
-        uow.callbacks.set(account_name, checked, at=clock.now())
+        uow.callbacks.set(account_name, checked, at=clock.now(), version=version)
         ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked

@@ -143,7 +143,12 @@ class DeviceRepository(Protocol):
 class FirmwareRepository(Protocol):
     def get(self, name: str) -> Firmware | None: ...
     def add(self, firmware: Firmware) -> None: ...
-    def list(self, protocol: DeviceProtocol | None) -> list[Firmware]: ...
+    def list(
+        self, protocol: DeviceProtocol | None, *, kind: str = "firmware", owner_account: str | None = None
+    ) -> list[Firmware]:
+        """Catalogue entries of one kind by name; `owner_account` narrows files to one account's."""
+        ...
+
     def set_image(self, name: str, data: bytes, *, sha256: str) -> None: ...
     def image(self, name: str) -> bytes | None: ...
 
@@ -194,14 +199,15 @@ class HistoryRepository(Protocol):
 class CallbackRegistration:
     url: str
     signing_secret: str | None  # None only for rows registered before secrets existed
+    version: str = "v3"  # the API version that registered it: events go out in its payload shape
 
 
 class CallbackRepository(Protocol):
     def get(self, account_name: str) -> str | None: ...
     def registration(self, account_name: str) -> CallbackRegistration | None: ...
     def registrations(self, account_names: Iterable[str]) -> dict[str, CallbackRegistration]: ...
-    def set(self, account_name: str, url: str, *, at: datetime) -> None:
-        """Creates or changes the URL; an existing signing secret is kept."""
+    def set(self, account_name: str, url: str, *, at: datetime, version: str = "v3") -> None:
+        """Creates or changes the URL (and the version whose payloads it gets); an existing signing secret is kept."""
         ...
 
     def set_signing_secret(self, account_name: str, secret: str) -> None: ...
@@ -380,6 +386,63 @@ class InsightRepository(Protocol):
     def checkins(self, device_ids: Sequence[str]) -> dict[str, CheckIn]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInRecord:
+    """One registration, registration update or HTTP check-in fota received (v2 `checkInHistory`)."""
+
+    device_id: str
+    client_type: str  # LWM2M or HTTP
+    result: str  # Success or Failure
+    failure_type: str  # "None" on success
+    completed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLogEntry:
+    account_name: str
+    device_id: str
+    log_time: datetime
+    log_type: str
+    event_log: str
+    binary_log_file_base64: str = ""
+    binary_log_filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingStatus:
+    device_id: str
+    account_name: str
+    expires_at: datetime
+
+
+class DeviceActivityRepository(Protocol):
+    """Check-in history of every device, and the logs of the (few) devices with logging enabled."""
+
+    def add_check_ins(self, records: Sequence[CheckInRecord]) -> None: ...
+    def check_ins(self, device_id: str, *, limit: int) -> list[CheckInRecord]:
+        """Newest first."""
+        ...
+
+    def logging(self, account_name: str, *, now: datetime) -> list[LoggingStatus]:
+        """The account's devices whose logging has not expired, by device id."""
+        ...
+
+    def logging_of(self, device_id: str, *, now: datetime) -> LoggingStatus | None: ...
+    def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:
+        """Ids of the devices of these accounts whose logging is on (a few per account)."""
+        ...
+
+    def enable_logging(self, statuses: Sequence[LoggingStatus], *, at: datetime) -> None:
+        """Creates or extends each device's logging."""
+        ...
+
+    def disable_logging(self, account_name: str, device_ids: Sequence[str]) -> int: ...
+    def add_logs(self, entries: Sequence[DeviceLogEntry]) -> None: ...
+    def logs(self, account_name: str, device_id: str, *, limit: int) -> list[DeviceLogEntry]:
+        """Oldest first, the last `limit` entries."""
+        ...
+
+
 class KeyCipher(Protocol):
     """Encrypts secrets the server must read back (DTLS pre-shared keys); `context` binds a ciphertext to its row."""
 
@@ -435,6 +498,8 @@ class UnitOfWork(Protocol):
     def insight(self) -> InsightRepository: ...
     @property
     def device_security(self) -> DeviceSecurityRepository: ...
+    @property
+    def activity(self) -> DeviceActivityRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

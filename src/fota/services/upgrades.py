@@ -16,9 +16,11 @@ from datetime import datetime
 
 from fota.clock import Clock
 from fota.domain.campaign import Campaign
+from fota.domain.phases import next_install_opening
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Outcome, Step, UpgradePolicy
 from fota.services import events
+from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
 
@@ -35,18 +37,27 @@ class Assignment:
     attempts: int
     delivery: str | None
     update_executed: bool
+    package_kind: str = "firmware"
+    may_download: bool = True  # a download window is open now (a package offer may go out)
+    may_install: bool = True  # the campaign lets a downloaded package be installed now
+    next_install_at: datetime | None = None  # when it will next, if not now
 
 
-def device_reported(*, uow: UnitOfWork, clock: Clock, device_id: str, firmware: str | None) -> bool:
+def device_reported(
+    *, uow: UnitOfWork, clock: Clock, device_id: str, firmware: str | None, check_in: str | None = None
+) -> bool:
     """Records a check-in and the firmware the device reports; returns whether the firmware changed.
 
     A changed firmware may make the device eligible for a live auto-add campaign, which enrols it here.
+    `check_in`: the client type of a check-in this report is (HTTP), for the device's check-in history.
     """
     now = clock.now()
     with uow:
         device = uow.devices.get(device_id)
         if device is None:
             return False
+        if check_in is not None:
+            note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
         changed = firmware is not None and firmware != device.firmware
         if changed:
             assert firmware is not None
@@ -78,7 +89,7 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         return None
     row, campaign = found
     if row.status is DeviceStatus.PENDING:
-        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.schedule.window_open(now):
+        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
             return None
         if row.next_attempt_at is not None and row.next_attempt_at > now:
             return None
@@ -91,6 +102,10 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         attempts=row.attempts,
         delivery=row.delivery,
         update_executed=row.update_executed_at is not None,
+        package_kind=campaign.package_kind,
+        may_download=campaign.may_download(now),
+        may_install=campaign.may_install(now),
+        next_install_at=next_install_opening(campaign.schedule, campaign.phases, now),
     )
 
 
@@ -189,7 +204,7 @@ def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: 
 
 
 def _may_start(campaign: Campaign | None, now: datetime) -> bool:
-    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.schedule.window_open(now)
+    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.may_download(now)
 
 
 def advance(
@@ -221,6 +236,28 @@ def advance(
             # Claiming already recorded "Downloading"; a (re)offer of the package changes nothing a reader sees.
             if to is not Step.DOWNLOADING:
                 events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, to.reason, now)])
+            uow.commit()
+    return moved
+
+
+def wait_for_install(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> bool:
+    """A downloaded package waits for the campaign's install window: the step's deadline moves to that opening
+    (plus the usual time-out), so waiting is not mistaken for a device gone quiet. No history: nothing changed."""
+    now = clock.now()
+    opening = assignment.next_install_at
+    with uow:
+        moved = uow.upgrades.set_step(
+            assignment.campaign_id,
+            device_id,
+            from_steps=[Step.DOWNLOADED.value],
+            step=Step.DOWNLOADED.value,
+            reason=Step.DOWNLOADED.reason,
+            now=now,
+            deadline=policy.deadline(Step.DOWNLOADED, max(now, opening or now)),
+        )
+        if moved:
             uow.commit()
     return moved
 

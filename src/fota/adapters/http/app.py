@@ -33,6 +33,7 @@ from fota.adapters.http.routes import (
     reports,
 )
 from fota.adapters.http.routes import metrics as metrics_route
+from fota.adapters.http.v2 import ROUTERS as V2_ROUTERS
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
@@ -132,6 +133,7 @@ def create_app(
         reports.router,
         licenses.v3,
         licenses.v2,
+        *V2_ROUTERS,
         devices.router,
         admin.router,
         downloads.router,

@@ -311,4 +311,7 @@ class DeviceSession:
         if firmware is None:
             firmware = await self._read_firmware()
             await self._call(upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware)
-        await self._conclude(work, outcome_after_reboot(status.result, firmware, work.firmware_to), Step.UPDATING)
+        outcome = outcome_after_reboot(
+            status.result, firmware, work.firmware_to, firmware_must_match=work.package_kind != "file"
+        )
+        await self._conclude(work, outcome, Step.UPDATING)

@@ -159,20 +159,22 @@ class SqlCallbackRepository:
         names = sorted(set(account_names))
         if not names:
             return {}
-        query = select(callbacks.c.account_name, callbacks.c.url, callbacks.c.signing_secret).where(
-            callbacks.c.account_name.in_(names)
-        )
-        return {r.account_name: CallbackRegistration(r.url, r.signing_secret) for r in self.c.execute(query)}
+        query = select(
+            callbacks.c.account_name, callbacks.c.url, callbacks.c.signing_secret, callbacks.c.version
+        ).where(callbacks.c.account_name.in_(names))
+        return {r.account_name: CallbackRegistration(r.url, r.signing_secret, r.version) for r in self.c.execute(query)}
 
     def set_signing_secret(self, account_name: str, secret: str) -> None:
         self.c.execute(update(callbacks).where(callbacks.c.account_name == account_name).values(signing_secret=secret))
 
-    def set(self, account_name: str, url: str, *, at: datetime) -> None:
+    def set(self, account_name: str, url: str, *, at: datetime, version: str = "v3") -> None:
         changed = self.c.execute(
-            update(callbacks).where(callbacks.c.account_name == account_name).values(url=url, updated_at=at)
+            update(callbacks)
+            .where(callbacks.c.account_name == account_name)
+            .values(url=url, updated_at=at, version=version)
         ).rowcount
         if not changed:
-            self.c.execute(insert(callbacks).values(account_name=account_name, url=url, updated_at=at))
+            self.c.execute(insert(callbacks).values(account_name=account_name, url=url, updated_at=at, version=version))
 
     def delete(self, account_name: str) -> bool:
         return bool(self.c.execute(delete(callbacks).where(callbacks.c.account_name == account_name)).rowcount)

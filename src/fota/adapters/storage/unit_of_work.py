@@ -16,6 +16,7 @@ from fota.adapters.storage.account_store import (
     SqlLicenseCancelListRepository,
     SqlTokenRepository,
 )
+from fota.adapters.storage.activity_store import SqlDeviceActivityRepository
 from fota.adapters.storage.campaign_store import (
     SqlCampaignDeviceRepository,
     SqlCampaignRepository,
@@ -68,6 +69,7 @@ class SqlUnitOfWork:
         self.downloads = SqlDownloadRepository(connection)
         self.insight = SqlInsightRepository(connection)
         self.device_security = SqlDeviceSecurityRepository(connection)
+        self.activity = SqlDeviceActivityRepository(connection)
         return self
 
     def __exit__(

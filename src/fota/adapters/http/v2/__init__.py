@@ -1,0 +1,9 @@
+"""ThingSpace v2 (`/api/fota/v2`): routes and bodies that translate v2's wire shapes onto the shared services."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fota.adapters.http.v2 import accounts, campaigns, files, logging, reports
+
+ROUTERS: tuple[APIRouter, ...] = (accounts.router, campaigns.router, reports.router, files.router, logging.router)
