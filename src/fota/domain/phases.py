@@ -6,7 +6,7 @@ The campaign's own windows are its download windows; with no install rule a down
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from fota.domain.errors import InvalidRequest
 from fota.domain.windows import Schedule, TimeWindow, validate_windows
@@ -67,7 +67,18 @@ def install_open(schedule: Schedule, phases: Phases, now: datetime) -> bool:
     return _install_schedule(schedule, phases).window_open(now)
 
 
-def next_install_opening(schedule: Schedule, phases: Phases, now: datetime) -> datetime | None:
+def install_wait_until(schedule: Schedule, phases: Phases, now: datetime) -> datetime | None:
+    """Until when a downloaded package may wait for its Update: the close of the next install window (a device
+    checks in some time inside it), or its opening when the rule is only a date; None when no window is left."""
     if not phases.separate_install:
         return now
-    return _install_schedule(schedule, phases).next_opening(now)
+    install = _install_schedule(schedule, phases)
+    opening = install.next_opening(now)
+    if opening is None or not install.windows:
+        return opening
+    local = opening.astimezone(install.zone)
+    for w in install.windows:
+        if w.contains_hour(local.hour):
+            closing = datetime.combine(local.date(), time(), install.zone) + timedelta(hours=w.end_hour)
+            return min(closing.astimezone(UTC), install.ends_at)
+    return opening

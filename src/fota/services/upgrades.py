@@ -16,7 +16,7 @@ from datetime import datetime
 
 from fota.clock import Clock
 from fota.domain.campaign import Campaign
-from fota.domain.phases import next_install_opening
+from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Outcome, Step, UpgradePolicy
 from fota.services import events
@@ -40,7 +40,7 @@ class Assignment:
     package_kind: str = "firmware"
     may_download: bool = True  # a download window is open now (a package offer may go out)
     may_install: bool = True  # the campaign lets a downloaded package be installed now
-    next_install_at: datetime | None = None  # when it will next, if not now
+    install_wait_until: datetime | None = None  # if not now, until when a downloaded package may wait for it
 
 
 def device_reported(
@@ -105,7 +105,7 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         package_kind=campaign.package_kind,
         may_download=campaign.may_download(now),
         may_install=campaign.may_install(now),
-        next_install_at=next_install_opening(campaign.schedule, campaign.phases, now),
+        install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
     )
 
 
@@ -243,10 +243,11 @@ def advance(
 def wait_for_install(
     *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
 ) -> bool:
-    """A downloaded package waits for the campaign's install window: the step's deadline moves to that opening
-    (plus the usual time-out), so waiting is not mistaken for a device gone quiet. No history: nothing changed."""
+    """A downloaded package waits for the campaign's install window: the step's deadline moves past that window's
+    close (plus the usual time-out), so waiting is not mistaken for a device gone quiet. No history: nothing
+    changed."""
     now = clock.now()
-    opening = assignment.next_install_at
+    opening = assignment.install_wait_until
     with uow:
         moved = uow.upgrades.set_step(
             assignment.campaign_id,
