@@ -47,7 +47,7 @@ def enable(*, uow: UnitOfWork, clock: Clock, account_name: str, device_ids: Sequ
         found = uow.devices.get_many(wanted)
         unknown = [d for d in wanted if d not in found or found[d].account_name != account_name]
         if unknown:
-            raise InvalidRequest(f"devices not found in account {account_name}: {', '.join(unknown)}")
+            raise NotFound(f"devices not found in account {account_name}: {', '.join(unknown)}")
         current = {s.device_id for s in uow.activity.logging(account_name, now=now)}
         total = len(current | set(wanted))
         if total > MAX_LOGGING_DEVICES:
