@@ -10,12 +10,14 @@ from datetime import datetime, timedelta
 from fota.clock import Clock
 from fota.domain.devices import check_imei
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
-from fota.services.ports import CheckInRecord, DeviceLogEntry, LoggingStatus, UnitOfWork
+from fota.services.ports import CheckInRecord, DeviceLogEntry, LoggingStatus, UnitOfWork, UnitOfWorkFactory
 
 MAX_LOGGING_DEVICES = 20  # per account, as the contract says
 LOGGING_PERIOD = timedelta(days=30)
 MAX_ENTRIES = 1000  # the newest entries a read returns
 MAX_UPLOAD = 100  # entries in one upload
+RETENTION = timedelta(days=30)  # check-ins and log entries older than this are deleted, a batch per engine pass
+PRUNE_BATCH = 5000
 LOG_TYPES = frozenset(
     {
         "SoftwareUpdate",
@@ -84,6 +86,15 @@ def check_in_history(*, uow: UnitOfWork, account_name: str, device_id: str) -> l
     with uow:
         _own_device(uow, account_name, device_id)
         return uow.activity.check_ins(device_id, limit=MAX_ENTRIES)
+
+
+def prune(*, uow_factory: UnitOfWorkFactory, clock: Clock, keep: timedelta = RETENTION) -> int:
+    """Deletes a batch of check-ins and log entries past their retention; the engine calls it every pass."""
+    uow = uow_factory()
+    with uow:
+        removed = uow.activity.prune(clock.now() - keep, PRUNE_BATCH)
+        uow.commit()
+    return removed
 
 
 def note_check_in(uow: UnitOfWork, device_id: str, client_type: str, event: str, *, now: datetime) -> None:

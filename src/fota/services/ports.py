@@ -442,6 +442,10 @@ class DeviceActivityRepository(Protocol):
         """Oldest first, the last `limit` entries."""
         ...
 
+    def prune(self, before: datetime, limit: int) -> int:
+        """Deletes up to `limit` check-ins and up to `limit` log entries older than the instant."""
+        ...
+
 
 class KeyCipher(Protocol):
     """Encrypts secrets the server must read back (DTLS pre-shared keys); `context` binds a ciphertext to its row."""

@@ -17,6 +17,7 @@ from fota import __version__
 from fota.adapters import metrics
 from fota.adapters.console import routes as console
 from fota.adapters.engine_loop import EngineLoop
+from fota.adapters.http import v2
 from fota.adapters.http.content_type import JsonContentTypeMiddleware
 from fota.adapters.http.errors import install_error_handlers
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
@@ -33,7 +34,6 @@ from fota.adapters.http.routes import (
     reports,
 )
 from fota.adapters.http.routes import metrics as metrics_route
-from fota.adapters.http.v2 import ROUTERS as V2_ROUTERS
 from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
@@ -133,7 +133,7 @@ def create_app(
         reports.router,
         licenses.v3,
         licenses.v2,
-        *V2_ROUTERS,
+        *v2.routers(),
         devices.router,
         admin.router,
         downloads.router,

@@ -117,3 +117,10 @@ class SqlDeviceActivityRepository:
             )
             for r in reversed(rows)
         ]
+
+    def prune(self, before: datetime, limit: int) -> int:
+        removed = 0
+        for table, column in ((check_ins, check_ins.c.completed_at), (device_logs, device_logs.c.log_time)):
+            oldest = select(table.c.id).where(column < before).order_by(column).limit(limit)
+            removed += int(self.c.execute(delete(table).where(table.c.id.in_(oldest.scalar_subquery()))).rowcount)
+        return removed

@@ -371,6 +371,7 @@ device_logs = Table(
     Column("binary_log_file_base64", Text, nullable=False),
     Column("binary_log_filename", String(255), nullable=False),
     Index("ix_device_logs_device", "account_name", "device_id", "id"),
+    Index("ix_device_logs_time", "log_time"),  # retention (services/device_logging.prune)
 )
 
 # Every registration, registration update and HTTP check-in fota received (v2 server logging, checkInHistory).
@@ -384,4 +385,5 @@ check_ins = Table(
     Column("failure_type", String(64), nullable=False),
     Column("completed_at", UTCDateTime, nullable=False),
     Index("ix_check_ins_device", "device_id", "id"),
+    Index("ix_check_ins_completed", "completed_at"),  # retention (services/device_logging.prune)
 )

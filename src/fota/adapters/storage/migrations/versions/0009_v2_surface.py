@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("binary_log_filename", sa.String(255), nullable=False),
     )
     op.create_index("ix_device_logs_device", "device_logs", ["account_name", "device_id", "id"])
+    op.create_index("ix_device_logs_time", "device_logs", ["log_time"])
     op.create_table(
         "check_ins",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
@@ -60,11 +61,14 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_check_ins_device", "check_ins", ["device_id", "id"])
+    op.create_index("ix_check_ins_completed", "check_ins", ["completed_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_check_ins_completed", table_name="check_ins")
     op.drop_index("ix_check_ins_device", table_name="check_ins")
     op.drop_table("check_ins")
+    op.drop_index("ix_device_logs_time", table_name="device_logs")
     op.drop_index("ix_device_logs_device", table_name="device_logs")
     op.drop_table("device_logs")
     op.drop_index("ix_device_logging_account", table_name="device_logging")
