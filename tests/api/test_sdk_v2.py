@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 from verizon.exceptions.fota_v2_result_exception import FotaV2ResultException
 from verizon.models.campaign_software_upgrade import CampaignSoftwareUpgrade
 from verizon.models.campaign_status_enum import CampaignStatusEnum
@@ -32,6 +33,8 @@ from verizon.models.v2_time_window import V2TimeWindow
 from verizon.utilities.file_wrapper import FileWrapper
 from verizon.verizon_client import VerizonClient
 
+from fota.adapters.storage.database import make_engine
+from fota.adapters.storage.tables import campaigns as campaign_rows
 from fota.simulator.http_device import HttpDevice
 from tests.api.sdk_client import sdk_session
 from tests.api.test_sdk import FROM_FW, MAKE, MODEL, PAGE, TO_FW, opt, provision
@@ -380,16 +383,34 @@ def test_campaign_devices_page(fleet: Fleet) -> None:
     assert {d.status for p in pages for d in p.device_list} == {"UpgradePending"}
 
 
-def test_campaigns_by_status_and_device_history(fleet: Fleet) -> None:
+def add_queued_campaigns(server: RunningServer, like: str, count: int) -> list[str]:
+    """`count` copies of campaign `like` (same account, status and dates), inserted in one statement: a second page
+    of campaign history without a thousand API round trips."""
+    engine = make_engine(server.database_url)
+    try:
+        with engine.begin() as connection:
+            template = dict(connection.execute(select(campaign_rows).where(campaign_rows.c.id == like)).one()._mapping)
+            ids = sorted(str(uuid.uuid4()) for _ in range(count))
+            connection.execute(insert(campaign_rows), [{**template, "id": campaign_id} for campaign_id in ids])
+    finally:
+        engine.dispose()
+    return ids
+
+
+def test_campaigns_by_status_page_and_device_history(server: RunningServer, fleet: Fleet) -> None:
     reports = fleet.sdk.software_management_reports_v2
+    more = add_queued_campaigns(server, fleet.campaign_id, PAGE)
     queued = str(CampaignStatusEnum.CAMPAIGNREQUESTQUEUED)
     pages = walk(
         lambda after: reports.get_campaign_history_by_status(fleet.account.name, queued, after).body,
         cursor="last_seen_campaign_id",
     )
+    assert [len(p.campaign_list) for p in pages] == [PAGE, 1]
+    assert pages[0].last_seen_campaign_id == pages[0].campaign_list[-1].id
     listed = [c for p in pages for c in p.campaign_list]
-    assert [c.id for c in listed] == [fleet.campaign_id]
-    assert (listed[0].software_from, listed[0].software_to) == (FROM_FW, TO_FW)
+    assert [c.id for c in listed] == sorted([fleet.campaign_id, *more])
+    first = next(c for c in listed if c.id == fleet.campaign_id)
+    assert (first.software_from, first.software_to, first.status) == (FROM_FW, TO_FW, "CampaignQueued")
     history = reports.get_device_firmware_upgrade_history(fleet.account.name, fleet.imeis[0]).body
     assert isinstance(history, list)
     assert [(h.id, h.status) for h in history] == [(fleet.campaign_id, "UpgradePending")]

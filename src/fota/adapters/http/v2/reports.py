@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE
-from fota.adapters.http.routes.reports import _status
+from fota.adapters.http.routes.reports import campaign_status_query
 from fota.adapters.http.v2.presenters import account_device, device_status, software_campaign, software_package
 from fota.adapters.http.v2.schemas import (
     AccountDeviceListRead,
@@ -102,7 +102,7 @@ def get_campaign_history_by_status(
     campaigns, has_more = reports.campaigns_by_status(
         uow=c.reader(),
         account_name=account,
-        status=_status(campaign_status),
+        status=campaign_status_query(campaign_status),
         after=last_seen_campaign_id,
         page_size=MAX_PAGE_SIZE,
     )
