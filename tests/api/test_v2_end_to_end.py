@@ -1,20 +1,24 @@
-"""End to end through ThingSpace v2: HTTP devices honour a campaign's separate download and install windows, and a
-configuration-file campaign delivers the uploaded bytes to HTTP and LwM2M devices.
+"""End to end through ThingSpace v2: HTTP and LwM2M devices honour a campaign's separate download and install
+windows, and a configuration-file campaign delivers the uploaded bytes to HTTP and LwM2M devices.
 
-The server's clock is simulated and moved; simulated HTTP devices poll once per step, so nothing waits on time.
+The server's clock is simulated and moved; simulated HTTP devices poll once per step, and the LwM2M fleet's state is
+waited for as a condition, so nothing waits on fixed time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
+from verizon.models.campaign_software_upgrade import CampaignSoftwareUpgrade
 from verizon.models.download_time_window import DownloadTimeWindow
 from verizon.models.fota_v2_callback_registration_request import FotaV2CallbackRegistrationRequest
 from verizon.models.schedules_software_upgrade_request import SchedulesSoftwareUpgradeRequest
 from verizon.models.upload_and_schedule_file_request import UploadAndScheduleFileRequest
+from verizon.models.v2_time_window import V2TimeWindow
 from verizon.utilities.file_wrapper import FileWrapper
 
 from fota.adapters.storage.database import make_engine
@@ -24,7 +28,7 @@ from fota.simulator.http_device import HttpDevice
 from fota.simulator.package import build_image
 from tests.api.sdk_client import sdk_session
 from tests.conftest import Account, RunningServer
-from tests.lwm2m.harness import callback_receiver, drain_outbox, imei_block
+from tests.lwm2m.harness import callback_receiver, device_report, drain_outbox, imei_block
 
 MAKE, MODEL, FROM, TO = "Acme", "Meter-9", "5.0", "5.1"
 
@@ -120,6 +124,83 @@ def test_http_devices_download_and_install_only_in_their_windows(private_server:
             assert events and all("resultReason" in e and "reason" not in e for e in events), events
             assert events[-1]["status"] == "UpgradeSuccess"
             assert [e["status"] for e in events][:2] == ["UpgradePending", "UpgradeInProgress"]
+
+
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+def test_lwm2m_devices_execute_the_update_only_in_the_install_window(private_server: RunningServer) -> None:
+    server = private_server
+    account = server.new_account()
+    firmware = server.new_firmware(make=MAKE, model=MODEL, firmware_from=FROM, firmware_to=TO)
+    assert (
+        server.admin.put(f"/firmware/{firmware['firmwareName']}/image", content=build_image(TO, 2048)).status_code
+        == 200
+    )
+    start = imei_block(2)
+    imeis = [str(start + i) for i in range(2)]
+    account.add_devices(
+        [{"deviceId": i, "make": MAKE, "model": MODEL, "firmware": FROM, "protocol": "LWM2M"} for i in imeis]
+    )
+    day1 = server.now() + timedelta(days=1)
+    created = (
+        sdk_session(account)
+        .campaigns_v2.schedule_campaign_firmware_upgrade(
+            account.name,
+            CampaignSoftwareUpgrade(
+                software_name=firmware["firmwareName"],
+                software_from=FROM,
+                software_to=TO,
+                distribution_type="LWM2M",
+                start_date=day1.date(),
+                end_date=day1.date() + timedelta(days=1),
+                device_list=imeis,
+                download_time_window_list=[V2TimeWindow(2, 6)],
+                install_time_window_list=[V2TimeWindow(18, 22)],
+            ),
+        )
+        .body
+    )
+    server.set_clock(at(day1, 3))  # a download window, no install window
+
+    def statuses() -> dict[str, tuple[str, str | None]]:
+        return {d: (r["status"], r.get("resultReason")) for d, r in device_report(account, created.id).items()}
+
+    template = DeviceConfig(
+        server=server.coap_url,
+        make=MAKE,
+        model=MODEL,
+        firmware=FROM,
+        checkin_interval=0.5,
+        awake_seconds=8.0,
+        reboot_seconds=0.5,
+        lifetime=60,
+    )
+
+    async def scenario() -> None:
+        fleet = Fleet(2, template, imei_start=start)
+        await fleet.start()
+        try:
+            downloaded = dict.fromkeys(imeis, ("UpgradeInProgress", "Downloaded"))
+            await wait_until(lambda: statuses() == downloaded, "both downloads")
+            seen = [d.updates for d in fleet.devices]
+            await wait_until(
+                lambda: all(d.updates >= n + 2 for d, n in zip(fleet.devices, seen, strict=True)), "more check-ins"
+            )
+            assert [d.update_executions for d in fleet.devices] == [0, 0], "no Update outside the install window"
+            assert statuses() == downloaded
+            server.set_clock(at(day1, 19))
+            success = dict.fromkeys(imeis, "UpgradeSuccess")
+            await wait_until(lambda: {d: s for d, (s, _) in statuses().items()} == success, "the upgrades")
+            assert [d.update_executions for d in fleet.devices] == [1, 1]
+        finally:
+            await fleet.stop()
+
+    asyncio.run(scenario())
 
 
 def test_configuration_file_reaches_http_and_lwm2m_devices_byte_for_byte(server: RunningServer, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ class Assignment:
     may_download: bool = True  # a download window is open now (a package offer may go out)
     may_install: bool = True  # the campaign lets a downloaded package be installed now
     install_wait_until: datetime | None = None  # if not now, until when a downloaded package may wait for it
+    install_gated: bool = False  # the campaign has an install rule of its own (v2 install windows/after-date)
 
 
 def device_reported(
@@ -106,6 +107,7 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         may_download=campaign.may_download(now),
         may_install=campaign.may_install(now),
         install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
+        install_gated=campaign.phases.separate_install,
     )
 
 
@@ -247,20 +249,45 @@ def wait_for_install(
     close (plus the usual time-out), so waiting is not mistaken for a device gone quiet. No history: nothing
     changed."""
     now = clock.now()
-    opening = assignment.install_wait_until
     with uow:
-        moved = uow.upgrades.set_step(
-            assignment.campaign_id,
-            device_id,
-            from_steps=[Step.DOWNLOADED.value],
-            step=Step.DOWNLOADED.value,
-            reason=Step.DOWNLOADED.reason,
-            now=now,
-            deadline=policy.deadline(Step.DOWNLOADED, max(now, opening or now)),
-        )
-        if moved:
-            uow.commit()
+        moved = _hold_for_install(uow, policy, assignment, device_id, assignment.install_wait_until, now)
+        uow.commit()
     return moved
+
+
+def ready_to_install(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> bool:
+    """Whether the Update may be executed now, read afresh (an LwM2M download can outlast the window it started in);
+    when not, the downloaded package is held for the install window as `wait_for_install` does."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(assignment.account_name, assignment.campaign_id)
+        if campaign is None or campaign.may_install(now):
+            return True
+        until = install_wait_until(campaign.schedule, campaign.phases, now)
+        _hold_for_install(uow, policy, assignment, device_id, until, now)
+        uow.commit()
+    return False
+
+
+def _hold_for_install(
+    uow: UnitOfWork,
+    policy: UpgradePolicy,
+    assignment: Assignment,
+    device_id: str,
+    until: datetime | None,
+    now: datetime,
+) -> bool:
+    return uow.upgrades.set_step(
+        assignment.campaign_id,
+        device_id,
+        from_steps=[Step.DOWNLOADED.value],
+        step=Step.DOWNLOADED.value,
+        reason=Step.DOWNLOADED.reason,
+        now=now,
+        deadline=policy.deadline(Step.DOWNLOADED, max(now, until or now)),
+    )
 
 
 def mark_update_executing(

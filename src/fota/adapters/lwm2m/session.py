@@ -170,6 +170,8 @@ class DeviceSession:
                 if work.step is Step.DOWNLOADING and status.result > 1:
                     await self._conclude(work, outcome_of_result(status.result), Step.DOWNLOADING)
                     return
+                if not work.may_download:
+                    return  # the package is offered (again) only while a download window is open
                 await self._deliver(work, status)
                 if not await self._wait_for_download(work):
                     return
@@ -288,6 +290,11 @@ class DeviceSession:
         # Checked again here: a download can take the whole awake spell, long enough to have moved meanwhile.
         # (Only one process can mark Updating in any case; this keeps the other from even trying.)
         if await self._moved_away():
+            return
+        if work.install_gated and not await self._call(
+            upgrades.ready_to_install, uow=self.c.uow(), policy=self.c.policy, assignment=work, device_id=self.device_id
+        ):
+            log.info("device %s: package downloaded; the Update waits for the install window", self.device_id)
             return
         marked = await self._call(
             upgrades.mark_update_executing,
