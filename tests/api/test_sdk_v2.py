@@ -279,6 +279,8 @@ def test_http_software_campaign_answers_in_strings(server: RunningServer, tenant
     assert created.device_list == [imei]
     bad = SchedulesSoftwareUpgradeRequest(software_name=fw["firmwareName"], distribution_type="HTTP")
     raises_400(lambda: tenant.sdk.campaigns_v2.schedule_sw_upgrade_http_devices(account.name, bad))
+    body.download_time_window_list = [DownloadTimeWindow("²", "5")]  # a digit to str.isdigit, not to int()
+    raises_400(lambda: tenant.sdk.campaigns_v2.schedule_sw_upgrade_http_devices(account.name, body))
 
 
 # --- configuration files ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ campaigns, all campaigns of the one campaign service, with v2's download and ins
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 
@@ -40,7 +41,8 @@ def _windows(body: Sequence[TimeWindowBody] | None) -> tuple[TimeWindow, ...]:
 
 
 def _hour(text: str | None, field: str) -> int:
-    if text is None or not text.strip().isdigit():
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if text is None or not re.fullmatch(r"[0-9]{1,2}", text.strip()):
         raise InvalidRequest(f'{field} must be an hour given as a string of digits, e.g. "18"')
     return int(text)
 
