@@ -443,13 +443,15 @@ def test_logging_enable_upload_read_disable(server: RunningServer, tenant: Tenan
     assert [s.device_id for s in logging.list_devices_with_logging_enabled(account.name).body] == imeis[:20]
 
     device.poll()
-    r = device.upload_logs([{"logType": "Event", "eventLog": "agent started", "binaryLogFilename": "boot.log"}])
+    r = device.upload_logs([{"logType": "Event", "eventLog": "agent started", "logTime": "2020-01-01T00:00:00"}])
     assert r.status_code == 200 and r.json() == {"accepted": 1}, r.text
+    assert device.upload_logs([{"logType": "Diary", "eventLog": "x"}]).status_code == 400
     logs = logging.list_device_logs(account.name, imeis[0]).body
     assert [(e.log_type, e.event_log) for e in logs] == [
         ("AgentService", "HTTP check-in, firmware " + FROM_FW),
         ("Event", "agent started"),
     ]
+    assert logs[1].log_time.datetime.year == 2020  # the device's own time, read as UTC
 
     history = tenant.sdk.server_logging.get_device_check_in_history(account.name, imeis[1]).body
     assert history is None or history == []  # never heard from

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fota.clock import Clock
 from fota.domain.devices import check_imei
@@ -114,6 +114,13 @@ class UploadedLog:
     binary_log_filename: str = ""
 
 
+def _at_most(log_time: datetime | None, now: datetime) -> datetime:
+    """The device's own time of the entry (UTC when it names no zone), never later than the server's now."""
+    if log_time is None:
+        return now
+    return min(log_time if log_time.tzinfo else log_time.replace(tzinfo=UTC), now)
+
+
 def upload(*, uow: UnitOfWork, clock: Clock, device_id: str, entries: Sequence[UploadedLog]) -> int:
     """Entries an HTTP device sends; refused unless its account enabled logging for it."""
     if len(entries) > MAX_UPLOAD:
@@ -131,7 +138,7 @@ def upload(*, uow: UnitOfWork, clock: Clock, device_id: str, entries: Sequence[U
                 DeviceLogEntry(
                     status.account_name,
                     device_id,
-                    min(e.log_time, now) if e.log_time else now,
+                    _at_most(e.log_time, now),
                     e.log_type,
                     e.event_log,
                     e.binary_log_file_base64,

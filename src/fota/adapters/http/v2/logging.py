@@ -64,7 +64,7 @@ def disable_device_logging(account: str, device_id: str, c: ContainerDep, _: Cal
 
 @router.get("/logging/{account}/devices/{device_id}/logs")
 def list_device_logs(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> list[DeviceLogRead]:
-    """The device's log entries, oldest first (the newest 1000)."""
+    """The device's log entries (the newest 1000), in the order they arrived."""
     entries = device_logging.logs(uow=c.reader(), account_name=account, device_id=device_id)
     return [
         DeviceLogRead(
