@@ -1,9 +1,9 @@
 """Authentication and authorisation at the edges of the API, over real HTTP.
 
-Every v3 route of the contract (§4, plus the `/reports/{acc}/campaigns` alias of row 17), the three v2
-`/licenses/{acc}/cancel` routes and every v1 route (§6) are driven from one route table through each way a caller
-can fail to prove who it is (401) or prove to be someone else (403). Then the token and session endpoints
-themselves, the logout, and the admin API's own guard.
+Every v3 route of the contract (§4, plus the `/reports/{acc}/campaigns` alias of row 17), every v2 route (§5, the
+three `/licenses/{acc}/cancel` routes among them) and every v1 route (§6) are driven from one route table through
+each way a caller can fail to prove who it is (401) or prove to be someone else (403). Then the token and session
+endpoints themselves, the logout, and the admin API's own guard.
 
 Error bodies are held to docs/behaviour.md: exactly `{"errorCode", "errorMessage"}`, both strings, except the
 OAuth token endpoint, which answers `{"error", "error_description"}`.
@@ -136,6 +136,66 @@ ROUTES = [
     Route("DELETE", V2 + "/licenses/{acc}/cancel"),
     *V1_ROUTES,
 ]
+SOFTWARE_BODY = {
+    "softwareName": "{fw}",
+    "softwareFrom": "{fw_from}",
+    "softwareTo": "{fw_to}",
+    "distributionType": "LWM2M",
+    "startDate": "{start}",
+    "endDate": "{end}",
+    "deviceList": ["{imei2}"],
+    "campaignName": "auth check v2",
+    "downloadTimeWindowList": [{"startTime": 1, "endTime": 5}],
+    "installTimeWindowList": [{"startTime": 18, "endTime": 22}],
+}
+TEXT_SCHEDULE = {
+    "distributionType": "LWM2M",
+    "startDate": "{start}",
+    "endDate": "{end}",
+    "deviceList": ["{imei2}"],
+    "downloadTimeWindowList": [{"startTime": "1", "endTime": "5"}],
+}
+# Every v2 operation of the contract (§5) besides the cancel list above.
+V2_ROUTES = [
+    Route("GET", V2 + "/subscriptions/{acc}"),
+    Route("GET", V2 + "/licenses/{acc}"),
+    Route("POST", V2 + "/licenses/{acc}/assign", {"deviceList": ["{imei}"]}),
+    Route("POST", V2 + "/licenses/{acc}/remove", {"deviceList": ["{imei}"]}),
+    Route("POST", V2 + "/campaigns/{acc}", SOFTWARE_BODY),
+    Route("GET", V2 + "/campaigns/{acc}/{cid}"),
+    Route("PUT", V2 + "/campaigns/{acc}/{cid}", {"Type": "append", "deviceList": ["{imei2}"]}),
+    Route(
+        "PUT",
+        V2 + "/campaigns/{acc}/{cid}/dates",
+        {"startDate": "{start}", "endDate": "{end}", "downloadTimeWindowList": [{"startTime": 1, "endTime": 5}]},
+    ),
+    Route("DELETE", V2 + "/campaigns/{acc}/{cid}"),
+    Route("POST", V2 + "/campaigns/files/{acc}", {**TEXT_SCHEDULE, "fileName": "{fw}", "fileVersion": "1"}),
+    Route(
+        "POST",
+        V2 + "/campaigns/software/{acc}",
+        {**TEXT_SCHEDULE, "softwareName": "{fw}", "softwareFrom": "{fw_from}", "softwareTo": "{fw_to}"},
+    ),
+    Route("GET", V2 + "/callbacks/{acc}"),
+    Route("POST", V2 + "/callbacks/{acc}", {"url": "https://callbacks.example.com/fota-v2"}),
+    Route("PUT", V2 + "/callbacks/{acc}", {"url": "https://callbacks.example.com/fota-v2b"}),
+    Route("DELETE", V2 + "/callbacks/{acc}"),
+    Route("GET", V2 + "/software/{acc}?distributionType=LWM2M"),
+    Route("GET", V2 + "/devices/{acc}"),
+    Route("GET", V2 + "/reports/{acc}/devices/{imei}"),
+    Route("GET", V2 + "/reports/{acc}/campaigns?campaignStatus=CampaignRequestQueued"),
+    Route("GET", V2 + "/reports/{acc}/campaigns/{cid}/devices"),
+    Route("GET", V2 + "/logging/{acc}/devices"),
+    Route("PUT", V2 + "/logging/{acc}/devices", {"deviceIds": ["{imei}"]}),
+    Route("DELETE", V2 + "/logging/{acc}/devices?deviceIds={imei}"),
+    Route("PUT", V2 + "/logging/{acc}/devices/{imei}"),
+    Route("DELETE", V2 + "/logging/{acc}/devices/{imei}"),
+    Route("GET", V2 + "/logging/{acc}/devices/{imei}/logs"),
+    Route("GET", V2 + "/logging/{acc}/devices/{imei}/checkInHistory"),
+    Route("GET", V2 + "/files/{acc}?distributionType=HTTP"),
+    Route("POST", V2 + "/files/{acc}"),
+]
+ROUTES += V2_ROUTES
 ROUTE_PARAMS = [pytest.param(r, id=f"{r.method} {r.path.split('?')[0]}") for r in ROUTES]
 
 

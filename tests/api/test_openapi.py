@@ -11,6 +11,39 @@ import pytest
 from tests.conftest import RunningServer
 
 V3 = "/api/fota/v3"
+V2 = "/api/fota/v2"
+# Every v2 operation of the contract (§5) but the cancel list, which ROUTES names; each with its SDK summary.
+V2_ROUTES = [
+    ("get", f"{V2}/subscriptions/{{account}}"),
+    ("get", f"{V2}/licenses/{{account}}"),
+    ("post", f"{V2}/licenses/{{account}}/assign"),
+    ("post", f"{V2}/licenses/{{account}}/remove"),
+    ("post", f"{V2}/campaigns/{{account}}"),
+    ("get", f"{V2}/campaigns/{{account}}/{{campaign_id}}"),
+    ("put", f"{V2}/campaigns/{{account}}/{{campaign_id}}"),
+    ("delete", f"{V2}/campaigns/{{account}}/{{campaign_id}}"),
+    ("put", f"{V2}/campaigns/{{account}}/{{campaign_id}}/dates"),
+    ("post", f"{V2}/campaigns/files/{{account}}"),
+    ("post", f"{V2}/campaigns/software/{{account}}"),
+    ("get", f"{V2}/callbacks/{{account}}"),
+    ("post", f"{V2}/callbacks/{{account}}"),
+    ("put", f"{V2}/callbacks/{{account}}"),
+    ("delete", f"{V2}/callbacks/{{account}}"),
+    ("get", f"{V2}/software/{{account}}"),
+    ("get", f"{V2}/devices/{{account}}"),
+    ("get", f"{V2}/reports/{{account}}/devices/{{device_id}}"),
+    ("get", f"{V2}/reports/{{account}}/campaigns"),
+    ("get", f"{V2}/reports/{{account}}/campaigns/{{campaign_id}}/devices"),
+    ("get", f"{V2}/logging/{{account}}/devices"),
+    ("put", f"{V2}/logging/{{account}}/devices"),
+    ("delete", f"{V2}/logging/{{account}}/devices"),
+    ("put", f"{V2}/logging/{{account}}/devices/{{device_id}}"),
+    ("delete", f"{V2}/logging/{{account}}/devices/{{device_id}}"),
+    ("get", f"{V2}/logging/{{account}}/devices/{{device_id}}/logs"),
+    ("get", f"{V2}/logging/{{account}}/devices/{{device_id}}/checkInHistory"),
+    ("get", f"{V2}/files/{{account}}"),
+    ("post", f"{V2}/files/{{account}}"),
+]
 ROUTES = [
     ("post", "/api/ts/v1/oauth2/token"),
     ("post", "/api/m2m/v1/session/login"),
@@ -48,6 +81,7 @@ ROUTES = [
     ("post", "/admin/v1/firmware"),
     ("put", "/admin/v1/firmware/{firmware_name}/image"),
     ("post", "/admin/v1/clock"),
+    *V2_ROUTES,
 ]
 WITH_BODY = {
     "/api/ts/v1/oauth2/token",
@@ -76,10 +110,16 @@ def test_route_is_described_with_schemas(spec: dict[str, Any], method: str, path
     if path in WITH_BODY and not (method == "get" or method == "delete"):
         body = operation["requestBody"]["content"]
         assert all("schema" in media for media in body.values())
-    if path.startswith(V3):
+    if path.startswith((V3, V2)):
         for status in ("400", "401", "403", "404"):
             schema = operation["responses"][status]["content"]["application/json"]["schema"]
             assert set(schema["required"]) == {"errorCode", "errorMessage"}
+
+
+@pytest.mark.parametrize(("method", "path"), V2_ROUTES)
+def test_v2_route_is_summarised_in_one_line(spec: dict[str, Any], method: str, path: str) -> None:
+    summary = spec["paths"][path][method]["summary"]
+    assert summary.endswith(".") and "\n" not in summary, summary
 
 
 def test_campaign_schemas_spell_the_wire_names(spec: dict[str, Any]) -> None:

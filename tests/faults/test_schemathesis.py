@@ -187,6 +187,7 @@ def test_generated_requests_get_documented_answers(fuzz: Fixture) -> None:
         assert isinstance(result, Ok), f"the schema is invalid: {result}"
         operations.append(result.ok())
     assert len(operations) >= 40 + 18, "the whole API is generated, v1 included"
+    assert sum(o.path.startswith("/api/fota/v2/") for o in operations) >= 32, "every v2 operation is generated"
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             label = f"{operation.label} [{mode.value}]"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from fota.domain.errors import InvalidRequest, InvalidState
+from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import CampaignStatus
 from fota.domain.windows import Schedule, validate_windows
@@ -29,6 +30,9 @@ class Firmware:
     # A verified detached signature over the image's sha256 (base64) and the publisher key that verified it.
     image_signature: str | None = None
     image_key_id: str | None = None
+    kind: str = "firmware"  # or "file": a v2 configuration file, private to `owner_account`
+    owner_account: str | None = None
+    local_target_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,15 @@ class Campaign:
     auto_add_devices: bool
     status: CampaignStatus
     status_reason: str | None = None
+    package_kind: str = "firmware"  # "file": pushes a configuration file; the device's firmware does not matter
+    phases: Phases = NO_PHASES
+
+    def may_download(self, now: datetime) -> bool:
+        """A new attempt (the package offer) may start: a download window is open."""
+        return download_open(self.schedule, self.phases, now)
+
+    def may_install(self, now: datetime) -> bool:
+        return install_open(self.schedule, self.phases, now)
 
     def next_transition_at(self) -> datetime | None:
         """When the engine must next look at this campaign; None once it is final."""

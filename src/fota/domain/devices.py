@@ -48,7 +48,7 @@ def ineligibility_reason(
         return f"Device protocol {device.protocol.value} differs from the campaign's {campaign.protocol.value}"
     if device.make != campaign.make or device.model != campaign.model:
         return f"Device is a {device.make} {device.model}; the firmware is for {campaign.make} {campaign.model}"
-    if device.firmware != campaign.firmware_from:
+    if campaign.package_kind != "file" and device.firmware != campaign.firmware_from:
         return f"Device runs firmware {device.firmware!r}, not the campaign's firmwareFrom {campaign.firmware_from!r}"
     if in_other_live_campaign:
         return "Device is already in another live campaign"

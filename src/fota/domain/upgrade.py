@@ -111,13 +111,20 @@ def outcome_of_result(update_result: int) -> Outcome | None:
     return Outcome(False, f"Update Result {update_result}: {text}", retryable=update_result in TRANSIENT_RESULTS)
 
 
-def outcome_after_reboot(update_result: int, reported_firmware: str | None, firmware_to: str) -> Outcome:
-    """After an executed Update the device must report Update Result 1 AND run firmwareTo."""
+def outcome_after_reboot(
+    update_result: int, reported_firmware: str | None, firmware_to: str, *, firmware_must_match: bool = True
+) -> Outcome:
+    """After an executed Update the device must report Update Result 1 AND run firmwareTo.
+
+    A configuration file (`firmware_must_match` False) changes no firmware: Update Result 1 is the whole proof.
+    """
     decided = outcome_of_result(update_result)
     if decided is not None and not decided.success:
         return decided
     if decided is None:
         return Outcome(False, f"device came back on firmware {reported_firmware!r} without an Update Result")
+    if not firmware_must_match:
+        return Outcome(True, f"Configuration file {firmware_to} installed successfully")
     if reported_firmware != firmware_to:
         return Outcome(
             False, f"firmware mismatch after reboot: device reports {reported_firmware!r}, expected {firmware_to!r}"

@@ -33,28 +33,41 @@ def ensure_signing_secret(uow: UnitOfWork, account_name: str) -> CallbackRegistr
 
 
 def register_callback(
-    *, uow: UnitOfWork, clock: Clock, outbound: OutboundPolicy, account_name: str, url: str | None
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    outbound: OutboundPolicy,
+    account_name: str,
+    url: str | None,
+    api_version: str = "v3",
 ) -> str:
     """Registers (or re-registers) the URL; the secret is kept on re-registration so receivers keep verifying.
 
-    The outbound policy refuses internal destinations here (400) and again before every delivery.
+    The outbound policy refuses internal destinations here (400) and again before every delivery. `api_version`: the
+    API version registering it (v2 or v3); events are delivered in that version's payload shape.
     """
     checked = outbound.check_registration(url)
     with uow:
-        uow.callbacks.set(account_name, checked, at=clock.now())
+        uow.callbacks.set(account_name, checked, at=clock.now(), api_version=api_version)
         ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked
 
 
 def update_callback(
-    *, uow: UnitOfWork, clock: Clock, outbound: OutboundPolicy, account_name: str, url: str | None
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    outbound: OutboundPolicy,
+    account_name: str,
+    url: str | None,
+    api_version: str = "v3",
 ) -> str:
     checked = outbound.check_registration(url)
     with uow:
         if uow.callbacks.get(account_name) is None:
             raise NotFound(f"account {account_name} has no callback registered; POST one first")
-        uow.callbacks.set(account_name, checked, at=clock.now())
+        uow.callbacks.set(account_name, checked, at=clock.now(), api_version=api_version)
         ensure_signing_secret(uow, account_name)
         uow.commit()
     return checked

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from fota.clock import Clock
 from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, check_schedule
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
+from fota.domain.phases import NO_PHASES, Phases, check_phases, check_windows_kept
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import PENDING_DEVICES_ON_FINAL, CampaignStatus, DeviceStatus
 from fota.domain.windows import Schedule, TimeWindow
@@ -33,6 +34,8 @@ class CampaignCreate:
     campaign_name: str | None = None
     windows: Sequence[TimeWindow] = ()
     time_zone: str | None = None
+    phases: Phases = NO_PHASES  # v2 download/install after-dates and install windows
+    package_kind: str = "firmware"  # "file": `firmware_name` names one of the account's configuration files
 
 
 @dataclass(frozen=True)
@@ -62,10 +65,18 @@ def checked_campaign(
         Schedule(request.start_date, request.end_date, tuple(request.windows), request.time_zone or "UTC"), now
     )
     firmware = uow.firmware.get(request.firmware_name)
-    if firmware is None:
-        raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist: see GET /firmware/{{account}}")
-    check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
-    check_campaign_firmware(uow, account_name=account_name, firmware=firmware, deployment=signing_required)
+    if request.package_kind == "file":
+        if firmware is None or firmware.kind != "file" or firmware.owner_account != account_name:
+            raise InvalidRequest(f"file {request.firmware_name!r} does not exist: see GET /files/{{account}}")
+        # A file has a version but upgrades nothing "from", and any protocol can carry it: only the version counts.
+        version = request.firmware_to or firmware.firmware_to
+        check_firmware_matches(firmware, firmware.firmware_from, version, firmware.protocol)
+    else:
+        if firmware is None or firmware.kind != "firmware":
+            raise InvalidRequest(f"firmware {request.firmware_name!r} does not exist: see GET /firmware/{{account}}")
+        check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
+        check_campaign_firmware(uow, account_name=account_name, firmware=firmware, deployment=signing_required)
+    phases = check_phases(request.phases, schedule)
     return Campaign(
         id=str(uuid.uuid4()),
         account_name=account_name,
@@ -81,6 +92,8 @@ def checked_campaign(
         auto_add_devices=request.auto_add_devices,
         status=CampaignStatus.QUEUED,
         status_reason="campaign checks passed; waiting to be scheduled",
+        package_kind=firmware.kind,
+        phases=phases,
     )
 
 
@@ -167,14 +180,26 @@ def change_dates(
     start_date: date,
     end_date: date,
     windows: Sequence[TimeWindow] | None,
+    phases: Phases | None = None,
+    keep_windows: bool = False,
 ) -> Campaign:
+    """New dates and windows (v3 replaces them). v2 (`phases` given, `keep_windows`) may add windows but not remove
+    them, and sets its after-dates and install windows too."""
     now = clock.now()
     with uow:
         campaign = _locked_campaign(uow, account_name, campaign_id)
-        proposed = Schedule(
-            start_date, end_date, tuple(windows) if windows is not None else (), campaign.schedule.time_zone
-        )
+        new_windows = tuple(windows) if windows is not None else ()
+        if keep_windows:
+            new_windows = new_windows or campaign.schedule.windows
+            check_windows_kept(campaign.schedule.windows, new_windows, "download")
+            if phases is not None and campaign.phases.install_windows:
+                kept = phases.install_windows or campaign.phases.install_windows
+                check_windows_kept(campaign.phases.install_windows, kept, "install")
+                phases = replace(phases, install_windows=kept)
+        proposed = Schedule(start_date, end_date, new_windows, campaign.schedule.time_zone)
         changed = campaign.with_new_schedule(proposed, now)
+        if phases is not None:
+            changed = replace(changed, phases=check_phases(phases, changed.schedule))
         windows_text = ", ".join(f"{w.start_hour}-{w.end_hour}" for w in changed.schedule.windows) or "any hour"
         uow.campaigns.update(changed, at=now)
         events.record(

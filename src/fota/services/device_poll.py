@@ -25,6 +25,7 @@ class Instruction:
     package_url: str | None = None
     size: int | None = None
     sha256: str | None = None
+    target_path: str | None = None  # a configuration file's place on the device (v2 `localTargetPath`)
 
 
 NOTHING = Instruction("none")
@@ -64,7 +65,7 @@ def check_in(
     update_result: int,
     package_base_url: str,
 ) -> Instruction:
-    upgrades.device_reported(uow=uow_factory(), clock=clock, device_id=device_id, firmware=firmware)
+    upgrades.device_reported(uow=uow_factory(), clock=clock, device_id=device_id, firmware=firmware, check_in="HTTP")
     found = upgrades.current_work(uow=uow_factory(), clock=clock, device_id=device_id)
     if found is None:
         return NOTHING
@@ -102,7 +103,10 @@ def check_in(
             return NOTHING
         if state == UpdateState.DOWNLOADED and update_result == 0:
             return Instruction("update", work.campaign_id, work.firmware_to)  # the instruction was lost
-        return conclude(outcome_after_reboot(update_result, firmware, work.firmware_to), Step.UPDATING)
+        outcome = outcome_after_reboot(
+            update_result, firmware, work.firmware_to, firmware_must_match=work.package_kind != "file"
+        )
+        return conclude(outcome, Step.UPDATING)
     if work.step is None:
         if not upgrades.claim_start(
             uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id
@@ -117,6 +121,8 @@ def check_in(
             return NOTHING
         elif work.step is Step.DOWNLOADING and update_result > 1:
             return conclude(outcome_of_result(update_result), Step.DOWNLOADING)
+        elif not work.may_download:
+            return NOTHING  # the package is offered only while a download window is open
         else:
             token = upgrades.issue_download_link(
                 uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id
@@ -132,7 +138,11 @@ def check_in(
                 f"{package_base_url}/fw/{token}",
                 package.image_size if package else None,
                 package.image_sha256 if package else None,
+                package.local_target_path if package else None,
             )
+    if work.step is Step.DOWNLOADED and not work.may_install:
+        upgrades.wait_for_install(uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id)
+        return NOTHING
     if work.step is Step.DOWNLOADED and upgrades.mark_update_executing(
         uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id
     ):

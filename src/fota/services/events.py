@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fota.domain.campaign import Campaign
-from fota.services.ports import CallbackRegistration, HistoryEntry, OutboxEvent, UnitOfWork
+from fota.services.ports import CallbackRegistration, DeviceLogEntry, HistoryEntry, OutboxEvent, UnitOfWork
 from fota.services.v1_events import (
     CONCLUSIONS,
     announcements,
@@ -30,8 +30,9 @@ def rfc3339(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def event_payload(event_id: str, entry: HistoryEntry) -> dict[str, Any]:
-    """The callback body of one status change (camelCase, like the rest of the API)."""
+def event_payload(event_id: str, entry: HistoryEntry, version: str = "v3") -> dict[str, Any]:
+    """The callback body of one status change (camelCase, like the rest of the API), in the shape of the API version
+    that registered the callback: v2 names the reason `resultReason` and the time `updateTime` (docs/callbacks.md)."""
     assert entry.campaign_id is not None
     payload: dict[str, Any] = {
         "eventId": event_id,
@@ -41,7 +42,10 @@ def event_payload(event_id: str, entry: HistoryEntry) -> dict[str, Any]:
     }
     if entry.device_id is not None:
         payload["deviceId"] = entry.device_id
-    payload.update(status=entry.status, reason=entry.reason, time=rfc3339(entry.at))
+    if version == "v2":
+        payload.update(status=entry.status, resultReason=entry.reason, updateTime=rfc3339(entry.at))
+    else:
+        payload.update(status=entry.status, reason=entry.reason, time=rfc3339(entry.at))
     return payload
 
 
@@ -59,7 +63,7 @@ def _events(
             v1_entries.setdefault((entry.account_name, entry.campaign_id), []).append(entry)
             continue
         event_id = str(uuid.uuid4())
-        payload = event_payload(event_id, entry)
+        payload = event_payload(event_id, entry, registration.api_version)
         events.append(OutboxEvent(event_id, entry.account_name, payload["eventType"], payload, entry.at))
     if v1_entries:
         events.extend(_v1_events(uow, v1_entries, registrations))
@@ -109,6 +113,7 @@ def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:
     """
     batch = list(entries)
     uow.history.append(batch)
+    _log_upgrade_steps(uow, batch)
     names = {e.account_name for e in batch if e.campaign_id is not None}
     if not names:
         return
@@ -117,3 +122,19 @@ def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:
         events = _events(uow, batch, registrations)
         if events:
             uow.outbox.add(events)
+
+
+def _log_upgrade_steps(uow: UnitOfWork, batch: list[HistoryEntry]) -> None:
+    """Devices with logging enabled (a few per account) get each upgrade step as a SoftwareUpdate log entry."""
+    accounts = sorted({e.account_name for e in batch if e.device_id is not None and e.campaign_id is not None})
+    if not accounts:
+        return
+    logging = uow.activity.logging_in(accounts, now=batch[0].at)
+    if logging:
+        uow.activity.add_logs(
+            [
+                DeviceLogEntry(e.account_name, e.device_id, e.at, "SoftwareUpdate", f"{e.status}: {e.reason or ''}")
+                for e in batch
+                if e.device_id is not None and e.device_id in logging and e.campaign_id is not None
+            ]
+        )

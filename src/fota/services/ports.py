@@ -153,7 +153,12 @@ class DeviceRepository(Protocol):
 class FirmwareRepository(Protocol):
     def get(self, name: str) -> Firmware | None: ...
     def add(self, firmware: Firmware) -> None: ...
-    def list(self, protocol: DeviceProtocol | None) -> list[Firmware]: ...
+    def list(
+        self, protocol: DeviceProtocol | None, *, kind: str = "firmware", owner_account: str | None = None
+    ) -> list[Firmware]:
+        """Catalogue entries of one kind by name; `owner_account` narrows files to one account's."""
+        ...
+
     def set_image(
         self, name: str, data: bytes, *, sha256: str, signature: str | None = None, key_id: str | None = None
     ) -> None:
@@ -412,6 +417,67 @@ class InsightRepository(Protocol):
     def checkins(self, device_ids: Sequence[str]) -> dict[str, CheckIn]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInRecord:
+    """One registration, registration update or HTTP check-in fota received (v2 `checkInHistory`)."""
+
+    device_id: str
+    client_type: str  # LWM2M or HTTP
+    result: str  # Success or Failure
+    failure_type: str  # "None" on success
+    completed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLogEntry:
+    account_name: str
+    device_id: str
+    log_time: datetime
+    log_type: str
+    event_log: str
+    binary_log_file_base64: str = ""
+    binary_log_filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingStatus:
+    device_id: str
+    account_name: str
+    expires_at: datetime
+
+
+class DeviceActivityRepository(Protocol):
+    """Check-in history of every device, and the logs of the (few) devices with logging enabled."""
+
+    def add_check_ins(self, records: Sequence[CheckInRecord]) -> None: ...
+    def check_ins(self, device_id: str, *, limit: int) -> list[CheckInRecord]:
+        """Newest first."""
+        ...
+
+    def logging(self, account_name: str, *, now: datetime) -> list[LoggingStatus]:
+        """The account's devices whose logging has not expired, by device id."""
+        ...
+
+    def logging_of(self, device_id: str, *, now: datetime) -> LoggingStatus | None: ...
+    def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:
+        """Ids of the devices of these accounts whose logging is on (a few per account)."""
+        ...
+
+    def enable_logging(self, statuses: Sequence[LoggingStatus], *, at: datetime) -> None:
+        """Creates or extends each device's logging."""
+        ...
+
+    def disable_logging(self, account_name: str, device_ids: Sequence[str]) -> int: ...
+    def add_logs(self, entries: Sequence[DeviceLogEntry]) -> None: ...
+    def logs(self, account_name: str, device_id: str, *, limit: int) -> list[DeviceLogEntry]:
+        """Oldest first, the last `limit` entries."""
+        ...
+
+    def prune(self, before: datetime, limit: int) -> int:
+        """Deletes up to `limit` check-ins and up to `limit` log entries older than the instant."""
+        ...
+
+
 class KeyCipher(Protocol):
     """Encrypts secrets the server must read back (DTLS pre-shared keys); `context` binds a ciphertext to its row."""
 
@@ -512,6 +578,8 @@ class UnitOfWork(Protocol):
     def bootstrap(self) -> BootstrapRepository: ...
     @property
     def signing_keys(self) -> SigningKeyRepository: ...
+    @property
+    def activity(self) -> DeviceActivityRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

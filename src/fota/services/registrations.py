@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from fota.clock import Clock
 from fota.domain.security import SecurityMode, refusal
+from fota.services.device_logging import note_check_in
 from fota.services.ports import Registration, UnitOfWork, UnitOfWorkFactory
 from fota.services.upgrades import Assignment, work_in
 
@@ -49,6 +50,7 @@ def register(
         )
         uow.registrations.save(registration)
         uow.devices.touch(device_id, at=now)
+        note_check_in(uow, device_id, "LWM2M", f"LwM2M Register from {address}, lifetime {lifetime} s", now=now)
         uow.commit()
     return registration
 
@@ -168,6 +170,7 @@ def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: Ch
             current.location, now=now, expires_at=refreshed.expires_at, address=check_in.address, lifetime=lifetime
         )
     uow.devices.touch(current.device_id, at=now)
+    note_check_in(uow, current.device_id, "LWM2M", f"LwM2M registration Update from {check_in.address}", now=now)
     return refreshed
 
 

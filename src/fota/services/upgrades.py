@@ -16,9 +16,11 @@ from datetime import datetime
 
 from fota.clock import Clock
 from fota.domain.campaign import Campaign
+from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Outcome, Step, UpgradePolicy
 from fota.services import events
+from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
 
@@ -35,18 +37,28 @@ class Assignment:
     attempts: int
     delivery: str | None
     update_executed: bool
+    package_kind: str = "firmware"
+    may_download: bool = True  # a download window is open now (a package offer may go out)
+    may_install: bool = True  # the campaign lets a downloaded package be installed now
+    install_wait_until: datetime | None = None  # if not now, until when a downloaded package may wait for it
+    install_gated: bool = False  # the campaign has an install rule of its own (v2 install windows/after-date)
 
 
-def device_reported(*, uow: UnitOfWork, clock: Clock, device_id: str, firmware: str | None) -> bool:
+def device_reported(
+    *, uow: UnitOfWork, clock: Clock, device_id: str, firmware: str | None, check_in: str | None = None
+) -> bool:
     """Records a check-in and the firmware the device reports; returns whether the firmware changed.
 
     A changed firmware may make the device eligible for a live auto-add campaign, which enrols it here.
+    `check_in`: the client type of a check-in this report is (HTTP), for the device's check-in history.
     """
     now = clock.now()
     with uow:
         device = uow.devices.get(device_id)
         if device is None:
             return False
+        if check_in is not None:
+            note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
         changed = firmware is not None and firmware != device.firmware
         if changed:
             assert firmware is not None
@@ -78,7 +90,7 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         return None
     row, campaign = found
     if row.status is DeviceStatus.PENDING:
-        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.schedule.window_open(now):
+        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
             return None
         if row.next_attempt_at is not None and row.next_attempt_at > now:
             return None
@@ -91,6 +103,11 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         attempts=row.attempts,
         delivery=row.delivery,
         update_executed=row.update_executed_at is not None,
+        package_kind=campaign.package_kind,
+        may_download=campaign.may_download(now),
+        may_install=campaign.may_install(now),
+        install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
+        install_gated=campaign.phases.separate_install,
     )
 
 
@@ -189,7 +206,7 @@ def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: 
 
 
 def _may_start(campaign: Campaign | None, now: datetime) -> bool:
-    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.schedule.window_open(now)
+    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.may_download(now)
 
 
 def advance(
@@ -223,6 +240,54 @@ def advance(
                 events.record(uow, [_entry(assignment, device_id, DeviceStatus.IN_PROGRESS, to.reason, now)])
             uow.commit()
     return moved
+
+
+def wait_for_install(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> bool:
+    """A downloaded package waits for the campaign's install window: the step's deadline moves past that window's
+    close (plus the usual time-out), so waiting is not mistaken for a device gone quiet. No history: nothing
+    changed."""
+    now = clock.now()
+    with uow:
+        moved = _hold_for_install(uow, policy, assignment, device_id, assignment.install_wait_until, now)
+        uow.commit()
+    return moved
+
+
+def ready_to_install(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
+) -> bool:
+    """Whether the Update may be executed now, read afresh (an LwM2M download can outlast the window it started in);
+    when not, the downloaded package is held for the install window as `wait_for_install` does."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(assignment.account_name, assignment.campaign_id)
+        if campaign is None or campaign.may_install(now):
+            return True
+        until = install_wait_until(campaign.schedule, campaign.phases, now)
+        _hold_for_install(uow, policy, assignment, device_id, until, now)
+        uow.commit()
+    return False
+
+
+def _hold_for_install(
+    uow: UnitOfWork,
+    policy: UpgradePolicy,
+    assignment: Assignment,
+    device_id: str,
+    until: datetime | None,
+    now: datetime,
+) -> bool:
+    return uow.upgrades.set_step(
+        assignment.campaign_id,
+        device_id,
+        from_steps=[Step.DOWNLOADED.value],
+        step=Step.DOWNLOADED.value,
+        reason=Step.DOWNLOADED.reason,
+        now=now,
+        deadline=policy.deadline(Step.DOWNLOADED, max(now, until or now)),
+    )
 
 
 def mark_update_executing(

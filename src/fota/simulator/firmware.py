@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import hashlib
 import logging
 from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
@@ -134,6 +135,7 @@ class FirmwareUpdate:
         self.package_uri = ""
         self.pkg_name = ""
         self.pkg_version = ""
+        self.last_package_sha256: str | None = None  # of the last package that verified; kept across reboots
         self.staged_version: str | None = None
         self.executions = 0
         self._pushing = False
@@ -349,6 +351,7 @@ class FirmwareUpdate:
             self._set(State.IDLE, Result(exc.update_result))
             return
         self.staged_version = version
+        self.last_package_sha256 = hashlib.sha256(data).hexdigest()
         self.pkg_name, self.pkg_version = PACKAGE_NAME, version
         self._on_change({(5, 0, 6), (5, 0, 7)})
         self._set(State.DOWNLOADED, Result.INITIAL)

@@ -17,7 +17,7 @@ from fota import __version__
 from fota.adapters import metrics
 from fota.adapters.console import routes as console
 from fota.adapters.engine_loop import EngineLoop
-from fota.adapters.http import v1
+from fota.adapters.http import v1, v2
 from fota.adapters.http.content_type import JsonContentTypeMiddleware
 from fota.adapters.http.errors import install_error_handlers
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
@@ -154,6 +154,7 @@ def create_app(
         reports.router,
         licenses.v3,
         licenses.v2,
+        *v2.routers(),
         devices.router,
         admin.router,
         admin_bootstrap.router,

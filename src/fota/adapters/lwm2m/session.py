@@ -170,6 +170,8 @@ class DeviceSession:
                 if work.step is Step.DOWNLOADING and status.result > 1:
                     await self._conclude(work, outcome_of_result(status.result), Step.DOWNLOADING)
                     return
+                if not work.may_download:
+                    return  # the package is offered (again) only while a download window is open
                 await self._deliver(work, status)
                 if not await self._wait_for_download(work):
                     return
@@ -289,6 +291,11 @@ class DeviceSession:
         # (Only one process can mark Updating in any case; this keeps the other from even trying.)
         if await self._moved_away():
             return
+        if work.install_gated and not await self._call(
+            upgrades.ready_to_install, uow=self.c.uow(), policy=self.c.policy, assignment=work, device_id=self.device_id
+        ):
+            log.info("device %s: package downloaded; the Update waits for the install window", self.device_id)
+            return
         marked = await self._call(
             upgrades.mark_update_executing,
             uow=self.c.uow(),
@@ -311,4 +318,7 @@ class DeviceSession:
         if firmware is None:
             firmware = await self._read_firmware()
             await self._call(upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware)
-        await self._conclude(work, outcome_after_reboot(status.result, firmware, work.firmware_to), Step.UPDATING)
+        outcome = outcome_after_reboot(
+            status.result, firmware, work.firmware_to, firmware_must_match=work.package_kind != "file"
+        )
+        await self._conclude(work, outcome, Step.UPDATING)

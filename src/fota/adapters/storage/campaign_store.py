@@ -12,6 +12,7 @@ from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, me
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
 from fota.domain.campaign import Campaign
+from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.windows import Schedule, TimeWindow
@@ -20,9 +21,18 @@ from fota.services.ports import CampaignDeviceRow, HistoryEntry
 FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
 
 
+def _windows(stored: Any) -> tuple[TimeWindow, ...]:
+    return tuple(TimeWindow(w["startTime"], w["endTime"]) for w in stored)
+
+
+def _windows_json(windows: Iterable[TimeWindow]) -> list[dict[str, int]]:
+    return [{"startTime": w.start_hour, "endTime": w.end_hour} for w in windows]
+
+
 def _campaign(row: Any) -> Campaign:
     r = row._mapping
-    windows = tuple(TimeWindow(w["startTime"], w["endTime"]) for w in r["windows"])
+    windows = _windows(r["windows"])
+    install_windows = r["install_windows"]
     return Campaign(
         id=r["id"],
         account_name=r["account_name"],
@@ -38,6 +48,12 @@ def _campaign(row: Any) -> Campaign:
         auto_add_devices=r["auto_add_devices"],
         status=CampaignStatus(r["status"]),
         status_reason=r["status_reason"],
+        package_kind=r["package_kind"],
+        phases=Phases(
+            r["download_after"],
+            r["install_after"],
+            _windows(install_windows) if install_windows is not None else None,
+        ),
     )
 
 
@@ -46,7 +62,12 @@ def _mutable_values(campaign: Campaign) -> dict[str, Any]:
         "start_date": campaign.schedule.start_date,
         "end_date": campaign.schedule.end_date,
         "time_zone": campaign.schedule.time_zone,
-        "windows": [{"startTime": w.start_hour, "endTime": w.end_hour} for w in campaign.schedule.windows],
+        "windows": _windows_json(campaign.schedule.windows),
+        "download_after": campaign.phases.download_after,
+        "install_after": campaign.phases.install_after,
+        "install_windows": (
+            _windows_json(campaign.phases.install_windows) if campaign.phases.install_windows is not None else None
+        ),
         "status": campaign.status.value,
         "status_reason": campaign.status_reason,
         "next_transition_at": campaign.next_transition_at(),
@@ -71,6 +92,7 @@ class SqlCampaignRepository:
                 model=campaign.model,
                 auto_assign_license=campaign.auto_assign_license,
                 auto_add_devices=campaign.auto_add_devices,
+                package_kind=campaign.package_kind,
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),

@@ -190,6 +190,9 @@ def _firmware(row: Any) -> Firmware:
         r["image_sha256"],
         r["image_signature"],
         r["image_key_id"],
+        r["kind"],
+        r["owner_account"],
+        r["local_target_path"],
     )
 
 
@@ -212,11 +215,18 @@ class SqlFirmwareRepository:
                 protocol=package.protocol.value,
                 release_note=package.release_note,
                 launch_date=package.launch_date,
+                kind=package.kind,
+                owner_account=package.owner_account,
+                local_target_path=package.local_target_path,
             )
         )
 
-    def list(self, protocol: Protocol | None) -> list[Firmware]:
-        query = select(firmware).order_by(firmware.c.name)
+    def list(
+        self, protocol: Protocol | None, *, kind: str = "firmware", owner_account: str | None = None
+    ) -> list[Firmware]:
+        query = select(firmware).where(firmware.c.kind == kind).order_by(firmware.c.name)
+        if owner_account is not None:
+            query = query.where(firmware.c.owner_account == owner_account)
         if protocol is not None:
             query = query.where(firmware.c.protocol == protocol.value)
         return [_firmware(r) for r in self.c.execute(query)]

@@ -113,6 +113,12 @@ firmware = Table(
     # The publisher's detached signature over the image's sha256 (base64) and the key that verified it (ADR 16).
     Column("image_signature", Text, nullable=True),
     Column("image_key_id", String(128), nullable=True),
+    # "firmware" (the operator's catalogue, every account sees it) or "file" (a v2 configuration file an account
+    # uploaded; only that account sees it and only it can push it).
+    Column("kind", String(16), nullable=False, default="firmware", server_default="firmware"),
+    Column("owner_account", String(64), nullable=True),
+    Column("local_target_path", Text, nullable=True),
+    Index("ix_firmware_owner_kind", "owner_account", "kind", "name"),
 )
 
 firmware_images = Table(
@@ -143,6 +149,11 @@ campaigns = Table(
     Column("status", String(32), nullable=False),
     Column("status_reason", Text, nullable=True),
     Column("next_transition_at", UTCDateTime, nullable=True),
+    # The v2 phases (domain/phases.py): `windows` above are the download windows, these gate the install.
+    Column("package_kind", String(16), nullable=False, default="firmware", server_default="firmware"),
+    Column("download_after", Date, nullable=True),
+    Column("install_after", Date, nullable=True),
+    Column("install_windows", JSON, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),
@@ -402,4 +413,46 @@ coap_refusals = Table(
     Column("address", String(64), primary_key=True),
     Column("window_start", BigInteger, primary_key=True, autoincrement=False),
     Column("refusals", Integer, nullable=False),
+)
+
+# Devices whose logs the account collects (v2 client logging): at most 20 per account, each until `expires_at`.
+device_logging = Table(
+    "device_logging",
+    metadata,
+    Column("device_id", String(15), ForeignKey("devices.device_id"), primary_key=True),
+    Column("account_name", String(64), nullable=False),
+    Column("enabled_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_device_logging_account", "account_name", "device_id"),
+)
+
+# Log entries of devices with logging enabled: uploaded by HTTP devices, written by fota for LwM2M check-ins and
+# upgrade steps.
+device_logs = Table(
+    "device_logs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("account_name", String(64), nullable=False),
+    Column("device_id", String(15), nullable=False),
+    Column("log_time", UTCDateTime, nullable=False),
+    Column("log_type", String(32), nullable=False),
+    Column("event_log", Text, nullable=False),
+    Column("binary_log_file_base64", Text, nullable=False),
+    Column("binary_log_filename", String(255), nullable=False),
+    Index("ix_device_logs_device", "account_name", "device_id", "id"),
+    Index("ix_device_logs_time", "log_time"),  # retention (services/device_logging.prune)
+)
+
+# Every registration, registration update and HTTP check-in fota received (v2 server logging, checkInHistory).
+check_ins = Table(
+    "check_ins",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("device_id", String(15), nullable=False),
+    Column("client_type", String(16), nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("failure_type", String(64), nullable=False),
+    Column("completed_at", UTCDateTime, nullable=False),
+    Index("ix_check_ins_device", "device_id", "id"),
+    Index("ix_check_ins_completed", "completed_at"),  # retention (services/device_logging.prune)
 )

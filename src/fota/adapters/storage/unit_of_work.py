@@ -16,6 +16,7 @@ from fota.adapters.storage.account_store import (
     SqlLicenseCancelListRepository,
     SqlTokenRepository,
 )
+from fota.adapters.storage.activity_store import SqlDeviceActivityRepository
 from fota.adapters.storage.bootstrap_store import SqlBootstrapRepository
 from fota.adapters.storage.campaign_store import (
     SqlCampaignDeviceRepository,
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
         self.device_security = SqlDeviceSecurityRepository(connection)
         self.bootstrap = SqlBootstrapRepository(connection)
         self.signing_keys = SqlSigningKeyRepository(connection)
+        self.activity = SqlDeviceActivityRepository(connection)
         return self
 
     def __exit__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -12,7 +13,7 @@ from fota.adapters import metrics
 from fota.adapters.http.dependencies import ContainerDep, bearer_token
 from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
 from fota.adapters.http.schemas import RequestBody, ResponseBody
-from fota.services import device_poll
+from fota.services import device_logging, device_poll
 
 router = APIRouter(prefix="/device/v1", tags=["HTTP device protocol"], responses=DEVICE_ERROR_RESPONSES)
 
@@ -32,6 +33,7 @@ class InstructionRead(ResponseBody):
     package_url: str | None = None
     size: int | None = None
     sha256: str | None = None
+    target_path: str | None = Field(default=None, description="where a configuration file goes on the device")
 
 
 @router.post("/devices/{device_id}/checkin", response_model_exclude_none=True)
@@ -55,3 +57,37 @@ async def check_in(
         package_base_url=c.settings.public_http_url,
     )
     return InstructionRead(**instruction.__dict__)
+
+
+class LogEntryBody(RequestBody):
+    log_type: StrictStr = Field(max_length=32, description="SoftwareUpdate, Event, AgentService, ...")
+    event_log: StrictStr = Field(max_length=65536)
+    log_time: datetime | None = Field(default=None, strict=False, description="RFC 3339; the server's time if absent")
+    binary_log_file_base64: StrictStr = Field(default="", max_length=1_000_000, alias="binaryLogFileBase64")
+    binary_log_filename: StrictStr = Field(default="", max_length=255)
+
+
+class LogUploadBody(RequestBody):
+    logs: list[LogEntryBody] = Field(max_length=100)
+
+
+class LogUploadRead(ResponseBody):
+    accepted: int
+
+
+@router.post("/devices/{device_id}/logs")
+async def upload_logs(
+    device_id: str, body: LogUploadBody, c: ContainerDep, authorization: Annotated[str | None, Header()] = None
+) -> LogUploadRead:
+    """Upload log entries; accepted only while the device's account has logging enabled for it."""
+    await run_in_threadpool(
+        device_poll.authenticate, uow=c.reader(), device_id=device_id, key=bearer_token(authorization)
+    )
+    entries = [
+        device_logging.UploadedLog(e.log_type, e.event_log, e.log_time, e.binary_log_file_base64, e.binary_log_filename)
+        for e in body.logs
+    ]
+    accepted = await run_in_threadpool(
+        device_logging.upload, uow=c.uow(), clock=c.clock, device_id=device_id, entries=entries
+    )
+    return LogUploadRead(accepted=accepted)

@@ -21,7 +21,8 @@ from fota.services import reports as service
 router = APIRouter(prefix="/api/fota/v3", tags=["v3 reports"], responses=ERROR_RESPONSES)
 
 
-def _status(text: str | None) -> CampaignStatus:
+def campaign_status_query(text: str | None) -> CampaignStatus:
+    """The `campaignStatus` query of every version's campaign history: required, either queued spelling."""
     if not text:
         raise InvalidRequest("campaignStatus is required")
     try:
@@ -47,7 +48,7 @@ def get_campaign_history_by_status(
     campaigns, has_more = service.campaigns_by_status(
         uow=c.reader(),
         account_name=account,
-        status=_status(campaign_status),
+        status=campaign_status_query(campaign_status),
         after=last_seen_campaign_id,
         page_size=MAX_PAGE_SIZE,
     )
