@@ -14,7 +14,7 @@ import aiocoap
 import pytest
 
 from fota.adapters.lwm2m.batching import Batcher
-from fota.adapters.lwm2m.server import REFUSAL_BURST
+from fota.adapters.lwm2m.refusals import REFUSAL_BURST
 from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from tests.conftest import RunningServer
