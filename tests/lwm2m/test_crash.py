@@ -40,7 +40,9 @@ def run_crash_scenario(server: RunningServer) -> None:
     account = server.new_account(license_count=DEVICES)
     with callback_receiver() as receiver:
         campaign_id, imeis, start = watched_campaign(server, account, receiver, DEVICES)
-        template = resilient_template(server, checkin_interval=5.0)
+        # 500 devices re-register at once after the restart: a block that waits past 5 s behind them is the load of
+        # this test, not the crash it is about, so a transfer may take 15 s before the device calls it lost.
+        template = resilient_template(server, checkin_interval=5.0, timeout=15.0)
         finished = threading.Event()
 
         async def scenario() -> None:
