@@ -14,17 +14,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from fota.adapters.console import views
 from fota.adapters.http.dependencies import ContainerDep
-from fota.bootstrap import Container
 from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, TooManyAttempts, Unauthorized
 from fota.domain.statuses import DeviceStatus
 from fota.domain.windows import TimeWindow
 from fota.services import auth, campaigns, firmware, insight
 from fota.services.auth import ConsoleSession
 from fota.services.campaigns import CampaignCreate
+from fota.services.context import ServiceContext
 from fota.services.preview import preview_campaign
 
 HERE = Path(__file__).parent
@@ -50,8 +51,9 @@ templates.globals.update(
 )
 
 
-def static_files() -> StaticFiles:
-    return StaticFiles(directory=HERE / "static")
+def static_mount() -> Mount:
+    """The console's stylesheet and script, under /console/static."""
+    return Mount("/console/static", app=StaticFiles(directory=HERE / "static"), name="console-static")
 
 
 def _render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -62,7 +64,7 @@ def _fragment(name: str, **context: Any) -> str:
     return templates.get_template(name).render(**context)
 
 
-def _session(request: Request, c: Container) -> ConsoleSession | None:
+def _session(request: Request, c: ServiceContext) -> ConsoleSession | None:
     try:
         return auth.console_session(uow=c.reader(), clock=c.clock, token=request.cookies.get(COOKIE), cache=c.tokens)
     except Unauthorized:
@@ -203,7 +205,7 @@ def sign_out(request: Request, c: ContainerDep, csrf_token: Annotated[str, Form(
 # --- campaigns -----------------------------------------------------------------------------------------------------
 
 
-def _campaign_rows(c: Container, session: ConsoleSession) -> str:
+def _campaign_rows(c: ServiceContext, session: ConsoleSession) -> str:
     summaries = insight.campaign_overview(uow=c.reader(), account_name=session.account_name)
     return _fragment("_campaign_rows.html", summaries=summaries, bar=views.status_bar)
 
@@ -253,7 +255,9 @@ def _campaign_regions(detail: insight.CampaignDetail, status: DeviceStatus | Non
     }
 
 
-def _detail(c: Container, session: ConsoleSession, campaign_id: str, status: DeviceStatus | None, after: str) -> Any:
+def _detail(
+    c: ServiceContext, session: ConsoleSession, campaign_id: str, status: DeviceStatus | None, after: str
+) -> Any:
     return insight.campaign_detail(
         uow=c.reader(),
         clock=c.clock,
@@ -275,7 +279,9 @@ def new_campaign(request: Request, c: ContainerDep) -> Response:
     return _campaign_form(c, session, form)
 
 
-def _campaign_form(c: Container, session: ConsoleSession, form: dict[str, str], error: str | None = None) -> Response:
+def _campaign_form(
+    c: ServiceContext, session: ConsoleSession, form: dict[str, str], error: str | None = None
+) -> Response:
     packages = firmware.list_firmware(uow=c.reader(), protocol=None)
     return _render(
         "new_campaign.html", 400 if error else 200, session=session, form=form, firmware=packages, error=error
@@ -290,7 +296,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def _campaign_request(c: Container, form: dict[str, str]) -> CampaignCreate:
+def _campaign_request(c: ServiceContext, form: dict[str, str]) -> CampaignCreate:
     packages = {f.name: f for f in firmware.list_firmware(uow=c.reader(), protocol=None)}
     package = packages.get(form.get("firmware", ""))
     if package is None:
@@ -331,11 +337,11 @@ async def edit_campaign(request: Request, c: ContainerDep) -> Response:
     return await _run(_edit_campaign, request, c, form)
 
 
-def _edit_campaign(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _edit_campaign(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     return _campaign_form(c, session, form)
 
 
-async def _run(handler: Any, request: Request, c: Container, form: dict[str, str]) -> Response:
+async def _run(handler: Any, request: Request, c: ServiceContext, form: dict[str, str]) -> Response:
     """Signs-in and CSRF checks for a form POST, then its handler in the thread pool (form parsing is async;
     the use cases block on the database)."""
 
@@ -357,7 +363,7 @@ async def preview(request: Request, c: ContainerDep) -> Response:
     return await _run(_preview, request, c, form)
 
 
-def _preview(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _preview(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         create = _campaign_request(c, form)
         result = preview_campaign(
@@ -365,7 +371,7 @@ def _preview(request: Request, c: Container, session: ConsoleSession, form: dict
             clock=c.clock,
             account_name=session.account_name,
             request=create,
-            signing_required=c.settings.require_signed_firmware,
+            signing_required=c.require_signed_firmware,
         )
     except DomainError as error:
         return _campaign_form(c, session, form, error.message)
@@ -385,14 +391,14 @@ async def create(request: Request, c: ContainerDep) -> Response:
     return await _run(_create, request, c, form)
 
 
-def _create(request: Request, c: Container, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _create(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         created = campaigns.create_campaign(
             uow=c.uow(),
             clock=c.clock,
             account_name=session.account_name,
             request=_campaign_request(c, form),
-            signing_required=c.settings.require_signed_firmware,
+            signing_required=c.require_signed_firmware,
         )
     except DomainError as error:
         return _campaign_form(c, session, form, error.message)

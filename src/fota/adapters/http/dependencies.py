@@ -1,5 +1,5 @@
-"""FastAPI dependencies: the wired container, and the caller of a ThingSpace call, checked against the path's account
-(or, for a route that names it in the body, against nothing yet)."""
+"""FastAPI dependencies: the parts the app was built from, the services, and the caller of a ThingSpace call,
+checked against the path's account (or, for a route that names it in the body, against nothing yet)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,25 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from fota.bootstrap import Container
+from fota.adapters.http.parts import ApiParts
 from fota.domain.errors import Unauthorized
 from fota.services import auth
 from fota.services.auth import Caller
+from fota.services.context import ServiceContext
 
 
-async def container(request: Request) -> Container:
-    value = request.app.state.container
-    assert isinstance(value, Container)
+async def api_parts(request: Request) -> ApiParts:
+    value = request.app.state.parts
+    assert isinstance(value, ApiParts)
     return value
 
 
-ContainerDep = Annotated[Container, Depends(container)]
+async def services(request: Request) -> ServiceContext:
+    return (await api_parts(request)).services
+
+
+ApiPartsDep = Annotated[ApiParts, Depends(api_parts)]
+ContainerDep = Annotated[ServiceContext, Depends(services)]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -33,7 +39,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-async def _caller(c: Container, authorization: str | None, session: str | None, account: str | None) -> Caller:
+async def _caller(c: ServiceContext, authorization: str | None, session: str | None, account: str | None) -> Caller:
     # Async, so that a call whose tokens are cached is authorised on the event loop with no thread hop and no read;
     # only a cache miss goes to the thread pool, for one read transaction.
     bearer = bearer_token(authorization)

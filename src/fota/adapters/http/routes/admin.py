@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from fota.adapters.engine_loop import tick_once
 from fota.adapters.http.admin_schemas import (
     AccountCreate,
     AccountRead,
@@ -30,19 +29,17 @@ from fota.adapters.http.admin_schemas import (
     UserCreate,
     UserRead,
 )
-from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
-from fota.adapters.outbox_loop import deliver_once
-from fota.adapters.psk_cipher import cipher_from_secret
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.domain.security import DeviceSecurity, SecurityMode
 from fota.services import admin, callbacks, device_poll, device_security
 
 
-def require_admin(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
+def require_admin(parts: ApiPartsDep, authorization: Annotated[str | None, Header()] = None) -> None:
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), c.admin_token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), parts.admin_token.encode()):
         raise Unauthorized("the admin API needs 'Authorization: Bearer <FOTA_ADMIN_TOKEN>'")
 
 
@@ -149,7 +146,7 @@ def set_device_security(
     security = device_security.set_security(
         uow=c.uow(),
         clock=c.clock,
-        cipher=cipher_from_secret(c.settings.secret_key),
+        cipher=c.cipher,
         account_name=account,
         device_id=device_id,
         mode=SecurityMode(body.mode),
@@ -171,9 +168,9 @@ def read_clock(c: ContainerDep) -> ClockRead:
 
 
 @router.post("/clock")
-def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
+def move_clock(body: ClockUpdate, parts: ApiPartsDep) -> ClockRead:
     """Moves the simulated clock, then runs the engine so the new time's transitions are visible at once."""
-    clock = c.simulated_clock
+    clock = parts.services.simulated_clock
     if clock is None:
         raise NotFound("the server runs on the system clock; start it with --simulated-clock to move time")
     if (body.now is None) == (body.advance_seconds is None):
@@ -188,8 +185,7 @@ def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
             clock.advance(body.advance_seconds)
     except (ValueError, OverflowError) as error:
         raise InvalidRequest(f"cannot move the clock there: {error}") from None
-    tick_once(c)
-    deliver_once(c)  # after the tick, so the callbacks of its transitions go out too
+    parts.run_due_work()
     return ClockRead(now=clock.now(), simulated=True)
 
 

@@ -8,7 +8,6 @@ from fota.adapters.http.bootstrap_schemas import DeviceBootstrapRead, DeviceBoot
 from fota.adapters.http.dependencies import ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
-from fota.adapters.psk_cipher import cipher_from_secret
 from fota.domain.bootstrap import BootstrapSettings, ManagementAccount
 from fota.domain.security import SecurityMode
 from fota.services import device_bootstrap
@@ -52,7 +51,7 @@ def set_device_bootstrap(
     settings = device_bootstrap.set_bootstrap(
         uow=c.uow(),
         clock=c.clock,
-        cipher=cipher_from_secret(c.settings.secret_key),
+        cipher=c.cipher,
         account_name=account,
         device_id=device_id,
         bootstrap_mode=SecurityMode(body.bootstrap_mode),

@@ -116,7 +116,7 @@ async def upload_firmware_image(
         data=data,
         signature=signature,
         key_id=key_id,
-        signing_required=c.settings.require_signed_firmware,
+        signing_required=c.require_signed_firmware,
     )
     verified = stored.signature
     return ImageRead(
@@ -166,7 +166,7 @@ def _policy_read(account: Account, c: ContainerDep) -> SigningPolicyRead:
     return SigningPolicyRead(
         account_name=account.name,
         require_signed_firmware=account.require_signed_firmware,
-        deployment_requires_signed_firmware=c.settings.require_signed_firmware,
+        deployment_requires_signed_firmware=c.require_signed_firmware,
     )
 
 

@@ -49,7 +49,7 @@ def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: Ca
         clock=c.clock,
         account_name=account,
         request=request,
-        signing_required=c.settings.require_signed_firmware,
+        signing_required=c.require_signed_firmware,
     )
     return firmware_campaign(campaign)
 

@@ -10,7 +10,7 @@ from pydantic import Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters import metrics
-from fota.adapters.http.dependencies import ContainerDep, bearer_token
+from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep, bearer_token
 from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
 from fota.adapters.http.schemas import RequestBody, ResponseBody
 from fota.services import device_logging, device_poll
@@ -38,7 +38,11 @@ class InstructionRead(ResponseBody):
 
 @router.post("/devices/{device_id}/checkin", response_model_exclude_none=True)
 async def check_in(
-    device_id: str, body: CheckInBody, c: ContainerDep, authorization: Annotated[str | None, Header()] = None
+    device_id: str,
+    body: CheckInBody,
+    c: ContainerDep,
+    parts: ApiPartsDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> InstructionRead:
     """Report the running firmware and the download/update state; the answer says what to do next."""
     await run_in_threadpool(
@@ -47,14 +51,14 @@ async def check_in(
     metrics.CHECKINS.inc()
     instruction = await run_in_threadpool(
         device_poll.check_in,
-        uow_factory=c.uow_factory,
+        uow_factory=c.uow,
         clock=c.clock,
         policy=c.policy,
         device_id=device_id,
         firmware=body.firmware,
         state=body.state,
         update_result=body.update_result,
-        package_base_url=c.settings.public_http_url,
+        package_base_url=parts.package_base_url,
     )
     return InstructionRead(**instruction.__dict__)
 

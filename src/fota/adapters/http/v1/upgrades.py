@@ -61,7 +61,7 @@ def schedule_firmware_upgrade(body: V1UpgradeCreate, c: ContainerDep, caller: To
         start_date=body.start_date,
         end_date=body.end_date,
         device_ids=body.device_list,
-        signing_required=c.settings.require_signed_firmware,
+        signing_required=c.require_signed_firmware,
     )
     created = upgrade_reports.upgrade(
         uow=c.reader(), clock=c.clock, account_name=body.account_name, upgrade_id=campaign.id

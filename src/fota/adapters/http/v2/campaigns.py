@@ -93,7 +93,7 @@ def schedule_campaign_firmware_upgrade(
         clock=c.clock,
         account_name=account,
         request=request,
-        signing_required=c.settings.require_signed_firmware,
+        signing_required=c.require_signed_firmware,
     )
     return software_campaign(campaign)
 
@@ -177,7 +177,7 @@ def _schedule(
         clock=c.clock,
         account_name=account,
         request=request,
-        signing_required=c.settings.require_signed_firmware,
+        signing_required=c.require_signed_firmware,
     )
     return scheduled_campaign(campaign, list(device_ids))
 
