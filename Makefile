@@ -32,9 +32,11 @@ run: $(STAMP)
 prerequisites:
 	scripts/test-prerequisites.sh
 
+# lint-imports checks the layering contracts in pyproject.toml (docs/adr/0020-composition-root.md).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports --no-cache --no-logo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -11,7 +11,7 @@ For each of two sizes (the reference, default 10 000 devices, and the large one,
 4. read the server's peak RSS (VmHWM), then stop the server so its own engine loop cannot touch the due work;
 5. make 1 000 of the campaign's devices due (UpgradeInProgress, step Downloading, deadline an hour ago: devices
    that went quiet mid-download) with one UPDATE, and time `fota.services.engine.run_due_work`, called directly
-   on a container from `fota.bootstrap.build` over the same database, until a call finds nothing left to time out.
+   on a process from `fota.runtime.build` over the same database, until a call finds nothing left to time out.
 The tick ratio is large/reference for the same 1 000 due devices; the issue's target is < 2.
 
     .venv/bin/python -m bench.scale --database sqlite
@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 from tests.conftest import Account
 
 from fota.adapters.storage.tables import campaign_devices
-from fota.bootstrap import Settings, build
+from fota.runtime import Settings, build
 from fota.services.engine import run_due_work
 
 DUE = 1000
@@ -84,15 +84,15 @@ def page_report(base_url: str, account: str, campaign_id: str, headers: dict[str
 
 def tick_cost(database_url: str, campaign_id: str) -> tuple[float, float, int, int]:
     """(idle tick seconds, seconds to time out DUE steps, run_due_work calls, steps timed out)."""
-    container = build(Settings(database_url=database_url, simulated_clock=True, coap_port=None))
-    clock, policy, uow_factory = container.clock, container.policy, container.uow_factory
+    process = build(Settings(database_url=database_url, simulated_clock=True, coap_port=None))
+    clock, policy, uow_factory = process.services.clock, process.services.policy, process.services.uow
     try:
         run_due_work(uow_factory=uow_factory, clock=clock, policy=policy)  # warm-up: connections, statement cache
         started = time.perf_counter()
         run_due_work(uow_factory=uow_factory, clock=clock, policy=policy)
         idle = time.perf_counter() - started
         past = clock.now() - timedelta(hours=1)
-        with container.engine.begin() as conn:
+        with process.engine.begin() as conn:
             chosen = (
                 select(campaign_devices.c.device_id)
                 .where(campaign_devices.c.campaign_id == campaign_id)
@@ -116,7 +116,7 @@ def tick_cost(database_url: str, campaign_id: str) -> tuple[float, float, int, i
                 break
         return idle, time.perf_counter() - started, calls, timed_out
     finally:
-        container.engine.dispose()
+        process.engine.dispose()
 
 
 def append_devices(account: Account, headers: dict[str, str], campaign_id: str, imeis: list[str]) -> float:

@@ -4,50 +4,61 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from fota.adapters import metrics
 from fota.adapters.periodic import PeriodicLoop
-from fota.adapters.storage.lag import oldest_due_work
-from fota.bootstrap import Container
+from fota.services.context import ServiceContext
 from fota.services.engine import TickReport, run_due_work
 
 log = logging.getLogger(__name__)
 
-
-def tick_once(container: Container) -> TickReport:
-    """One engine tick, measured; also run by `POST /admin/v1/clock` so a moved simulated clock acts at once."""
-    now = container.clock.now()
-    try:
-        oldest = oldest_due_work(container.engine, now)
-        metrics.ENGINE_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
-    except Exception:
-        # The lag is only a reading: failing to take it must not keep the tick itself from running.
-        log.warning("engine lag query failed", exc_info=True)
-    started = time.perf_counter()
-    try:
-        report = run_due_work(
-            uow_factory=container.uow_factory,
-            clock=container.clock,
-            policy=container.policy,
-            exclusive=container.uow_factory.exclusive,
-            callback_retention=timedelta(days=container.settings.callback_retention_days),
-        )
-    finally:
-        metrics.ENGINE_TICKS.inc()
-        metrics.ENGINE_TICK_DURATION.observe(time.perf_counter() - started)
-    for status, count in report.timed_out_outcomes.items():
-        metrics.record_outcome(status, count)
-    return report
+# The oldest work due by a given time and still waiting (adapters/storage/lag.py): the engine lag gauge's reading.
+OldestDueWork = Callable[[datetime], datetime | None]
 
 
 class EngineLoop(PeriodicLoop):
-    def __init__(self, container: Container) -> None:
-        super().__init__("fota-engine", container.settings.engine_interval_seconds, lambda: self._pass(container))
+    def __init__(
+        self,
+        services: ServiceContext,
+        *,
+        interval: float,
+        callback_retention: timedelta,
+        oldest_due_work: OldestDueWork,
+    ) -> None:
+        super().__init__("fota-engine", interval, self._pass)
+        self.services = services
+        self.callback_retention = callback_retention
+        self.oldest_due_work = oldest_due_work
 
-    @staticmethod
-    def _pass(container: Container) -> bool:
-        report = tick_once(container)
+    def tick(self) -> TickReport:
+        """One engine tick, measured; also run by `POST /admin/v1/clock` so a moved simulated clock acts at once."""
+        now = self.services.clock.now()
+        try:
+            oldest = self.oldest_due_work(now)
+            metrics.ENGINE_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+        except Exception:
+            # The lag is only a reading: failing to take it must not keep the tick itself from running.
+            log.warning("engine lag query failed", exc_info=True)
+        started = time.perf_counter()
+        try:
+            report = run_due_work(
+                uow_factory=self.services.uow,
+                clock=self.services.clock,
+                policy=self.services.policy,
+                exclusive=self.services.exclusive,
+                callback_retention=self.callback_retention,
+            )
+        finally:
+            metrics.ENGINE_TICKS.inc()
+            metrics.ENGINE_TICK_DURATION.observe(time.perf_counter() - started)
+        for status, count in report.timed_out_outcomes.items():
+            metrics.record_outcome(status, count)
+        return report
+
+    def _pass(self) -> bool:
+        report = self.tick()
         if report.transitions or report.timed_out:
             log.info("engine: %d campaign transitions, %d timed-out steps", report.transitions, report.timed_out)
         return False

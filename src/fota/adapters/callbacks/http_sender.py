@@ -36,7 +36,7 @@ class HttpCallbackSender:
         self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
 
     def _started(self) -> asyncio.AbstractEventLoop:
-        # Started on first use, so containers that never send (CLI, tests of other parts) start no thread.
+        # Started on first use, so processes that never send (CLI, tests of other parts) start no thread.
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from rich.console import Console
 
-from fota.bootstrap import Container
 from fota.domain.errors import Conflict
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.services import admin, campaigns, insight
+from fota.services.context import ServiceContext
 from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from fota.simulator.package import build_image
@@ -35,30 +35,34 @@ IMEI_START = 350000000000001
 PROGRESS_SECONDS = 5.0
 
 
-def provision_demo(container: Container, *, base_url: str) -> str:
+def provision_demo(services: ServiceContext, *, admin_token: str, base_url: str) -> str:
     """Idempotent: a second run finds the account in place, re-arms the devices and starts a fresh campaign.
 
     Returns the id of the live demo campaign.
     """
-    c = container
     steps: list[Callable[[], object]] = [
         lambda: admin.create_account(
-            uow=c.uow(), clock=c.clock, name=ACCOUNT, license_count=1000, purchase_type="TS-HFOTA-EVNT"
+            uow=services.uow(), clock=services.clock, name=ACCOUNT, license_count=1000, purchase_type="TS-HFOTA-EVNT"
         ),
         lambda: admin.create_client(
-            uow=c.uow(),
-            clock=c.clock,
-            hasher=c.hasher,
+            uow=services.uow(),
+            clock=services.clock,
+            hasher=services.hasher,
             account_name=ACCOUNT,
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
         ),
         lambda: admin.create_user(
-            uow=c.uow(), clock=c.clock, hasher=c.hasher, account_name=ACCOUNT, username=USERNAME, password=PASSWORD
+            uow=services.uow(),
+            clock=services.clock,
+            hasher=services.hasher,
+            account_name=ACCOUNT,
+            username=USERNAME,
+            password=PASSWORD,
         ),
         lambda: admin.create_firmware(
-            uow=c.uow(),
-            clock=c.clock,
+            uow=services.uow(),
+            clock=services.clock,
             name=FIRMWARE_NAME,
             make=MAKE,
             model=MODEL,
@@ -73,28 +77,28 @@ def provision_demo(container: Container, *, base_url: str) -> str:
         with contextlib.suppress(Conflict):
             step()
     admin.store_firmware_image(
-        uow=c.uow(),
-        verifier=c.verifier,
+        uow=services.uow(),
+        verifier=services.verifier,
         name=FIRMWARE_NAME,
         data=build_image(FIRMWARE_TO, IMAGE_BYTES),
-        signing_required=c.settings.require_signed_firmware,  # the demo's image is unsigned: it refuses to run then
+        signing_required=services.require_signed_firmware,  # the demo's image is unsigned: it refuses to run then
     )
     imeis = [str(IMEI_START + n) for n in range(DEVICES)]
     # The simulated devices boot on the old firmware every run; the server learns so at their registration.
     admin.provision_devices(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=ACCOUNT,
         specs=[
             admin.DeviceSpec(imei, MAKE, MODEL, FIRMWARE_FROM, "LWM2M", f"555{n:07d}") for n, imei in enumerate(imeis)
         ],
     )
-    today = c.clock.now().date()
+    today = services.clock.now().date()
     campaign = campaigns.create_campaign(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=ACCOUNT,
-        signing_required=c.settings.require_signed_firmware,
+        signing_required=services.require_signed_firmware,
         request=campaigns.CampaignCreate(
             firmware_name=FIRMWARE_NAME,
             firmware_from=FIRMWARE_FROM,
@@ -108,7 +112,7 @@ def provision_demo(container: Container, *, base_url: str) -> str:
             campaign_name=f"Demo rollout {FIRMWARE_TO}",
         ),
     )
-    _retire_older_demo_campaigns(container, keep=campaign.id)
+    _retire_older_demo_campaigns(services, keep=campaign.id)
     lines = [
         f"fota demo on {base_url}",
         f"  console        {base_url}/console   account {ACCOUNT}, user {USERNAME} / {PASSWORD}",
@@ -117,16 +121,16 @@ def provision_demo(container: Container, *, base_url: str) -> str:
         f"  M2M session    {USERNAME} / {PASSWORD}    POST {base_url}/api/m2m/v1/session/login",
         f"  firmware       {FIRMWARE_NAME} ({IMAGE_BYTES // 1024} KiB image)",
         f"  devices        {DEVICES} simulated LwM2M devices {imeis[0]} .. {imeis[-1]} on {FIRMWARE_FROM}",
-        f"  admin token    {c.admin_token}",
+        f"  admin token    {admin_token}",
         f"  API docs       {base_url}/docs",
     ]
     Console(soft_wrap=True).print("\n".join(lines), highlight=False, markup=False)
     return campaign.id
 
 
-def _retire_older_demo_campaigns(container: Container, *, keep: str) -> None:
+def _retire_older_demo_campaigns(services: ServiceContext, *, keep: str) -> None:
     """Earlier runs' demo campaigns would hold the devices: cancel or abort them."""
-    uow = container.reader()
+    uow = services.reader()
     with uow:
         live = [
             x
@@ -136,7 +140,7 @@ def _retire_older_demo_campaigns(container: Container, *, keep: str) -> None:
     for campaign in live:
         if campaign.id != keep:
             campaigns.cancel_campaign(
-                uow=container.uow(), clock=container.clock, account_name=ACCOUNT, campaign_id=campaign.id
+                uow=services.uow(), clock=services.clock, account_name=ACCOUNT, campaign_id=campaign.id
             )
 
 
@@ -177,8 +181,8 @@ class DemoProgress:
     the full log of every device step.
     """
 
-    def __init__(self, container: Container, campaign_id: str, *, every: float = PROGRESS_SECONDS) -> None:
-        self.container = container
+    def __init__(self, services: ServiceContext, campaign_id: str, *, every: float = PROGRESS_SECONDS) -> None:
+        self.services = services
         self.campaign_id = campaign_id
         self.every = every
         self.console = Console(soft_wrap=True, highlight=False)
@@ -194,11 +198,11 @@ class DemoProgress:
                 await self._task
 
     async def _run(self) -> None:
-        started = self.container.clock.now()
+        started = self.services.clock.now()
         while True:
             await asyncio.sleep(self.every)
             counts = await asyncio.to_thread(self._counts)
-            elapsed = int((self.container.clock.now() - started).total_seconds())
+            elapsed = int((self.services.clock.now() - started).total_seconds())
             self.console.print(f"  {elapsed:4d} s  {summary_line(counts)}", markup=False)
             if counts.enrolled and counts.concluded == counts.enrolled:
                 self.console.print(
@@ -210,7 +214,7 @@ class DemoProgress:
 
     def _counts(self) -> insight.StatusCounts:
         summary = insight.campaign_summary(
-            uow=self.container.reader(), account_name=ACCOUNT, campaign_id=self.campaign_id
+            uow=self.services.reader(), account_name=ACCOUNT, campaign_id=self.campaign_id
         )
         return summary.counts
 

@@ -7,18 +7,17 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-import uvicorn
 from sqlalchemy.engine import make_url
 
+from fota import runtime
 from fota.adapters.cli.admin import admin_app, device_security_app
 from fota.adapters.cli.admin_bootstrap import bootstrap_app
 from fota.adapters.cli.campaigns import campaigns_app
 from fota.adapters.cli.devices import devices_app
 from fota.adapters.cli.signing import signing_keys_app, signing_policy
 from fota.adapters.cli.simulate import simulate
-from fota.adapters.http.app import BackgroundService, create_app
 from fota.adapters.logging_setup import configure as configure_logging
-from fota.bootstrap import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings, build
+from fota.runtime import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings
 
 app = typer.Typer(help="fota: firmware-over-the-air campaign server for LwM2M fleets.", no_args_is_help=True)
 device_security_app.add_typer(bootstrap_app, name="bootstrap")
@@ -139,27 +138,10 @@ def serve(
         roles=roles,
         shared_clock=roles != ALL_ROLES if shared_clock is None else shared_clock,
     )
-    container = build(settings)
+    process = runtime.build(settings)
     if not settings.admin_token:
-        typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {container.admin_token}")
-    background: list[BackgroundService] = []
-    if demo:
-        from fota.adapters.cli.demo import DemoFleet, DemoProgress, provision_demo
-
-        campaign_id = provision_demo(container, base_url=f"http://{reachable}:{port}")
-        if settings.coap_port is not None:
-            background.append(DemoFleet(f"coap://127.0.0.1:{settings.coap_port}"))
-        background.append(DemoProgress(container, campaign_id))
-    # log_config=None: uvicorn keeps the handlers configured above instead of installing its own format.
-    # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
-    uvicorn.run(
-        create_app(container, background=background),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        log_config=None,
-    )
+        typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {process.admin_token}")
+    runtime.serve(process, host=host, port=port, log_level=log_level, demo=demo, base_url=f"http://{reachable}:{port}")
 
 
 def parse_roles(values: list[str]) -> frozenset[Role]:

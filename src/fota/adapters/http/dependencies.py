@@ -1,5 +1,5 @@
-"""FastAPI dependencies: the wired container, and the caller of a ThingSpace call, checked against the path's account
-(or, for a route that names it in the body, against nothing yet)."""
+"""FastAPI dependencies: the parts the app was built from, the services, and the caller of a ThingSpace call,
+checked against the path's account (or, for a route that names it in the body, against nothing yet)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,25 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from fota.bootstrap import Container
+from fota.adapters.http.parts import ApiParts
 from fota.domain.errors import Unauthorized
 from fota.services import auth
 from fota.services.auth import Caller
+from fota.services.context import ServiceContext
 
 
-async def container(request: Request) -> Container:
-    value = request.app.state.container
-    assert isinstance(value, Container)
+async def api_parts(request: Request) -> ApiParts:
+    value = request.app.state.parts
+    assert isinstance(value, ApiParts)
     return value
 
 
-ContainerDep = Annotated[Container, Depends(container)]
+async def service_context(request: Request) -> ServiceContext:
+    return (await api_parts(request)).services
+
+
+ApiPartsDep = Annotated[ApiParts, Depends(api_parts)]
+ServicesDep = Annotated[ServiceContext, Depends(service_context)]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -33,46 +39,50 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-async def _caller(c: Container, authorization: str | None, session: str | None, account: str | None) -> Caller:
+async def _caller(
+    services: ServiceContext, authorization: str | None, session: str | None, account: str | None
+) -> Caller:
     # Async, so that a call whose tokens are cached is authorised on the event loop with no thread hop and no read;
     # only a cache miss goes to the thread pool, for one read transaction.
     bearer = bearer_token(authorization)
-    cached = auth.cached_caller(clock=c.clock, bearer=bearer, session=session, account_name=account, cache=c.tokens)
+    cached = auth.cached_caller(
+        clock=services.clock, bearer=bearer, session=session, account_name=account, cache=services.tokens
+    )
     if cached is not None:
         return cached
     return await run_in_threadpool(
         partial(
             auth.authorize,
-            uow=c.reader(),
-            clock=c.clock,
+            uow=services.reader(),
+            clock=services.clock,
             bearer=bearer,
             session=session,
             account_name=account,
-            cache=c.tokens,
+            cache=services.tokens,
         )
     )
 
 
 async def account_caller(
-    c: ContainerDep,
+    services: ServicesDep,
     account: Annotated[str, Path(description="billing account name, e.g. 0000123456-00001")],
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> Caller:
-    return await _caller(c, authorization, vz_m2m_token, account)
+    return await _caller(services, authorization, vz_m2m_token, account)
 
 
 CallerDep = Annotated[Caller, Depends(account_caller)]
 
 
 async def token_caller(
-    c: ContainerDep,
+    services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> Caller:
     """The caller of a route whose account is in the body (v1's POST /upgrades): the tokens are checked before the
     body is read, and the route compares the body's account with the caller's."""
-    return await _caller(c, authorization, vz_m2m_token, None)
+    return await _caller(services, authorization, vz_m2m_token, None)
 
 
 TokenCallerDep = Annotated[Caller, Depends(token_caller)]

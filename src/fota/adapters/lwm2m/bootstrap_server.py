@@ -21,14 +21,13 @@ from fota.adapters import metrics
 from fota.adapters.lwm2m.bootstrap_session import BootstrapClient, BootstrapFailed, BootstrapOrder, run_bootstrap
 from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
-from fota.adapters.lwm2m.refusals import REFUSAL_MAX_AGE
+from fota.adapters.lwm2m.refusal_gate import RefusalGate
 from fota.adapters.lwm2m.registration import MAX_ENDPOINT_LENGTH, device_id_of
 from fota.adapters.lwm2m.server import Lwm2mServer
-from fota.adapters.psk_cipher import cipher_from_secret
-from fota.bootstrap import Container
 from fota.domain.errors import DomainError
 from fota.domain.security import SecurityMode
 from fota.services import device_bootstrap
+from fota.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +36,28 @@ REQUEST_TIMEOUT = 15.0
 
 
 class BootstrapServer:
-    def __init__(self, container: Container, *, host: str, port: int, coaps_port: int, management: Lwm2mServer) -> None:
-        self.c = container
+    def __init__(
+        self,
+        services: ServiceContext,
+        *,
+        host: str,
+        port: int,
+        coaps_port: int,
+        management: Lwm2mServer,
+        allow_nosec: bool,
+    ) -> None:
+        self.services = services
         self.host = host
         self.port = port
         self.coaps_port = coaps_port
         self.management = management
-        self.cipher = cipher_from_secret(container.settings.secret_key)
-        self.allow_nosec = container.settings.allow_nosec
+        self.cipher = services.cipher
+        self.allow_nosec = allow_nosec
         self.context: Context | None = None
         self.credentials: PskCredentials | None = None
         self.sessions: dict[str, asyncio.Task[None]] = {}
         # One refusal budget per address for both interfaces, shared by every LwM2M process on PostgreSQL.
-        self.refusals = management.refusals
+        self.refusals = RefusalGate(management.refusals)
 
     async def start(self) -> None:
         self.context = await Context.create_server_context(
@@ -63,7 +71,7 @@ class BootstrapServer:
         if not dtls_available() or self.cipher is None:
             log.warning("bootstrap over coaps is off: DTLSSocket is not installed or FOTA_SECRET_KEY is not set")
             return
-        self.credentials = PskCredentials(self.c.reader, self.cipher, find=device_bootstrap.find_bootstrap_psk)
+        self.credentials = PskCredentials(self.services.reader, self.cipher, find=device_bootstrap.find_bootstrap_psk)
         await add_dtls_server(self.context, host=self.host, port=self.coaps_port, credentials=self.credentials)
         log.info("LwM2M bootstrap server listening on %s:%d (coaps, DTLS-PSK)", self.host, self.coaps_port)
 
@@ -95,7 +103,7 @@ class BootstrapServer:
         claim = claim_of(request.remote)
         plan = await asyncio.to_thread(
             device_bootstrap.admit,
-            uow=self.c.reader(),
+            uow=self.services.reader(),
             device_id=device_id,
             dtls_device_id=claim.device_id if claim is not None else None,
             over_dtls=request.remote.scheme == "coaps",
@@ -136,8 +144,8 @@ class BootstrapServer:
         async def keep_credentials() -> None:
             replaced = await asyncio.to_thread(
                 device_bootstrap.keep_management_credentials,
-                uow=self.c.uow(),
-                clock=self.c.clock,
+                uow=self.services.uow(),
+                clock=self.services.clock,
                 cipher=self.cipher,
                 device_id=device_id,
                 credentials=order.credentials,
@@ -164,7 +172,7 @@ class BootstrapServer:
 
     def _record(self, device_id: str, *, finished: bool, reason: str) -> None:
         device_bootstrap.record_bootstrap(
-            uow=self.c.uow(), clock=self.c.clock, device_id=device_id, finished=finished, reason=reason
+            uow=self.services.uow(), clock=self.services.clock, device_id=device_id, finished=finished, reason=reason
         )
 
 
@@ -182,12 +190,4 @@ class _Root(Resource):  # type: ignore[misc]
             raise coap_error.NotFound()
         if request.code.name != "POST":
             raise coap_error.UnsupportedMethod()
-        sockaddr = getattr(request.remote, "sockaddr", None)
-        host = str(sockaddr[0]) if sockaddr else str(request.remote.hostinfo)
-        if not self.server.refusals.reserve(host):
-            metrics.LWM2M_REFUSED.labels("rate_limited").inc()
-            return Message(code=Code.SERVICE_UNAVAILABLE, max_age=REFUSAL_MAX_AGE, payload=b"too many refusals")
-        response = await self.server.bootstrap_request(request)
-        if response.code.is_successful():
-            self.server.refusals.give_back(host)
-        return response
+        return await self.server.refusals.reserving(request, lambda: self.server.bootstrap_request(request))

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 # downloads. Every request reserves a token while in flight (otherwise a flood's requests all pass before the first
 # refusal is counted) and an accepted one gives it back: well-behaved devices, even many behind one NAT, are only
 # limited while more than the burst of their requests are in flight at once. Registration Updates are the exception
-# (see _Root.render): they are batched and a refused one writes nothing, so they are charged only when refused.
+# (lwm2m/refusal_gate.py): they are batched and a refused one writes nothing, so they are charged only when refused.
 REFUSAL_BURST = 100
 REFUSAL_RATE = 20.0  # per second
 REFUSAL_MAX_AGE = 30  # seconds a refused-for-load client is asked to wait

@@ -14,7 +14,6 @@ from typing import Any
 from fota.adapters import metrics
 from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
-from fota.bootstrap import Container
 from fota.domain.upgrade import (
     DeliveryMethod,
     Outcome,
@@ -27,6 +26,7 @@ from fota.domain.upgrade import (
     outcome_of_result,
 )
 from fota.services import registrations, upgrades
+from fota.services.context import ServiceContext
 from fota.services.upgrades import Assignment, Offer
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,16 @@ class StepBatches:
     """Group commit for the steps a wave of check-ins takes at once: claims, and package offers (the step to
     Downloading with its download link). Each session still waits for its own step's commit before it acts."""
 
-    def __init__(self, container: Container) -> None:
-        c = container
+    def __init__(self, services: ServiceContext) -> None:
         self.claims: Batcher[tuple[Assignment, str], bool] = Batcher(
-            lambda items: upgrades.claim_many(uow=c.uow(), clock=c.clock, policy=c.policy, claims=items)
+            lambda items: upgrades.claim_many(
+                uow=services.uow(), clock=services.clock, policy=services.policy, claims=items
+            )
         )
         self.offers: Batcher[Offer, str | None] = Batcher(
-            lambda items: upgrades.offer_many(uow=c.uow(), clock=c.clock, policy=c.policy, offers=items)
+            lambda items: upgrades.offer_many(
+                uow=services.uow(), clock=services.clock, policy=services.policy, offers=items
+            )
         )
 
     async def close(self) -> None:
@@ -75,13 +78,13 @@ class StepBatches:
 class DeviceSession:
     def __init__(
         self,
-        container: Container,
+        services: ServiceContext,
         client: DeviceClient,
         device_id: str,
         config: SessionConfig,
         batches: StepBatches,
     ) -> None:
-        self.c = container
+        self.services = services
         self.client = client
         self.device_id = device_id
         self.config = config
@@ -90,7 +93,7 @@ class DeviceSession:
 
     async def _call(self, function: Any, **kwargs: Any) -> Any:
         """Runs a (synchronous, transactional) service function off the event loop."""
-        return await asyncio.to_thread(function, clock=self.c.clock, **kwargs)
+        return await asyncio.to_thread(function, clock=self.services.clock, **kwargs)
 
     async def run(
         self, *, registered: bool, work: Assignment | None = None, work_known: bool = False, here: bool = False
@@ -106,16 +109,16 @@ class DeviceSession:
 
     async def _run(self, *, registered: bool, work: Assignment | None, work_known: bool) -> None:
         if not work_known:
-            work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
+            work = await self._call(upgrades.current_work, uow=self.services.reader(), device_id=self.device_id)
         firmware: str | None = None
         if registered or (work is not None and work.step is Step.UPDATING):
             firmware = await self._read_firmware()
         # The check-in itself was recorded with the registration; only a reported firmware needs a write here,
         # and only a changed one can change the work (an auto-add campaign may have enrolled the device).
         if firmware is not None and await self._call(
-            upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware
+            upgrades.device_reported, uow=self.services.uow(), device_id=self.device_id, firmware=firmware
         ):
-            work = await self._call(upgrades.current_work, uow=self.c.reader(), device_id=self.device_id)
+            work = await self._call(upgrades.current_work, uow=self.services.reader(), device_id=self.device_id)
         if work is None:
             return
         log.info(
@@ -134,7 +137,7 @@ class DeviceSession:
             self._here = False  # true when the check-in was read; a later step asks again
             return False
         moved: bool = await asyncio.to_thread(
-            registrations.held_elsewhere, uow=self.c.reader(), device_id=self.device_id, node=self.config.node
+            registrations.held_elsewhere, uow=self.services.reader(), device_id=self.device_id, node=self.config.node
         )
         if moved:
             log.info("device %s: registered at another LwM2M process; stopping here", self.device_id)
@@ -211,8 +214,8 @@ class DeviceSession:
     ) -> bool:
         moved: bool = await self._call(
             upgrades.advance,
-            uow=self.c.uow(),
-            policy=self.c.policy,
+            uow=self.services.uow(),
+            policy=self.services.policy,
             assignment=work,
             device_id=self.device_id,
             from_steps=from_steps,
@@ -229,8 +232,8 @@ class DeviceSession:
         log.info("device %s: %s", self.device_id, outcome.reason)
         status = await self._call(
             upgrades.conclude,
-            uow=self.c.uow(),
-            policy=self.c.policy,
+            uow=self.services.uow(),
+            policy=self.services.policy,
             campaign_id=work.campaign_id,
             account_name=work.account_name,
             device_id=self.device_id,
@@ -248,7 +251,7 @@ class DeviceSession:
             return  # the attempt moved on meanwhile (timed out, or concluded elsewhere)
         metrics.UPGRADE_STEPS.labels(Step.DOWNLOADING.value).inc()
         if push:
-            found = await self._call(upgrades.resolve_download, uow=self.c.reader(), token=token)
+            found = await self._call(upgrades.resolve_download, uow=self.services.reader(), token=token)
             if found is None or found[1] is None:
                 raise DeviceUnreachable(
                     "the firmware image is missing: upload it with PUT /admin/v1/firmware/{name}/image"
@@ -292,14 +295,18 @@ class DeviceSession:
         if await self._moved_away():
             return
         if work.install_gated and not await self._call(
-            upgrades.ready_to_install, uow=self.c.uow(), policy=self.c.policy, assignment=work, device_id=self.device_id
+            upgrades.ready_to_install,
+            uow=self.services.uow(),
+            policy=self.services.policy,
+            assignment=work,
+            device_id=self.device_id,
         ):
             log.info("device %s: package downloaded; the Update waits for the install window", self.device_id)
             return
         marked = await self._call(
             upgrades.mark_update_executing,
-            uow=self.c.uow(),
-            policy=self.c.policy,
+            uow=self.services.uow(),
+            policy=self.services.policy,
             assignment=work,
             device_id=self.device_id,
         )
@@ -317,7 +324,9 @@ class DeviceSession:
             return
         if firmware is None:
             firmware = await self._read_firmware()
-            await self._call(upgrades.device_reported, uow=self.c.uow(), device_id=self.device_id, firmware=firmware)
+            await self._call(
+                upgrades.device_reported, uow=self.services.uow(), device_id=self.device_id, firmware=firmware
+            )
         outcome = outcome_after_reboot(
             status.result, firmware, work.firmware_to, firmware_must_match=work.package_kind != "file"
         )

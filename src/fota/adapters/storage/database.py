@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY_OPTION = "fota_read_only"
@@ -87,3 +88,14 @@ def migrations_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head
+
+
+def readiness_problem(engine: Engine) -> dict[str, str] | None:
+    """None when the database answers and its schema is current; otherwise what is not ready, for `/readyz`."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current = migrations_current(engine)
+    except SQLAlchemyError as error:
+        return {"database": str(error.__class__.__name__)}
+    return None if current else {"migrations": "behind"}

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from fota.adapters.engine_loop import tick_once
 from fota.adapters.http.admin_schemas import (
     AccountCreate,
     AccountRead,
@@ -30,19 +29,17 @@ from fota.adapters.http.admin_schemas import (
     UserCreate,
     UserRead,
 )
-from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
-from fota.adapters.outbox_loop import deliver_once
-from fota.adapters.psk_cipher import cipher_from_secret
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.domain.security import DeviceSecurity, SecurityMode
 from fota.services import admin, callbacks, device_poll, device_security
 
 
-def require_admin(c: ContainerDep, authorization: Annotated[str | None, Header()] = None) -> None:
+def require_admin(parts: ApiPartsDep, authorization: Annotated[str | None, Header()] = None) -> None:
     scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), c.admin_token.encode()):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), parts.admin_token.encode()):
         raise Unauthorized("the admin API needs 'Authorization: Bearer <FOTA_ADMIN_TOKEN>'")
 
 
@@ -62,10 +59,10 @@ def _account_read(account: Account) -> AccountRead:
 
 
 @router.post("/accounts", status_code=201, response_model_exclude_none=True)
-def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
+def create_account(body: AccountCreate, services: ServicesDep) -> AccountRead:
     account = admin.create_account(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         name=body.account_name,
         license_count=body.license_count,
         purchase_type=body.purchase_type,
@@ -74,23 +71,25 @@ def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
 
 
 @router.get("/accounts/{account}", response_model_exclude_none=True)
-def get_account(account: str, c: ContainerDep) -> AccountRead:
-    return _account_read(admin.get_account(uow=c.reader(), name=account))
+def get_account(account: str, services: ServicesDep) -> AccountRead:
+    return _account_read(admin.get_account(uow=services.reader(), name=account))
 
 
 @router.patch("/accounts/{account}", response_model_exclude_none=True)
-def update_account(account: str, body: AccountUpdate, c: ContainerDep) -> AccountRead:
+def update_account(account: str, body: AccountUpdate, services: ServicesDep) -> AccountRead:
     return _account_read(
-        admin.set_license_count(uow=c.uow(), clock=c.clock, name=account, license_count=body.license_count)
+        admin.set_license_count(
+            uow=services.uow(), clock=services.clock, name=account, license_count=body.license_count
+        )
     )
 
 
 @router.post("/accounts/{account}/clients", status_code=201)
-def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRead:
+def create_client(account: str, body: ClientCreate, services: ServicesDep) -> ClientRead:
     client_id, secret = admin.create_client(
-        uow=c.uow(),
-        clock=c.clock,
-        hasher=c.hasher,
+        uow=services.uow(),
+        clock=services.clock,
+        hasher=services.hasher,
         account_name=account,
         client_id=body.client_id,
         client_secret=body.client_secret,
@@ -99,18 +98,20 @@ def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRe
 
 
 @router.delete("/accounts/{account}/clients/{client_id}")
-def revoke_client(account: str, client_id: str, c: ContainerDep) -> ClientRevokeRead:
+def revoke_client(account: str, client_id: str, services: ServicesDep) -> ClientRevokeRead:
     """Remove an API client; every access token it was issued is refused at once, in every process."""
-    revoked = admin.revoke_client(uow=c.uow(), clock=c.clock, account_name=account, client_id=client_id, cache=c.tokens)
+    revoked = admin.revoke_client(
+        uow=services.uow(), clock=services.clock, account_name=account, client_id=client_id, cache=services.tokens
+    )
     return ClientRevokeRead(client_id=client_id, revoked_tokens=revoked)
 
 
 @router.post("/accounts/{account}/users", status_code=201)
-def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
+def create_user(account: str, body: UserCreate, services: ServicesDep) -> UserRead:
     admin.create_user(
-        uow=c.uow(),
-        clock=c.clock,
-        hasher=c.hasher,
+        uow=services.uow(),
+        clock=services.clock,
+        hasher=services.hasher,
         account_name=account,
         username=body.username,
         password=body.password,
@@ -119,9 +120,9 @@ def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
 
 
 @router.post("/accounts/{account}/devices", status_code=201)
-def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> DevicesProvisionRead:
+def provision_devices(account: str, body: DevicesCreate, services: ServicesDep) -> DevicesProvisionRead:
     specs = [admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn) for d in body.device_list]
-    results = admin.provision_devices(uow=c.uow(), clock=c.clock, account_name=account, specs=specs)
+    results = admin.provision_devices(uow=services.uow(), clock=services.clock, account_name=account, specs=specs)
     return DevicesProvisionRead(
         account_name=account,
         device_list=[DeviceProvisionRead(device_id=r.device_id, status=r.status, reason=r.reason) for r in results],
@@ -129,9 +130,11 @@ def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> Dev
 
 
 @router.post("/accounts/{account}/devices/{device_id}/key", status_code=201)
-def issue_device_key(account: str, device_id: str, c: ContainerDep) -> DeviceKeyRead:
+def issue_device_key(account: str, device_id: str, services: ServicesDep) -> DeviceKeyRead:
     """A secret for an HTTP-protocol device (`Authorization: Bearer <deviceKey>` on /device/v1); shown once."""
-    key = device_poll.issue_device_key(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
+    key = device_poll.issue_device_key(
+        uow=services.uow(), clock=services.clock, account_name=account, device_id=device_id
+    )
     return DeviceKeyRead(device_id=device_id, device_key=key)
 
 
@@ -143,13 +146,13 @@ def _security_read(security: DeviceSecurity) -> DeviceSecurityRead:
 
 @router.put("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
 def set_device_security(
-    account: str, device_id: str, body: DeviceSecurityUpdate, c: ContainerDep
+    account: str, device_id: str, body: DeviceSecurityUpdate, services: ServicesDep
 ) -> DeviceSecurityRead:
     """The device's LwM2M security: `psk` (DTLS with this identity and hex key, stored encrypted) or `nosec`."""
     security = device_security.set_security(
-        uow=c.uow(),
-        clock=c.clock,
-        cipher=cipher_from_secret(c.settings.secret_key),
+        uow=services.uow(),
+        clock=services.clock,
+        cipher=services.cipher,
         account_name=account,
         device_id=device_id,
         mode=SecurityMode(body.mode),
@@ -160,20 +163,22 @@ def set_device_security(
 
 
 @router.get("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
-def get_device_security(account: str, device_id: str, c: ContainerDep) -> DeviceSecurityRead:
+def get_device_security(account: str, device_id: str, services: ServicesDep) -> DeviceSecurityRead:
     """The device's security mode and PSK identity; the key is never shown."""
-    return _security_read(device_security.get_security(uow=c.reader(), account_name=account, device_id=device_id))
+    return _security_read(
+        device_security.get_security(uow=services.reader(), account_name=account, device_id=device_id)
+    )
 
 
 @router.get("/clock")
-def read_clock(c: ContainerDep) -> ClockRead:
-    return ClockRead(now=c.clock.now(), simulated=c.simulated_clock is not None)
+def read_clock(services: ServicesDep) -> ClockRead:
+    return ClockRead(now=services.clock.now(), simulated=services.simulated_clock is not None)
 
 
 @router.post("/clock")
-def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
+def move_clock(body: ClockUpdate, parts: ApiPartsDep) -> ClockRead:
     """Moves the simulated clock, then runs the engine so the new time's transitions are visible at once."""
-    clock = c.simulated_clock
+    clock = parts.services.simulated_clock
     if clock is None:
         raise NotFound("the server runs on the system clock; start it with --simulated-clock to move time")
     if (body.now is None) == (body.advance_seconds is None):
@@ -188,15 +193,14 @@ def move_clock(body: ClockUpdate, c: ContainerDep) -> ClockRead:
             clock.advance(body.advance_seconds)
     except (ValueError, OverflowError) as error:
         raise InvalidRequest(f"cannot move the clock there: {error}") from None
-    tick_once(c)
-    deliver_once(c)  # after the tick, so the callbacks of its transitions go out too
+    parts.run_due_work()
     return ClockRead(now=clock.now(), simulated=True)
 
 
 @router.get("/accounts/{account}/callback")
-def read_callback_signing(account: str, c: ContainerDep) -> CallbackSigningRead:
+def read_callback_signing(account: str, services: ServicesDep) -> CallbackSigningRead:
     """The callback URL and the secret its receiver verifies `X-Fota-Signature` with (docs/callbacks.md)."""
-    registration = callbacks.signing_registration(uow=c.uow(), account_name=account)
+    registration = callbacks.signing_registration(uow=services.uow(), account_name=account)
     assert registration.signing_secret is not None
     return CallbackSigningRead(url=registration.url, signing_secret=registration.signing_secret)
 
@@ -204,12 +208,12 @@ def read_callback_signing(account: str, c: ContainerDep) -> CallbackSigningRead:
 @router.get("/accounts/{account}/callback-deliveries")
 def read_callback_deliveries(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=callbacks.MAX_LOG_PAGE)] = 100,
     before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
 ) -> CallbackDeliveryListRead:
     """Delivery attempts, newest first; pass the last page's `nextBeforeId` as `beforeId` for the next page."""
-    attempts = callbacks.delivery_log(uow=c.reader(), account_name=account, before_id=before_id, limit=limit)
+    attempts = callbacks.delivery_log(uow=services.reader(), account_name=account, before_id=before_id, limit=limit)
     items = [
         CallbackDeliveryRead(
             id=a.id or 0,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount
 from swagger_ui_bundle import swagger_ui_path
 
 router = APIRouter(include_in_schema=False)
@@ -24,5 +25,5 @@ def swagger_ui() -> HTMLResponse:
     )
 
 
-def mount_static(app: FastAPI) -> None:
-    app.mount(STATIC, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+def static_mount() -> Mount:
+    return Mount(STATIC, app=StaticFiles(directory=swagger_ui_path), name="swagger-ui")

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from fota.adapters import metrics
-from fota.adapters.lwm2m.downloads import DownloadGate, PackageStore, parse_range
+from fota.adapters.delivery.slicing import parse_range
+from fota.adapters.http.parts import ApiParts
 
 router = APIRouter(tags=["device downloads"])
 
@@ -18,8 +19,8 @@ async def download_package(
     token: str, request: Request, range_header: Annotated[str | None, Header(alias="Range")] = None
 ) -> Response:
     """A device downloads its firmware package by the token of its link (Range supported)."""
-    store: PackageStore = request.app.state.packages
-    gate: DownloadGate = request.app.state.download_gate
+    parts: ApiParts = request.app.state.parts
+    store, gate = parts.packages, parts.download_gate
     package = await store.package(token)
     if package is None:
         return Response(status_code=404, content=b"unknown or expired download link")

@@ -1,0 +1,25 @@
+"""What the HTTP app is built from besides its routers: the services, the admin token, firmware delivery and the
+hooks into the rest of the process (readiness, and the engine's due work). `fota.runtime` assembles it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fota.adapters.delivery.gate import DownloadGate
+from fota.adapters.delivery.packages import PackageStore
+from fota.services.context import ServiceContext
+
+
+@dataclass(frozen=True)
+class ApiParts:
+    services: ServiceContext
+    admin_token: str  # the admin API's bearer token
+    package_base_url: str  # how devices reach our HTTP endpoint: the base of their package links
+    packages: PackageStore
+    download_gate: DownloadGate
+    # None when the database answers and its schema is current; otherwise what is not ready (the `/readyz` body).
+    readiness: Callable[[], dict[str, str] | None]
+    # The engine's tick, then a callback delivery pass: run when the simulated clock moves, so that the new time's
+    # transitions, and the callbacks they enqueue, are visible at once.
+    run_due_work: Callable[[], None]

@@ -1,0 +1,44 @@
+"""Firmware downloads over CoAP (`GET /fw/<token>`): each Block2 block sliced statelessly at the size the device
+asks, so a download resumes at any block (packages and the download cap: adapters/delivery)."""
+
+from __future__ import annotations
+
+from aiocoap import CONTENT, Message
+from aiocoap import error as coap_error
+from aiocoap.numbers.codes import Code
+from aiocoap.numbers.contentformat import ContentFormat as AiocoapContentFormat
+from aiocoap.optiontypes import BlockOption
+
+from fota.adapters import metrics
+from fota.adapters.delivery.gate import DownloadGate
+from fota.adapters.delivery.packages import PackageStore
+from fota.adapters.delivery.slicing import block
+
+
+class BlockDownloads:
+    def __init__(self, packages: PackageStore, gate: DownloadGate) -> None:
+        self.packages = packages
+        self.gate = gate
+
+    async def download(self, request: Message, token: str) -> Message:
+        package = await self.packages.package(token)
+        if package is None:
+            raise coap_error.NotFound()
+        if not self.gate.admit(token):
+            return Message(code=Code.SERVICE_UNAVAILABLE, max_age=30, payload=b"too many downloads; retry later")
+        requested = request.opt.block2
+        szx = requested.size_exponent if requested is not None else min(6, request.remote.maximum_block_size_exp)
+        number = requested.block_number if requested is not None else 0
+        sliced = block(package.data, number, 2 ** (szx + 4))
+        if sliced is None:
+            raise coap_error.BadOption()
+        chunk, more = sliced
+        if not more:
+            self.gate.finished(token)
+        metrics.record_download("coap", len(chunk), complete=not more)
+        response = Message(code=CONTENT, payload=chunk, content_format=AiocoapContentFormat(42), etag=package.etag)
+        if more or number > 0 or requested is not None:
+            response.opt.block2 = BlockOption.BlockwiseTuple(number, more, szx)
+        if number == 0:
+            response.opt.size2 = len(package.data)
+        return response

@@ -1,0 +1,36 @@
+"""The composition root: the one place that imports every layer and builds a `fota` process by role.
+
+`build(settings)` connects to the database, migrates it and wires the concrete adapters into the
+`services.context.ServiceContext` the edges take; `api_app(process)` is the ASGI app `fota serve` runs, whose
+lifespan starts and stops the LwM2M server (and bootstrap server), the engine and outbox loops and the PostgreSQL
+notification listener as the settings' roles ask; `serve(process, ...)` runs it under uvicorn, with the demo fleet
+for `--demo`. No adapter imports this package except the `fota serve` command, the process's entry point.
+
+In-process, for tests: an API app on a given database with a simulated clock and no LwM2M server; its engine and
+outbox loops run as under `fota serve` (`roles=frozenset({Role.API})` leaves them out, and then only
+`POST /admin/v1/clock` runs the due work):
+
+    process = runtime.build(runtime.Settings(database_url=url, simulated_clock=True, coap_port=None))
+    with TestClient(runtime.api_app(process)) as client:  # the lifespan runs inside `with`
+        client.post("/admin/v1/accounts", headers={"Authorization": f"Bearer {process.admin_token}"}, json=...)
+
+`process.services` gives the same unit-of-work factories and clock to call the services directly.
+"""
+
+from fota.runtime.api import api_app
+from fota.runtime.process import Process, build
+from fota.runtime.roles import BackgroundService
+from fota.runtime.serve import serve
+from fota.runtime.settings import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings
+
+__all__ = [
+    "ALL_ROLES",
+    "DEFAULT_DATABASE_URL",
+    "BackgroundService",
+    "Process",
+    "Role",
+    "Settings",
+    "api_app",
+    "build",
+    "serve",
+]

@@ -1,0 +1,34 @@
+"""`fota serve`'s process: the app of a built process under uvicorn, with the demo provisioned and its fleet beside
+it when asked."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from fota.runtime.api import api_app
+from fota.runtime.process import Process
+from fota.runtime.roles import BackgroundService
+
+
+def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool, base_url: str) -> None:
+    """Runs until interrupted. `base_url`: where a person on this machine reaches the API (printed by the demo)."""
+    background: list[BackgroundService] = []
+    if demo:
+        # Imported here: the demo brings the device simulator along, which a server without --demo never loads.
+        from fota.adapters.cli.demo import DemoFleet, DemoProgress, provision_demo
+
+        campaign_id = provision_demo(process.services, admin_token=process.admin_token, base_url=base_url)
+        coap_port = process.settings.coap_port
+        if coap_port is not None:
+            background.append(DemoFleet(f"coap://127.0.0.1:{coap_port}"))
+        background.append(DemoProgress(process.services, campaign_id))
+    # log_config=None: uvicorn keeps the handlers configured by `fota serve` instead of installing its own format.
+    # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
+    uvicorn.run(
+        api_app(process, background=background),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        log_config=None,
+    )
