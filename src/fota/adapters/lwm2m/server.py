@@ -38,9 +38,9 @@ from fota.adapters.lwm2m.session import DeviceSession, SessionConfig, StepBatche
 from fota.adapters.lwm2m.udp_tuning import tune_udp
 from fota.adapters.psk_cipher import cipher_from_secret
 from fota.bootstrap import Container
+from fota.domain.upgrade import Assignment
 from fota.services import device_security, registrations
 from fota.services.registrations import CheckIn, CheckInResult
-from fota.services.upgrades import Assignment
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Lwm2mServer:
         self.credentials: PskCredentials | None = None
         self.refused_security = 0
         # Registration Updates (the fleet's periodic check-ins) are admitted, recorded and answered with the
-        # device's work in batched transactions: one per burst, not one per message.
+        # device's assignment in batched transactions: one per burst, not one per message.
         self.check_ins: Batcher[CheckIn, CheckInResult] = Batcher(self._write_check_ins)
         self.steps = StepBatches(container)
 
@@ -143,18 +143,18 @@ class Lwm2mServer:
         *,
         registered: bool,
         remote: Any = None,
-        work: Assignment | None = None,
-        work_known: bool = False,
+        assignment: Assignment | None = None,
+        assignment_known: bool = False,
         here: bool = False,
     ) -> None:
         """`remote`: the device's DTLS session when it checked in over coaps (requests then go back over it).
-        `work_known`: `work` is the device's current work, read with the check-in (None: nothing to do)."""
+        `assignment_known`: `assignment` is the device's current one, read with the check-in (None: nothing to do)."""
         running = self.sessions.get(device_id)
         if running is not None and not running.done():
             if not registered:
                 return  # the running session is still working with this awake device
             running.cancel()  # a fresh registration (e.g. after a reboot) supersedes it
-        if work_known and work is None and not registered:
+        if assignment_known and assignment is None and not registered:
             return  # an Update with no upgrade to start or resume: nothing to ask the device
         assert self.context is not None
         client = DeviceClient(self.context, address, remote=remote)
@@ -162,7 +162,7 @@ class Lwm2mServer:
         config = replace(self.config, coap_base_url=self.coaps_base_url) if over_dtls else self.config
         session = DeviceSession(self.c, client, device_id, config, self.steps)
         task = asyncio.create_task(
-            session.run(registered=registered, work=work, work_known=work_known, here=here),
+            session.run(registered=registered, assignment=assignment, assignment_known=assignment_known, here=here),
             name=f"lwm2m-session-{device_id}",
         )
         self.sessions[device_id] = task
@@ -294,8 +294,8 @@ class Lwm2mServer:
             request.remote.hostinfo,
             registered=False,
             remote=self._session_remote(request),
-            work=result.work,
-            work_known=True,
+            assignment=result.assignment,
+            assignment_known=True,
             here=registration.node == self.node,
         )
         return Message(code=CHANGED)
