@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fota.domain.statuses import DeviceStatus
+from fota.domain.campaign import Campaign
+from fota.domain.protocols import Protocol
+from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import (
     Assignment,
     Claim,
@@ -32,9 +34,11 @@ from fota.domain.upgrade import (
     Wait,
     WaitReason,
     conclusion,
+    may_start,
     next_action,
     timed_out,
 )
+from fota.domain.windows import Schedule, TimeWindow
 
 NOW = datetime(2030, 3, 1, 12, tzinfo=UTC)
 POLICY = UpgradePolicy()
@@ -54,6 +58,21 @@ def seen(
 
 
 # --- a pending assignment ---
+
+
+def campaign(status: CampaignStatus = CampaignStatus.SCHEDULED) -> Campaign:
+    schedule = Schedule(date(2030, 3, 1), date(2030, 3, 2), (TimeWindow(8, 16),))
+    return Campaign(
+        "c1", "acct", None, "fw-2", "1.0", "2.0", Protocol.LWM2M, "Acme", "M1", schedule, True, False, status
+    )
+
+
+def test_a_new_attempt_starts_only_in_a_scheduled_campaign_inside_a_window_after_the_back_off() -> None:
+    assert may_start(campaign(), NOW)
+    assert not may_start(campaign(CampaignStatus.PRE_SCHEDULED), NOW)
+    assert not may_start(campaign(), NOW.replace(hour=20)), "outside the download window"
+    assert not may_start(campaign(), NOW, retry_after=NOW + timedelta(minutes=1))
+    assert may_start(campaign(), NOW, retry_after=NOW)
 
 
 def test_a_pending_assignment_is_claimed_without_reading_the_device() -> None:

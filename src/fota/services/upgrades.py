@@ -16,10 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
-from fota.domain.campaign import Campaign
 from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, timed_out
+from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, may_start, timed_out
 from fota.services import events
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
@@ -57,8 +56,8 @@ def device_reported(
 def current_assignment(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assignment | None:
     """The device's current campaign assignment, to start or resume, or None.
 
-    A new attempt starts only in a Scheduled campaign, inside an open window, after any retry back-off.
-    An upgrade already in progress is resumed whatever the hour: stopping half-way helps nobody.
+    A pending device has one only while a new attempt may start (the domain's `may_start`); an upgrade in progress
+    always has one.
     """
     now = clock.now()
     with uow:
@@ -71,11 +70,8 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
     if found is None:
         return None
     row, campaign = found
-    if row.status is DeviceStatus.PENDING:
-        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
-            return None
-        if row.next_attempt_at is not None and row.next_attempt_at > now:
-            return None
+    if row.status is DeviceStatus.PENDING and not may_start(campaign, now, retry_after=row.next_attempt_at):
+        return None
     return Assignment(
         campaign_id=campaign.id,
         account_name=campaign.account_name,
@@ -137,7 +133,8 @@ def claim_many(
         for assignment, device_id in claims:
             key = (assignment.account_name, assignment.campaign_id)
             if key not in startable:
-                startable[key] = _may_start(uow.campaigns.get(*key), now)
+                campaign = uow.campaigns.get(*key)
+                startable[key] = campaign is not None and may_start(campaign, now)  # the claim checks the back-off
             claimed = startable[key] and uow.upgrades.claim(
                 assignment.campaign_id,
                 device_id,
@@ -209,10 +206,6 @@ def offer_package(
 ) -> str | None:
     """`offer_many` for one device: the download link's token, or None when the attempt moved on meanwhile."""
     return offer_many(uow=uow, clock=clock, policy=policy, offers=[Offer(assignment, device_id, delivery)])[0]
-
-
-def _may_start(campaign: Campaign | None, now: datetime) -> bool:
-    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.may_download(now)
 
 
 def advance(

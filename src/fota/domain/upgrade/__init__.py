@@ -16,6 +16,7 @@ from fota.domain.upgrade.machine import (
     Wait,
     WaitReason,
     conclusion,
+    may_start,
     next_action,
     timed_out,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "choose_delivery",
     "choose_transfer",
     "conclusion",
+    "may_start",
     "next_action",
     "outcome_after_reboot",
     "outcome_of_result",

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from fota.domain.statuses import DeviceStatus
+from fota.domain.campaign import Campaign
+from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade.model import (
     Assignment,
     DeliveryMethod,
@@ -115,6 +116,15 @@ Action = (
     | Wait
     | Conclude
 )
+
+
+def may_start(campaign: Campaign, now: datetime, *, retry_after: datetime | None = None) -> bool:
+    """Whether a new attempt may start: only in a Scheduled campaign with a download window open, and not before a
+    retry's back-off (`retry_after`) has passed. An attempt in progress is resumed whatever the hour instead:
+    stopping half-way helps nobody."""
+    if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
+        return False
+    return retry_after is None or retry_after <= now
 
 
 def next_action(
