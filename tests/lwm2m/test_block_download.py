@@ -18,9 +18,8 @@ from aiocoap import GET, Context, Message
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 from fota.clock import SystemClock
-from fota.domain.upgrade import UpgradePolicy
+from fota.domain.upgrade import Assignment, UpgradePolicy
 from fota.services import upgrades
-from fota.services.upgrades import Assignment
 from tests.conftest import RunningServer
 
 COAP_CLIENT = shutil.which("coap-client-notls") or shutil.which("coap-client")

@@ -58,9 +58,11 @@ def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
         ),
     )
     tick(uow_factory=uow, clock=clock)
-    work = upgrades.current_work(uow=uow(), clock=clock, device_id="350000000000001")
-    assert work is not None
-    assert upgrades.claim_start(uow=uow(), clock=clock, policy=policy, assignment=work, device_id="350000000000001")
+    assignment = upgrades.current_assignment(uow=uow(), clock=clock, device_id="350000000000001")
+    assert assignment is not None
+    assert upgrades.claim_start(
+        uow=uow(), clock=clock, policy=policy, assignment=assignment, device_id="350000000000001"
+    )
 
     # The time-out read the attempt when its deadline had passed ...
     clock.advance((policy.start_timeout + timedelta(seconds=1)).total_seconds())
@@ -70,7 +72,7 @@ def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
         uow=uow(),
         clock=clock,
         policy=policy,
-        assignment=work,
+        assignment=assignment,
         device_id="350000000000001",
         from_steps=(Step.STARTING,),
         to=Step.STARTING,
@@ -79,8 +81,8 @@ def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
         uow=uow(),
         clock=clock,
         policy=policy,
-        campaign_id=work.campaign_id,
-        account_name=work.account_name,
+        campaign_id=assignment.campaign_id,
+        account_name=assignment.account_name,
         device_id="350000000000001",
         outcome=upgrades.Outcome(False, "time-out", retryable=True),
         attempts=1,
@@ -88,7 +90,7 @@ def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
         expired_by=stale_read - timedelta(seconds=1),
     )
     assert late is None
-    still = upgrades.current_work(uow=uow(), clock=clock, device_id="350000000000001")
+    still = upgrades.current_assignment(uow=uow(), clock=clock, device_id="350000000000001")
     assert still is not None and still.step is Step.STARTING
 
     # Once that deadline too has passed, the engine's expiry ends it.

@@ -6,11 +6,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from fota.clock import Clock
 from fota.domain.errors import NotFound, Unauthorized
-from fota.domain.upgrade import Outcome, Step, UpdateState, UpgradePolicy, outcome_after_reboot, outcome_of_result
+from fota.domain.upgrade import (
+    Assignment,
+    Claim,
+    Conclude,
+    ExecuteUpdate,
+    HoldForInstall,
+    Observation,
+    OfferPackage,
+    ReadStatus,
+    RecordDownloaded,
+    ResendUpdate,
+    Step,
+    UpgradePolicy,
+    Wait,
+    next_action,
+)
 from fota.services import upgrades
 from fota.services.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -65,86 +80,83 @@ def check_in(
     update_result: int,
     package_base_url: str,
 ) -> Instruction:
+    """Records the check-in, then carries out what the upgrade state machine decides for what the device reports,
+    up to the first action that needs the device: the instruction it gets."""
     upgrades.device_reported(uow=uow_factory(), clock=clock, device_id=device_id, firmware=firmware, check_in="HTTP")
-    found = upgrades.current_work(uow=uow_factory(), clock=clock, device_id=device_id)
-    if found is None:
+    assignment = upgrades.current_assignment(uow=uow_factory(), clock=clock, device_id=device_id)
+    if assignment is None:
         return NOTHING
-    work = found
+    observed = Observation(state, update_result, firmware)
+    while True:
+        now = clock.now()
+        match next_action(assignment, observed, now=now):
+            case Claim():
+                if not upgrades.claim_start(
+                    uow=uow_factory(), clock=clock, policy=policy, assignment=assignment, device_id=device_id
+                ):
+                    return NOTHING
+                assignment = assignment.claimed(policy, now)
+            case RecordDownloaded():
+                if not upgrades.advance(
+                    uow=uow_factory(),
+                    clock=clock,
+                    policy=policy,
+                    assignment=assignment,
+                    device_id=device_id,
+                    to=Step.DOWNLOADED,
+                ):
+                    return NOTHING
+                assignment = assignment.moved_to(Step.DOWNLOADED, policy, now)
+            case OfferPackage():
+                token = upgrades.offer_package(
+                    uow=uow_factory(),
+                    clock=clock,
+                    policy=policy,
+                    assignment=assignment,
+                    device_id=device_id,
+                    delivery="http",  # an HTTP device always pulls, over HTTP
+                )
+                return NOTHING if token is None else _download(uow_factory(), assignment, package_base_url, token)
+            case ExecuteUpdate():
+                if not upgrades.mark_update_executing(
+                    uow=uow_factory(), clock=clock, policy=policy, assignment=assignment, device_id=device_id
+                ):
+                    return NOTHING
+                return Instruction("update", assignment.campaign_id, assignment.firmware_to)
+            case ResendUpdate():
+                return Instruction("update", assignment.campaign_id, assignment.firmware_to)  # the last one was lost
+            case HoldForInstall():
+                upgrades.wait_for_install(
+                    uow=uow_factory(), clock=clock, policy=policy, assignment=assignment, device_id=device_id
+                )
+                return NOTHING
+            case Conclude(outcome=outcome, timed_out=timed_out):
+                upgrades.conclude(
+                    uow=uow_factory(),
+                    clock=clock,
+                    policy=policy,
+                    campaign_id=assignment.campaign_id,
+                    account_name=assignment.account_name,
+                    device_id=device_id,
+                    outcome=outcome,
+                    attempts=assignment.attempts,
+                    expected_step=assignment.step,
+                    expired_by=now if timed_out else None,
+                )
+                return NOTHING
+            case Wait() | ReadStatus():  # the poll carries its status: nothing is left to read
+                return NOTHING
 
-    def advance(from_steps: tuple[Step, ...], to: Step, delivery: str | None = None) -> bool:
-        return upgrades.advance(
-            uow=uow_factory(),
-            clock=clock,
-            policy=policy,
-            assignment=work,
-            device_id=device_id,
-            from_steps=from_steps,
-            to=to,
-            delivery=delivery,
-        )
 
-    def conclude(outcome: Outcome | None, expected: Step) -> Instruction:
-        if outcome is not None:
-            upgrades.conclude(
-                uow=uow_factory(),
-                clock=clock,
-                policy=policy,
-                campaign_id=work.campaign_id,
-                account_name=work.account_name,
-                device_id=device_id,
-                outcome=outcome,
-                attempts=work.attempts,
-                expected_step=expected,
-            )
-        return NOTHING
-
-    if work.step is Step.UPDATING:
-        if state == UpdateState.UPDATING:
-            return NOTHING
-        if state == UpdateState.DOWNLOADED and update_result == 0:
-            return Instruction("update", work.campaign_id, work.firmware_to)  # the instruction was lost
-        outcome = outcome_after_reboot(
-            update_result, firmware, work.firmware_to, firmware_must_match=work.package_kind != "file"
-        )
-        return conclude(outcome, Step.UPDATING)
-    if work.step is None:
-        if not upgrades.claim_start(
-            uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id
-        ):
-            return NOTHING
-        work = replace(work, step=Step.STARTING, attempts=work.attempts + 1)
-    if work.step in (Step.STARTING, Step.DOWNLOADING):
-        if state == UpdateState.DOWNLOADED:
-            advance((Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADED)
-            work = replace(work, step=Step.DOWNLOADED)
-        elif state == UpdateState.DOWNLOADING:
-            return NOTHING
-        elif work.step is Step.DOWNLOADING and update_result > 1:
-            return conclude(outcome_of_result(update_result), Step.DOWNLOADING)
-        elif not work.may_download:
-            return NOTHING  # the package is offered only while a download window is open
-        else:
-            token = upgrades.issue_download_link(
-                uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id
-            )
-            advance((Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADING, "http")
-            uow = uow_factory()
-            with uow:
-                package = uow.firmware.get(work.firmware_name)
-            return Instruction(
-                "download",
-                work.campaign_id,
-                work.firmware_to,
-                f"{package_base_url}/fw/{token}",
-                package.image_size if package else None,
-                package.image_sha256 if package else None,
-                package.local_target_path if package else None,
-            )
-    if work.step is Step.DOWNLOADED and not work.may_install:
-        upgrades.wait_for_install(uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id)
-        return NOTHING
-    if work.step is Step.DOWNLOADED and upgrades.mark_update_executing(
-        uow=uow_factory(), clock=clock, policy=policy, assignment=work, device_id=device_id
-    ):
-        return Instruction("update", work.campaign_id, work.firmware_to)
-    return NOTHING
+def _download(uow: UnitOfWork, assignment: Assignment, package_base_url: str, token: str) -> Instruction:
+    with uow:
+        package = uow.firmware.get(assignment.firmware_name)
+    return Instruction(
+        "download",
+        assignment.campaign_id,
+        assignment.firmware_to,
+        f"{package_base_url}/fw/{token}",
+        package.image_size if package else None,
+        package.image_sha256 if package else None,
+        package.local_target_path if package else None,
+    )

@@ -21,6 +21,7 @@ from fota.domain.protocols import Protocol as DeviceProtocol
 from fota.domain.security import DeviceSecurity
 from fota.domain.signing import SignatureAlgorithm, SigningKey
 from fota.domain.statuses import CampaignStatus, DeviceStatus
+from fota.domain.upgrade import Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class CampaignDeviceRow:
     updated_at: datetime
     recent_attempt_at: datetime | None = None
     next_attempt_at: datetime | None = None
-    step: str | None = None
+    step: Step | None = None
     step_deadline: datetime | None = None
     attempts: int = 0
     delivery: str | None = None
@@ -329,15 +330,15 @@ class UpgradeRepository(Protocol):
 
     def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None: ...
     def claim(
-        self, campaign_id: str, device_id: str, *, step: str, reason: str, now: datetime, deadline: datetime
+        self, campaign_id: str, device_id: str, *, step: Step, reason: str, now: datetime, deadline: datetime
     ) -> bool: ...
     def set_step(
         self,
         campaign_id: str,
         device_id: str,
         *,
-        from_steps: Sequence[str],
-        step: str,
+        from_steps: Sequence[Step],
+        step: Step,
         reason: str,
         now: datetime,
         deadline: datetime,
@@ -353,7 +354,7 @@ class UpgradeRepository(Protocol):
         reason: str,
         now: datetime,
         next_attempt_at: datetime | None,
-        expected_step: str | None = None,
+        expected_step: Step | None = None,
         expired_by: datetime | None = None,
     ) -> bool: ...
     def expired(self, now: datetime, limit: int) -> list[CampaignDeviceRow]: ...

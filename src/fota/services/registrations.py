@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from fota.clock import Clock
 from fota.domain.security import SecurityMode, refusal
+from fota.domain.upgrade import Assignment
 from fota.services.device_logging import note_check_in
 from fota.services.ports import Registration, UnitOfWork, UnitOfWorkFactory
-from fota.services.upgrades import Assignment, work_in
+from fota.services.upgrades import assignment_in
 
 
 def register(
@@ -100,21 +101,21 @@ class CheckIn:
 @dataclass(frozen=True)
 class CheckInResult:
     """`refused`: why the channel may not check in for the device (nothing was written). Otherwise `registration`
-    is the refreshed registration (None: unknown or expired, the client must register again) and `work` the
-    device's upgrade to start or resume, read in the same transaction."""
+    is the refreshed registration (None: unknown or expired, the client must register again) and `assignment` the
+    device's current campaign assignment (its upgrade to start or resume), read in the same transaction."""
 
     registration: Registration | None = None
     refused: str | None = None
-    work: Assignment | None = None
+    assignment: Assignment | None = None
 
 
 def check_in_many(
     *, uow: UnitOfWork, clock: Clock, check_ins: Sequence[CheckIn], allow_nosec: bool
 ) -> list[CheckInResult]:
-    """Admits and records many Updates in one transaction and reads each device's work; results in input order.
+    """Admits and records many Updates in one transaction and reads each device's assignment; results in input order.
 
-    Each check-in gets what `device_security.admission_refusal`, `update` and `upgrades.current_work` would give it
-    one by one: a refused check-in writes nothing, an unknown or expired registration is left alone.
+    Each check-in gets what `device_security.admission_refusal`, `update` and `upgrades.current_assignment` would
+    give it one by one: a refused check-in writes nothing, an unknown or expired registration is left alone.
     """
     now = clock.now()
     results: list[CheckInResult] = []
@@ -149,7 +150,7 @@ def _check_in(uow: UnitOfWork, now: datetime, check_in: CheckIn, allow_nosec: bo
     if current.expires_at <= now:
         return CheckInResult()
     refreshed = _refresh(uow, now, current, check_in)
-    return CheckInResult(registration=refreshed, work=work_in(uow, current.device_id, now))
+    return CheckInResult(registration=refreshed, assignment=assignment_in(uow, current.device_id, now))
 
 
 def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: CheckIn) -> Registration:
@@ -177,7 +178,7 @@ def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: Ch
 def held_elsewhere(*, uow: UnitOfWork, device_id: str, node: str) -> bool:
     """Whether the device's newest registration belongs to another LwM2M process than `node`.
 
-    A device that re-registers at another process moves its work there (design §2): the session still running
+    A device that re-registers at another process moves its upgrade there (design §2): the session still running
     here stops before its next step instead of driving the device alongside the new one.
     """
     with uow:

@@ -1,4 +1,5 @@
-"""Per-device upgrade use cases: what a checking-in device should do, and each step's transaction.
+"""Per-device upgrade use cases: a device's current assignment, and the transaction of each step the upgrade state
+machine (domain/upgrade/machine.py) decides on.
 
 The LwM2M and HTTP device adapters call these between device operations; the engine calls `expire_steps`.
 Every step is a conditional update committed before the device is asked to act, so a crash at any point
@@ -15,33 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
-from fota.domain.campaign import Campaign
 from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.domain.upgrade import Outcome, Step, UpgradePolicy
+from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, may_start, timed_out
 from fota.services import events
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """The upgrade a device has to work on now: to start (step None) or to resume."""
-
-    campaign_id: str
-    account_name: str
-    firmware_name: str
-    firmware_to: str
-    step: Step | None
-    attempts: int
-    delivery: str | None
-    update_executed: bool
-    package_kind: str = "firmware"
-    may_download: bool = True  # a download window is open now (a package offer may go out)
-    may_install: bool = True  # the campaign lets a downloaded package be installed now
-    install_wait_until: datetime | None = None  # if not now, until when a downloaded package may wait for it
-    install_gated: bool = False  # the campaign has an install rule of its own (v2 install windows/after-date)
 
 
 def device_reported(
@@ -72,34 +53,31 @@ def device_reported(
     return changed
 
 
-def current_work(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assignment | None:
-    """The device's upgrade to start or resume, or None.
+def current_assignment(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assignment | None:
+    """The device's current campaign assignment, to start or resume, or None.
 
-    A new attempt starts only in a Scheduled campaign, inside an open window, after any retry back-off.
-    An upgrade already in progress is resumed whatever the hour: stopping half-way helps nobody.
+    A pending device has one only while a new attempt may start (the domain's `may_start`); an upgrade in progress
+    always has one.
     """
     now = clock.now()
     with uow:
-        return work_in(uow, device_id, now)
+        return assignment_in(uow, device_id, now)
 
 
-def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None:
-    """`current_work` inside a unit of work the caller holds (a check-in reads it in its own transaction)."""
+def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None:
+    """`current_assignment` inside a unit of work the caller holds (a check-in reads it in its own transaction)."""
     found = uow.upgrades.active_for_device(device_id)
     if found is None:
         return None
     row, campaign = found
-    if row.status is DeviceStatus.PENDING:
-        if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
-            return None
-        if row.next_attempt_at is not None and row.next_attempt_at > now:
-            return None
+    if row.status is DeviceStatus.PENDING and not may_start(campaign, now, retry_after=row.next_attempt_at):
+        return None
     return Assignment(
         campaign_id=campaign.id,
         account_name=campaign.account_name,
         firmware_name=campaign.firmware_name,
         firmware_to=campaign.firmware_to,
-        step=Step(row.step) if row.step else None,
+        step=row.step,
         attempts=row.attempts,
         delivery=row.delivery,
         update_executed=row.update_executed_at is not None,
@@ -108,6 +86,23 @@ def work_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None
         may_install=campaign.may_install(now),
         install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
         install_gated=campaign.phases.separate_install,
+        deadline=row.step_deadline,
+    )
+
+
+def fresh_gates(*, uow: UnitOfWork, clock: Clock, assignment: Assignment) -> Assignment:
+    """`assignment` with its campaign's download and install gates read now: an LwM2M exchange can outlast the
+    window it started in, and the Update must not go out on a gate read before a long download."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(assignment.account_name, assignment.campaign_id)
+    if campaign is None:
+        return assignment
+    return replace(
+        assignment,
+        may_download=campaign.may_download(now),
+        may_install=campaign.may_install(now),
+        install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
     )
 
 
@@ -138,11 +133,12 @@ def claim_many(
         for assignment, device_id in claims:
             key = (assignment.account_name, assignment.campaign_id)
             if key not in startable:
-                startable[key] = _may_start(uow.campaigns.get(*key), now)
+                campaign = uow.campaigns.get(*key)
+                startable[key] = campaign is not None and may_start(campaign, now)  # the claim checks the back-off
             claimed = startable[key] and uow.upgrades.claim(
                 assignment.campaign_id,
                 device_id,
-                step=Step.STARTING.value,
+                step=Step.STARTING,
                 reason=Step.STARTING.reason,
                 now=now,
                 deadline=policy.deadline(Step.STARTING, now),
@@ -163,7 +159,7 @@ class Offer:
 
     assignment: Assignment
     device_id: str
-    delivery: str  # "pull" or "push"
+    delivery: str  # "pull" or "push" (LwM2M), "http" (the HTTP device protocol)
 
 
 def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: Sequence[Offer]) -> list[str | None]:
@@ -179,8 +175,8 @@ def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: 
             moved = uow.upgrades.set_step(
                 offer.assignment.campaign_id,
                 offer.device_id,
-                from_steps=[Step.STARTING.value, Step.DOWNLOADING.value],
-                step=Step.DOWNLOADING.value,
+                from_steps=Step.DOWNLOADING.reached_from,
+                step=Step.DOWNLOADING,
                 reason=Step.DOWNLOADING.reason,
                 now=now,
                 deadline=policy.deadline(Step.DOWNLOADING, now),
@@ -205,8 +201,11 @@ def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: 
     return tokens
 
 
-def _may_start(campaign: Campaign | None, now: datetime) -> bool:
-    return campaign is not None and campaign.status is CampaignStatus.SCHEDULED and campaign.may_download(now)
+def offer_package(
+    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str, delivery: str
+) -> str | None:
+    """`offer_many` for one device: the download link's token, or None when the attempt moved on meanwhile."""
+    return offer_many(uow=uow, clock=clock, policy=policy, offers=[Offer(assignment, device_id, delivery)])[0]
 
 
 def advance(
@@ -216,18 +215,19 @@ def advance(
     policy: UpgradePolicy,
     assignment: Assignment,
     device_id: str,
-    from_steps: tuple[Step, ...],
     to: Step,
+    from_steps: tuple[Step, ...] | None = None,
     delivery: str | None = None,
 ) -> bool:
-    """Records that the upgrade reached `to`; False if it was not in one of `from_steps` any more."""
+    """Records that the upgrade reached `to`; False if it was not in one of `from_steps` (by default the steps `to`
+    is reached from) any more."""
     now = clock.now()
     with uow:
         moved = uow.upgrades.set_step(
             assignment.campaign_id,
             device_id,
-            from_steps=[s.value for s in from_steps],
-            step=to.value,
+            from_steps=to.reached_from if from_steps is None else from_steps,
+            step=to,
             reason=to.reason,
             now=now,
             deadline=policy.deadline(to, now),
@@ -255,22 +255,6 @@ def wait_for_install(
     return moved
 
 
-def ready_to_install(
-    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
-) -> bool:
-    """Whether the Update may be executed now, read afresh (an LwM2M download can outlast the window it started in);
-    when not, the downloaded package is held for the install window as `wait_for_install` does."""
-    now = clock.now()
-    with uow:
-        campaign = uow.campaigns.get(assignment.account_name, assignment.campaign_id)
-        if campaign is None or campaign.may_install(now):
-            return True
-        until = install_wait_until(campaign.schedule, campaign.phases, now)
-        _hold_for_install(uow, policy, assignment, device_id, until, now)
-        uow.commit()
-    return False
-
-
 def _hold_for_install(
     uow: UnitOfWork,
     policy: UpgradePolicy,
@@ -282,8 +266,8 @@ def _hold_for_install(
     return uow.upgrades.set_step(
         assignment.campaign_id,
         device_id,
-        from_steps=[Step.DOWNLOADED.value],
-        step=Step.DOWNLOADED.value,
+        from_steps=[Step.DOWNLOADED],
+        step=Step.DOWNLOADED,
         reason=Step.DOWNLOADED.reason,
         now=now,
         deadline=policy.deadline(Step.DOWNLOADED, max(now, until or now)),
@@ -300,7 +284,6 @@ def mark_update_executing(
         policy=policy,
         assignment=assignment,
         device_id=device_id,
-        from_steps=(Step.DOWNLOADED,),
         to=Step.UPDATING,
     )
 
@@ -318,39 +301,31 @@ def conclude(
     expected_step: Step | None = None,
     expired_by: datetime | None = None,
 ) -> DeviceStatus | None:
-    """Ends an attempt: UpgradeSuccess, a retry later (back to UpgradePending), or UpgradeFailed.
+    """Ends an attempt as the domain's `conclusion` says: UpgradeSuccess, a retry later (back to UpgradePending), or
+    UpgradeFailed. `expected_step`: only from that step; `expired_by`: only a step whose deadline passed by then.
 
     Returns the new status, or None when the upgrade had already been concluded by someone else.
     """
     now = clock.now()
     with uow:
         campaign = uow.campaigns.get(account_name, campaign_id)
-        retry_at = policy.retry_at(attempts, now) if outcome.retryable else None
         live = campaign is not None and campaign.is_live(now) and campaign.status is CampaignStatus.SCHEDULED
-        if outcome.success:
-            status, reason, next_attempt = DeviceStatus.SUCCESS, outcome.reason, None
-        elif retry_at is not None and live:
-            status, next_attempt = DeviceStatus.PENDING, retry_at
-            reason = f"attempt {attempts} failed ({outcome.reason}); retrying after {retry_at.isoformat()}"
-        else:
-            status, reason, next_attempt = DeviceStatus.FAILED, outcome.reason, None
-            if outcome.retryable:
-                reason = f"{outcome.reason} (after {attempts} attempts)"
+        ended = conclusion(outcome, attempts=attempts, policy=policy, now=now, campaign_live=live)
         done = uow.upgrades.conclude(
             campaign_id,
             device_id,
-            status=status,
-            reason=reason,
+            status=ended.status,
+            reason=ended.reason,
             now=now,
-            next_attempt_at=next_attempt,
-            expected_step=expected_step.value if expected_step else None,
+            next_attempt_at=ended.retry_at,
+            expected_step=expected_step,
             expired_by=expired_by,
         )
         if not done:
             return None
-        events.record(uow, [HistoryEntry(account_name, campaign_id, device_id, status.value, reason, now)])
+        events.record(uow, [HistoryEntry(account_name, campaign_id, device_id, ended.status.value, ended.reason, now)])
         uow.commit()
-    return status
+    return ended.status
 
 
 def issue_download_link(
@@ -409,15 +384,7 @@ def expire_steps(
         expired = uow.upgrades.expired(now, batch)
     count = 0
     for row in expired:
-        step = Step(row.step) if row.step else Step.STARTING
-        reason = {
-            Step.STARTING: "time-out: the device did not accept the package offer",
-            Step.DOWNLOADING: "time-out: the download did not complete",
-            Step.DOWNLOADED: "time-out: the Update was not executed",
-            Step.UPDATING: "time-out: the device did not come back after the Update",
-        }[step]
-        # Once an Update was executed, trying again could flash twice: only earlier steps are retried.
-        outcome = Outcome(False, reason, retryable=step is not Step.UPDATING)
+        step = row.step or Step.STARTING
         status = conclude(
             uow=uow_factory(),
             clock=clock,
@@ -425,7 +392,7 @@ def expire_steps(
             campaign_id=row.campaign_id,
             account_name=row.account_name,
             device_id=row.device_id,
-            outcome=outcome,
+            outcome=timed_out(step),
             attempts=row.attempts,
             expected_step=step,
             expired_by=now,

@@ -172,8 +172,8 @@ class RegistrationInterface:
             request.remote.hostinfo,
             registered=False,
             remote=self._session_remote(request),
-            work=result.work,
-            work_known=True,
+            assignment=result.assignment,
+            assignment_known=True,
             here=registration.node == self.node,
         )
         return Message(code=CHANGED)

@@ -1,4 +1,5 @@
-"""What happens after a device checks in: read what it runs, then start or resume its upgrade.
+"""What happens after a device checks in: read what it runs and its Object 5, and carry out what the upgrade state
+machine (domain/upgrade/machine.py) decides, one action at a time, while the device stays awake.
 
 Each decision is a committed step in services/upgrades before the device is asked to act, so a crash anywhere
 resumes at the next check-in without repeating an Update.
@@ -7,27 +8,39 @@ resumes at the next check-in without repeating an Update.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
 
 from fota.adapters import metrics
 from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
 from fota.domain.upgrade import (
+    Assignment,
+    Claim,
+    Conclude,
     DeliveryMethod,
+    ExecuteUpdate,
+    HoldForInstall,
+    Observation,
+    OfferPackage,
     Outcome,
+    ReadStatus,
+    RecordDownloaded,
+    ResendUpdate,
     Step,
     TransferProtocol,
     UpdateState,
-    choose_delivery,
+    Wait,
     choose_transfer,
-    outcome_after_reboot,
-    outcome_of_result,
+    next_action,
 )
 from fota.services import registrations, upgrades
 from fota.services.context import ServiceContext
-from fota.services.upgrades import Assignment, Offer
+from fota.services.upgrades import Offer
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +88,45 @@ class StepBatches:
         await self.offers.close()
 
 
+class DownloadWatch:
+    """Observes State and Update Result while the device stays awake, one reading at a time.
+
+    Notifications may be lost (they are often non-confirmable), so a quiet spell falls back to a read.
+    """
+
+    def __init__(self, client: DeviceClient, config: SessionConfig) -> None:
+        self.client = client
+        self.config = config
+        self._stack = contextlib.AsyncExitStack()
+        self._result: int | None = None
+        self._deadline = 0.0
+
+    async def __aenter__(self) -> Self:
+        self._states = await self._stack.enter_async_context(self.client.observe(STATE))
+        self._results = await self._stack.enter_async_context(self.client.observe(RESULT))
+        self._deadline = asyncio.get_running_loop().time() + self.config.awake_seconds
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    async def next(self) -> tuple[int, int] | None:
+        """The next (State, Update Result), or None once the device's awake spell is over."""
+        if asyncio.get_running_loop().time() >= self._deadline:
+            return None
+        try:
+            state = as_int(await asyncio.wait_for(self._states.get(), self.config.poll_seconds))
+        except TimeoutError:
+            state = as_int(await self.client.read_value(STATE))
+        while not self._results.empty():
+            self._result = as_int(self._results.get_nowait())
+        if state == UpdateState.IDLE and (self._result is None or self._result <= 1):
+            self._result = as_int(await self.client.read_value(RESULT))  # a failure's notification may be lost
+        return state, self._result or 0
+
+
 class DeviceSession:
     def __init__(
         self,
@@ -96,38 +148,51 @@ class DeviceSession:
         return await asyncio.to_thread(function, clock=self.services.clock, **kwargs)
 
     async def run(
-        self, *, registered: bool, work: Assignment | None = None, work_known: bool = False, here: bool = False
+        self,
+        *,
+        registered: bool,
+        assignment: Assignment | None = None,
+        assignment_known: bool = False,
+        here: bool = False,
     ) -> None:
-        """`work_known`: `work` was read with the check-in that started this exchange, so it is not read again.
-        `here`: that check-in found the device's registration held by this process (no need to ask again)."""
+        """`assignment_known`: `assignment` was read with the check-in that started this exchange, so it is not read
+        again. `here`: that check-in found the device's registration held by this process (no need to ask again)."""
         self._here = here
         try:
-            await self._run(registered=registered, work=work, work_known=work_known)
+            await self._run(registered=registered, assignment=assignment, assignment_known=assignment_known)
         except DeviceUnreachable as error:
             # The device went back to sleep or lost its link; its step is stored and time-outs guard it.
             log.info("device %s unreachable: %s", self.device_id, error)
 
-    async def _run(self, *, registered: bool, work: Assignment | None, work_known: bool) -> None:
-        if not work_known:
-            work = await self._call(upgrades.current_work, uow=self.services.reader(), device_id=self.device_id)
+    async def _run(self, *, registered: bool, assignment: Assignment | None, assignment_known: bool) -> None:
+        if not assignment_known:
+            assignment = await self._current_assignment()
         firmware: str | None = None
-        if registered or (work is not None and work.step is Step.UPDATING):
+        if registered or (assignment is not None and assignment.step is Step.UPDATING):
             firmware = await self._read_firmware()
         # The check-in itself was recorded with the registration; only a reported firmware needs a write here,
-        # and only a changed one can change the work (an auto-add campaign may have enrolled the device).
+        # and only a changed one can change the assignment (an auto-add campaign may have enrolled the device).
         if firmware is not None and await self._call(
             upgrades.device_reported, uow=self.services.uow(), device_id=self.device_id, firmware=firmware
         ):
-            work = await self._call(upgrades.current_work, uow=self.services.reader(), device_id=self.device_id)
-        if work is None:
+            assignment = await self._current_assignment()
+        if assignment is None:
             return
         log.info(
             "device %s: %s check-in, upgrade step %s",
             self.device_id,
             "registration" if registered else "update",
-            work.step.value if work.step else "pending",
+            assignment.step.value if assignment.step else "pending",
         )
-        await self._drive(work, firmware)
+        if await self._moved_away():
+            return
+        await self._drive(assignment, firmware)
+
+    async def _current_assignment(self) -> Assignment | None:
+        found: Assignment | None = await self._call(
+            upgrades.current_assignment, uow=self.services.reader(), device_id=self.device_id
+        )
+        return found
 
     async def _moved_away(self) -> bool:
         """True when the device has since registered at another LwM2M process, which now drives its upgrade."""
@@ -143,46 +208,94 @@ class DeviceSession:
             log.info("device %s: registered at another LwM2M process; stopping here", self.device_id)
         return moved
 
-    async def _drive(self, work: Assignment, firmware: str | None) -> None:
-        if await self._moved_away():
-            return
-        if work.step is None:
-            claimed = await self.batches.claims.submit((work, self.device_id))
-            if not claimed:
-                return
-            metrics.UPGRADE_STEPS.labels(Step.STARTING.value).inc()
-            work = replace(work, step=Step.STARTING, attempts=work.attempts + 1)
-        status = await self._read_status()
-        log.info(
-            "device %s: state %d, update result %d, delivery %s",
-            self.device_id,
-            status.state,
-            status.result,
-            status.delivery,
-        )
-        if work.step is Step.UPDATING:
-            await self._after_update(work, status, firmware)
-            return
-        if work.step in (Step.STARTING, Step.DOWNLOADING):
-            if status.state == UpdateState.DOWNLOADED:
-                await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADED)
-            elif status.state == UpdateState.DOWNLOADING:
-                if not await self._wait_for_download(work):
-                    return
-            elif status.state == UpdateState.IDLE:
-                if work.step is Step.DOWNLOADING and status.result > 1:
-                    await self._conclude(work, outcome_of_result(status.result), Step.DOWNLOADING)
-                    return
-                if not work.may_download:
-                    return  # the package is offered (again) only while a download window is open
-                await self._deliver(work, status)
-                if not await self._wait_for_download(work):
-                    return
-            else:
-                return  # Updating without our Execute: let it finish and report at the next check-in
-            work = replace(work, step=Step.DOWNLOADED)
-        if work.step is Step.DOWNLOADED:
-            await self._execute(work)
+    async def _drive(self, assignment: Assignment, firmware: str | None) -> None:
+        """Carries out the machine's actions until one leaves the next move to the device's next check-in."""
+        status: FirmwareUpdateStatus | None = None
+        observed: Observation | None = None
+        watch: DownloadWatch | None = None  # open while the device is watched taking up the package
+        gates_fresh = False
+        async with contextlib.AsyncExitStack() as watching:
+            while True:
+                now = self.services.clock.now()
+                match next_action(assignment, observed, now=now, awaiting_download=watch is not None):
+                    case Claim():
+                        if not await self.batches.claims.submit((assignment, self.device_id)):
+                            return
+                        metrics.UPGRADE_STEPS.labels(Step.STARTING.value).inc()
+                        assignment = assignment.claimed(self.services.policy, now)
+                    case ReadStatus():
+                        status = await self._read_status()
+                        log.info(
+                            "device %s: state %d, update result %d, delivery %s",
+                            self.device_id,
+                            status.state,
+                            status.result,
+                            status.delivery,
+                        )
+                        if assignment.step is Step.UPDATING and firmware is None:
+                            firmware = await self._read_firmware()  # the verdict after an Update needs it
+                            await self._call(
+                                upgrades.device_reported,
+                                uow=self.services.uow(),
+                                device_id=self.device_id,
+                                firmware=firmware,
+                            )
+                        observed = Observation(status.state, status.result, firmware, status.delivery)
+                    case OfferPackage(method=method):
+                        assert status is not None
+                        if not await self._deliver(assignment, status, method):
+                            return
+                        assignment = assignment.moved_to(Step.DOWNLOADING, self.services.policy, now)
+                        if watch is None:
+                            watch = await watching.enter_async_context(DownloadWatch(self.client, self.config))
+                        observed = await self._watched(watch, firmware)
+                    case Wait(why=why) if why.device_busy:
+                        if watch is None:
+                            watch = await watching.enter_async_context(DownloadWatch(self.client, self.config))
+                        observed = await self._watched(watch, firmware)
+                    case RecordDownloaded():
+                        if not await self._advance(assignment, Step.DOWNLOADED):
+                            return
+                        assignment = assignment.moved_to(Step.DOWNLOADED, self.services.policy, now)
+                        await watching.aclose()  # the download is over: nothing left to watch
+                        watch = None
+                    case ExecuteUpdate() | HoldForInstall() if assignment.install_gated and not gates_fresh:
+                        # A download can take the whole awake spell: the install gate is read afresh before it counts.
+                        assignment = await self._call(
+                            upgrades.fresh_gates, uow=self.services.reader(), assignment=assignment
+                        )
+                        gates_fresh = True
+                    case ExecuteUpdate():
+                        await self._execute(assignment)
+                        return
+                    case ResendUpdate():
+                        # The Execute never arrived (the device still holds the package, not run): send it again.
+                        await self.client.execute(UPDATE)
+                        return
+                    case HoldForInstall():
+                        await self._call(
+                            upgrades.wait_for_install,
+                            uow=self.services.uow(),
+                            policy=self.services.policy,
+                            assignment=assignment,
+                            device_id=self.device_id,
+                        )
+                        log.info(
+                            "device %s: package downloaded; the Update waits for the install window", self.device_id
+                        )
+                        return
+                    case Conclude(outcome=outcome, timed_out=timed_out):
+                        await self._conclude(assignment, outcome, expired_by=now if timed_out else None)
+                        return
+                    case Wait(why=why):
+                        log.info("device %s: %s", self.device_id, why.value)
+                        return
+                if observed is None and watch is not None:
+                    return  # the awake spell is over; the next check-in resumes from the stored step
+
+    async def _watched(self, watch: DownloadWatch, firmware: str | None) -> Observation | None:
+        reading = await watch.next()
+        return None if reading is None else Observation(reading[0], reading[1], firmware)
 
     async def _read_firmware(self) -> str | None:
         """Reads the Device object (/3/0: manufacturer, model, firmware version), or /3/0/3 alone if /3/0 fails."""
@@ -209,46 +322,42 @@ class DeviceSession:
         protocols = {as_int(v) for p, v in values.items() if p[:3] == PROTOCOL_SUPPORT}
         return FirmwareUpdateStatus(as_int(values.get(STATE)), as_int(values.get(RESULT)), delivery, protocols)
 
-    async def _advance(
-        self, work: Assignment, from_steps: tuple[Step, ...], to: Step, delivery: str | None = None
-    ) -> bool:
+    async def _advance(self, assignment: Assignment, to: Step) -> bool:
         moved: bool = await self._call(
             upgrades.advance,
             uow=self.services.uow(),
             policy=self.services.policy,
-            assignment=work,
+            assignment=assignment,
             device_id=self.device_id,
-            from_steps=from_steps,
             to=to,
-            delivery=delivery,
         )
         if moved:
             metrics.UPGRADE_STEPS.labels(to.value).inc()
         return moved
 
-    async def _conclude(self, work: Assignment, outcome: Outcome | None, expected: Step) -> None:
-        if outcome is None:
-            return
+    async def _conclude(self, assignment: Assignment, outcome: Outcome, *, expired_by: datetime | None) -> None:
         log.info("device %s: %s", self.device_id, outcome.reason)
         status = await self._call(
             upgrades.conclude,
             uow=self.services.uow(),
             policy=self.services.policy,
-            campaign_id=work.campaign_id,
-            account_name=work.account_name,
+            campaign_id=assignment.campaign_id,
+            account_name=assignment.account_name,
             device_id=self.device_id,
             outcome=outcome,
-            attempts=work.attempts,
-            expected_step=expected,
+            attempts=assignment.attempts,
+            expected_step=assignment.step,
+            expired_by=expired_by,
         )
         metrics.record_outcome(status)
 
-    async def _deliver(self, work: Assignment, status: FirmwareUpdateStatus) -> None:
-        method = choose_delivery(status.delivery)
+    async def _deliver(self, assignment: Assignment, status: FirmwareUpdateStatus, method: DeliveryMethod) -> bool:
+        """Sends the package offer the machine chose; False when the attempt moved on meanwhile (timed out, or
+        concluded elsewhere) and nothing was sent."""
         push = method is DeliveryMethod.PUSH
-        token = await self.batches.offers.submit(Offer(work, self.device_id, "push" if push else "pull"))
+        token = await self.batches.offers.submit(Offer(assignment, self.device_id, "push" if push else "pull"))
         if token is None:
-            return  # the attempt moved on meanwhile (timed out, or concluded elsewhere)
+            return False
         metrics.UPGRADE_STEPS.labels(Step.DOWNLOADING.value).inc()
         if push:
             found = await self._call(upgrades.resolve_download, uow=self.services.reader(), token=token)
@@ -258,76 +367,25 @@ class DeviceSession:
                 )
             await self.client.push(PACKAGE, found[1])
             metrics.record_download("coap", len(found[1]), complete=True)  # a push is a CoAP delivery too
-            return
+            return True
         transfer = choose_transfer(status.protocols)
         base = self.config.http_base_url if transfer is TransferProtocol.HTTP else self.config.coap_base_url
         await self.client.write_text(PACKAGE_URI, f"{base}/fw/{token}")
+        return True
 
-    async def _wait_for_download(self, work: Assignment) -> bool:
-        """Observes State and Update Result while the device stays awake; True once Downloaded is recorded.
-
-        Notifications may be lost (they are often non-confirmable), so a quiet spell falls back to a read.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.awake_seconds
-        result: int | None = None
-        async with self.client.observe(STATE) as states, self.client.observe(RESULT) as results:
-            while loop.time() < deadline:
-                try:
-                    state = as_int(await asyncio.wait_for(states.get(), self.config.poll_seconds))
-                except TimeoutError:
-                    state = as_int(await self.client.read_value(STATE))
-                while not results.empty():
-                    result = as_int(results.get_nowait())
-                if state == UpdateState.DOWNLOADED:
-                    return await self._advance(work, (Step.STARTING, Step.DOWNLOADING), Step.DOWNLOADED)
-                if state == UpdateState.IDLE:
-                    if result is None or result <= 1:
-                        result = as_int(await self.client.read_value(RESULT))
-                    if result > 1:
-                        await self._conclude(work, outcome_of_result(result), Step.DOWNLOADING)
-                        return False
-        return False
-
-    async def _execute(self, work: Assignment) -> None:
+    async def _execute(self, assignment: Assignment) -> None:
         # Checked again here: a download can take the whole awake spell, long enough to have moved meanwhile.
         # (Only one process can mark Updating in any case; this keeps the other from even trying.)
         if await self._moved_away():
-            return
-        if work.install_gated and not await self._call(
-            upgrades.ready_to_install,
-            uow=self.services.uow(),
-            policy=self.services.policy,
-            assignment=work,
-            device_id=self.device_id,
-        ):
-            log.info("device %s: package downloaded; the Update waits for the install window", self.device_id)
             return
         marked = await self._call(
             upgrades.mark_update_executing,
             uow=self.services.uow(),
             policy=self.services.policy,
-            assignment=work,
+            assignment=assignment,
             device_id=self.device_id,
         )
         if marked:
             metrics.UPGRADE_STEPS.labels(Step.UPDATING.value).inc()
             log.info("device %s: executing Update", self.device_id)
             await self.client.execute(UPDATE)
-
-    async def _after_update(self, work: Assignment, status: FirmwareUpdateStatus, firmware: str | None) -> None:
-        if status.state == UpdateState.UPDATING:
-            return  # still flashing; it will check in again
-        if status.state == UpdateState.DOWNLOADED and status.result == 0:
-            # The Execute never arrived (the device still holds the package and has not run it): send it now.
-            await self.client.execute(UPDATE)
-            return
-        if firmware is None:
-            firmware = await self._read_firmware()
-            await self._call(
-                upgrades.device_reported, uow=self.services.uow(), device_id=self.device_id, firmware=firmware
-            )
-        outcome = outcome_after_reboot(
-            status.result, firmware, work.firmware_to, firmware_must_match=work.package_kind != "file"
-        )
-        await self._conclude(work, outcome, Step.UPDATING)

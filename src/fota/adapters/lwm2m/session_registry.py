@@ -13,8 +13,8 @@ from aiocoap import Context
 
 from fota.adapters.lwm2m.device_client import DeviceClient
 from fota.adapters.lwm2m.session import DeviceSession, SessionConfig, StepBatches
+from fota.domain.upgrade import Assignment
 from fota.services.context import ServiceContext
-from fota.services.upgrades import Assignment
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,18 @@ class SessionRegistry:
         *,
         registered: bool,
         remote: Any = None,
-        work: Assignment | None = None,
-        work_known: bool = False,
+        assignment: Assignment | None = None,
+        assignment_known: bool = False,
         here: bool = False,
     ) -> None:
         """`remote`: the device's DTLS session when it checked in over coaps (requests then go back over it).
-        `work_known`: `work` is the device's current work, read with the check-in (None: nothing to do)."""
+        `assignment_known`: `assignment` is the device's current one, read with the check-in (None: nothing to do)."""
         running = self.running.get(device_id)
         if running is not None and not running.done():
             if not registered:
                 return  # the running session is still working with this awake device
             running.cancel()  # a fresh registration (e.g. after a reboot) supersedes it
-        if work_known and work is None and not registered:
+        if assignment_known and assignment is None and not registered:
             return  # an Update with no upgrade to start or resume: nothing to ask the device
         assert self.context is not None
         client = DeviceClient(self.context, address, remote=remote)
@@ -56,7 +56,7 @@ class SessionRegistry:
             self.services, client, device_id, self.coaps_config if over_dtls else self.config, self.steps
         )
         task = asyncio.create_task(
-            session.run(registered=registered, work=work, work_known=work_known, here=here),
+            session.run(registered=registered, assignment=assignment, assignment_known=assignment_known, here=here),
             name=f"lwm2m-session-{device_id}",
         )
         self.running[device_id] = task

@@ -15,6 +15,7 @@ from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
+from fota.domain.upgrade import Step
 from fota.domain.windows import Schedule, TimeWindow
 from fota.services.ports import CampaignDeviceRow, HistoryEntry
 
@@ -167,7 +168,7 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["updated_at"],
         r["recent_attempt_at"],
         r["next_attempt_at"],
-        r["step"],
+        Step(r["step"]) if r["step"] else None,
         r["step_deadline"],
         r["attempts"],
         r["delivery"],

@@ -23,6 +23,7 @@ from fota.adapters.storage.tables import (
 )
 from fota.domain.campaign import Campaign
 from fota.domain.statuses import DeviceStatus
+from fota.domain.upgrade import Step
 from fota.services.ports import CampaignDeviceRow, DownloadLink, Registration
 
 IN_PROGRESS = DeviceStatus.IN_PROGRESS.value
@@ -51,7 +52,7 @@ class SqlUpgradeRepository:
         return _row(found), _campaign(_Mapped(campaign_values))
 
     def claim(
-        self, campaign_id: str, device_id: str, *, step: str, reason: str, now: datetime, deadline: datetime
+        self, campaign_id: str, device_id: str, *, step: Step, reason: str, now: datetime, deadline: datetime
     ) -> bool:
         statement = (
             update(campaign_devices)
@@ -65,7 +66,7 @@ class SqlUpgradeRepository:
                 status=IN_PROGRESS,
                 reason=reason,
                 active=True,
-                step=step,
+                step=step.value,
                 step_deadline=deadline,
                 attempts=campaign_devices.c.attempts + 1,
                 recent_attempt_at=now,
@@ -82,15 +83,15 @@ class SqlUpgradeRepository:
         campaign_id: str,
         device_id: str,
         *,
-        from_steps: Sequence[str],
-        step: str,
+        from_steps: Sequence[Step],
+        step: Step,
         reason: str,
         now: datetime,
         deadline: datetime,
         delivery: str | None = None,
         executed_at: datetime | None = None,
     ) -> bool:
-        values: dict[str, Any] = {"step": step, "reason": reason, "step_deadline": deadline, "updated_at": now}
+        values: dict[str, Any] = {"step": step.value, "reason": reason, "step_deadline": deadline, "updated_at": now}
         if delivery is not None:
             values["delivery"] = delivery
         if executed_at is not None:
@@ -101,7 +102,7 @@ class SqlUpgradeRepository:
                 campaign_devices.c.campaign_id == campaign_id,
                 campaign_devices.c.device_id == device_id,
                 campaign_devices.c.status == IN_PROGRESS,
-                campaign_devices.c.step.in_(list(from_steps)),
+                campaign_devices.c.step.in_([s.value for s in from_steps]),
             )
             .values(**values)
         )
@@ -116,7 +117,7 @@ class SqlUpgradeRepository:
         reason: str,
         now: datetime,
         next_attempt_at: datetime | None,
-        expected_step: str | None = None,
+        expected_step: Step | None = None,
         expired_by: datetime | None = None,
     ) -> bool:
         conditions = [
@@ -125,7 +126,7 @@ class SqlUpgradeRepository:
             campaign_devices.c.status == IN_PROGRESS,
         ]
         if expected_step is not None:
-            conditions.append(campaign_devices.c.step == expected_step)
+            conditions.append(campaign_devices.c.step == expected_step.value)
         if expired_by is not None:
             # A time-out only ends the attempt it read: a newer attempt has a later deadline and is left alone.
             conditions.append(campaign_devices.c.step_deadline <= expired_by)

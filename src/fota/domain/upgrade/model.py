@@ -1,8 +1,9 @@
-"""One device's firmware upgrade through the LwM2M Firmware Update object (Object 5): steps, results, time-outs."""
+"""What one device's firmware upgrade through the LwM2M Firmware Update object (Object 5) is made of: the object's
+states and results, the stored steps, the device's assignment, time-outs and retries, and how a result reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
@@ -64,6 +65,19 @@ class Step(StrEnum):
         """The report's resultReason: Downloading, Downloaded or Updating."""
         return Step.DOWNLOADING.value if self is Step.STARTING else self.value
 
+    @property
+    def reached_from(self) -> tuple[Step, ...]:
+        """The steps an upgrade may be at when it moves to this one (Starting is claimed from pending instead)."""
+        return _REACHED_FROM[self]
+
+
+_REACHED_FROM = {
+    Step.STARTING: (),
+    Step.DOWNLOADING: (Step.STARTING, Step.DOWNLOADING),  # the offer, or an offer again (a device lost it)
+    Step.DOWNLOADED: (Step.STARTING, Step.DOWNLOADING),  # a device may report State 2 before the offer is recorded
+    Step.UPDATING: (Step.DOWNLOADED,),
+}
+
 
 @dataclass(frozen=True)
 class UpgradePolicy:
@@ -90,6 +104,42 @@ class UpgradePolicy:
             return None
         delay: timedelta = self.retry_base * (2 ** max(0, attempts - 1))
         return now + min(delay, self.retry_max)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A device's current campaign assignment: the upgrade it has to start (step None) or to resume, with the
+    campaign's gates as they were when it was read."""
+
+    campaign_id: str
+    account_name: str
+    firmware_name: str
+    firmware_to: str
+    step: Step | None
+    attempts: int
+    delivery: str | None
+    update_executed: bool
+    package_kind: str = "firmware"
+    may_download: bool = True  # a download window is open now (a package offer may go out)
+    may_install: bool = True  # the campaign lets a downloaded package be installed now
+    install_wait_until: datetime | None = None  # if not now, until when a downloaded package may wait for it
+    install_gated: bool = False  # the campaign has an install rule of its own (v2 install windows/after-date)
+    deadline: datetime | None = None  # when the current step times out; None before the attempt is claimed
+
+    @property
+    def changes_firmware(self) -> bool:
+        """False for a configuration file: installing it leaves the firmware version as it was."""
+        return self.package_kind != "file"
+
+    def claimed(self, policy: UpgradePolicy, now: datetime) -> Assignment:
+        """As it stands once a new attempt was claimed at `now`."""
+        return replace(
+            self, step=Step.STARTING, attempts=self.attempts + 1, deadline=policy.deadline(Step.STARTING, now)
+        )
+
+    def moved_to(self, step: Step, policy: UpgradePolicy, now: datetime) -> Assignment:
+        """As it stands once `step` was recorded at `now`."""
+        return replace(self, step=step, deadline=policy.deadline(step, now))
 
 
 @dataclass(frozen=True)
