@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -211,7 +212,21 @@ class SqlCampaignDeviceRepository:
         return found
 
     def insert(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        insert_rows(self.c, campaign_devices, (_row_values(r) for r in rows), analyze_from=ANALYZE_FROM)
+        added: Counter[str] = Counter()
+
+        def counted() -> Iterator[dict[str, Any]]:
+            for row in rows:
+                added[row.campaign_id] += 1
+                yield _row_values(row)
+
+        insert_rows(self.c, campaign_devices, counted(), analyze_from=ANALYZE_FROM)
+        if added:
+            self.c.execute(
+                update(campaigns)
+                .where(campaigns.c.id == bindparam("b_id"))
+                .values(device_count=campaigns.c.device_count + bindparam("b_added")),
+                [{"b_id": campaign_id, "b_added": n} for campaign_id, n in added.items()],
+            )
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
         values = [{f"b_{k}": v for k, v in _row_values(r).items()} for r in rows]
@@ -255,11 +270,8 @@ class SqlCampaignDeviceRepository:
         return [_row(r) for r in self.c.execute(query.order_by(campaign_devices.c.device_id).limit(limit))]
 
     def count(self, campaign_id: str) -> int:
-        return int(
-            self.c.execute(
-                select(func.count()).select_from(campaign_devices).where(campaign_devices.c.campaign_id == campaign_id)
-            ).scalar_one()
-        )
+        found = self.c.execute(select(campaigns.c.device_count).where(campaigns.c.id == campaign_id)).scalar()
+        return int(found or 0)
 
     def count_up_to(self, campaign_id: str, status: DeviceStatus, limit: int) -> int:
         # A range of ix_campaign_devices_campaign_status, cut at `limit`: the cost is the limit, not the campaign.
