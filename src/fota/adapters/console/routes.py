@@ -18,7 +18,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from fota.adapters.console import views
-from fota.adapters.http.dependencies import ServicesDep
+from fota.adapters.http.dependencies import ContainerDep
 from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, TooManyAttempts, Unauthorized
 from fota.domain.statuses import DeviceStatus
 from fota.domain.windows import TimeWindow
@@ -64,11 +64,9 @@ def _fragment(name: str, **context: Any) -> str:
     return templates.get_template(name).render(**context)
 
 
-def _session(request: Request, services: ServiceContext) -> ConsoleSession | None:
+def _session(request: Request, c: ServiceContext) -> ConsoleSession | None:
     try:
-        return auth.console_session(
-            uow=services.reader(), clock=services.clock, token=request.cookies.get(COOKIE), cache=services.tokens
-        )
+        return auth.console_session(uow=c.reader(), clock=c.clock, token=request.cookies.get(COOKIE), cache=c.tokens)
     except Unauthorized:
         return None
 
@@ -142,7 +140,7 @@ def sign_in_form(request: Request, next: str = "") -> Response:
 @router.post("/sign-in", response_model=None)
 def sign_in(
     request: Request,
-    services: ServicesDep,
+    c: ContainerDep,
     account: Annotated[str, Form()] = "",
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -154,13 +152,13 @@ def sign_in(
         return _forbidden()
     try:
         session = auth.console_sign_in(
-            uow=services.uow(),
-            clock=services.clock,
-            hasher=services.hasher,
+            uow=c.uow(),
+            clock=c.clock,
+            hasher=c.hasher,
             account_name=account.strip(),
             username=username.strip(),
             password=password,
-            throttle=services.throttle,
+            throttle=c.throttle,
             address=request.client.host if request.client is not None else None,
         )
     except TooManyAttempts as error:
@@ -183,7 +181,7 @@ def sign_in(
             user=username,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    max_age = int((session.expires_at - services.clock.now()).total_seconds())
+    max_age = int((session.expires_at - c.clock.now()).total_seconds())
     response.set_cookie(
         COOKIE, session.token, max_age=max_age, path="/console", secure=True, httponly=True, samesite="lax"
     )
@@ -192,13 +190,13 @@ def sign_in(
 
 
 @router.post("/sign-out", response_model=None)
-def sign_out(request: Request, services: ServicesDep, csrf_token: Annotated[str, Form()] = "") -> Response:
-    session = _session(request, services)
+def sign_out(request: Request, c: ContainerDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    session = _session(request, c)
     if session is None:
         return RedirectResponse("/console/sign-in", status_code=303)
     if not _csrf_ok(session, csrf_token):
         return _forbidden()
-    auth.console_sign_out(uow=services.uow(), clock=services.clock, token=session.token, cache=services.tokens)
+    auth.console_sign_out(uow=c.uow(), clock=c.clock, token=session.token, cache=c.tokens)
     response = RedirectResponse("/console/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path="/console", secure=True, httponly=True, samesite="lax")
     return response
@@ -207,25 +205,25 @@ def sign_out(request: Request, services: ServicesDep, csrf_token: Annotated[str,
 # --- campaigns -----------------------------------------------------------------------------------------------------
 
 
-def _campaign_rows(services: ServiceContext, session: ConsoleSession) -> str:
-    summaries = insight.campaign_overview(uow=services.reader(), account_name=session.account_name)
+def _campaign_rows(c: ServiceContext, session: ConsoleSession) -> str:
+    summaries = insight.campaign_overview(uow=c.reader(), account_name=session.account_name)
     return _fragment("_campaign_rows.html", summaries=summaries, bar=views.status_bar)
 
 
 @router.get("/campaigns", response_model=None)
-def campaigns_page(request: Request, services: ServicesDep) -> Response:
-    session = _session(request, services)
+def campaigns_page(request: Request, c: ContainerDep) -> Response:
+    session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
-    return _render("campaigns.html", session=session, rows=_campaign_rows(services, session), now=services.clock.now())
+    return _render("campaigns.html", session=session, rows=_campaign_rows(c, session), now=c.clock.now())
 
 
 @router.get("/campaigns/live", response_model=None)
-def campaigns_live(request: Request, services: ServicesDep) -> Response:
-    session = _session(request, services)
+def campaigns_live(request: Request, c: ContainerDep) -> Response:
+    session = _session(request, c)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
-    return JSONResponse({"regions": {"campaigns": _campaign_rows(services, session)}})
+    return JSONResponse({"regions": {"campaigns": _campaign_rows(c, session)}})
 
 
 def _parse_status(text: str) -> DeviceStatus | None:
@@ -258,11 +256,11 @@ def _campaign_regions(detail: insight.CampaignDetail, status: DeviceStatus | Non
 
 
 def _detail(
-    services: ServiceContext, session: ConsoleSession, campaign_id: str, status: DeviceStatus | None, after: str
+    c: ServiceContext, session: ConsoleSession, campaign_id: str, status: DeviceStatus | None, after: str
 ) -> Any:
     return insight.campaign_detail(
-        uow=services.reader(),
-        clock=services.clock,
+        uow=c.reader(),
+        clock=c.clock,
         account_name=session.account_name,
         campaign_id=campaign_id,
         status=status,
@@ -272,19 +270,19 @@ def _detail(
 
 
 @router.get("/campaigns/new", response_model=None)
-def new_campaign(request: Request, services: ServicesDep) -> Response:
-    session = _session(request, services)
+def new_campaign(request: Request, c: ContainerDep) -> Response:
+    session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
-    today = services.clock.now().date()
+    today = c.clock.now().date()
     form = {"start_date": today.isoformat(), "end_date": (today + timedelta(days=7)).isoformat(), "auto_license": "on"}
-    return _campaign_form(services, session, form)
+    return _campaign_form(c, session, form)
 
 
 def _campaign_form(
-    services: ServiceContext, session: ConsoleSession, form: dict[str, str], error: str | None = None
+    c: ServiceContext, session: ConsoleSession, form: dict[str, str], error: str | None = None
 ) -> Response:
-    packages = firmware.list_firmware(uow=services.reader(), protocol=None)
+    packages = firmware.list_firmware(uow=c.reader(), protocol=None)
     return _render(
         "new_campaign.html", 400 if error else 200, session=session, form=form, firmware=packages, error=error
     )
@@ -298,8 +296,8 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def _campaign_request(services: ServiceContext, form: dict[str, str]) -> CampaignCreate:
-    packages = {f.name: f for f in firmware.list_firmware(uow=services.reader(), protocol=None)}
+def _campaign_request(c: ServiceContext, form: dict[str, str]) -> CampaignCreate:
+    packages = {f.name: f for f in firmware.list_firmware(uow=c.reader(), protocol=None)}
     package = packages.get(form.get("firmware", ""))
     if package is None:
         raise InvalidRequest("choose a firmware package")
@@ -333,98 +331,96 @@ def _campaign_request(services: ServiceContext, form: dict[str, str]) -> Campaig
 
 
 @router.post("/campaigns/new", response_model=None)
-async def edit_campaign(request: Request, services: ServicesDep) -> Response:
+async def edit_campaign(request: Request, c: ContainerDep) -> Response:
     """Back from the preview to the form, with everything typed so far."""
     form = await _form(request)
-    return await _run(_edit_campaign, request, services, form)
+    return await _run(_edit_campaign, request, c, form)
 
 
-def _edit_campaign(
-    request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]
-) -> Response:
-    return _campaign_form(services, session, form)
+def _edit_campaign(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
+    return _campaign_form(c, session, form)
 
 
-async def _run(handler: Any, request: Request, services: ServiceContext, form: dict[str, str]) -> Response:
+async def _run(handler: Any, request: Request, c: ServiceContext, form: dict[str, str]) -> Response:
     """Signs-in and CSRF checks for a form POST, then its handler in the thread pool (form parsing is async;
     the use cases block on the database)."""
 
     def checked() -> Response:
-        session = _session(request, services)
+        session = _session(request, c)
         if session is None:
             return _to_sign_in(request)
         if not _csrf_ok(session, form.get("csrf_token", "")):
             return _forbidden()
-        response: Response = handler(request, services, session, form)
+        response: Response = handler(request, c, session, form)
         return response
 
     return await run_in_threadpool(checked)
 
 
 @router.post("/campaigns/preview", response_model=None)
-async def preview(request: Request, services: ServicesDep) -> Response:
+async def preview(request: Request, c: ContainerDep) -> Response:
     form = await _form(request)
-    return await _run(_preview, request, services, form)
+    return await _run(_preview, request, c, form)
 
 
-def _preview(request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _preview(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
-        create = _campaign_request(services, form)
+        create = _campaign_request(c, form)
         result = preview_campaign(
-            uow=services.reader(),
-            clock=services.clock,
+            uow=c.reader(),
+            clock=c.clock,
             account_name=session.account_name,
             request=create,
-            signing_required=services.require_signed_firmware,
+            signing_required=c.require_signed_firmware,
         )
     except DomainError as error:
-        return _campaign_form(services, session, form, error.message)
+        return _campaign_form(c, session, form, error.message)
     return _render(
         "preview.html",
         session=session,
         form={k: form.get(k, "") for k in FORM_FIELDS},
         create=create,
         preview=result,
-        now=services.clock.now(),
+        now=c.clock.now(),
     )
 
 
 @router.post("/campaigns", response_model=None)
-async def create(request: Request, services: ServicesDep) -> Response:
+async def create(request: Request, c: ContainerDep) -> Response:
     form = await _form(request)
-    return await _run(_create, request, services, form)
+    return await _run(_create, request, c, form)
 
 
-def _create(request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _create(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         created = campaigns.create_campaign(
-            uow=services.uow(),
-            clock=services.clock,
+            uow=c.uow(),
+            clock=c.clock,
             account_name=session.account_name,
-            request=_campaign_request(services, form),
-            signing_required=services.require_signed_firmware,
+            request=_campaign_request(c, form),
+            signing_required=c.require_signed_firmware,
         )
     except DomainError as error:
-        return _campaign_form(services, session, form, error.message)
+        return _campaign_form(c, session, form, error.message)
     return RedirectResponse(f"/console/campaigns/{created.id}?created=1", status_code=303)
 
 
 @router.get("/campaigns/{campaign_id}", response_model=None)
 def campaign_page(
     request: Request,
-    services: ServicesDep,
+    c: ContainerDep,
     campaign_id: str,
     status: str = "",
     after: str = "",
     created: str = "",
     cancelled: str = "",
 ) -> Response:
-    session = _session(request, services)
+    session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
     selected = _parse_status(status)
     try:
-        detail = _detail(services, session, campaign_id, selected, after)
+        detail = _detail(c, session, campaign_id, selected, after)
     except NotFound as error:
         return _not_found(session, error)
     live_query = urlencode({k: v for k, v in (("status", status), ("after", after)) if v})
@@ -440,15 +436,13 @@ def campaign_page(
 
 
 @router.get("/campaigns/{campaign_id}/live", response_model=None)
-def campaign_live(
-    request: Request, services: ServicesDep, campaign_id: str, status: str = "", after: str = ""
-) -> Response:
-    session = _session(request, services)
+def campaign_live(request: Request, c: ContainerDep, campaign_id: str, status: str = "", after: str = "") -> Response:
+    session = _session(request, c)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
     selected = _parse_status(status)
     try:
-        detail = _detail(services, session, campaign_id, selected, after)
+        detail = _detail(c, session, campaign_id, selected, after)
     except NotFound as error:
         return JSONResponse({"errorCode": "NotFound", "errorMessage": error.message}, status_code=404)
     counts = detail.summary.counts
@@ -465,18 +459,16 @@ def campaign_live(
 
 
 @router.get("/campaigns/{campaign_id}/cancel", response_model=None)
-def cancel_confirmation(request: Request, services: ServicesDep, campaign_id: str) -> Response:
-    session = _session(request, services)
+def cancel_confirmation(request: Request, c: ContainerDep, campaign_id: str) -> Response:
+    session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
     try:
-        summary = insight.campaign_summary(
-            uow=services.reader(), account_name=session.account_name, campaign_id=campaign_id
-        )
+        summary = insight.campaign_summary(uow=c.reader(), account_name=session.account_name, campaign_id=campaign_id)
     except NotFound as error:
         return _not_found(session, error)
     campaign = summary.campaign
-    now = services.clock.now()
+    now = c.clock.now()
     return _render(
         "cancel.html",
         session=session,
@@ -490,12 +482,12 @@ def cancel_confirmation(request: Request, services: ServicesDep, campaign_id: st
 @router.post("/campaigns/{campaign_id}/cancel", response_model=None)
 def cancel(
     request: Request,
-    services: ServicesDep,
+    c: ContainerDep,
     campaign_id: str,
     csrf_token: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
-    session = _session(request, services)
+    session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
     if not _csrf_ok(session, csrf_token):
@@ -504,7 +496,7 @@ def cancel(
         return RedirectResponse(f"/console/campaigns/{campaign_id}/cancel", status_code=303)
     try:
         campaigns.cancel_campaign(
-            uow=services.uow(), clock=services.clock, account_name=session.account_name, campaign_id=campaign_id
+            uow=c.uow(), clock=c.clock, account_name=session.account_name, campaign_id=campaign_id
         )
     except NotFound as error:
         return _not_found(session, error)
@@ -517,12 +509,12 @@ def cancel(
 
 
 @router.get("/devices/{device_id}", response_model=None)
-def device_page(request: Request, services: ServicesDep, device_id: str) -> Response:
-    session = _session(request, services)
+def device_page(request: Request, c: ContainerDep, device_id: str) -> Response:
+    session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
     try:
-        detail = insight.device_detail(uow=services.reader(), account_name=session.account_name, device_id=device_id)
+        detail = insight.device_detail(uow=c.reader(), account_name=session.account_name, device_id=device_id)
     except NotFound as error:
         return _not_found(session, error)
     return _render(
@@ -530,17 +522,17 @@ def device_page(request: Request, services: ServicesDep, device_id: str) -> Resp
         session=session,
         detail=detail,
         history=_fragment("_device_history.html", detail=detail),
-        now=services.clock.now(),
+        now=c.clock.now(),
     )
 
 
 @router.get("/devices/{device_id}/live", response_model=None)
-def device_live(request: Request, services: ServicesDep, device_id: str) -> Response:
-    session = _session(request, services)
+def device_live(request: Request, c: ContainerDep, device_id: str) -> Response:
+    session = _session(request, c)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
     try:
-        detail = insight.device_detail(uow=services.reader(), account_name=session.account_name, device_id=device_id)
+        detail = insight.device_detail(uow=c.reader(), account_name=session.account_name, device_id=device_id)
     except NotFound as error:
         return JSONResponse({"errorCode": "NotFound", "errorMessage": error.message}, status_code=404)
     return JSONResponse({"regions": {"history": _fragment("_device_history.html", detail=detail)}})

@@ -29,7 +29,7 @@ from fota.adapters.http.admin_schemas import (
     UserCreate,
     UserRead,
 )
-from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep
+from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
@@ -59,10 +59,10 @@ def _account_read(account: Account) -> AccountRead:
 
 
 @router.post("/accounts", status_code=201, response_model_exclude_none=True)
-def create_account(body: AccountCreate, services: ServicesDep) -> AccountRead:
+def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
     account = admin.create_account(
-        uow=services.uow(),
-        clock=services.clock,
+        uow=c.uow(),
+        clock=c.clock,
         name=body.account_name,
         license_count=body.license_count,
         purchase_type=body.purchase_type,
@@ -71,25 +71,23 @@ def create_account(body: AccountCreate, services: ServicesDep) -> AccountRead:
 
 
 @router.get("/accounts/{account}", response_model_exclude_none=True)
-def get_account(account: str, services: ServicesDep) -> AccountRead:
-    return _account_read(admin.get_account(uow=services.reader(), name=account))
+def get_account(account: str, c: ContainerDep) -> AccountRead:
+    return _account_read(admin.get_account(uow=c.reader(), name=account))
 
 
 @router.patch("/accounts/{account}", response_model_exclude_none=True)
-def update_account(account: str, body: AccountUpdate, services: ServicesDep) -> AccountRead:
+def update_account(account: str, body: AccountUpdate, c: ContainerDep) -> AccountRead:
     return _account_read(
-        admin.set_license_count(
-            uow=services.uow(), clock=services.clock, name=account, license_count=body.license_count
-        )
+        admin.set_license_count(uow=c.uow(), clock=c.clock, name=account, license_count=body.license_count)
     )
 
 
 @router.post("/accounts/{account}/clients", status_code=201)
-def create_client(account: str, body: ClientCreate, services: ServicesDep) -> ClientRead:
+def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRead:
     client_id, secret = admin.create_client(
-        uow=services.uow(),
-        clock=services.clock,
-        hasher=services.hasher,
+        uow=c.uow(),
+        clock=c.clock,
+        hasher=c.hasher,
         account_name=account,
         client_id=body.client_id,
         client_secret=body.client_secret,
@@ -98,20 +96,18 @@ def create_client(account: str, body: ClientCreate, services: ServicesDep) -> Cl
 
 
 @router.delete("/accounts/{account}/clients/{client_id}")
-def revoke_client(account: str, client_id: str, services: ServicesDep) -> ClientRevokeRead:
+def revoke_client(account: str, client_id: str, c: ContainerDep) -> ClientRevokeRead:
     """Remove an API client; every access token it was issued is refused at once, in every process."""
-    revoked = admin.revoke_client(
-        uow=services.uow(), clock=services.clock, account_name=account, client_id=client_id, cache=services.tokens
-    )
+    revoked = admin.revoke_client(uow=c.uow(), clock=c.clock, account_name=account, client_id=client_id, cache=c.tokens)
     return ClientRevokeRead(client_id=client_id, revoked_tokens=revoked)
 
 
 @router.post("/accounts/{account}/users", status_code=201)
-def create_user(account: str, body: UserCreate, services: ServicesDep) -> UserRead:
+def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
     admin.create_user(
-        uow=services.uow(),
-        clock=services.clock,
-        hasher=services.hasher,
+        uow=c.uow(),
+        clock=c.clock,
+        hasher=c.hasher,
         account_name=account,
         username=body.username,
         password=body.password,
@@ -120,9 +116,9 @@ def create_user(account: str, body: UserCreate, services: ServicesDep) -> UserRe
 
 
 @router.post("/accounts/{account}/devices", status_code=201)
-def provision_devices(account: str, body: DevicesCreate, services: ServicesDep) -> DevicesProvisionRead:
+def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> DevicesProvisionRead:
     specs = [admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn) for d in body.device_list]
-    results = admin.provision_devices(uow=services.uow(), clock=services.clock, account_name=account, specs=specs)
+    results = admin.provision_devices(uow=c.uow(), clock=c.clock, account_name=account, specs=specs)
     return DevicesProvisionRead(
         account_name=account,
         device_list=[DeviceProvisionRead(device_id=r.device_id, status=r.status, reason=r.reason) for r in results],
@@ -130,11 +126,9 @@ def provision_devices(account: str, body: DevicesCreate, services: ServicesDep) 
 
 
 @router.post("/accounts/{account}/devices/{device_id}/key", status_code=201)
-def issue_device_key(account: str, device_id: str, services: ServicesDep) -> DeviceKeyRead:
+def issue_device_key(account: str, device_id: str, c: ContainerDep) -> DeviceKeyRead:
     """A secret for an HTTP-protocol device (`Authorization: Bearer <deviceKey>` on /device/v1); shown once."""
-    key = device_poll.issue_device_key(
-        uow=services.uow(), clock=services.clock, account_name=account, device_id=device_id
-    )
+    key = device_poll.issue_device_key(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
     return DeviceKeyRead(device_id=device_id, device_key=key)
 
 
@@ -146,13 +140,13 @@ def _security_read(security: DeviceSecurity) -> DeviceSecurityRead:
 
 @router.put("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
 def set_device_security(
-    account: str, device_id: str, body: DeviceSecurityUpdate, services: ServicesDep
+    account: str, device_id: str, body: DeviceSecurityUpdate, c: ContainerDep
 ) -> DeviceSecurityRead:
     """The device's LwM2M security: `psk` (DTLS with this identity and hex key, stored encrypted) or `nosec`."""
     security = device_security.set_security(
-        uow=services.uow(),
-        clock=services.clock,
-        cipher=services.cipher,
+        uow=c.uow(),
+        clock=c.clock,
+        cipher=c.cipher,
         account_name=account,
         device_id=device_id,
         mode=SecurityMode(body.mode),
@@ -163,16 +157,14 @@ def set_device_security(
 
 
 @router.get("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
-def get_device_security(account: str, device_id: str, services: ServicesDep) -> DeviceSecurityRead:
+def get_device_security(account: str, device_id: str, c: ContainerDep) -> DeviceSecurityRead:
     """The device's security mode and PSK identity; the key is never shown."""
-    return _security_read(
-        device_security.get_security(uow=services.reader(), account_name=account, device_id=device_id)
-    )
+    return _security_read(device_security.get_security(uow=c.reader(), account_name=account, device_id=device_id))
 
 
 @router.get("/clock")
-def read_clock(services: ServicesDep) -> ClockRead:
-    return ClockRead(now=services.clock.now(), simulated=services.simulated_clock is not None)
+def read_clock(c: ContainerDep) -> ClockRead:
+    return ClockRead(now=c.clock.now(), simulated=c.simulated_clock is not None)
 
 
 @router.post("/clock")
@@ -198,9 +190,9 @@ def move_clock(body: ClockUpdate, parts: ApiPartsDep) -> ClockRead:
 
 
 @router.get("/accounts/{account}/callback")
-def read_callback_signing(account: str, services: ServicesDep) -> CallbackSigningRead:
+def read_callback_signing(account: str, c: ContainerDep) -> CallbackSigningRead:
     """The callback URL and the secret its receiver verifies `X-Fota-Signature` with (docs/callbacks.md)."""
-    registration = callbacks.signing_registration(uow=services.uow(), account_name=account)
+    registration = callbacks.signing_registration(uow=c.uow(), account_name=account)
     assert registration.signing_secret is not None
     return CallbackSigningRead(url=registration.url, signing_secret=registration.signing_secret)
 
@@ -208,12 +200,12 @@ def read_callback_signing(account: str, services: ServicesDep) -> CallbackSignin
 @router.get("/accounts/{account}/callback-deliveries")
 def read_callback_deliveries(
     account: str,
-    services: ServicesDep,
+    c: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=callbacks.MAX_LOG_PAGE)] = 100,
     before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
 ) -> CallbackDeliveryListRead:
     """Delivery attempts, newest first; pass the last page's `nextBeforeId` as `beforeId` for the next page."""
-    attempts = callbacks.delivery_log(uow=services.reader(), account_name=account, before_id=before_id, limit=limit)
+    attempts = callbacks.delivery_log(uow=c.reader(), account_name=account, before_id=before_id, limit=limit)
     items = [
         CallbackDeliveryRead(
             id=a.id or 0,

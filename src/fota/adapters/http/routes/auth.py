@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from fota.adapters.http.dependencies import ServicesDep, bearer_token
+from fota.adapters.http.dependencies import ContainerDep, bearer_token
 from fota.adapters.http.errors import SESSION_ERROR_RESPONSES
 from fota.adapters.http.schemas import LoginBody, LoginRead, PasswordResetBody, PasswordResetRead
 from fota.domain.errors import TooManyAttempts
@@ -42,9 +42,9 @@ _OAUTH_ERROR = {
 }
 
 
-async def auth_throttle(services: ServicesDep) -> FailureThrottle:
+async def auth_throttle(c: ContainerDep) -> FailureThrottle:
     """The deployment's failure throttle (shared by every process on PostgreSQL; see services/throttle.py)."""
-    return services.throttle
+    return c.throttle
 
 
 ThrottleDep = Annotated[FailureThrottle, Depends(auth_throttle)]
@@ -109,10 +109,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     },
 )
 async def request_token(
-    request: Request,
-    services: ServicesDep,
-    throttle: ThrottleDep,
-    authorization: Annotated[str | None, Header()] = None,
+    request: Request, c: ContainerDep, throttle: ThrottleDep, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     grant_type = form.get("grant_type", [None])[0]
@@ -127,9 +124,9 @@ async def request_token(
         return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
     try:
         issued = auth.issue_access_token(
-            uow=services.uow(),
-            clock=services.clock,
-            hasher=services.hasher,
+            uow=c.uow(),
+            clock=c.clock,
+            hasher=c.hasher,
             client_id=credentials[0],
             client_secret=credentials[1],
             throttle=throttle,
@@ -150,14 +147,14 @@ async def request_token(
 def start_session(
     request: Request,
     body: LoginBody,
-    services: ServicesDep,
+    c: ContainerDep,
     throttle: ThrottleDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> LoginRead:
     issued = auth.login(
-        uow=services.uow(),
-        clock=services.clock,
-        hasher=services.hasher,
+        uow=c.uow(),
+        clock=c.clock,
+        hasher=c.hasher,
         bearer=bearer_token(authorization),
         username=body.username,
         password=body.password,
@@ -169,17 +166,11 @@ def start_session(
 
 @router.post("/api/m2m/v1/session/logout", responses=SESSION_ERROR_RESPONSES)
 def end_session(
-    services: ServicesDep,
+    c: ContainerDep,
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> LoginRead:
-    auth.logout(
-        uow=services.uow(),
-        clock=services.clock,
-        bearer=bearer_token(authorization),
-        session=vz_m2m_token,
-        cache=services.tokens,
-    )
+    auth.logout(uow=c.uow(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token, cache=c.tokens)
     assert vz_m2m_token is not None
     return LoginRead(session_token=vz_m2m_token)
 
@@ -187,19 +178,19 @@ def end_session(
 @router.put("/api/m2m/v1/session/password/actions/reset", responses=SESSION_ERROR_RESPONSES)
 def reset_password(
     body: PasswordResetBody,
-    services: ServicesDep,
+    c: ContainerDep,
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> PasswordResetRead:
     caller = auth.authorize(
-        uow=services.reader(),
-        clock=services.clock,
+        uow=c.reader(),
+        clock=c.clock,
         bearer=bearer_token(authorization),
         session=vz_m2m_token,
         account_name=None,
-        cache=services.tokens,
+        cache=c.tokens,
     )
     new_password = auth.reset_password(
-        uow=services.uow(), clock=services.clock, hasher=services.hasher, caller=caller, old_password=body.old_password
+        uow=c.uow(), clock=c.clock, hasher=c.hasher, caller=caller, old_password=body.old_password
     )
     return PasswordResetRead(new_password=new_password)

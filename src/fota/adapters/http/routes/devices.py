@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fota.adapters.http.dependencies import CallerDep, ServicesDep
+from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, account_device, firmware_package
 from fota.adapters.http.schemas import (
@@ -38,17 +38,17 @@ def _protocol_filter(text: str | None, *, default: Protocol | None) -> Protocol 
 
 @router.get("/firmware/{account}")
 def list_available_firmware(
-    account: str, services: ServicesDep, _: CallerDep, protocol: Annotated[str | None, Query()] = None
+    account: str, c: ContainerDep, _: CallerDep, protocol: Annotated[str | None, Query()] = None
 ) -> list[FirmwarePackageRead]:
-    packages = firmware.list_firmware(uow=services.reader(), protocol=_protocol_filter(protocol, default=None))
+    packages = firmware.list_firmware(uow=c.reader(), protocol=_protocol_filter(protocol, default=None))
     return [firmware_package(p) for p in packages]
 
 
 @router.put("/firmware/{account}/devices", response_model_exclude_none=True)
 def synchronize_device_firmware(
-    account: str, body: DeviceListBody, services: ServicesDep, _: CallerDep
+    account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> DeviceFirmwareListRead:
-    versions = firmware.synchronize(uow=services.reader(), account_name=account, device_ids=body.device_list)
+    versions = firmware.synchronize(uow=c.reader(), account_name=account, device_ids=body.device_list)
     return DeviceFirmwareListRead(
         account_name=account,
         device_firmwar_version_list=[
@@ -71,31 +71,27 @@ def synchronize_device_firmware(
 
 
 @router.put("/firmware/{account}/async/{device_id}")
-def report_device_firmware(
-    account: str, device_id: str, services: ServicesDep, _: CallerDep
-) -> FirmwareReportRequestRead:
-    request_id = firmware.request_report(
-        uow=services.uow(), clock=services.clock, account_name=account, device_id=device_id
-    )
+def report_device_firmware(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> FirmwareReportRequestRead:
+    request_id = firmware.request_report(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
     return FirmwareReportRequestRead(account_name=account, request_id=request_id)
 
 
 @router.get("/devices/{account}", response_model_exclude_none=True)
 def get_account_device_information(
     account: str,
-    services: ServicesDep,
+    c: ContainerDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
     protocol: Annotated[str | None, Query()] = None,
 ) -> AccountDeviceListRead:
     devices, has_more = reports.account_devices(
-        uow=services.reader(),
+        uow=c.reader(),
         account_name=account,
         protocol=_protocol_filter(protocol, default=Protocol.LWM2M),
         after=last_seen_device_id,
         page_size=MAX_PAGE_SIZE,
     )
-    upgradable = reports.upgradable_kinds(uow=services.reader())
+    upgradable = reports.upgradable_kinds(uow=c.reader())
     return AccountDeviceListRead(
         account_name=account,
         has_more_data=has_more,
@@ -107,10 +103,10 @@ def get_account_device_information(
 
 @router.post("/devices/{account}", response_model_exclude_none=True)
 def list_account_devices_information(
-    account: str, body: DeviceListBody, services: ServicesDep, _: CallerDep
+    account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> DeviceLookupListRead:
-    found = reports.lookup_devices(uow=services.reader(), account_name=account, device_ids=body.device_list)
-    upgradable = reports.upgradable_kinds(uow=services.reader())
+    found = reports.lookup_devices(uow=c.reader(), account_name=account, device_ids=body.device_list)
+    upgradable = reports.upgradable_kinds(uow=c.reader())
     items = []
     for device_id, device in found:
         if device is None:
@@ -141,27 +137,25 @@ def list_account_devices_information(
 
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)
-def list_registered_callbacks(account: str, services: ServicesDep, _: CallerDep) -> CallbackRead:
-    return CallbackRead(url=callbacks.get_callback(uow=services.reader(), account_name=account))
+def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> CallbackRead:
+    return CallbackRead(url=callbacks.get_callback(uow=c.reader(), account_name=account))
 
 
 @router.post("/callbacks/{account}", response_model_exclude_none=True)
-def register_callback(account: str, body: CallbackCreate, services: ServicesDep, _: CallerDep) -> CallbackRead:
+def register_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
     url = callbacks.register_callback(
-        uow=services.uow(), clock=services.clock, outbound=services.outbound, account_name=account, url=body.url
+        uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url
     )
     return CallbackRead(url=url)
 
 
 @router.put("/callbacks/{account}", response_model_exclude_none=True)
-def update_callback(account: str, body: CallbackCreate, services: ServicesDep, _: CallerDep) -> CallbackRead:
-    url = callbacks.update_callback(
-        uow=services.uow(), clock=services.clock, outbound=services.outbound, account_name=account, url=body.url
-    )
+def update_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
+    url = callbacks.update_callback(uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url)
     return CallbackRead(url=url)
 
 
 @router.delete("/callbacks/{account}")
-def deregister_callback(account: str, services: ServicesDep, _: CallerDep) -> SuccessRead:
-    callbacks.deregister_callback(uow=services.uow(), account_name=account)
+def deregister_callback(account: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+    callbacks.deregister_callback(uow=c.uow(), account_name=account)
     return SuccessRead(success=True)

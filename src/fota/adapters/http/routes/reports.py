@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fota.adapters.http.dependencies import CallerDep, ServicesDep
+from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
 from fota.adapters.http.schemas import (
@@ -40,13 +40,13 @@ def campaign_status_query(text: str | None) -> CampaignStatus:
 )
 def get_campaign_history_by_status(
     account: str,
-    services: ServicesDep,
+    c: ContainerDep,
     _: CallerDep,
     campaign_status: Annotated[str | None, Query(alias="campaignStatus")] = None,
     last_seen_campaign_id: Annotated[str | None, Query(alias="lastSeenCampaignId")] = None,
 ) -> CampaignHistoryRead:
     campaigns, has_more = service.campaigns_by_status(
-        uow=services.reader(),
+        uow=c.reader(),
         account_name=account,
         status=campaign_status_query(campaign_status),
         after=last_seen_campaign_id,
@@ -61,9 +61,9 @@ def get_campaign_history_by_status(
 
 @router.get("/reports/{account}/devices/{device_id}")
 def get_device_firmware_upgrade_history(
-    account: str, device_id: str, services: ServicesDep, _: CallerDep
+    account: str, device_id: str, c: ContainerDep, _: CallerDep
 ) -> list[DeviceFirmwareUpgradeRead]:
-    items = service.device_history(uow=services.reader(), account_name=account, device_id=device_id)
+    items = service.device_history(uow=c.reader(), account_name=account, device_id=device_id)
     return [
         DeviceFirmwareUpgradeRead(
             device_id=device_id,
@@ -85,13 +85,13 @@ def get_device_firmware_upgrade_history(
 def get_campaign_device_status(
     account: str,
     campaign_id: str,
-    services: ServicesDep,
+    c: ContainerDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> CampaignDeviceReportRead:
     report = service.campaign_devices(
-        uow=services.reader(),
-        clock=services.clock,
+        uow=c.reader(),
+        clock=c.clock,
         account_name=account,
         campaign_id=campaign_id,
         after=last_seen_device_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fota.adapters.http.dependencies import CallerDep, ServicesDep
+from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.schemas import (
@@ -22,25 +22,25 @@ router = APIRouter(
 
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)
-def list_registered_callbacks(account: str, services: ServicesDep, _: CallerDep) -> list[V1RegisteredCallbackRead]:
+def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> list[V1RegisteredCallbackRead]:
     """The account's registered callback services: the `Fota` service, or none."""
     return [
         V1RegisteredCallbackRead(
             aname=account, name=FOTA_SERVICE, url=r.url, username=r.username or None, password=r.password or None
         )
-        for r in callbacks.registered_services(uow=services.reader(), account_name=account)
+        for r in callbacks.registered_services(uow=c.reader(), account_name=account)
     ]
 
 
 @router.post("/callbacks/{account}")
 def register_callback(
-    account: str, body: V1CallbackServiceCreate, services: ServicesDep, _: CallerDep
+    account: str, body: V1CallbackServiceCreate, c: ContainerDep, _: CallerDep
 ) -> V1CallbackServiceRead:
     """Registers the URL of the `Fota` service; its messages are in v1's shape."""
     callbacks.register_service(
-        uow=services.uow(),
-        clock=services.clock,
-        outbound=services.outbound,
+        uow=c.uow(),
+        clock=c.clock,
+        outbound=c.outbound,
         account_name=account,
         name=body.name,
         url=body.url,
@@ -51,7 +51,7 @@ def register_callback(
 
 
 @router.delete("/callbacks/{account}/name/{service}")
-def deregister_callback(account: str, service: str, services: ServicesDep, _: CallerDep) -> V1SuccessRead:
+def deregister_callback(account: str, service: str, c: ContainerDep, _: CallerDep) -> V1SuccessRead:
     """Deregisters the named callback service (`Fota`)."""
-    callbacks.deregister_service(uow=services.uow(), account_name=account, name=service)
+    callbacks.deregister_service(uow=c.uow(), account_name=account, name=service)
     return V1SuccessRead(success=True)
