@@ -8,9 +8,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.storage.database import migrations_current
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=DocstringSummaryRoute)
 
 
 @router.get("/healthz")

@@ -9,13 +9,16 @@ from starlette.concurrency import run_in_threadpool
 
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import DEVICE_PLATFORM, available_file
 from fota.adapters.http.v2.reports import distribution_filter
 from fota.adapters.http.v2.schemas import AvailableFileListRead, UploadedFileRead
 from fota.domain.errors import InvalidRequest
 from fota.services import config_files
 
-router = APIRouter(prefix="/api/fota/v2", tags=["v2 configuration files"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v2", tags=["v2 configuration files"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 FormText = Annotated[str | None, Form(max_length=1024)]
 
 

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Query
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.schemas import SuccessRead
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.schemas import CheckInHistoryRead, DeviceLogRead, LoggingCreate, LoggingStatusRead
 from fota.services import device_logging
 from fota.services.ports import LoggingStatus
 
-router = APIRouter(prefix="/api/fota/v2", tags=["v2 device logging"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v2", tags=["v2 device logging"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 
 
 def _status(s: LoggingStatus) -> LoggingStatusRead:
