@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, account_device, firmware_package
@@ -44,7 +45,10 @@ def _protocol_filter(text: str | None, *, default: Protocol | None) -> Protocol 
 
 @router.get("/firmware/{account}")
 def list_available_firmware(
-    account: str, c: ContainerDep, _: CallerDep, protocol: Annotated[str | None, Query()] = None
+    account: str,
+    c: ContainerDep,
+    _: CallerDep,
+    protocol: Annotated[str | None, Query(json_schema_extra=stated.PROTOCOL_FILTER)] = None,
 ) -> list[FirmwarePackageRead]:
     """The firmware packages campaigns can use, optionally for one protocol."""
     packages = firmware.list_firmware(uow=c.reader(), protocol=_protocol_filter(protocol, default=None))
@@ -79,7 +83,9 @@ def synchronize_device_firmware(
 
 
 @router.put("/firmware/{account}/async/{device_id}")
-def report_device_firmware(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> FirmwareReportRequestRead:
+def report_device_firmware(
+    account: str, device_id: Annotated[str, Path(json_schema_extra=stated.IMEI)], c: ContainerDep, _: CallerDep
+) -> FirmwareReportRequestRead:
     """Asks a device to report its firmware version; the answer arrives by callback."""
     request_id = firmware.request_report(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
     return FirmwareReportRequestRead(account_name=account, request_id=request_id)
@@ -91,7 +97,7 @@ def get_account_device_information(
     c: ContainerDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
-    protocol: Annotated[str | None, Query()] = None,
+    protocol: Annotated[str | None, Query(json_schema_extra=stated.PROTOCOL_FILTER)] = None,
 ) -> AccountDeviceListRead:
     """The account's devices, a page at a time."""
     devices, has_more = reports.account_devices(

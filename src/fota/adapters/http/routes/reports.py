@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
@@ -45,7 +46,9 @@ def get_campaign_history_by_status(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    campaign_status: Annotated[str | None, Query(alias="campaignStatus")] = None,
+    campaign_status: Annotated[
+        str | None, Query(alias="campaignStatus", json_schema_extra=stated.CAMPAIGN_STATUSES)
+    ] = None,
     last_seen_campaign_id: Annotated[str | None, Query(alias="lastSeenCampaignId")] = None,
 ) -> CampaignHistoryRead:
     """The account's campaigns in one status, a page at a time."""

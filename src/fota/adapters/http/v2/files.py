@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -27,7 +28,9 @@ def get_list_of_files(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    distribution_type: Annotated[str | None, Query(alias="distributionType")] = None,
+    distribution_type: Annotated[
+        str | None, Query(alias="distributionType", json_schema_extra=stated.PROTOCOL_FILTER)
+    ] = None,
 ) -> AvailableFileListRead:
     """The account's configuration files, optionally of one distribution type."""
     files = config_files.list_files(
@@ -41,7 +44,7 @@ async def upload_config_file(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    fileupload: Annotated[UploadFile | None, File()] = None,
+    fileupload: Annotated[UploadFile | None, File(json_schema_extra=stated.FILE_PART)] = None,
     file_version: Annotated[str | None, Form(alias="fileVersion", max_length=128)] = None,
     make: FormText = None,
     model: FormText = None,
