@@ -122,6 +122,17 @@ def test_v2_route_is_summarised_in_one_line(spec: dict[str, Any], method: str, p
     assert summary.endswith(".") and "\n" not in summary, summary
 
 
+def test_every_operation_is_summarised_in_one_line_and_described(spec: dict[str, Any]) -> None:
+    """Each route's docstring is its description, and its first line the summary `/docs` lists it by."""
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    operations = [(m, p, op) for p, item in spec["paths"].items() for m, op in item.items() if m in methods]
+    assert len(operations) >= 100
+    for method, path, operation in operations:
+        summary, description = operation.get("summary", ""), operation.get("description", "")
+        assert description.strip(), f"{method} {path}: the route has no docstring"
+        assert summary.strip() and "\n" not in summary, f"{method} {path}: {summary!r}"
+
+
 def test_campaign_schemas_spell_the_wire_names(spec: dict[str, Any]) -> None:
     create = spec["components"]["schemas"]["CampaignCreate"]["properties"]
     assert {

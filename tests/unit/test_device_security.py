@@ -9,7 +9,8 @@ import pytest
 from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.psk_cipher import CipherError, PskCipher, cipher_from_secret
 from fota.domain.errors import InvalidRequest
-from fota.domain.security import SecurityMode, check_psk, refusal
+from fota.domain.security import DeviceSecurity, SecurityMode, check_psk, refusal
+from fota.services.device_security import admission_refusal_in
 
 SECRET = "a test secret of enough length"
 
@@ -31,6 +32,26 @@ def test_admission(
 ) -> None:
     reason = refusal(device_id="1", mode=mode, dtls_device_id=dtls_device, over_dtls=over_dtls, allow_nosec=allow_nosec)
     assert (reason is not None) == refused, reason
+
+
+class _Records:
+    """A unit of work whose device security table holds `records`."""
+
+    def __init__(self, *records: DeviceSecurity) -> None:
+        self.device_security = self
+        self.records = {r.device_id: r for r in records}
+
+    def get(self, device_id: str) -> DeviceSecurity | None:
+        return self.records.get(device_id)
+
+
+def test_admission_reads_the_device_record_and_counts_none_as_nosec() -> None:
+    psk = _Records(DeviceSecurity("1", SecurityMode.PSK, "id-1"))
+    admit = admission_refusal_in
+    assert admit(psk, device_id="1", dtls_device_id="1", over_dtls=True, allow_nosec=False) is None  # type: ignore[arg-type]
+    assert admit(psk, device_id="1", dtls_device_id=None, over_dtls=False, allow_nosec=True)  # type: ignore[arg-type]
+    assert admit(_Records(), device_id="1", dtls_device_id=None, over_dtls=False, allow_nosec=True) is None  # type: ignore[arg-type]
+    assert admit(_Records(), device_id="1", dtls_device_id=None, over_dtls=False, allow_nosec=False)  # type: ignore[arg-type]
 
 
 def test_psk_validation() -> None:

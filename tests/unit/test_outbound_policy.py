@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fota.adapters.callbacks.http_sender import HttpCallbackSender
+from fota.adapters.callbacks.resolver import system_resolver
 from fota.domain.errors import InvalidRequest
 from fota.domain.outbound import AllowList, OutboundRefused, address_refusal
 from fota.services.outbound import OutboundPolicy
@@ -121,6 +122,14 @@ def test_registration_answers_400_and_resolution_failures_are_refusals() -> None
     dns = Dns({})
     assert policy(dns, "hooks.example.com").check_registration("https://hooks.example.com/x")
     assert dns.asked == [], "a name the operator allows is not resolved at registration"
+
+
+def test_a_name_the_system_resolver_cannot_encode_is_a_refusal_not_a_crash() -> None:
+    """IDNA refuses a label over 63 characters or a control character before any lookup: 400, never a 500."""
+    system = OutboundPolicy(AllowList.parse(""), system_resolver)
+    for host in ("a" * 64 + ".example.org", "a\x83b.example.org"):
+        with pytest.raises(InvalidRequest, match="not a valid host name"):
+            system.check_registration(f"https://{host}/")
 
 
 def test_a_name_that_rebinds_after_registration_is_refused_at_delivery() -> None:

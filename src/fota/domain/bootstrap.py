@@ -1,4 +1,4 @@
-"""LwM2M bootstrap settings of a device: what the bootstrap server hands out, and who may ask for it.
+"""LwM2M bootstrap settings of a device: what the bootstrap server hands out (who may ask: domain.security).
 
 The operator sets, per device, the bootstrap credentials the device left the factory with and the management account
 it is given (server URI, security mode, lifetime, binding, Disable Timeout, communication retry resources).
@@ -84,33 +84,3 @@ class BootstrapSettings:
 def management_identity(device_id: str) -> str:
     """The PSK identity a bootstrapped device gets for the management server: stable across key rotations."""
     return f"imei:{device_id}"
-
-
-def bootstrap_refusal(
-    *,
-    device_id: str,
-    settings: BootstrapSettings | None,
-    dtls_device_id: str | None,
-    over_dtls: bool,
-    allow_nosec: bool,
-) -> str | None:
-    """Why a Bootstrap-Request of `device_id` on this channel is refused, or None when it is served.
-
-    `dtls_device_id` is the device whose bootstrap PSK identity authenticated the DTLS session.
-    """
-    if settings is None:
-        return "the device has no bootstrap settings"
-    if over_dtls:
-        if dtls_device_id != device_id:
-            return "the DTLS identity belongs to another device"
-        if settings.bootstrap_mode is not SecurityMode.PSK:
-            return "the device is not provisioned for bootstrap over DTLS-PSK"
-        return None
-    if settings.bootstrap_mode is SecurityMode.PSK:
-        return "the device must bootstrap over DTLS (coaps)"
-    if not allow_nosec:
-        return "plain CoAP (NoSec) is not enabled on this server"
-    if settings.account.security_mode is SecurityMode.PSK:
-        # A management key written over plain CoAP would travel in the clear to anyone on the path.
-        return "a PSK is never handed out over plain CoAP"
-    return None

@@ -1,4 +1,5 @@
-"""Device-side security: a device's LwM2M security mode and the rule that admits or refuses its check-ins.
+"""Device-side security: a device's LwM2M security mode and the one rule that admits or refuses its requests
+(registrations, check-ins and bootstraps).
 
 A device in `psk` mode talks to the LwM2M server only over DTLS with its own pre-shared key; `nosec` devices use
 plain CoAP, which the operator must allow explicitly (`--allow-nosec`). A device without a security record counts
@@ -49,6 +50,30 @@ def check_psk(identity: str, key_hex: str) -> bytes:
     return key
 
 
+class LwM2MServer(StrEnum):
+    """The server a device asks: each keeps its own security mode for the device (its record, its bootstrap
+    settings), and the same rule admits the channel."""
+
+    MANAGEMENT = "management"
+    BOOTSTRAP = "bootstrap"
+
+
+NOSEC_DISABLED = "plain CoAP (NoSec) is not enabled on this server"
+_NOT_PSK = {
+    LwM2MServer.MANAGEMENT: "the device is not provisioned for DTLS-PSK",
+    LwM2MServer.BOOTSTRAP: "the device is not provisioned for bootstrap over DTLS-PSK",
+}
+_NEEDS_DTLS = {
+    LwM2MServer.MANAGEMENT: "the device must connect over DTLS (coaps)",
+    LwM2MServer.BOOTSTRAP: "the device must bootstrap over DTLS (coaps)",
+}
+
+
+def channel_refusal(*, over_dtls: bool, allow_nosec: bool) -> str | None:
+    """The part of `refusal` that needs no device: plain CoAP where the operator has not allowed it."""
+    return NOSEC_DISABLED if not over_dtls and not allow_nosec else None
+
+
 def refusal(
     *,
     device_id: str,
@@ -56,20 +81,26 @@ def refusal(
     dtls_device_id: str | None,
     over_dtls: bool,
     allow_nosec: bool,
+    server: LwM2MServer = LwM2MServer.MANAGEMENT,
+    hands_out_psk: bool = False,
 ) -> str | None:
-    """Why a check-in of `device_id` on this channel is refused, or None when it is admitted.
+    """Why a request of `device_id` to `server` on this channel is refused, or None when it is admitted.
 
-    `dtls_device_id` is the device whose PSK identity authenticated the DTLS session (None on plain CoAP).
+    `mode` is the device's mode at that server; `dtls_device_id` is the device whose PSK identity authenticated the
+    DTLS session (None on plain CoAP); `hands_out_psk`: the answer would carry a PSK (a bootstrap into psk mode).
     """
     if over_dtls:
         if dtls_device_id != device_id:
             # A valid key of one device must never open another device's registration.
             return "the DTLS identity belongs to another device"
         if mode is not SecurityMode.PSK:
-            return "the device is not provisioned for DTLS-PSK"
+            return _NOT_PSK[server]
         return None
     if mode is SecurityMode.PSK:
-        return "the device must connect over DTLS (coaps)"
+        return _NEEDS_DTLS[server]
     if not allow_nosec:
-        return "plain CoAP (NoSec) is not enabled on this server"
+        return NOSEC_DISABLED
+    if hands_out_psk:
+        # A key written over plain CoAP would travel in the clear to anyone on the path.
+        return "a PSK is never handed out over plain CoAP"
     return None

@@ -227,6 +227,7 @@ def add_devices(
         campaign = _locked_campaign(uow, account_name, campaign_id)
         if not campaign.is_live(now):
             raise InvalidState(f"campaign {campaign_id} is {campaign.status.value}; devices can no longer be added")
+        uow.accounts.lock(account_name)
         results = enrol(uow, campaign, device_ids, now=now)
         uow.commit()
     return [_added(r) for r in results]

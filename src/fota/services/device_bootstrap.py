@@ -1,7 +1,7 @@
 """LwM2M bootstrap use cases: the operator's bootstrap settings of a device, and each bootstrap the device runs.
 
-A bootstrap is admitted by `domain.bootstrap.bootstrap_refusal`; its management key is generated here, stored
-encrypted in `device_security` (replacing any earlier key) and recorded in the device's history.
+A bootstrap is admitted by `device_security.admission_refusal_in`, as registrations are; its management key is
+generated here, stored encrypted in `device_security` (replacing any earlier key) and recorded in the device's history.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import secrets
 from dataclasses import dataclass, replace
 
 from fota.clock import Clock
-from fota.domain.bootstrap import BootstrapSettings, ManagementAccount, bootstrap_refusal, management_identity
+from fota.domain.bootstrap import BootstrapSettings, ManagementAccount, management_identity
 from fota.domain.errors import Conflict, InvalidRequest, NotFound
-from fota.domain.security import MAX_KEY_BYTES, DeviceSecurity, SecurityMode, check_psk
+from fota.domain.security import MAX_KEY_BYTES, DeviceSecurity, LwM2MServer, SecurityMode, check_psk
 from fota.services import events
+from fota.services.device_security import admission_refusal_in
 from fota.services.ports import HistoryEntry, KeyCipher, UnitOfWork
 
 BOOTSTRAP_SETTINGS_CHANGED = "BootstrapSettingsChanged"
@@ -117,14 +118,15 @@ def admit(
     *, uow: UnitOfWork, device_id: str, dtls_device_id: str | None, over_dtls: bool, allow_nosec: bool
 ) -> BootstrapPlan:
     with uow:
-        settings = uow.bootstrap.get(device_id)
-    reason = bootstrap_refusal(
-        device_id=device_id,
-        settings=settings,
-        dtls_device_id=dtls_device_id,
-        over_dtls=over_dtls,
-        allow_nosec=allow_nosec,
-    )
+        reason = admission_refusal_in(
+            uow,
+            device_id=device_id,
+            dtls_device_id=dtls_device_id,
+            over_dtls=over_dtls,
+            allow_nosec=allow_nosec,
+            server=LwM2MServer.BOOTSTRAP,
+        )
+        settings = uow.bootstrap.get(device_id) if reason is None else None
     return BootstrapPlan(device_id, settings, reason)
 
 

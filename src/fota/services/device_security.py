@@ -1,6 +1,7 @@
-"""Device-side security: provisioning a device's security mode and PSK, and admitting its LwM2M check-ins.
+"""Device-side security: provisioning a device's security mode and PSK, and admitting its LwM2M requests.
 
-The admission rule itself is `domain.security.refusal`; this module reads what it needs in one transaction.
+The admission rule itself is `domain.security.refusal`; `admission_refusal_in` reads what it needs for either
+server, and registrations, check-ins and bootstraps all go through it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from dataclasses import dataclass
 
 from fota.clock import Clock
 from fota.domain.errors import Conflict, InvalidRequest, NotFound
-from fota.domain.security import DeviceSecurity, SecurityMode, check_psk, refusal
+from fota.domain.security import (
+    DeviceSecurity,
+    LwM2MServer,
+    SecurityMode,
+    channel_refusal,
+    check_psk,
+    refusal,
+)
 from fota.services.ports import KeyCipher, UnitOfWork
 
 
@@ -77,6 +85,41 @@ def find_psk(*, uow: UnitOfWork, cipher: KeyCipher, identity: str) -> PskEntry |
     return PskEntry(device_id, cipher.decrypt(encrypted, context=device_id.encode()))
 
 
+def admission_refusal_in(
+    uow: UnitOfWork,
+    *,
+    device_id: str,
+    dtls_device_id: str | None,
+    over_dtls: bool,
+    allow_nosec: bool,
+    server: LwM2MServer = LwM2MServer.MANAGEMENT,
+) -> str | None:
+    """Why a request of `device_id` to `server` on this channel is refused, or None, read in the caller's open unit
+    of work: the management server applies the device's security record (none: nosec), the bootstrap server its
+    bootstrap settings (none: refused), whose management account in psk mode hands out a PSK."""
+    early = channel_refusal(over_dtls=over_dtls, allow_nosec=allow_nosec)
+    if early is not None:
+        return early  # refused whoever it is (a psk-mode device must use DTLS, and plain CoAP is off)
+    hands_out_psk = False
+    if server is LwM2MServer.BOOTSTRAP:
+        settings = uow.bootstrap.get(device_id)
+        if settings is None:
+            return "the device has no bootstrap settings"
+        mode, hands_out_psk = settings.bootstrap_mode, settings.account.security_mode is SecurityMode.PSK
+    else:
+        security = uow.device_security.get(device_id)
+        mode = security.mode if security is not None else SecurityMode.NOSEC
+    return refusal(
+        device_id=device_id,
+        mode=mode,
+        dtls_device_id=dtls_device_id,
+        over_dtls=over_dtls,
+        allow_nosec=allow_nosec,
+        server=server,
+        hands_out_psk=hands_out_psk,
+    )
+
+
 def admission_refusal(
     *,
     uow: UnitOfWork,
@@ -86,18 +129,14 @@ def admission_refusal(
     over_dtls: bool,
     allow_nosec: bool,
 ) -> str | None:
-    """Why a check-in (of `device_id`, or of the registration at `location`) on this channel is refused, or None.
+    """`admission_refusal_in` for the management server in a transaction of its own, for `device_id` or for the
+    device registered at `location`.
 
     An unknown registration location is not refused here: the registration interface answers it 4.04 itself.
     """
-    if not over_dtls and not allow_nosec:
-        return refusal(
-            device_id=device_id or "",
-            mode=SecurityMode.NOSEC,
-            dtls_device_id=None,
-            over_dtls=False,
-            allow_nosec=False,
-        )
+    early = channel_refusal(over_dtls=over_dtls, allow_nosec=allow_nosec)
+    if early is not None:
+        return early  # nothing to read
     with uow:
         if device_id is None:
             assert location is not None
@@ -105,8 +144,6 @@ def admission_refusal(
             if registration is None:
                 return None
             device_id = registration.device_id
-        security = uow.device_security.get(device_id)
-    mode = security.mode if security is not None else SecurityMode.NOSEC
-    return refusal(
-        device_id=device_id, mode=mode, dtls_device_id=dtls_device_id, over_dtls=over_dtls, allow_nosec=allow_nosec
-    )
+        return admission_refusal_in(
+            uow, device_id=device_id, dtls_device_id=dtls_device_id, over_dtls=over_dtls, allow_nosec=allow_nosec
+        )

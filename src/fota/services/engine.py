@@ -152,6 +152,7 @@ def _lay_out(uow_factory: UnitOfWorkFactory, campaign: Campaign, clock: Clock) -
             )
             if not batch:
                 return
+            uow.accounts.lock(campaign.account_name)
             enrol(uow, campaign, [d.device_id for d in batch], now=clock.now(), record_rejections=False)
             uow.commit()
         after = batch[-1].device_id

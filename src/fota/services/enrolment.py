@@ -1,7 +1,8 @@
 """Putting devices into a campaign: eligibility, license auto-assignment and history, for many devices at once.
 
 Shared by campaign creation, add-devices, the engine's layout step and auto-add on device changes.
-The caller holds the account row (`uow.accounts.lock`) so the license pool cannot over-commit.
+The caller holds the account row (`uow.accounts.lock`, taken before any campaign row) so the license pool cannot
+over-commit; enrolment only reads it.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def enrol(
     devices = uow.devices.get_many(unique_ids)
     existing = uow.campaign_devices.get_many(campaign.id, unique_ids)
     busy = uow.campaign_devices.active_elsewhere(unique_ids, campaign.id)
-    account = uow.accounts.lock(campaign.account_name)
-    licenses_free = account.licenses_free if account and campaign.auto_assign_license else 0
+    account = uow.accounts.get(campaign.account_name) if campaign.auto_assign_license else None
+    licenses_free = account.licenses_free if account else 0
 
     results: list[EnrolmentResult] = []
     to_license: list[str] = []
@@ -112,6 +113,8 @@ def enrol_in_auto_add_campaigns(uow: UnitOfWork, device_ids: Sequence[str], *, n
             account_name, make=make, model=model, firmware_from=firmware, protocol=protocol
         )
         remaining = ids
+        if any(campaign.is_live(now) for campaign in targets):
+            uow.accounts.lock(account_name)
         for campaign in targets:
             if not campaign.is_live(now) or not remaining:
                 continue

@@ -108,8 +108,9 @@ def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:
     """Appends the entries to history; campaign and per-device status changes also enter the callback outbox,
     in the shape of the API version the account's callback was registered through.
 
-    Whether an account has a callback is read once per account in the call (callers pass one account's changes),
-    in this transaction: a URL registered later does not receive earlier changes.
+    Whether an account has a callback is read in this transaction (callers pass one account's changes), once however
+    many calls it makes (the callback repository remembers what it read): a URL registered later does not receive
+    earlier changes.
     """
     batch = list(entries)
     uow.history.append(batch)

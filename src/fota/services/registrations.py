@@ -1,4 +1,5 @@
-"""LwM2M registrations: register, update, de-register, expiry; unknown endpoints are refused and counted."""
+"""LwM2M registrations: register, check in (the Update), de-register, expiry; unknown endpoints are refused and
+counted."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from fota.clock import Clock
-from fota.domain.security import SecurityMode, refusal
+from fota.domain.security import channel_refusal
 from fota.domain.upgrade import Assignment
 from fota.services.device_logging import note_check_in
+from fota.services.device_security import admission_refusal_in
 from fota.services.ports import Registration, UnitOfWork, UnitOfWorkFactory
 from fota.services.upgrades import assignment_in
 
@@ -62,29 +64,6 @@ def refuse_unknown(*, uow: UnitOfWork, clock: Clock, endpoint: str, address: str
         uow.commit()
 
 
-def update(
-    *,
-    uow: UnitOfWork,
-    clock: Clock,
-    location: str,
-    lifetime: int | None,
-    binding: str | None,
-    address: str,
-    objects: str | None,
-) -> Registration | None:
-    """Refreshes a registration (a check-in); None when it is unknown or expired, so the client registers again."""
-    now = clock.now()
-    with uow:
-        current = uow.registrations.get(location)
-        if current is None or current.expires_at <= now:
-            return None
-        refreshed = _refresh(
-            uow, now, current, CheckIn(location, lifetime=lifetime, binding=binding, address=address, objects=objects)
-        )
-        uow.commit()
-    return refreshed
-
-
 @dataclass(frozen=True)
 class CheckIn:
     """One registration Update as it arrived: the registration's location, what it changes, and its channel."""
@@ -114,8 +93,8 @@ def check_in_many(
 ) -> list[CheckInResult]:
     """Admits and records many Updates in one transaction and reads each device's assignment; results in input order.
 
-    Each check-in gets what `device_security.admission_refusal`, `update` and `upgrades.current_assignment` would
-    give it one by one: a refused check-in writes nothing, an unknown or expired registration is left alone.
+    Each check-in is admitted by `device_security.admission_refusal_in`, refreshed and given the assignment
+    `upgrades.assignment_in` reads: a refused check-in writes nothing, an unknown or expired registration is left alone.
     """
     now = clock.now()
     results: list[CheckInResult] = []
@@ -127,20 +106,15 @@ def check_in_many(
 
 
 def _check_in(uow: UnitOfWork, now: datetime, check_in: CheckIn, allow_nosec: bool) -> CheckInResult:
-    if not check_in.over_dtls and not allow_nosec:
-        # Refused whoever it is (a psk-mode device must use DTLS, and plain CoAP is off): nothing to read.
-        return CheckInResult(
-            refused=refusal(
-                device_id="", mode=SecurityMode.NOSEC, dtls_device_id=None, over_dtls=False, allow_nosec=False
-            )
-        )
+    early = channel_refusal(over_dtls=check_in.over_dtls, allow_nosec=allow_nosec)
+    if early is not None:
+        return CheckInResult(refused=early)  # nothing to read
     current = uow.registrations.get(check_in.location)
     if current is None:
         return CheckInResult()
-    security = uow.device_security.get(current.device_id)
-    reason = refusal(
+    reason = admission_refusal_in(
+        uow,
         device_id=current.device_id,
-        mode=security.mode if security is not None else SecurityMode.NOSEC,
         dtls_device_id=check_in.dtls_device_id,
         over_dtls=check_in.over_dtls,
         allow_nosec=allow_nosec,

@@ -20,10 +20,11 @@ from fota.adapters.lwm2m.bootstrap_objects import (
 )
 from fota.adapters.lwm2m.bootstrap_session import BootstrapFailed, BootstrapOrder, run_bootstrap
 from fota.adapters.lwm2m.codec import ContentFormat, decode_content
-from fota.domain.bootstrap import BootstrapSettings, ManagementAccount, bootstrap_refusal
+from fota.domain.bootstrap import BootstrapSettings, ManagementAccount
 from fota.domain.errors import InvalidRequest
-from fota.domain.security import SecurityMode
+from fota.domain.security import LwM2MServer, SecurityMode
 from fota.services.device_bootstrap import ManagementCredentials, new_management_credentials
+from fota.services.device_security import admission_refusal_in
 from fota.simulator.bootstrap import Accounts, BootstrapSite
 
 KEY = bytes(range(16))
@@ -81,6 +82,17 @@ def test_discover_answers_and_formats() -> None:
     assert write_formats(112)[0] is ContentFormat.SENML_CBOR and len(write_formats(112)) == 3
 
 
+class _Bootstraps:
+    """The one read bootstrap admission makes, of a unit of work holding `settings` (or none)."""
+
+    def __init__(self, settings: BootstrapSettings | None) -> None:
+        self.bootstrap = self
+        self.settings = settings
+
+    def get(self, device_id: str) -> BootstrapSettings | None:
+        return self.settings
+
+
 @pytest.mark.parametrize(
     ("bootstrap_mode", "account_mode", "dtls_device", "over_dtls", "allow_nosec", "refused"),
     [
@@ -101,11 +113,23 @@ def test_bootstrap_admission(
     refused: bool,
 ) -> None:
     settings = BootstrapSettings("1", bootstrap_mode, None, ManagementAccount(security_mode=account_mode))
-    reason = bootstrap_refusal(
-        device_id="1", settings=settings, dtls_device_id=dtls_device, over_dtls=over_dtls, allow_nosec=allow_nosec
+    reason = admission_refusal_in(
+        _Bootstraps(settings),  # type: ignore[arg-type]
+        device_id="1",
+        dtls_device_id=dtls_device,
+        over_dtls=over_dtls,
+        allow_nosec=allow_nosec,
+        server=LwM2MServer.BOOTSTRAP,
     )
     assert (reason is not None) == refused, reason
-    assert bootstrap_refusal(device_id="1", settings=None, dtls_device_id=None, over_dtls=False, allow_nosec=True)
+    assert admission_refusal_in(
+        _Bootstraps(None),  # type: ignore[arg-type]
+        device_id="1",
+        dtls_device_id=None,
+        over_dtls=False,
+        allow_nosec=True,
+        server=LwM2MServer.BOOTSTRAP,
+    )
 
 
 def test_account_checks() -> None:

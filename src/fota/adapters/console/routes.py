@@ -100,6 +100,7 @@ def _not_found(session: ConsoleSession, error: NotFound) -> HTMLResponse:
 @router.get("", response_model=None)
 @router.get("/", response_model=None)
 def home() -> RedirectResponse:
+    """The console's start page: the campaign list."""
     return RedirectResponse("/console/campaigns", status_code=303)
 
 
@@ -134,6 +135,7 @@ def _sign_in_page(
 
 @router.get("/sign-in", response_model=None)
 def sign_in_form(request: Request, next: str = "") -> Response:
+    """The sign-in form, with a fresh CSRF cookie."""
     return _sign_in_page(request, next_url=_safe_next(next))
 
 
@@ -147,6 +149,7 @@ def sign_in(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
+    """Signs a user of an account in and returns to the page they asked for."""
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return _forbidden()
@@ -191,6 +194,7 @@ def sign_in(
 
 @router.post("/sign-out", response_model=None)
 def sign_out(request: Request, c: ContainerDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Ends the console session."""
     session = _session(request, c)
     if session is None:
         return RedirectResponse("/console/sign-in", status_code=303)
@@ -212,6 +216,7 @@ def _campaign_rows(c: ServiceContext, session: ConsoleSession) -> str:
 
 @router.get("/campaigns", response_model=None)
 def campaigns_page(request: Request, c: ContainerDep) -> Response:
+    """The account's campaigns with their progress."""
     session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
@@ -220,6 +225,7 @@ def campaigns_page(request: Request, c: ContainerDep) -> Response:
 
 @router.get("/campaigns/live", response_model=None)
 def campaigns_live(request: Request, c: ContainerDep) -> Response:
+    """The campaign list's rows, refreshed while the page is open."""
     session = _session(request, c)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
@@ -271,6 +277,7 @@ def _detail(
 
 @router.get("/campaigns/new", response_model=None)
 def new_campaign(request: Request, c: ContainerDep) -> Response:
+    """The form for a new campaign."""
     session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
@@ -359,6 +366,7 @@ async def _run(handler: Any, request: Request, c: ServiceContext, form: dict[str
 
 @router.post("/campaigns/preview", response_model=None)
 async def preview(request: Request, c: ContainerDep) -> Response:
+    """What the campaign typed in the form would do, before it is created."""
     form = await _form(request)
     return await _run(_preview, request, c, form)
 
@@ -387,6 +395,7 @@ def _preview(request: Request, c: ServiceContext, session: ConsoleSession, form:
 
 @router.post("/campaigns", response_model=None)
 async def create(request: Request, c: ContainerDep) -> Response:
+    """Creates the previewed campaign."""
     form = await _form(request)
     return await _run(_create, request, c, form)
 
@@ -415,6 +424,7 @@ def campaign_page(
     created: str = "",
     cancelled: str = "",
 ) -> Response:
+    """One campaign: its schedule, progress and devices, filtered by status."""
     session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
@@ -437,6 +447,7 @@ def campaign_page(
 
 @router.get("/campaigns/{campaign_id}/live", response_model=None)
 def campaign_live(request: Request, c: ContainerDep, campaign_id: str, status: str = "", after: str = "") -> Response:
+    """The campaign page's regions, refreshed while it is open."""
     session = _session(request, c)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
@@ -460,6 +471,7 @@ def campaign_live(request: Request, c: ContainerDep, campaign_id: str, status: s
 
 @router.get("/campaigns/{campaign_id}/cancel", response_model=None)
 def cancel_confirmation(request: Request, c: ContainerDep, campaign_id: str) -> Response:
+    """Asks whether to stop the campaign."""
     session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
@@ -487,6 +499,7 @@ def cancel(
     csrf_token: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
+    """Stops the campaign once confirmed."""
     session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
@@ -510,6 +523,7 @@ def cancel(
 
 @router.get("/devices/{device_id}", response_model=None)
 def device_page(request: Request, c: ContainerDep, device_id: str) -> Response:
+    """One device and its upgrade history."""
     session = _session(request, c)
     if session is None:
         return _to_sign_in(request)
@@ -528,6 +542,7 @@ def device_page(request: Request, c: ContainerDep, device_id: str) -> Response:
 
 @router.get("/devices/{device_id}/live", response_model=None)
 def device_live(request: Request, c: ContainerDep, device_id: str) -> Response:
+    """The device page's history, refreshed while it is open."""
     session = _session(request, c)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)

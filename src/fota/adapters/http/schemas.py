@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
+from fota.adapters.http import stated
+
 WireDate = Annotated[date, Field(strict=False)]
 Imei = Annotated[StrictStr, Field(pattern=r"^[0-9]{15}$", description="IMEI, 15 digits")]
 DeviceIdList = Annotated[list[Imei], Field(max_length=1_000_000)]
@@ -38,7 +40,7 @@ class CampaignCreate(RequestBody):
     firmware_name: StrictStr = Field(min_length=1, max_length=255)
     firmware_from: StrictStr = Field(min_length=1, max_length=128)
     firmware_to: StrictStr = Field(min_length=1, max_length=128)
-    protocol: StrictStr = Field(max_length=16)
+    protocol: StrictStr = Field(max_length=16, json_schema_extra=stated.PROTOCOLS)
     start_date: WireDate
     end_date: WireDate
     device_list: DeviceIdList
@@ -70,17 +72,19 @@ class DeviceListBody(RequestBody):
 
 class CancelListCreate(RequestBody):
     device_list: DeviceIdList
-    type: StrictStr | None = None
+    type: StrictStr | None = Field(default=None, json_schema_extra=stated.one_of("append"))
     count: StrictInt | None = None
 
 
 class CallbackCreate(RequestBody):
-    url: StrictStr | None = None
+    model_config = ConfigDict(json_schema_extra=stated.required("url"))
+
+    url: StrictStr | None = Field(default=None, json_schema_extra=stated.CALLBACK_URL)
 
 
 class LoginBody(RequestBody):
-    username: StrictStr
-    password: StrictStr
+    username: StrictStr = Field(json_schema_extra=stated.NOT_EMPTY)
+    password: StrictStr = Field(json_schema_extra=stated.NOT_EMPTY)
 
 
 class PasswordResetBody(RequestBody):

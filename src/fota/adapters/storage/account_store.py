@@ -174,39 +174,51 @@ class SqlTokenRepository:
         notify(self.c, TOKENS_CHANNEL)
         return revoked
 
-    def purge_expired(self, before: datetime) -> int:
-        return self.c.execute(delete(tokens).where(tokens.c.expires_at < before)).rowcount
-
 
 class SqlCallbackRepository:
+    """Registrations read in a transaction are remembered until it ends: `events.record` runs several times in one
+    transaction (a campaign's status, then its devices) and needs the row each time."""
+
     def __init__(self, connection: Connection) -> None:
         self.c = connection
+        self._read: dict[str, CallbackRegistration | None] = {}
+        self._read_in: object = None
+
+    def _remembered(self) -> dict[str, CallbackRegistration | None]:
+        transaction = self.c.get_transaction()  # held in `_read_in`, so a later transaction is never taken for it
+        if transaction is not self._read_in:
+            self._read, self._read_in = {}, transaction
+        return self._read
 
     def get(self, account_name: str) -> str | None:
-        value = self.c.execute(select(callbacks.c.url).where(callbacks.c.account_name == account_name)).scalar()
-        return str(value) if value is not None else None
+        registration = self.registration(account_name)
+        return registration.url if registration is not None else None
 
     def registration(self, account_name: str) -> CallbackRegistration | None:
         return self.registrations([account_name]).get(account_name)
 
     def registrations(self, account_names: Iterable[str]) -> dict[str, CallbackRegistration]:
         names = sorted(set(account_names))
-        if not names:
-            return {}
-        query = select(
-            callbacks.c.account_name,
-            callbacks.c.url,
-            callbacks.c.signing_secret,
-            callbacks.c.api_version,
-            callbacks.c.username,
-            callbacks.c.password,
-        ).where(callbacks.c.account_name.in_(names))
-        return {
-            r.account_name: CallbackRegistration(r.url, r.signing_secret, r.api_version, r.username, r.password)
-            for r in self.c.execute(query)
-        }
+        remembered = self._remembered()
+        unread = [name for name in names if name not in remembered]
+        if unread:
+            query = select(
+                callbacks.c.account_name,
+                callbacks.c.url,
+                callbacks.c.signing_secret,
+                callbacks.c.api_version,
+                callbacks.c.username,
+                callbacks.c.password,
+            ).where(callbacks.c.account_name.in_(unread))
+            found = {
+                r.account_name: CallbackRegistration(r.url, r.signing_secret, r.api_version, r.username, r.password)
+                for r in self.c.execute(query)
+            }
+            remembered.update((name, found.get(name)) for name in unread)
+        return {name: registration for name in names if (registration := remembered[name]) is not None}
 
     def set_signing_secret(self, account_name: str, secret: str) -> None:
+        self._remembered().pop(account_name, None)
         self.c.execute(update(callbacks).where(callbacks.c.account_name == account_name).values(signing_secret=secret))
 
     def set(
@@ -219,6 +231,7 @@ class SqlCallbackRepository:
         username: str | None = None,
         password: str | None = None,
     ) -> None:
+        self._remembered().pop(account_name, None)
         values = {"url": url, "updated_at": at, "api_version": api_version, "username": username, "password": password}
         changed = self.c.execute(
             update(callbacks).where(callbacks.c.account_name == account_name).values(**values)
@@ -227,6 +240,7 @@ class SqlCallbackRepository:
             self.c.execute(insert(callbacks).values(account_name=account_name, **values))
 
     def delete(self, account_name: str) -> bool:
+        self._remembered().pop(account_name, None)
         return bool(self.c.execute(delete(callbacks).where(callbacks.c.account_name == account_name)).rowcount)
 
 

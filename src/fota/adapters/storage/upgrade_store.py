@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from fota.adapters.storage.campaign_store import _campaign, _row
 from fota.adapters.storage.tables import (
@@ -228,9 +228,6 @@ class SqlRegistrationRepository:
                     endpoint=endpoint, attempts=1, last_address=address, first_seen_at=now, last_seen_at=now
                 )
             )
-
-    def unknown_attempts(self) -> int:
-        return int(self.c.execute(select(func.coalesce(func.sum(unknown_endpoints.c.attempts), 0))).scalar_one())
 
 
 class SqlDownloadRepository:

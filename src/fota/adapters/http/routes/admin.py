@@ -31,6 +31,7 @@ from fota.adapters.http.admin_schemas import (
 )
 from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.domain.security import DeviceSecurity, SecurityMode
@@ -44,7 +45,11 @@ def require_admin(parts: ApiPartsDep, authorization: Annotated[str | None, Heade
 
 
 router = APIRouter(
-    prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERROR_RESPONSES
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
 )
 
 
@@ -60,6 +65,7 @@ def _account_read(account: Account) -> AccountRead:
 
 @router.post("/accounts", status_code=201, response_model_exclude_none=True)
 def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
+    """Creates an account with its license pool."""
     account = admin.create_account(
         uow=c.uow(),
         clock=c.clock,
@@ -72,11 +78,13 @@ def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
 
 @router.get("/accounts/{account}", response_model_exclude_none=True)
 def get_account(account: str, c: ContainerDep) -> AccountRead:
+    """The account with its license counts."""
     return _account_read(admin.get_account(uow=c.reader(), name=account))
 
 
 @router.patch("/accounts/{account}", response_model_exclude_none=True)
 def update_account(account: str, body: AccountUpdate, c: ContainerDep) -> AccountRead:
+    """Changes the account's license count."""
     return _account_read(
         admin.set_license_count(uow=c.uow(), clock=c.clock, name=account, license_count=body.license_count)
     )
@@ -84,6 +92,7 @@ def update_account(account: str, body: AccountUpdate, c: ContainerDep) -> Accoun
 
 @router.post("/accounts/{account}/clients", status_code=201)
 def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRead:
+    """Creates an API client of the account; its secret is shown once."""
     client_id, secret = admin.create_client(
         uow=c.uow(),
         clock=c.clock,
@@ -104,6 +113,7 @@ def revoke_client(account: str, client_id: str, c: ContainerDep) -> ClientRevoke
 
 @router.post("/accounts/{account}/users", status_code=201)
 def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
+    """Creates a user of the account (for ThingSpace sessions and the console)."""
     admin.create_user(
         uow=c.uow(),
         clock=c.clock,
@@ -117,6 +127,7 @@ def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
 
 @router.post("/accounts/{account}/devices", status_code=201)
 def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> DevicesProvisionRead:
+    """Adds devices to the account, or updates those it already has."""
     specs = [admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn) for d in body.device_list]
     results = admin.provision_devices(uow=c.uow(), clock=c.clock, account_name=account, specs=specs)
     return DevicesProvisionRead(
@@ -164,6 +175,7 @@ def get_device_security(account: str, device_id: str, c: ContainerDep) -> Device
 
 @router.get("/clock")
 def read_clock(c: ContainerDep) -> ClockRead:
+    """The server's clock, and whether it is simulated."""
     return ClockRead(now=c.clock.now(), simulated=c.simulated_clock is not None)
 
 

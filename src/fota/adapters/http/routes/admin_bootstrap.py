@@ -8,13 +8,18 @@ from fota.adapters.http.bootstrap_schemas import DeviceBootstrapRead, DeviceBoot
 from fota.adapters.http.dependencies import ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.bootstrap import BootstrapSettings, ManagementAccount
 from fota.domain.security import SecurityMode
 from fota.services import device_bootstrap
 from fota.services.events import rfc3339
 
 router = APIRouter(
-    prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERROR_RESPONSES
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
 )
 
 

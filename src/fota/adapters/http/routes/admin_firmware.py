@@ -21,6 +21,7 @@ from fota.adapters.http.admin_schemas import (
 from fota.adapters.http.dependencies import ContainerDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
 from fota.domain.campaign import Firmware
 from fota.domain.errors import InvalidRequest
@@ -31,7 +32,11 @@ from fota.services import firmware as firmware_service
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 
 router = APIRouter(
-    prefix="/admin/v1", tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERROR_RESPONSES
+    prefix="/admin/v1",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses=ADMIN_ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
 )
 
 
@@ -60,6 +65,7 @@ def read_firmware(firmware_name: str, c: ContainerDep) -> FirmwareRead:
 
 @router.post("/firmware", status_code=201, response_model_exclude_none=True)
 def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
+    """Registers a firmware package (make, model, from and to versions, protocol)."""
     firmware = admin.create_firmware(
         uow=c.uow(),
         clock=c.clock,
@@ -148,11 +154,13 @@ def register_signing_key(body: SigningKeyCreate, c: ContainerDep) -> SigningKeyR
 
 @router.get("/signing-keys", response_model_exclude_none=True)
 def list_signing_keys(c: ContainerDep) -> SigningKeyListRead:
+    """The publisher keys trusted for image signatures, revoked ones included."""
     return SigningKeyListRead(key_list=[_key_read(k) for k in signing.list_keys(uow=c.reader())])
 
 
 @router.get("/signing-keys/{key_id}", response_model_exclude_none=True)
 def read_signing_key(key_id: str, c: ContainerDep) -> SigningKeyRead:
+    """One publisher key."""
     return _key_read(signing.get_key(uow=c.reader(), key_id=key_id))
 
 
@@ -172,6 +180,7 @@ def _policy_read(account: Account, c: ContainerDep) -> SigningPolicyRead:
 
 @router.get("/accounts/{account}/signing-policy")
 def read_signing_policy(account: str, c: ContainerDep) -> SigningPolicyRead:
+    """Whether the account's campaigns accept only images with a trusted signature."""
     return _policy_read(admin.get_account(uow=c.reader(), name=account), c)
 
 

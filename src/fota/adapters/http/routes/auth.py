@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse
 from fota.adapters.http.dependencies import ContainerDep, bearer_token
 from fota.adapters.http.errors import SESSION_ERROR_RESPONSES
 from fota.adapters.http.schemas import LoginBody, LoginRead, PasswordResetBody, PasswordResetRead
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.errors import TooManyAttempts
 from fota.services import auth
 from fota.services.throttle import FailureThrottle
 
-router = APIRouter(tags=["authentication"])
+router = APIRouter(tags=["authentication"], route_class=DocstringSummaryRoute)
 
 _TOKEN_SCHEMA = {
     "type": "object",
@@ -111,6 +112,7 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
 async def request_token(
     request: Request, c: ContainerDep, throttle: ThrottleDep, authorization: Annotated[str | None, Header()] = None
 ) -> JSONResponse:
+    """Issues an OAuth 2 access token for an API client's credentials."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     grant_type = form.get("grant_type", [None])[0]
     credentials = _basic_credentials(authorization)
@@ -151,6 +153,7 @@ def start_session(
     throttle: ThrottleDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> LoginRead:
+    """Starts a ThingSpace session (VZ-M2M-Token) for a user of the Bearer token's account."""
     issued = auth.login(
         uow=c.uow(),
         clock=c.clock,
@@ -170,6 +173,7 @@ def end_session(
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> LoginRead:
+    """Ends the ThingSpace session."""
     auth.logout(uow=c.uow(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token, cache=c.tokens)
     assert vz_m2m_token is not None
     return LoginRead(session_token=vz_m2m_token)
@@ -182,6 +186,7 @@ def reset_password(
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> PasswordResetRead:
+    """Replaces the session user's password with a generated one."""
     caller = auth.authorize(
         uow=c.reader(),
         clock=c.clock,

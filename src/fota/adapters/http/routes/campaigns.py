@@ -18,10 +18,13 @@ from fota.adapters.http.schemas import (
     SuccessRead,
     TimeWindowBody,
 )
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.windows import TimeWindow
 from fota.services import campaigns as service
 
-router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 
 
 def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:
@@ -30,6 +33,7 @@ def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:
 
 @router.post("/campaigns/firmware/{account}", response_model_exclude_none=True)
 def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: CallerDep) -> FirmwareCampaignRead:
+    """Schedules a firmware upgrade campaign for the account's devices."""
     request = service.CampaignCreate(
         firmware_name=body.firmware_name,
         firmware_from=body.firmware_from,
@@ -58,6 +62,7 @@ def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: Ca
 def update_campaign_devices(
     account: str, campaign_id: str, body: CampaignDevicesUpdate, c: ContainerDep, _: CallerDep
 ) -> CampaignDevicesChangeRead:
+    """Adds devices to a campaign, or removes devices that are still waiting."""
     change = service.add_devices if body.type == "append" else service.remove_devices
     results = change(
         uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id, device_ids=body.device_list
@@ -73,6 +78,7 @@ def update_campaign_devices(
 def update_campaign_dates(
     account: str, campaign_id: str, body: CampaignDatesUpdate, c: ContainerDep, _: CallerDep
 ) -> FirmwareCampaignRead:
+    """Changes a campaign's dates and time windows."""
     campaign = service.change_dates(
         uow=c.uow(),
         clock=c.clock,
@@ -87,10 +93,12 @@ def update_campaign_dates(
 
 @router.get("/campaigns/{account}/{campaign_id}", response_model_exclude_none=True)
 def get_campaign_information(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> CampaignRead:
+    """The campaign's settings and status."""
     return campaign_read(service.get_campaign(uow=c.reader(), account_name=account, campaign_id=campaign_id))
 
 
 @router.delete("/campaigns/{account}/{campaign_id}")
 def cancel_campaign(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+    """Cancels a campaign; its waiting devices leave it."""
     service.cancel_campaign(uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id)
     return SuccessRead(success=True)

@@ -13,9 +13,15 @@ from fota.adapters import metrics
 from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep, bearer_token
 from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
 from fota.adapters.http.schemas import RequestBody, ResponseBody
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.services import device_logging, device_poll
 
-router = APIRouter(prefix="/device/v1", tags=["HTTP device protocol"], responses=DEVICE_ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/device/v1",
+    tags=["HTTP device protocol"],
+    responses=DEVICE_ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
+)
 
 
 class CheckInBody(RequestBody):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, account_device, firmware_package
@@ -22,10 +23,16 @@ from fota.adapters.http.schemas import (
     FirmwareReportRequestRead,
     SuccessRead,
 )
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.protocols import Protocol
 from fota.services import callbacks, firmware, reports
 
-router = APIRouter(prefix="/api/fota/v3", tags=["v3 firmware and devices"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v3",
+    tags=["v3 firmware and devices"],
+    responses=ERROR_RESPONSES,
+    route_class=DocstringSummaryRoute,
+)
 
 
 def _protocol_filter(text: str | None, *, default: Protocol | None) -> Protocol | None:
@@ -38,8 +45,12 @@ def _protocol_filter(text: str | None, *, default: Protocol | None) -> Protocol 
 
 @router.get("/firmware/{account}")
 def list_available_firmware(
-    account: str, c: ContainerDep, _: CallerDep, protocol: Annotated[str | None, Query()] = None
+    account: str,
+    c: ContainerDep,
+    _: CallerDep,
+    protocol: Annotated[str | None, Query(json_schema_extra=stated.PROTOCOL_FILTER)] = None,
 ) -> list[FirmwarePackageRead]:
+    """The firmware packages campaigns can use, optionally for one protocol."""
     packages = firmware.list_firmware(uow=c.reader(), protocol=_protocol_filter(protocol, default=None))
     return [firmware_package(p) for p in packages]
 
@@ -48,6 +59,7 @@ def list_available_firmware(
 def synchronize_device_firmware(
     account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> DeviceFirmwareListRead:
+    """The firmware version each listed device last reported."""
     versions = firmware.synchronize(uow=c.reader(), account_name=account, device_ids=body.device_list)
     return DeviceFirmwareListRead(
         account_name=account,
@@ -71,7 +83,10 @@ def synchronize_device_firmware(
 
 
 @router.put("/firmware/{account}/async/{device_id}")
-def report_device_firmware(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> FirmwareReportRequestRead:
+def report_device_firmware(
+    account: str, device_id: Annotated[str, Path(json_schema_extra=stated.IMEI)], c: ContainerDep, _: CallerDep
+) -> FirmwareReportRequestRead:
+    """Asks a device to report its firmware version; the answer arrives by callback."""
     request_id = firmware.request_report(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
     return FirmwareReportRequestRead(account_name=account, request_id=request_id)
 
@@ -82,8 +97,9 @@ def get_account_device_information(
     c: ContainerDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
-    protocol: Annotated[str | None, Query()] = None,
+    protocol: Annotated[str | None, Query(json_schema_extra=stated.PROTOCOL_FILTER)] = None,
 ) -> AccountDeviceListRead:
+    """The account's devices, a page at a time."""
     devices, has_more = reports.account_devices(
         uow=c.reader(),
         account_name=account,
@@ -105,6 +121,7 @@ def get_account_device_information(
 def list_account_devices_information(
     account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
 ) -> DeviceLookupListRead:
+    """The listed devices of the account, each found or not."""
     found = reports.lookup_devices(uow=c.reader(), account_name=account, device_ids=body.device_list)
     upgradable = reports.upgradable_kinds(uow=c.reader())
     items = []
@@ -138,11 +155,13 @@ def list_account_devices_information(
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)
 def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> CallbackRead:
+    """The account's callback URL."""
     return CallbackRead(url=callbacks.get_callback(uow=c.reader(), account_name=account))
 
 
 @router.post("/callbacks/{account}", response_model_exclude_none=True)
 def register_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
+    """Registers the URL that receives the account's campaign and device events."""
     url = callbacks.register_callback(
         uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url
     )
@@ -151,11 +170,13 @@ def register_callback(account: str, body: CallbackCreate, c: ContainerDep, _: Ca
 
 @router.put("/callbacks/{account}", response_model_exclude_none=True)
 def update_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
+    """Changes the registered callback URL."""
     url = callbacks.update_callback(uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url)
     return CallbackRead(url=url)
 
 
 @router.delete("/callbacks/{account}")
 def deregister_callback(account: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+    """Removes the account's callback."""
     callbacks.deregister_callback(uow=c.uow(), account_name=account)
     return SuccessRead(success=True)

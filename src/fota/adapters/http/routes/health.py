@@ -6,8 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from fota.adapters.http.dependencies import ApiPartsDep
+from fota.adapters.http.summaries import DocstringSummaryRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=DocstringSummaryRoute)
 
 
 @router.get("/healthz")

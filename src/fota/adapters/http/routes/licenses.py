@@ -21,14 +21,19 @@ from fota.adapters.http.schemas import (
     SubscriptionRead,
     SuccessRead,
 )
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
 from fota.domain.devices import check_imei
 from fota.domain.errors import InvalidRequest
 from fota.services import admin, licenses
 from fota.services.licenses import LicenseChange
 
-v3 = APIRouter(prefix="/api/fota/v3", tags=["v3 licenses"], responses=ERROR_RESPONSES)
-v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"], responses=ERROR_RESPONSES)
+v3 = APIRouter(
+    prefix="/api/fota/v3", tags=["v3 licenses"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
+v2 = APIRouter(
+    prefix="/api/fota/v2", tags=["v2 licenses"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 
 
 @v3.get("/subscriptions/{account}", response_model_exclude_none=True)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
@@ -14,11 +15,14 @@ from fota.adapters.http.schemas import (
     CampaignHistoryRead,
     DeviceFirmwareUpgradeRead,
 )
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.errors import InvalidRequest
 from fota.domain.statuses import CampaignStatus
 from fota.services import reports as service
 
-router = APIRouter(prefix="/api/fota/v3", tags=["v3 reports"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v3", tags=["v3 reports"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 
 
 def campaign_status_query(text: str | None) -> CampaignStatus:
@@ -42,9 +46,12 @@ def get_campaign_history_by_status(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    campaign_status: Annotated[str | None, Query(alias="campaignStatus")] = None,
+    campaign_status: Annotated[
+        str | None, Query(alias="campaignStatus", json_schema_extra=stated.CAMPAIGN_STATUSES)
+    ] = None,
     last_seen_campaign_id: Annotated[str | None, Query(alias="lastSeenCampaignId")] = None,
 ) -> CampaignHistoryRead:
+    """The account's campaigns in one status, a page at a time."""
     campaigns, has_more = service.campaigns_by_status(
         uow=c.reader(),
         account_name=account,
@@ -63,6 +70,7 @@ def get_campaign_history_by_status(
 def get_device_firmware_upgrade_history(
     account: str, device_id: str, c: ContainerDep, _: CallerDep
 ) -> list[DeviceFirmwareUpgradeRead]:
+    """The device's upgrades in the account's campaigns, step by step."""
     items = service.device_history(uow=c.reader(), account_name=account, device_id=device_id)
     return [
         DeviceFirmwareUpgradeRead(
@@ -89,6 +97,7 @@ def get_campaign_device_status(
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> CampaignDeviceReportRead:
+    """The status of each device in a campaign, a page at a time."""
     report = service.campaign_devices(
         uow=c.reader(),
         clock=c.clock,

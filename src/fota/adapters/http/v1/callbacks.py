@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Path
+
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -51,7 +54,12 @@ def register_callback(
 
 
 @router.delete("/callbacks/{account}/name/{service}")
-def deregister_callback(account: str, service: str, c: ContainerDep, _: CallerDep) -> V1SuccessRead:
+def deregister_callback(
+    account: str,
+    service: Annotated[str, Path(json_schema_extra=stated.one_of(FOTA_SERVICE))],
+    c: ContainerDep,
+    _: CallerDep,
+) -> V1SuccessRead:
     """Deregisters the named callback service (`Fota`)."""
     callbacks.deregister_service(uow=c.uow(), account_name=account, name=service)
     return V1SuccessRead(success=True)

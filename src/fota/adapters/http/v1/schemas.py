@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictStr
 
+from fota.adapters.http import stated
 from fota.adapters.http.schemas import DeviceIdList, RequestBody, ResponseBody, WireDate
+from fota.services.callbacks import FOTA_SERVICE
 
 
 class V1UpgradeCreate(RequestBody):
@@ -34,12 +36,12 @@ class V1LicenseDevicesCreate(RequestBody):
 
 class V1CancelListCreate(RequestBody):
     device_list: DeviceIdList
-    type: StrictStr | None = None
+    type: StrictStr | None = Field(default=None, json_schema_extra=stated.one_of("append"))
 
 
 class V1CallbackServiceCreate(RequestBody):
-    name: StrictStr = Field(max_length=32)
-    url: StrictStr = Field(max_length=2048)
+    name: StrictStr = Field(max_length=32, json_schema_extra=stated.one_of(FOTA_SERVICE))
+    url: StrictStr = Field(max_length=2048, json_schema_extra=stated.CALLBACK_URL)
     username: StrictStr | None = Field(default=None, max_length=255)
     password: StrictStr | None = Field(default=None, max_length=255)
 

@@ -7,15 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import DEVICE_PLATFORM, available_file
 from fota.adapters.http.v2.reports import distribution_filter
 from fota.adapters.http.v2.schemas import AvailableFileListRead, UploadedFileRead
 from fota.domain.errors import InvalidRequest
 from fota.services import config_files
 
-router = APIRouter(prefix="/api/fota/v2", tags=["v2 configuration files"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v2", tags=["v2 configuration files"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 FormText = Annotated[str | None, Form(max_length=1024)]
 
 
@@ -24,7 +28,9 @@ def get_list_of_files(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    distribution_type: Annotated[str | None, Query(alias="distributionType")] = None,
+    distribution_type: Annotated[
+        str | None, Query(alias="distributionType", json_schema_extra=stated.PROTOCOL_FILTER)
+    ] = None,
 ) -> AvailableFileListRead:
     """The account's configuration files, optionally of one distribution type."""
     files = config_files.list_files(
@@ -38,7 +44,7 @@ async def upload_config_file(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    fileupload: Annotated[UploadFile | None, File()] = None,
+    fileupload: Annotated[UploadFile | None, File(json_schema_extra=stated.FILE_PART)] = None,
     file_version: Annotated[str | None, Form(alias="fileVersion", max_length=128)] = None,
     make: FormText = None,
     model: FormText = None,

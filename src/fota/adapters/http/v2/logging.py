@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.schemas import SuccessRead
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.schemas import CheckInHistoryRead, DeviceLogRead, LoggingCreate, LoggingStatusRead
 from fota.services import device_logging
 from fota.services.ports import LoggingStatus
 
-router = APIRouter(prefix="/api/fota/v2", tags=["v2 device logging"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v2", tags=["v2 device logging"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
+
+ImeiPath = Annotated[str, Path(json_schema_extra=stated.IMEI)]
 
 
 def _status(s: LoggingStatus) -> LoggingStatusRead:
@@ -40,7 +46,12 @@ def disable_logging_for_devices(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    device_ids: Annotated[str, Query(alias="deviceIds", max_length=4096, description="IMEIs, comma-separated")],
+    device_ids: Annotated[
+        str,
+        Query(
+            alias="deviceIds", max_length=4096, description="IMEIs, comma-separated", json_schema_extra=stated.IMEI_LIST
+        ),
+    ],
 ) -> SuccessRead:
     """Turn logging off for a comma-separated list of devices."""
     ids = [d.strip() for d in device_ids.split(",") if d.strip()]
@@ -49,14 +60,14 @@ def disable_logging_for_devices(
 
 
 @router.put("/logging/{account}/devices/{device_id}")
-def enable_device_logging(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> LoggingStatusRead:
+def enable_device_logging(account: str, device_id: ImeiPath, c: ContainerDep, _: CallerDep) -> LoggingStatusRead:
     """Turn logging on for one device."""
     statuses = device_logging.enable(uow=c.uow(), clock=c.clock, account_name=account, device_ids=[device_id])
     return _status(statuses[0])
 
 
 @router.delete("/logging/{account}/devices/{device_id}")
-def disable_device_logging(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+def disable_device_logging(account: str, device_id: ImeiPath, c: ContainerDep, _: CallerDep) -> SuccessRead:
     """Turn logging off for one device."""
     device_logging.disable(uow=c.uow(), account_name=account, device_ids=[device_id])
     return SuccessRead(success=True)

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from fota.adapters.http import stated
 from fota.adapters.http.dependencies import CallerDep, ContainerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE
 from fota.adapters.http.routes.reports import campaign_status_query
+from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import account_device, device_status, software_campaign, software_package
 from fota.adapters.http.v2.schemas import (
     AccountDeviceListRead,
@@ -22,7 +24,9 @@ from fota.adapters.http.v2.schemas import (
 from fota.domain.protocols import Protocol
 from fota.services import firmware, reports
 
-router = APIRouter(prefix="/api/fota/v2", tags=["v2 reports"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/fota/v2", tags=["v2 reports"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+)
 
 
 def distribution_filter(text: str | None) -> Protocol | None:
@@ -37,7 +41,9 @@ def list_available_software(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    distribution_type: Annotated[str | None, Query(alias="distributionType")] = None,
+    distribution_type: Annotated[
+        str | None, Query(alias="distributionType", json_schema_extra=stated.PROTOCOL_FILTER)
+    ] = None,
 ) -> list[SoftwarePackageRead]:
     """Software packages (the firmware catalogue), optionally of one distribution type."""
     packages = firmware.list_firmware(uow=c.reader(), protocol=distribution_filter(distribution_type))
@@ -50,7 +56,9 @@ def list_account_devices(
     c: ContainerDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
-    distribution_type: Annotated[str | None, Query(alias="distributionType")] = None,
+    distribution_type: Annotated[
+        str | None, Query(alias="distributionType", json_schema_extra=stated.PROTOCOL_FILTER)
+    ] = None,
 ) -> AccountDeviceListRead:
     """The account's devices, paged by lastSeenDeviceId."""
     devices, has_more = reports.account_devices(
@@ -95,7 +103,9 @@ def get_campaign_history_by_status(
     account: str,
     c: ContainerDep,
     _: CallerDep,
-    campaign_status: Annotated[str | None, Query(alias="campaignStatus")] = None,
+    campaign_status: Annotated[
+        str | None, Query(alias="campaignStatus", json_schema_extra=stated.CAMPAIGN_STATUSES)
+    ] = None,
     last_seen_campaign_id: Annotated[str | None, Query(alias="lastSeenCampaignId")] = None,
 ) -> CampaignHistoryRead:
     """The account's campaigns of one status, paged by lastSeenCampaignId."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AliasChoices, Field, StrictStr
+from pydantic import AliasChoices, ConfigDict, Field, StrictStr
 
+from fota.adapters.http import stated
 from fota.adapters.http.schemas import DeviceIdList, RequestBody, ResponseBody, TimeWindowBody, TimeWindowRead, WireDate
 
 
@@ -19,7 +20,9 @@ class SoftwareCampaignCreate(RequestBody):
     software_name: StrictStr = Field(min_length=1, max_length=255)
     software_from: StrictStr = Field(min_length=1, max_length=128)
     software_to: StrictStr = Field(min_length=1, max_length=128)
-    distribution_type: StrictStr = Field(max_length=16, description="LWM2M, OMA (OMA-DM) or HTTP")
+    distribution_type: StrictStr = Field(
+        max_length=16, description="LWM2M, OMA (OMA-DM) or HTTP", json_schema_extra=stated.PROTOCOLS
+    )
     start_date: WireDate
     end_date: WireDate
     device_list: DeviceIdList
@@ -55,9 +58,9 @@ class TextWindowBody(RequestBody):
 
 class _TextScheduleBody(RequestBody):
     campaign_name: StrictStr | None = Field(default=None, max_length=255)
-    distribution_type: StrictStr | None = Field(default=None, max_length=16)
-    start_date: StrictStr | None = Field(default=None, max_length=32)
-    end_date: StrictStr | None = Field(default=None, max_length=32)
+    distribution_type: StrictStr | None = Field(default=None, max_length=16, json_schema_extra=stated.PROTOCOLS)
+    start_date: StrictStr | None = Field(default=None, max_length=32, json_schema_extra=stated.DATE)
+    end_date: StrictStr | None = Field(default=None, max_length=32, json_schema_extra=stated.DATE)
     download_after_date: StrictStr | None = Field(default=None, max_length=32)
     download_time_window_list: list[TextWindowBody] | None = None
     install_after_date: StrictStr | None = Field(default=None, max_length=32)
@@ -68,20 +71,28 @@ class _TextScheduleBody(RequestBody):
 class FileCampaignCreate(_TextScheduleBody):
     """UploadAndScheduleFileRequest (POST /campaigns/files/{acc}); every field optional on the wire."""
 
-    file_name: StrictStr | None = Field(default=None, max_length=255)
+    model_config = ConfigDict(json_schema_extra=stated.required("fileName", "distributionType", "startDate", "endDate"))
+
+    file_name: StrictStr | None = Field(default=None, max_length=255, json_schema_extra=stated.NOT_EMPTY)
     file_version: StrictStr | None = Field(default=None, max_length=128)
 
 
 class HttpSoftwareCampaignCreate(_TextScheduleBody):
     """SchedulesSoftwareUpgradeRequest (POST /campaigns/software/{acc})."""
 
-    software_name: StrictStr | None = Field(default=None, max_length=255)
-    software_from: StrictStr | None = Field(default=None, max_length=128)
-    software_to: StrictStr | None = Field(default=None, max_length=128)
+    model_config = ConfigDict(
+        json_schema_extra=stated.required(
+            "softwareName", "softwareFrom", "softwareTo", "distributionType", "startDate", "endDate"
+        )
+    )
+
+    software_name: StrictStr | None = Field(default=None, max_length=255, json_schema_extra=stated.NOT_EMPTY)
+    software_from: StrictStr | None = Field(default=None, max_length=128, json_schema_extra=stated.NOT_EMPTY)
+    software_to: StrictStr | None = Field(default=None, max_length=128, json_schema_extra=stated.NOT_EMPTY)
 
 
 class LoggingCreate(RequestBody):
-    device_ids: DeviceIdList
+    device_ids: DeviceIdList = Field(json_schema_extra=stated.NOT_EMPTY_LIST)
 
 
 class SoftwareCampaignRead(ResponseBody):

@@ -1,0 +1,51 @@
+"""Rules the services enforce, stated in the OpenAPI schema only (`json_schema_extra`): pydantic does not check
+them, so a request that breaks one still gets the service's own 400 `{errorCode, errorMessage}`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fota.domain.outbound import MAX_URL_CHARS
+from fota.domain.statuses import CampaignStatus
+
+IMEI: dict[str, Any] = {"pattern": r"^[0-9]{15}$"}
+IMEI_LIST: dict[str, Any] = {"pattern": r"^([0-9]{15}(,[0-9]{15})*)?$"}
+NOT_EMPTY: dict[str, Any] = {"minLength": 1}
+# `domain.campaign.parse_date` takes any ISO 8601 date; YYYY-MM-DD is the contract's spelling.
+DATE: dict[str, Any] = {"format": "date"}
+NOT_EMPTY_LIST: dict[str, Any] = {"minItems": 1}
+# A multipart file part the service requires: a string of bytes, never null.
+FILE_PART: dict[str, Any] = {"type": "string", "contentMediaType": "application/octet-stream"}
+# `Protocol.parse`'s spellings; it also takes them in any case, with surrounding spaces.
+PROTOCOLS: dict[str, Any] = {"enum": ["LWM2M", "HTTP", "OMA-DM", "OMA", "OMADM", "OMD-DM", "OMDADM"]}
+PROTOCOL_FILTER: dict[str, Any] = {"enum": [*PROTOCOLS["enum"], "all", ""]}  # "", like none: the default
+# `CampaignStatus.parse`: every status, and the SDK enum's spelling of the queued one.
+CAMPAIGN_STATUSES: dict[str, Any] = {"enum": [*(s.value for s in CampaignStatus), "CampaignRequestQueued"]}
+# `outbound.parse_destination`'s checks before any name is resolved (plain http only where the operator allows it);
+# the deployment's policy decides the rest.
+CALLBACK_URL: dict[str, Any] = {
+    "pattern": "^https://[^/?#]+",
+    "maxLength": MAX_URL_CHARS,
+    "examples": ["https://callbacks.example.com/fota"],
+}
+
+
+def one_of(*values: str) -> dict[str, Any]:
+    return {"enum": list(values)}
+
+
+def required(*names: str) -> Callable[[dict[str, Any]], None]:
+    """A model's `json_schema_extra` naming optional fields (wire names) whose absence the service refuses: the
+    schema lists them as required, and not null."""
+
+    def state(schema: dict[str, Any]) -> None:
+        schema["required"] = [*schema.get("required", []), *(n for n in names if n not in schema.get("required", []))]
+        for name in names:
+            field = schema["properties"][name]
+            field.pop("default", None)
+            choices = field.pop("anyOf", None)
+            if choices is not None:
+                field.update(next(c for c in choices if c.get("type") != "null"))
+
+    return state
