@@ -18,7 +18,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from fota.adapters.console import views
-from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.dependencies import ServicesDep
 from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, TooManyAttempts, Unauthorized
 from fota.domain.statuses import DeviceStatus
 from fota.domain.windows import TimeWindow
@@ -64,9 +64,11 @@ def _fragment(name: str, **context: Any) -> str:
     return templates.get_template(name).render(**context)
 
 
-def _session(request: Request, c: ServiceContext) -> ConsoleSession | None:
+def _session(request: Request, services: ServiceContext) -> ConsoleSession | None:
     try:
-        return auth.console_session(uow=c.reader(), clock=c.clock, token=request.cookies.get(COOKIE), cache=c.tokens)
+        return auth.console_session(
+            uow=services.reader(), clock=services.clock, token=request.cookies.get(COOKIE), cache=services.tokens
+        )
     except Unauthorized:
         return None
 
@@ -142,7 +144,7 @@ def sign_in_form(request: Request, next: str = "") -> Response:
 @router.post("/sign-in", response_model=None)
 def sign_in(
     request: Request,
-    c: ContainerDep,
+    services: ServicesDep,
     account: Annotated[str, Form()] = "",
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
@@ -155,13 +157,13 @@ def sign_in(
         return _forbidden()
     try:
         session = auth.console_sign_in(
-            uow=c.uow(),
-            clock=c.clock,
-            hasher=c.hasher,
+            uow=services.uow(),
+            clock=services.clock,
+            hasher=services.hasher,
             account_name=account.strip(),
             username=username.strip(),
             password=password,
-            throttle=c.throttle,
+            throttle=services.throttle,
             address=request.client.host if request.client is not None else None,
         )
     except TooManyAttempts as error:
@@ -184,7 +186,7 @@ def sign_in(
             user=username,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    max_age = int((session.expires_at - c.clock.now()).total_seconds())
+    max_age = int((session.expires_at - services.clock.now()).total_seconds())
     response.set_cookie(
         COOKIE, session.token, max_age=max_age, path="/console", secure=True, httponly=True, samesite="lax"
     )
@@ -193,14 +195,14 @@ def sign_in(
 
 
 @router.post("/sign-out", response_model=None)
-def sign_out(request: Request, c: ContainerDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+def sign_out(request: Request, services: ServicesDep, csrf_token: Annotated[str, Form()] = "") -> Response:
     """Ends the console session."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return RedirectResponse("/console/sign-in", status_code=303)
     if not _csrf_ok(session, csrf_token):
         return _forbidden()
-    auth.console_sign_out(uow=c.uow(), clock=c.clock, token=session.token, cache=c.tokens)
+    auth.console_sign_out(uow=services.uow(), clock=services.clock, token=session.token, cache=services.tokens)
     response = RedirectResponse("/console/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path="/console", secure=True, httponly=True, samesite="lax")
     return response
@@ -209,27 +211,27 @@ def sign_out(request: Request, c: ContainerDep, csrf_token: Annotated[str, Form(
 # --- campaigns -----------------------------------------------------------------------------------------------------
 
 
-def _campaign_rows(c: ServiceContext, session: ConsoleSession) -> str:
-    summaries = insight.campaign_overview(uow=c.reader(), account_name=session.account_name)
+def _campaign_rows(services: ServiceContext, session: ConsoleSession) -> str:
+    summaries = insight.campaign_overview(uow=services.reader(), account_name=session.account_name)
     return _fragment("_campaign_rows.html", summaries=summaries, bar=views.status_bar)
 
 
 @router.get("/campaigns", response_model=None)
-def campaigns_page(request: Request, c: ContainerDep) -> Response:
+def campaigns_page(request: Request, services: ServicesDep) -> Response:
     """The account's campaigns with their progress."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
-    return _render("campaigns.html", session=session, rows=_campaign_rows(c, session), now=c.clock.now())
+    return _render("campaigns.html", session=session, rows=_campaign_rows(services, session), now=services.clock.now())
 
 
 @router.get("/campaigns/live", response_model=None)
-def campaigns_live(request: Request, c: ContainerDep) -> Response:
+def campaigns_live(request: Request, services: ServicesDep) -> Response:
     """The campaign list's rows, refreshed while the page is open."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
-    return JSONResponse({"regions": {"campaigns": _campaign_rows(c, session)}})
+    return JSONResponse({"regions": {"campaigns": _campaign_rows(services, session)}})
 
 
 def _parse_status(text: str) -> DeviceStatus | None:
@@ -262,11 +264,11 @@ def _campaign_regions(detail: insight.CampaignDetail, status: DeviceStatus | Non
 
 
 def _detail(
-    c: ServiceContext, session: ConsoleSession, campaign_id: str, status: DeviceStatus | None, after: str
+    services: ServiceContext, session: ConsoleSession, campaign_id: str, status: DeviceStatus | None, after: str
 ) -> Any:
     return insight.campaign_detail(
-        uow=c.reader(),
-        clock=c.clock,
+        uow=services.reader(),
+        clock=services.clock,
         account_name=session.account_name,
         campaign_id=campaign_id,
         status=status,
@@ -276,20 +278,20 @@ def _detail(
 
 
 @router.get("/campaigns/new", response_model=None)
-def new_campaign(request: Request, c: ContainerDep) -> Response:
+def new_campaign(request: Request, services: ServicesDep) -> Response:
     """The form for a new campaign."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
-    today = c.clock.now().date()
+    today = services.clock.now().date()
     form = {"start_date": today.isoformat(), "end_date": (today + timedelta(days=7)).isoformat(), "auto_license": "on"}
-    return _campaign_form(c, session, form)
+    return _campaign_form(services, session, form)
 
 
 def _campaign_form(
-    c: ServiceContext, session: ConsoleSession, form: dict[str, str], error: str | None = None
+    services: ServiceContext, session: ConsoleSession, form: dict[str, str], error: str | None = None
 ) -> Response:
-    packages = firmware.list_firmware(uow=c.reader(), protocol=None)
+    packages = firmware.list_firmware(uow=services.reader(), protocol=None)
     return _render(
         "new_campaign.html", 400 if error else 200, session=session, form=form, firmware=packages, error=error
     )
@@ -303,8 +305,8 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def _campaign_request(c: ServiceContext, form: dict[str, str]) -> CampaignCreate:
-    packages = {f.name: f for f in firmware.list_firmware(uow=c.reader(), protocol=None)}
+def _campaign_request(services: ServiceContext, form: dict[str, str]) -> CampaignCreate:
+    packages = {f.name: f for f in firmware.list_firmware(uow=services.reader(), protocol=None)}
     package = packages.get(form.get("firmware", ""))
     if package is None:
         raise InvalidRequest("choose a firmware package")
@@ -338,86 +340,88 @@ def _campaign_request(c: ServiceContext, form: dict[str, str]) -> CampaignCreate
 
 
 @router.post("/campaigns/new", response_model=None)
-async def edit_campaign(request: Request, c: ContainerDep) -> Response:
+async def edit_campaign(request: Request, services: ServicesDep) -> Response:
     """Back from the preview to the form, with everything typed so far."""
     form = await _form(request)
-    return await _run(_edit_campaign, request, c, form)
+    return await _run(_edit_campaign, request, services, form)
 
 
-def _edit_campaign(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
-    return _campaign_form(c, session, form)
+def _edit_campaign(
+    request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]
+) -> Response:
+    return _campaign_form(services, session, form)
 
 
-async def _run(handler: Any, request: Request, c: ServiceContext, form: dict[str, str]) -> Response:
+async def _run(handler: Any, request: Request, services: ServiceContext, form: dict[str, str]) -> Response:
     """Signs-in and CSRF checks for a form POST, then its handler in the thread pool (form parsing is async;
     the use cases block on the database)."""
 
     def checked() -> Response:
-        session = _session(request, c)
+        session = _session(request, services)
         if session is None:
             return _to_sign_in(request)
         if not _csrf_ok(session, form.get("csrf_token", "")):
             return _forbidden()
-        response: Response = handler(request, c, session, form)
+        response: Response = handler(request, services, session, form)
         return response
 
     return await run_in_threadpool(checked)
 
 
 @router.post("/campaigns/preview", response_model=None)
-async def preview(request: Request, c: ContainerDep) -> Response:
+async def preview(request: Request, services: ServicesDep) -> Response:
     """What the campaign typed in the form would do, before it is created."""
     form = await _form(request)
-    return await _run(_preview, request, c, form)
+    return await _run(_preview, request, services, form)
 
 
-def _preview(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _preview(request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
-        create = _campaign_request(c, form)
+        create = _campaign_request(services, form)
         result = preview_campaign(
-            uow=c.reader(),
-            clock=c.clock,
+            uow=services.reader(),
+            clock=services.clock,
             account_name=session.account_name,
             request=create,
-            signing_required=c.require_signed_firmware,
+            signing_required=services.require_signed_firmware,
         )
     except DomainError as error:
-        return _campaign_form(c, session, form, error.message)
+        return _campaign_form(services, session, form, error.message)
     return _render(
         "preview.html",
         session=session,
         form={k: form.get(k, "") for k in FORM_FIELDS},
         create=create,
         preview=result,
-        now=c.clock.now(),
+        now=services.clock.now(),
     )
 
 
 @router.post("/campaigns", response_model=None)
-async def create(request: Request, c: ContainerDep) -> Response:
+async def create(request: Request, services: ServicesDep) -> Response:
     """Creates the previewed campaign."""
     form = await _form(request)
-    return await _run(_create, request, c, form)
+    return await _run(_create, request, services, form)
 
 
-def _create(request: Request, c: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
+def _create(request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         created = campaigns.create_campaign(
-            uow=c.uow(),
-            clock=c.clock,
+            uow=services.uow(),
+            clock=services.clock,
             account_name=session.account_name,
-            request=_campaign_request(c, form),
-            signing_required=c.require_signed_firmware,
+            request=_campaign_request(services, form),
+            signing_required=services.require_signed_firmware,
         )
     except DomainError as error:
-        return _campaign_form(c, session, form, error.message)
+        return _campaign_form(services, session, form, error.message)
     return RedirectResponse(f"/console/campaigns/{created.id}?created=1", status_code=303)
 
 
 @router.get("/campaigns/{campaign_id}", response_model=None)
 def campaign_page(
     request: Request,
-    c: ContainerDep,
+    services: ServicesDep,
     campaign_id: str,
     status: str = "",
     after: str = "",
@@ -425,12 +429,12 @@ def campaign_page(
     cancelled: str = "",
 ) -> Response:
     """One campaign: its schedule, progress and devices, filtered by status."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
     selected = _parse_status(status)
     try:
-        detail = _detail(c, session, campaign_id, selected, after)
+        detail = _detail(services, session, campaign_id, selected, after)
     except NotFound as error:
         return _not_found(session, error)
     live_query = urlencode({k: v for k, v in (("status", status), ("after", after)) if v})
@@ -446,14 +450,16 @@ def campaign_page(
 
 
 @router.get("/campaigns/{campaign_id}/live", response_model=None)
-def campaign_live(request: Request, c: ContainerDep, campaign_id: str, status: str = "", after: str = "") -> Response:
+def campaign_live(
+    request: Request, services: ServicesDep, campaign_id: str, status: str = "", after: str = ""
+) -> Response:
     """The campaign page's regions, refreshed while it is open."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
     selected = _parse_status(status)
     try:
-        detail = _detail(c, session, campaign_id, selected, after)
+        detail = _detail(services, session, campaign_id, selected, after)
     except NotFound as error:
         return JSONResponse({"errorCode": "NotFound", "errorMessage": error.message}, status_code=404)
     counts = detail.summary.counts
@@ -470,17 +476,19 @@ def campaign_live(request: Request, c: ContainerDep, campaign_id: str, status: s
 
 
 @router.get("/campaigns/{campaign_id}/cancel", response_model=None)
-def cancel_confirmation(request: Request, c: ContainerDep, campaign_id: str) -> Response:
+def cancel_confirmation(request: Request, services: ServicesDep, campaign_id: str) -> Response:
     """Asks whether to stop the campaign."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
     try:
-        summary = insight.campaign_summary(uow=c.reader(), account_name=session.account_name, campaign_id=campaign_id)
+        summary = insight.campaign_summary(
+            uow=services.reader(), account_name=session.account_name, campaign_id=campaign_id
+        )
     except NotFound as error:
         return _not_found(session, error)
     campaign = summary.campaign
-    now = c.clock.now()
+    now = services.clock.now()
     return _render(
         "cancel.html",
         session=session,
@@ -494,13 +502,13 @@ def cancel_confirmation(request: Request, c: ContainerDep, campaign_id: str) -> 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=None)
 def cancel(
     request: Request,
-    c: ContainerDep,
+    services: ServicesDep,
     campaign_id: str,
     csrf_token: Annotated[str, Form()] = "",
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """Stops the campaign once confirmed."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
     if not _csrf_ok(session, csrf_token):
@@ -509,7 +517,7 @@ def cancel(
         return RedirectResponse(f"/console/campaigns/{campaign_id}/cancel", status_code=303)
     try:
         campaigns.cancel_campaign(
-            uow=c.uow(), clock=c.clock, account_name=session.account_name, campaign_id=campaign_id
+            uow=services.uow(), clock=services.clock, account_name=session.account_name, campaign_id=campaign_id
         )
     except NotFound as error:
         return _not_found(session, error)
@@ -522,13 +530,13 @@ def cancel(
 
 
 @router.get("/devices/{device_id}", response_model=None)
-def device_page(request: Request, c: ContainerDep, device_id: str) -> Response:
+def device_page(request: Request, services: ServicesDep, device_id: str) -> Response:
     """One device and its upgrade history."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
     try:
-        detail = insight.device_detail(uow=c.reader(), account_name=session.account_name, device_id=device_id)
+        detail = insight.device_detail(uow=services.reader(), account_name=session.account_name, device_id=device_id)
     except NotFound as error:
         return _not_found(session, error)
     return _render(
@@ -536,18 +544,18 @@ def device_page(request: Request, c: ContainerDep, device_id: str) -> Response:
         session=session,
         detail=detail,
         history=_fragment("_device_history.html", detail=detail),
-        now=c.clock.now(),
+        now=services.clock.now(),
     )
 
 
 @router.get("/devices/{device_id}/live", response_model=None)
-def device_live(request: Request, c: ContainerDep, device_id: str) -> Response:
+def device_live(request: Request, services: ServicesDep, device_id: str) -> Response:
     """The device page's history, refreshed while it is open."""
-    session = _session(request, c)
+    session = _session(request, services)
     if session is None:
         return JSONResponse({"errorCode": "Unauthorized", "errorMessage": "sign in again"}, status_code=401)
     try:
-        detail = insight.device_detail(uow=c.reader(), account_name=session.account_name, device_id=device_id)
+        detail = insight.device_detail(uow=services.reader(), account_name=session.account_name, device_id=device_id)
     except NotFound as error:
         return JSONResponse({"errorCode": "NotFound", "errorMessage": error.message}, status_code=404)
     return JSONResponse({"regions": {"history": _fragment("_device_history.html", detail=detail)}})

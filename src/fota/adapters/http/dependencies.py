@@ -22,12 +22,12 @@ async def api_parts(request: Request) -> ApiParts:
     return value
 
 
-async def services(request: Request) -> ServiceContext:
+async def service_context(request: Request) -> ServiceContext:
     return (await api_parts(request)).services
 
 
 ApiPartsDep = Annotated[ApiParts, Depends(api_parts)]
-ContainerDep = Annotated[ServiceContext, Depends(services)]
+ServicesDep = Annotated[ServiceContext, Depends(service_context)]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -39,46 +39,50 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-async def _caller(c: ServiceContext, authorization: str | None, session: str | None, account: str | None) -> Caller:
+async def _caller(
+    services: ServiceContext, authorization: str | None, session: str | None, account: str | None
+) -> Caller:
     # Async, so that a call whose tokens are cached is authorised on the event loop with no thread hop and no read;
     # only a cache miss goes to the thread pool, for one read transaction.
     bearer = bearer_token(authorization)
-    cached = auth.cached_caller(clock=c.clock, bearer=bearer, session=session, account_name=account, cache=c.tokens)
+    cached = auth.cached_caller(
+        clock=services.clock, bearer=bearer, session=session, account_name=account, cache=services.tokens
+    )
     if cached is not None:
         return cached
     return await run_in_threadpool(
         partial(
             auth.authorize,
-            uow=c.reader(),
-            clock=c.clock,
+            uow=services.reader(),
+            clock=services.clock,
             bearer=bearer,
             session=session,
             account_name=account,
-            cache=c.tokens,
+            cache=services.tokens,
         )
     )
 
 
 async def account_caller(
-    c: ContainerDep,
+    services: ServicesDep,
     account: Annotated[str, Path(description="billing account name, e.g. 0000123456-00001")],
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> Caller:
-    return await _caller(c, authorization, vz_m2m_token, account)
+    return await _caller(services, authorization, vz_m2m_token, account)
 
 
 CallerDep = Annotated[Caller, Depends(account_caller)]
 
 
 async def token_caller(
-    c: ContainerDep,
+    services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> Caller:
     """The caller of a route whose account is in the body (v1's POST /upgrades): the tokens are checked before the
     body is read, and the route compares the body's account with the caller's."""
-    return await _caller(c, authorization, vz_m2m_token, None)
+    return await _caller(services, authorization, vz_m2m_token, None)
 
 
 TokenCallerDep = Annotated[Caller, Depends(token_caller)]

@@ -46,6 +46,6 @@ def required(*names: str) -> Callable[[dict[str, Any]], None]:
             field.pop("default", None)
             choices = field.pop("anyOf", None)
             if choices is not None:
-                field.update(next(c for c in choices if c.get("type") != "null"))
+                field.update(next(choice for choice in choices if choice.get("type") != "null"))
 
     return state

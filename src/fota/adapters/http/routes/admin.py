@@ -29,7 +29,7 @@ from fota.adapters.http.admin_schemas import (
     UserCreate,
     UserRead,
 )
-from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep
+from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
@@ -64,11 +64,11 @@ def _account_read(account: Account) -> AccountRead:
 
 
 @router.post("/accounts", status_code=201, response_model_exclude_none=True)
-def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
+def create_account(body: AccountCreate, services: ServicesDep) -> AccountRead:
     """Creates an account with its license pool."""
     account = admin.create_account(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         name=body.account_name,
         license_count=body.license_count,
         purchase_type=body.purchase_type,
@@ -77,26 +77,28 @@ def create_account(body: AccountCreate, c: ContainerDep) -> AccountRead:
 
 
 @router.get("/accounts/{account}", response_model_exclude_none=True)
-def get_account(account: str, c: ContainerDep) -> AccountRead:
+def get_account(account: str, services: ServicesDep) -> AccountRead:
     """The account with its license counts."""
-    return _account_read(admin.get_account(uow=c.reader(), name=account))
+    return _account_read(admin.get_account(uow=services.reader(), name=account))
 
 
 @router.patch("/accounts/{account}", response_model_exclude_none=True)
-def update_account(account: str, body: AccountUpdate, c: ContainerDep) -> AccountRead:
+def update_account(account: str, body: AccountUpdate, services: ServicesDep) -> AccountRead:
     """Changes the account's license count."""
     return _account_read(
-        admin.set_license_count(uow=c.uow(), clock=c.clock, name=account, license_count=body.license_count)
+        admin.set_license_count(
+            uow=services.uow(), clock=services.clock, name=account, license_count=body.license_count
+        )
     )
 
 
 @router.post("/accounts/{account}/clients", status_code=201)
-def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRead:
+def create_client(account: str, body: ClientCreate, services: ServicesDep) -> ClientRead:
     """Creates an API client of the account; its secret is shown once."""
     client_id, secret = admin.create_client(
-        uow=c.uow(),
-        clock=c.clock,
-        hasher=c.hasher,
+        uow=services.uow(),
+        clock=services.clock,
+        hasher=services.hasher,
         account_name=account,
         client_id=body.client_id,
         client_secret=body.client_secret,
@@ -105,19 +107,21 @@ def create_client(account: str, body: ClientCreate, c: ContainerDep) -> ClientRe
 
 
 @router.delete("/accounts/{account}/clients/{client_id}")
-def revoke_client(account: str, client_id: str, c: ContainerDep) -> ClientRevokeRead:
+def revoke_client(account: str, client_id: str, services: ServicesDep) -> ClientRevokeRead:
     """Remove an API client; every access token it was issued is refused at once, in every process."""
-    revoked = admin.revoke_client(uow=c.uow(), clock=c.clock, account_name=account, client_id=client_id, cache=c.tokens)
+    revoked = admin.revoke_client(
+        uow=services.uow(), clock=services.clock, account_name=account, client_id=client_id, cache=services.tokens
+    )
     return ClientRevokeRead(client_id=client_id, revoked_tokens=revoked)
 
 
 @router.post("/accounts/{account}/users", status_code=201)
-def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
+def create_user(account: str, body: UserCreate, services: ServicesDep) -> UserRead:
     """Creates a user of the account (for ThingSpace sessions and the console)."""
     admin.create_user(
-        uow=c.uow(),
-        clock=c.clock,
-        hasher=c.hasher,
+        uow=services.uow(),
+        clock=services.clock,
+        hasher=services.hasher,
         account_name=account,
         username=body.username,
         password=body.password,
@@ -126,10 +130,10 @@ def create_user(account: str, body: UserCreate, c: ContainerDep) -> UserRead:
 
 
 @router.post("/accounts/{account}/devices", status_code=201)
-def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> DevicesProvisionRead:
+def provision_devices(account: str, body: DevicesCreate, services: ServicesDep) -> DevicesProvisionRead:
     """Adds devices to the account, or updates those it already has."""
     specs = [admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn) for d in body.device_list]
-    results = admin.provision_devices(uow=c.uow(), clock=c.clock, account_name=account, specs=specs)
+    results = admin.provision_devices(uow=services.uow(), clock=services.clock, account_name=account, specs=specs)
     return DevicesProvisionRead(
         account_name=account,
         device_list=[DeviceProvisionRead(device_id=r.device_id, status=r.status, reason=r.reason) for r in results],
@@ -137,9 +141,11 @@ def provision_devices(account: str, body: DevicesCreate, c: ContainerDep) -> Dev
 
 
 @router.post("/accounts/{account}/devices/{device_id}/key", status_code=201)
-def issue_device_key(account: str, device_id: str, c: ContainerDep) -> DeviceKeyRead:
+def issue_device_key(account: str, device_id: str, services: ServicesDep) -> DeviceKeyRead:
     """A secret for an HTTP-protocol device (`Authorization: Bearer <deviceKey>` on /device/v1); shown once."""
-    key = device_poll.issue_device_key(uow=c.uow(), clock=c.clock, account_name=account, device_id=device_id)
+    key = device_poll.issue_device_key(
+        uow=services.uow(), clock=services.clock, account_name=account, device_id=device_id
+    )
     return DeviceKeyRead(device_id=device_id, device_key=key)
 
 
@@ -151,13 +157,13 @@ def _security_read(security: DeviceSecurity) -> DeviceSecurityRead:
 
 @router.put("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
 def set_device_security(
-    account: str, device_id: str, body: DeviceSecurityUpdate, c: ContainerDep
+    account: str, device_id: str, body: DeviceSecurityUpdate, services: ServicesDep
 ) -> DeviceSecurityRead:
     """The device's LwM2M security: `psk` (DTLS with this identity and hex key, stored encrypted) or `nosec`."""
     security = device_security.set_security(
-        uow=c.uow(),
-        clock=c.clock,
-        cipher=c.cipher,
+        uow=services.uow(),
+        clock=services.clock,
+        cipher=services.cipher,
         account_name=account,
         device_id=device_id,
         mode=SecurityMode(body.mode),
@@ -168,15 +174,17 @@ def set_device_security(
 
 
 @router.get("/accounts/{account}/devices/{device_id}/security", response_model_exclude_none=True)
-def get_device_security(account: str, device_id: str, c: ContainerDep) -> DeviceSecurityRead:
+def get_device_security(account: str, device_id: str, services: ServicesDep) -> DeviceSecurityRead:
     """The device's security mode and PSK identity; the key is never shown."""
-    return _security_read(device_security.get_security(uow=c.reader(), account_name=account, device_id=device_id))
+    return _security_read(
+        device_security.get_security(uow=services.reader(), account_name=account, device_id=device_id)
+    )
 
 
 @router.get("/clock")
-def read_clock(c: ContainerDep) -> ClockRead:
+def read_clock(services: ServicesDep) -> ClockRead:
     """The server's clock, and whether it is simulated."""
-    return ClockRead(now=c.clock.now(), simulated=c.simulated_clock is not None)
+    return ClockRead(now=services.clock.now(), simulated=services.simulated_clock is not None)
 
 
 @router.post("/clock")
@@ -202,9 +210,9 @@ def move_clock(body: ClockUpdate, parts: ApiPartsDep) -> ClockRead:
 
 
 @router.get("/accounts/{account}/callback")
-def read_callback_signing(account: str, c: ContainerDep) -> CallbackSigningRead:
+def read_callback_signing(account: str, services: ServicesDep) -> CallbackSigningRead:
     """The callback URL and the secret its receiver verifies `X-Fota-Signature` with (docs/callbacks.md)."""
-    registration = callbacks.signing_registration(uow=c.uow(), account_name=account)
+    registration = callbacks.signing_registration(uow=services.uow(), account_name=account)
     assert registration.signing_secret is not None
     return CallbackSigningRead(url=registration.url, signing_secret=registration.signing_secret)
 
@@ -212,12 +220,12 @@ def read_callback_signing(account: str, c: ContainerDep) -> CallbackSigningRead:
 @router.get("/accounts/{account}/callback-deliveries")
 def read_callback_deliveries(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=callbacks.MAX_LOG_PAGE)] = 100,
     before_id: Annotated[int | None, Query(alias="beforeId", ge=1)] = None,
 ) -> CallbackDeliveryListRead:
     """Delivery attempts, newest first; pass the last page's `nextBeforeId` as `beforeId` for the next page."""
-    attempts = callbacks.delivery_log(uow=c.reader(), account_name=account, before_id=before_id, limit=limit)
+    attempts = callbacks.delivery_log(uow=services.reader(), account_name=account, before_id=before_id, limit=limit)
     items = [
         CallbackDeliveryRead(
             id=a.id or 0,

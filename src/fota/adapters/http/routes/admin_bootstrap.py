@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from fota.adapters.http.bootstrap_schemas import DeviceBootstrapRead, DeviceBootstrapUpdate
-from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.dependencies import ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -46,7 +46,7 @@ def _read(settings: BootstrapSettings) -> DeviceBootstrapRead:
 
 @router.put("/accounts/{account}/devices/{device_id}/bootstrap", response_model_exclude_none=True)
 def set_device_bootstrap(
-    account: str, device_id: str, body: DeviceBootstrapUpdate, c: ContainerDep
+    account: str, device_id: str, body: DeviceBootstrapUpdate, services: ServicesDep
 ) -> DeviceBootstrapRead:
     """How the device bootstraps (its factory bootstrap PSK, or NoSec) and the management account it is given.
 
@@ -54,9 +54,9 @@ def set_device_bootstrap(
     key stops working. No key is ever shown.
     """
     settings = device_bootstrap.set_bootstrap(
-        uow=c.uow(),
-        clock=c.clock,
-        cipher=c.cipher,
+        uow=services.uow(),
+        clock=services.clock,
+        cipher=services.cipher,
         account_name=account,
         device_id=device_id,
         bootstrap_mode=SecurityMode(body.bootstrap_mode),
@@ -79,6 +79,6 @@ def set_device_bootstrap(
 
 
 @router.get("/accounts/{account}/devices/{device_id}/bootstrap", response_model_exclude_none=True)
-def get_device_bootstrap(account: str, device_id: str, c: ContainerDep) -> DeviceBootstrapRead:
+def get_device_bootstrap(account: str, device_id: str, services: ServicesDep) -> DeviceBootstrapRead:
     """The device's bootstrap settings and how often it bootstrapped; 404 when it has none."""
-    return _read(device_bootstrap.get_bootstrap(uow=c.reader(), account_name=account, device_id=device_id))
+    return _read(device_bootstrap.get_bootstrap(uow=services.reader(), account_name=account, device_id=device_id))

@@ -18,7 +18,7 @@ from fota.adapters.http.admin_schemas import (
     SigningPolicyRead,
     SigningPolicyUpdate,
 )
-from fota.adapters.http.dependencies import ContainerDep
+from fota.adapters.http.dependencies import ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -58,17 +58,17 @@ def _firmware_read(firmware: Firmware) -> FirmwareRead:
 
 
 @router.get("/firmware/{firmware_name}", response_model_exclude_none=True)
-def read_firmware(firmware_name: str, c: ContainerDep) -> FirmwareRead:
+def read_firmware(firmware_name: str, services: ServicesDep) -> FirmwareRead:
     """The firmware with its image's size, sha256 and, when signed, the verified signature and its key id."""
-    return _firmware_read(firmware_service.get_firmware(uow=c.reader(), name=firmware_name))
+    return _firmware_read(firmware_service.get_firmware(uow=services.reader(), name=firmware_name))
 
 
 @router.post("/firmware", status_code=201, response_model_exclude_none=True)
-def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
+def create_firmware(body: FirmwareCreate, services: ServicesDep) -> FirmwareRead:
     """Registers a firmware package (make, model, from and to versions, protocol)."""
     firmware = admin.create_firmware(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         name=body.firmware_name,
         make=body.make,
         model=body.model,
@@ -94,7 +94,7 @@ def create_firmware(body: FirmwareCreate, c: ContainerDep) -> FirmwareRead:
 async def upload_firmware_image(
     firmware_name: str,
     request: Request,
-    c: ContainerDep,
+    services: ServicesDep,
     signature: Annotated[
         str | None,
         Header(
@@ -116,13 +116,13 @@ async def upload_firmware_image(
         raise InvalidRequest(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
     stored = await run_in_threadpool(
         admin.store_firmware_image,
-        uow=c.uow(),
-        verifier=c.verifier,
+        uow=services.uow(),
+        verifier=services.verifier,
         name=firmware_name,
         data=data,
         signature=signature,
         key_id=key_id,
-        signing_required=c.require_signed_firmware,
+        signing_required=services.require_signed_firmware,
     )
     verified = stored.signature
     return ImageRead(
@@ -144,50 +144,54 @@ def _key_read(key: SigningKey) -> SigningKeyRead:
 
 
 @router.post("/signing-keys", status_code=201, response_model_exclude_none=True)
-def register_signing_key(body: SigningKeyCreate, c: ContainerDep) -> SigningKeyRead:
+def register_signing_key(body: SigningKeyCreate, services: ServicesDep) -> SigningKeyRead:
     """Trusts a publisher's Ed25519 or ECDSA P-256 public key (PEM) for image signatures under `keyId`."""
     key = signing.register_key(
-        uow=c.uow(), clock=c.clock, verifier=c.verifier, key_id=body.key_id, public_key_pem=body.public_key
+        uow=services.uow(),
+        clock=services.clock,
+        verifier=services.verifier,
+        key_id=body.key_id,
+        public_key_pem=body.public_key,
     )
     return _key_read(key)
 
 
 @router.get("/signing-keys", response_model_exclude_none=True)
-def list_signing_keys(c: ContainerDep) -> SigningKeyListRead:
+def list_signing_keys(services: ServicesDep) -> SigningKeyListRead:
     """The publisher keys trusted for image signatures, revoked ones included."""
-    return SigningKeyListRead(key_list=[_key_read(k) for k in signing.list_keys(uow=c.reader())])
+    return SigningKeyListRead(key_list=[_key_read(k) for k in signing.list_keys(uow=services.reader())])
 
 
 @router.get("/signing-keys/{key_id}", response_model_exclude_none=True)
-def read_signing_key(key_id: str, c: ContainerDep) -> SigningKeyRead:
+def read_signing_key(key_id: str, services: ServicesDep) -> SigningKeyRead:
     """One publisher key."""
-    return _key_read(signing.get_key(uow=c.reader(), key_id=key_id))
+    return _key_read(signing.get_key(uow=services.reader(), key_id=key_id))
 
 
 @router.delete("/signing-keys/{key_id}", response_model_exclude_none=True)
-def revoke_signing_key(key_id: str, c: ContainerDep) -> SigningKeyRead:
+def revoke_signing_key(key_id: str, services: ServicesDep) -> SigningKeyRead:
     """Revokes the key: it verifies no new upload, and its images no longer start campaigns that require signing."""
-    return _key_read(signing.revoke_key(uow=c.uow(), clock=c.clock, key_id=key_id))
+    return _key_read(signing.revoke_key(uow=services.uow(), clock=services.clock, key_id=key_id))
 
 
-def _policy_read(account: Account, c: ContainerDep) -> SigningPolicyRead:
+def _policy_read(account: Account, services: ServicesDep) -> SigningPolicyRead:
     return SigningPolicyRead(
         account_name=account.name,
         require_signed_firmware=account.require_signed_firmware,
-        deployment_requires_signed_firmware=c.require_signed_firmware,
+        deployment_requires_signed_firmware=services.require_signed_firmware,
     )
 
 
 @router.get("/accounts/{account}/signing-policy")
-def read_signing_policy(account: str, c: ContainerDep) -> SigningPolicyRead:
+def read_signing_policy(account: str, services: ServicesDep) -> SigningPolicyRead:
     """Whether the account's campaigns accept only images with a trusted signature."""
-    return _policy_read(admin.get_account(uow=c.reader(), name=account), c)
+    return _policy_read(admin.get_account(uow=services.reader(), name=account), services)
 
 
 @router.put("/accounts/{account}/signing-policy")
-def update_signing_policy(account: str, body: SigningPolicyUpdate, c: ContainerDep) -> SigningPolicyRead:
+def update_signing_policy(account: str, body: SigningPolicyUpdate, services: ServicesDep) -> SigningPolicyRead:
     """Whether the account's campaigns accept only images with a trusted signature."""
     updated = signing.set_signing_required(
-        uow=c.uow(), clock=c.clock, account_name=account, required=body.require_signed_firmware
+        uow=services.uow(), clock=services.clock, account_name=account, required=body.require_signed_firmware
     )
-    return _policy_read(updated, c)
+    return _policy_read(updated, services)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
-from fota.adapters.http.dependencies import ContainerDep, bearer_token
+from fota.adapters.http.dependencies import ServicesDep, bearer_token
 from fota.adapters.http.errors import SESSION_ERROR_RESPONSES
 from fota.adapters.http.schemas import LoginBody, LoginRead, PasswordResetBody, PasswordResetRead
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -43,9 +43,9 @@ _OAUTH_ERROR = {
 }
 
 
-async def auth_throttle(c: ContainerDep) -> FailureThrottle:
+async def auth_throttle(services: ServicesDep) -> FailureThrottle:
     """The deployment's failure throttle (shared by every process on PostgreSQL; see services/throttle.py)."""
-    return c.throttle
+    return services.throttle
 
 
 ThrottleDep = Annotated[FailureThrottle, Depends(auth_throttle)]
@@ -110,7 +110,10 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     },
 )
 async def request_token(
-    request: Request, c: ContainerDep, throttle: ThrottleDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    services: ServicesDep,
+    throttle: ThrottleDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Issues an OAuth 2 access token for an API client's credentials."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
@@ -126,9 +129,9 @@ async def request_token(
         return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
     try:
         issued = auth.issue_access_token(
-            uow=c.uow(),
-            clock=c.clock,
-            hasher=c.hasher,
+            uow=services.uow(),
+            clock=services.clock,
+            hasher=services.hasher,
             client_id=credentials[0],
             client_secret=credentials[1],
             throttle=throttle,
@@ -149,15 +152,15 @@ async def request_token(
 def start_session(
     request: Request,
     body: LoginBody,
-    c: ContainerDep,
+    services: ServicesDep,
     throttle: ThrottleDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> LoginRead:
     """Starts a ThingSpace session (VZ-M2M-Token) for a user of the Bearer token's account."""
     issued = auth.login(
-        uow=c.uow(),
-        clock=c.clock,
-        hasher=c.hasher,
+        uow=services.uow(),
+        clock=services.clock,
+        hasher=services.hasher,
         bearer=bearer_token(authorization),
         username=body.username,
         password=body.password,
@@ -169,12 +172,18 @@ def start_session(
 
 @router.post("/api/m2m/v1/session/logout", responses=SESSION_ERROR_RESPONSES)
 def end_session(
-    c: ContainerDep,
+    services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> LoginRead:
     """Ends the ThingSpace session."""
-    auth.logout(uow=c.uow(), clock=c.clock, bearer=bearer_token(authorization), session=vz_m2m_token, cache=c.tokens)
+    auth.logout(
+        uow=services.uow(),
+        clock=services.clock,
+        bearer=bearer_token(authorization),
+        session=vz_m2m_token,
+        cache=services.tokens,
+    )
     assert vz_m2m_token is not None
     return LoginRead(session_token=vz_m2m_token)
 
@@ -182,20 +191,20 @@ def end_session(
 @router.put("/api/m2m/v1/session/password/actions/reset", responses=SESSION_ERROR_RESPONSES)
 def reset_password(
     body: PasswordResetBody,
-    c: ContainerDep,
+    services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     vz_m2m_token: Annotated[str | None, Header(alias="VZ-M2M-Token")] = None,
 ) -> PasswordResetRead:
     """Replaces the session user's password with a generated one."""
     caller = auth.authorize(
-        uow=c.reader(),
-        clock=c.clock,
+        uow=services.reader(),
+        clock=services.clock,
         bearer=bearer_token(authorization),
         session=vz_m2m_token,
         account_name=None,
-        cache=c.tokens,
+        cache=services.tokens,
     )
     new_password = auth.reset_password(
-        uow=c.uow(), clock=c.clock, hasher=c.hasher, caller=caller, old_password=body.old_password
+        uow=services.uow(), clock=services.clock, hasher=services.hasher, caller=caller, old_password=body.old_password
     )
     return PasswordResetRead(new_password=new_password)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import campaign_read, firmware_campaign
 from fota.adapters.http.schemas import (
@@ -32,7 +32,7 @@ def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:
 
 
 @router.post("/campaigns/firmware/{account}", response_model_exclude_none=True)
-def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: CallerDep) -> FirmwareCampaignRead:
+def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep, _: CallerDep) -> FirmwareCampaignRead:
     """Schedules a firmware upgrade campaign for the account's devices."""
     request = service.CampaignCreate(
         firmware_name=body.firmware_name,
@@ -49,23 +49,27 @@ def schedule_campaign(account: str, body: CampaignCreate, c: ContainerDep, _: Ca
         time_zone=body.time_zone,
     )
     campaign = service.create_campaign(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=account,
         request=request,
-        signing_required=c.require_signed_firmware,
+        signing_required=services.require_signed_firmware,
     )
     return firmware_campaign(campaign)
 
 
 @router.put("/campaigns/firmware/{account}/{campaign_id}")
 def update_campaign_devices(
-    account: str, campaign_id: str, body: CampaignDevicesUpdate, c: ContainerDep, _: CallerDep
+    account: str, campaign_id: str, body: CampaignDevicesUpdate, services: ServicesDep, _: CallerDep
 ) -> CampaignDevicesChangeRead:
     """Adds devices to a campaign, or removes devices that are still waiting."""
     change = service.add_devices if body.type == "append" else service.remove_devices
     results = change(
-        uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id, device_ids=body.device_list
+        uow=services.uow(),
+        clock=services.clock,
+        account_name=account,
+        campaign_id=campaign_id,
+        device_ids=body.device_list,
     )
     return CampaignDevicesChangeRead(
         account_name=account,
@@ -76,12 +80,12 @@ def update_campaign_devices(
 
 @router.put("/campaigns/firmware/{account}/{campaign_id}/dates", response_model_exclude_none=True)
 def update_campaign_dates(
-    account: str, campaign_id: str, body: CampaignDatesUpdate, c: ContainerDep, _: CallerDep
+    account: str, campaign_id: str, body: CampaignDatesUpdate, services: ServicesDep, _: CallerDep
 ) -> FirmwareCampaignRead:
     """Changes a campaign's dates and time windows."""
     campaign = service.change_dates(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=account,
         campaign_id=campaign_id,
         start_date=body.start_date,
@@ -92,13 +96,13 @@ def update_campaign_dates(
 
 
 @router.get("/campaigns/{account}/{campaign_id}", response_model_exclude_none=True)
-def get_campaign_information(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> CampaignRead:
+def get_campaign_information(account: str, campaign_id: str, services: ServicesDep, _: CallerDep) -> CampaignRead:
     """The campaign's settings and status."""
-    return campaign_read(service.get_campaign(uow=c.reader(), account_name=account, campaign_id=campaign_id))
+    return campaign_read(service.get_campaign(uow=services.reader(), account_name=account, campaign_id=campaign_id))
 
 
 @router.delete("/campaigns/{account}/{campaign_id}")
-def cancel_campaign(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+def cancel_campaign(account: str, campaign_id: str, services: ServicesDep, _: CallerDep) -> SuccessRead:
     """Cancels a campaign; its waiting devices leave it."""
-    service.cancel_campaign(uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id)
+    service.cancel_campaign(uow=services.uow(), clock=services.clock, account_name=account, campaign_id=campaign_id)
     return SuccessRead(success=True)

@@ -10,7 +10,7 @@ from pydantic import Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters import metrics
-from fota.adapters.http.dependencies import ApiPartsDep, ContainerDep, bearer_token
+from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep, bearer_token
 from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
 from fota.adapters.http.schemas import RequestBody, ResponseBody
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -46,20 +46,20 @@ class InstructionRead(ResponseBody):
 async def check_in(
     device_id: str,
     body: CheckInBody,
-    c: ContainerDep,
+    services: ServicesDep,
     parts: ApiPartsDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> InstructionRead:
     """Report the running firmware and the download/update state; the answer says what to do next."""
     await run_in_threadpool(
-        device_poll.authenticate, uow=c.reader(), device_id=device_id, key=bearer_token(authorization)
+        device_poll.authenticate, uow=services.reader(), device_id=device_id, key=bearer_token(authorization)
     )
     metrics.CHECKINS.inc()
     instruction = await run_in_threadpool(
         device_poll.check_in,
-        uow_factory=c.uow,
-        clock=c.clock,
-        policy=c.policy,
+        uow_factory=services.uow,
+        clock=services.clock,
+        policy=services.policy,
         device_id=device_id,
         firmware=body.firmware,
         state=body.state,
@@ -87,17 +87,17 @@ class LogUploadRead(ResponseBody):
 
 @router.post("/devices/{device_id}/logs")
 async def upload_logs(
-    device_id: str, body: LogUploadBody, c: ContainerDep, authorization: Annotated[str | None, Header()] = None
+    device_id: str, body: LogUploadBody, services: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> LogUploadRead:
     """Upload log entries; accepted only while the device's account has logging enabled for it."""
     await run_in_threadpool(
-        device_poll.authenticate, uow=c.reader(), device_id=device_id, key=bearer_token(authorization)
+        device_poll.authenticate, uow=services.reader(), device_id=device_id, key=bearer_token(authorization)
     )
     entries = [
         device_logging.UploadedLog(e.log_type, e.event_log, e.log_time, e.binary_log_file_base64, e.binary_log_filename)
         for e in body.logs
     ]
     accepted = await run_in_threadpool(
-        device_logging.upload, uow=c.uow(), clock=c.clock, device_id=device_id, entries=entries
+        device_logging.upload, uow=services.uow(), clock=services.clock, device_id=device_id, entries=entries
     )
     return LogUploadRead(accepted=accepted)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
 from fota.adapters.http.schemas import (
@@ -37,9 +37,9 @@ v2 = APIRouter(
 
 
 @v3.get("/subscriptions/{account}", response_model_exclude_none=True)
-def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep) -> SubscriptionRead:
+def get_account_subscription_status(account: str, services: ServicesDep, _: CallerDep) -> SubscriptionRead:
     """Read the account's subscription: license counts."""
-    found = admin.get_account(uow=c.reader(), name=account)
+    found = admin.get_account(uow=services.reader(), name=account)
     return SubscriptionRead(
         account_name=found.name,
         purchase_type=found.purchase_type,
@@ -52,12 +52,14 @@ def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep)
 @v3.get("/licenses/{account}", response_model_exclude_none=True)
 def get_account_licenses_status(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> LicenseSummaryRead:
     """List the account's licensed devices, a page at a time."""
-    result = licenses.summary(uow=c.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE)
+    result = licenses.summary(
+        uow=services.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE
+    )
     return LicenseSummaryRead(
         account_name=account,
         total_licenses=result.account.license_count,
@@ -88,32 +90,38 @@ def _license_change(account: Account, changes: list[LicenseChange]) -> LicenseCh
 
 
 @v3.post("/licenses/{account}/assign", response_model_exclude_none=True)
-def assign_licenses_to_devices(account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep) -> LicenseChangeRead:
+def assign_licenses_to_devices(
+    account: str, body: DeviceListBody, services: ServicesDep, _: CallerDep
+) -> LicenseChangeRead:
     """Assign licenses from the account's pool to devices."""
-    result, changes = licenses.assign(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
+    result, changes = licenses.assign(
+        uow=services.uow(), clock=services.clock, account_name=account, device_ids=body.device_list
+    )
     return _license_change(result, changes)
 
 
 @v3.post("/licenses/{account}/remove", response_model_exclude_none=True)
 def remove_licenses_from_devices(
-    account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
+    account: str, body: DeviceListBody, services: ServicesDep, _: CallerDep
 ) -> LicenseChangeRead:
     """Return devices' licenses to the account's pool."""
-    result, changes = licenses.remove(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
+    result, changes = licenses.remove(
+        uow=services.uow(), clock=services.clock, account_name=account, device_ids=body.device_list
+    )
     return _license_change(result, changes)
 
 
 @v2.get("/licenses/{account}/cancel")
 def list_licenses_to_remove(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     # Bounded: a larger offset pages past any list and overflowed SQLite's 64-bit INTEGER (a 500).
     start_index: Annotated[int, Query(alias="startIndex", ge=0, le=2**31 - 1)] = 0,
 ) -> CancelListRead:
     """List the devices whose licenses are marked for cancellation."""
     result = licenses.read_cancel_list(
-        uow=c.reader(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
+        uow=services.reader(), account_name=account, start_index=start_index, page_size=MAX_PAGE_SIZE
     )
     return CancelListRead(
         count=result.count,
@@ -125,7 +133,7 @@ def list_licenses_to_remove(
 
 @v2.post("/licenses/{account}/cancel")
 def create_list_of_licenses_to_remove(
-    account: str, body: CancelListCreate, c: ContainerDep, _: CallerDep
+    account: str, body: CancelListCreate, services: ServicesDep, _: CallerDep
 ) -> CancelListChangeRead:
     """Mark devices' licenses for cancellation."""
     if body.type not in (None, "append"):
@@ -133,8 +141,8 @@ def create_list_of_licenses_to_remove(
     for device_id in body.device_list:
         check_imei(device_id)
     result = licenses.set_cancel_list(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=account,
         device_ids=body.device_list,
         append=body.type == "append",
@@ -143,7 +151,7 @@ def create_list_of_licenses_to_remove(
 
 
 @v2.delete("/licenses/{account}/cancel")
-def delete_list_of_licenses_to_remove(account: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+def delete_list_of_licenses_to_remove(account: str, services: ServicesDep, _: CallerDep) -> SuccessRead:
     """Clear the list of licenses marked for cancellation."""
-    licenses.clear_cancel_list(uow=c.uow(), account_name=account)
+    licenses.clear_cancel_list(uow=services.uow(), account_name=account)
     return SuccessRead(success=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http import stated
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
 from fota.adapters.http.schemas import (
@@ -44,7 +44,7 @@ def campaign_status_query(text: str | None) -> CampaignStatus:
 )
 def get_campaign_history_by_status(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     campaign_status: Annotated[
         str | None, Query(alias="campaignStatus", json_schema_extra=stated.CAMPAIGN_STATUSES)
@@ -53,7 +53,7 @@ def get_campaign_history_by_status(
 ) -> CampaignHistoryRead:
     """The account's campaigns in one status, a page at a time."""
     campaigns, has_more = service.campaigns_by_status(
-        uow=c.reader(),
+        uow=services.reader(),
         account_name=account,
         status=campaign_status_query(campaign_status),
         after=last_seen_campaign_id,
@@ -68,10 +68,10 @@ def get_campaign_history_by_status(
 
 @router.get("/reports/{account}/devices/{device_id}")
 def get_device_firmware_upgrade_history(
-    account: str, device_id: str, c: ContainerDep, _: CallerDep
+    account: str, device_id: str, services: ServicesDep, _: CallerDep
 ) -> list[DeviceFirmwareUpgradeRead]:
     """The device's upgrades in the account's campaigns, step by step."""
-    items = service.device_history(uow=c.reader(), account_name=account, device_id=device_id)
+    items = service.device_history(uow=services.reader(), account_name=account, device_id=device_id)
     return [
         DeviceFirmwareUpgradeRead(
             device_id=device_id,
@@ -93,14 +93,14 @@ def get_device_firmware_upgrade_history(
 def get_campaign_device_status(
     account: str,
     campaign_id: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> CampaignDeviceReportRead:
     """The status of each device in a campaign, a page at a time."""
     report = service.campaign_devices(
-        uow=c.reader(),
-        clock=c.clock,
+        uow=services.reader(),
+        clock=services.clock,
         account_name=account,
         campaign_id=campaign_id,
         after=last_seen_device_id,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from fota.adapters.http import stated
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.schemas import (
@@ -25,25 +25,25 @@ router = APIRouter(
 
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)
-def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> list[V1RegisteredCallbackRead]:
+def list_registered_callbacks(account: str, services: ServicesDep, _: CallerDep) -> list[V1RegisteredCallbackRead]:
     """The account's registered callback services: the `Fota` service, or none."""
     return [
         V1RegisteredCallbackRead(
             aname=account, name=FOTA_SERVICE, url=r.url, username=r.username or None, password=r.password or None
         )
-        for r in callbacks.registered_services(uow=c.reader(), account_name=account)
+        for r in callbacks.registered_services(uow=services.reader(), account_name=account)
     ]
 
 
 @router.post("/callbacks/{account}")
 def register_callback(
-    account: str, body: V1CallbackServiceCreate, c: ContainerDep, _: CallerDep
+    account: str, body: V1CallbackServiceCreate, services: ServicesDep, _: CallerDep
 ) -> V1CallbackServiceRead:
     """Registers the URL of the `Fota` service; its messages are in v1's shape."""
     callbacks.register_service(
-        uow=c.uow(),
-        clock=c.clock,
-        outbound=c.outbound,
+        uow=services.uow(),
+        clock=services.clock,
+        outbound=services.outbound,
         account_name=account,
         name=body.name,
         url=body.url,
@@ -57,9 +57,9 @@ def register_callback(
 def deregister_callback(
     account: str,
     service: Annotated[str, Path(json_schema_extra=stated.one_of(FOTA_SERVICE))],
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
 ) -> V1SuccessRead:
     """Deregisters the named callback service (`Fota`)."""
-    callbacks.deregister_service(uow=c.uow(), account_name=account, name=service)
+    callbacks.deregister_service(uow=services.uow(), account_name=account, name=service)
     return V1SuccessRead(success=True)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, NEVER_UPGRADED, rfc3339
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -25,13 +25,13 @@ ImeiIndex = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="0, then t
 
 
 @router.get("/devices/{account}/index/{start_index}")
-def list_account_devices(account: str, start_index: ImeiIndex, c: ContainerDep, _: CallerDep) -> V1DeviceListRead:
+def list_account_devices(account: str, start_index: ImeiIndex, services: ServicesDep, _: CallerDep) -> V1DeviceListRead:
     """The account's devices of every protocol with their firmware, 1000 a page, IMEIs above startIndex."""
     after = start_index.zfill(15) if int(start_index) else None
     devices, has_more = reports.account_devices(
-        uow=c.reader(), account_name=account, protocol=None, after=after, page_size=MAX_PAGE_SIZE
+        uow=services.reader(), account_name=account, protocol=None, after=after, page_size=MAX_PAGE_SIZE
     )
-    upgradable = reports.upgradable_kinds(uow=c.reader())
+    upgradable = reports.upgradable_kinds(uow=services.reader())
     return V1DeviceListRead(
         account_name=account,
         has_more_data=has_more,
@@ -57,13 +57,13 @@ def list_upgrades_for_specified_status(
     account: str,
     upgrade_status: Annotated[UpgradeStatus, Path(description="one of UpgradeStatusEnum")],
     start_index: StartIndex,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
 ) -> V1UpgradeListRead:
     """The account's upgrades in a status, with their devices, 100 a page from position startIndex."""
     page = upgrade_reports.upgrades_by_status(
-        uow=c.reader(),
-        clock=c.clock,
+        uow=services.reader(),
+        clock=services.clock,
         account_name=account,
         status=upgrade_status,
         start_index=start_index,
@@ -78,10 +78,12 @@ def list_upgrades_for_specified_status(
 
 @router.get("/reports/{account}/devices/{device_id}")
 def get_device_firmware_upgrade_history(
-    account: str, device_id: str, c: ContainerDep, _: CallerDep
+    account: str, device_id: str, services: ServicesDep, _: CallerDep
 ) -> list[V1DeviceUpgradeHistoryRead]:
     """The upgrades the device was in over the last six months, each with the device's latest status."""
-    items = upgrade_reports.device_upgrades(uow=c.reader(), clock=c.clock, account_name=account, device_id=device_id)
+    items = upgrade_reports.device_upgrades(
+        uow=services.reader(), clock=services.clock, account_name=account, device_id=device_id
+    )
     return [
         V1DeviceUpgradeHistoryRead(
             device_id=device_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fota.adapters.http.dependencies import CallerDep, ContainerDep, TokenCallerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep, TokenCallerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.presenters import device_change, upgrade_read
@@ -31,7 +31,7 @@ router = APIRouter(
 
 
 @router.get("/firmware/{account}", response_model_exclude_none=True)
-def list_available_firmware(account: str, c: ContainerDep, _: CallerDep) -> list[V1FirmwareRead]:
+def list_available_firmware(account: str, services: ServicesDep, _: CallerDep) -> list[V1FirmwareRead]:
     """Firmware the account's devices can be upgraded with."""
     return [
         V1FirmwareRead(
@@ -43,54 +43,62 @@ def list_available_firmware(account: str, c: ContainerDep, _: CallerDep) -> list
             from_version=f.firmware_from,
             to_version=f.firmware_to,
         )
-        for f in firmware.list_firmware(uow=c.reader(), protocol=None)
+        for f in firmware.list_firmware(uow=services.reader(), protocol=None)
     ]
 
 
 @router.post("/upgrades", response_model_exclude_none=True)
-def schedule_firmware_upgrade(body: V1UpgradeCreate, c: ContainerDep, caller: TokenCallerDep) -> V1UpgradeRead:
+def schedule_firmware_upgrade(body: V1UpgradeCreate, services: ServicesDep, caller: TokenCallerDep) -> V1UpgradeRead:
     """Schedules a firmware upgrade of the listed devices; the account is named in the body."""
     if caller.account_name != body.account_name:
         raise Forbidden(f"these credentials are not valid for account {body.account_name}")
     campaign = campaigns.create_upgrade(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=body.account_name,
         firmware_name=body.firmware_name,
         firmware_to=body.firmware_to,
         start_date=body.start_date,
         end_date=body.end_date,
         device_ids=body.device_list,
-        signing_required=c.require_signed_firmware,
+        signing_required=services.require_signed_firmware,
     )
     created = upgrade_reports.upgrade(
-        uow=c.reader(), clock=c.clock, account_name=body.account_name, upgrade_id=campaign.id
+        uow=services.reader(), clock=services.clock, account_name=body.account_name, upgrade_id=campaign.id
     )
     return upgrade_read(created)
 
 
 @router.get("/upgrades/{account}/upgrade/{upgrade_id}", response_model_exclude_none=True)
-def list_firmware_upgrade_details(account: str, upgrade_id: str, c: ContainerDep, _: CallerDep) -> V1UpgradeRead:
+def list_firmware_upgrade_details(account: str, upgrade_id: str, services: ServicesDep, _: CallerDep) -> V1UpgradeRead:
     """The upgrade, its status and every device's status in it."""
     return upgrade_read(
-        upgrade_reports.upgrade(uow=c.reader(), clock=c.clock, account_name=account, upgrade_id=upgrade_id)
+        upgrade_reports.upgrade(
+            uow=services.reader(), clock=services.clock, account_name=account, upgrade_id=upgrade_id
+        )
     )
 
 
 @router.put("/upgrades/{account}/upgrade/{upgrade_id}")
 def update_firmware_upgrade_devices(
-    account: str, upgrade_id: str, body: V1UpgradeDevicesUpdate, c: ContainerDep, _: CallerDep
+    account: str, upgrade_id: str, body: V1UpgradeDevicesUpdate, services: ServicesDep, _: CallerDep
 ) -> V1UpgradeChangeRead:
     """Adds devices to the upgrade (type=append) or removes them (type=remove), answering per device."""
     change = campaigns.add_devices if body.type == "append" else campaigns.remove_devices
     results = change(
-        uow=c.uow(), clock=c.clock, account_name=account, campaign_id=upgrade_id, device_ids=body.device_list
+        uow=services.uow(),
+        clock=services.clock,
+        account_name=account,
+        campaign_id=upgrade_id,
+        device_ids=body.device_list,
     )
     return V1UpgradeChangeRead(account_name=account, id=upgrade_id, device_list=[device_change(r) for r in results])
 
 
 @router.delete("/upgrades/{account}/upgrade/{upgrade_id}")
-def cancel_scheduled_firmware_upgrade(account: str, upgrade_id: str, c: ContainerDep, _: CallerDep) -> V1SuccessRead:
+def cancel_scheduled_firmware_upgrade(
+    account: str, upgrade_id: str, services: ServicesDep, _: CallerDep
+) -> V1SuccessRead:
     """Cancels the upgrade before its start date; after it, stops it for the devices not yet upgraded."""
-    campaigns.cancel_campaign(uow=c.uow(), clock=c.clock, account_name=account, campaign_id=upgrade_id)
+    campaigns.cancel_campaign(uow=services.uow(), clock=services.clock, account_name=account, campaign_id=upgrade_id)
     return V1SuccessRead(success=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
 from fota.adapters.http.schemas import CallbackCreate, CallbackRead, DeviceListBody, SubscriptionRead, SuccessRead
@@ -24,9 +24,9 @@ VERSION = "v2"
 
 
 @router.get("/subscriptions/{account}", response_model_exclude_none=True)
-def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep) -> SubscriptionRead:
+def get_account_subscription_status(account: str, services: ServicesDep, _: CallerDep) -> SubscriptionRead:
     """The account's FOTA subscription."""
-    found = admin.get_account(uow=c.reader(), name=account)
+    found = admin.get_account(uow=services.reader(), name=account)
     return SubscriptionRead(
         account_name=found.name,
         purchase_type=found.purchase_type,
@@ -39,12 +39,14 @@ def get_account_subscription_status(account: str, c: ContainerDep, _: CallerDep)
 @router.get("/licenses/{account}", response_model_exclude_none=True)
 def get_account_license_status(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> LicenseSummaryRead:
     """License usage and the licensed devices, paged by lastSeenDeviceId."""
-    result = licenses.summary(uow=c.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE)
+    result = licenses.summary(
+        uow=services.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE
+    )
     return LicenseSummaryRead(
         account_name=account,
         total_license=result.account.license_count,
@@ -80,47 +82,63 @@ def _license_change(account: Account, changes: list[LicenseChange]) -> LicenseCh
 
 
 @router.post("/licenses/{account}/assign", response_model_exclude_none=True)
-def assign_licenses_to_devices(account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep) -> LicenseChangeRead:
+def assign_licenses_to_devices(
+    account: str, body: DeviceListBody, services: ServicesDep, _: CallerDep
+) -> LicenseChangeRead:
     """Assign licenses from the account's pool."""
-    result, changes = licenses.assign(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
+    result, changes = licenses.assign(
+        uow=services.uow(), clock=services.clock, account_name=account, device_ids=body.device_list
+    )
     return _license_change(result, changes)
 
 
 @router.post("/licenses/{account}/remove", response_model_exclude_none=True)
 def remove_licenses_from_devices(
-    account: str, body: DeviceListBody, c: ContainerDep, _: CallerDep
+    account: str, body: DeviceListBody, services: ServicesDep, _: CallerDep
 ) -> LicenseChangeRead:
     """Return licenses to the pool."""
-    result, changes = licenses.remove(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_list)
+    result, changes = licenses.remove(
+        uow=services.uow(), clock=services.clock, account_name=account, device_ids=body.device_list
+    )
     return _license_change(result, changes)
 
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)
-def list_registered_callbacks(account: str, c: ContainerDep, _: CallerDep) -> CallbackRead:
+def list_registered_callbacks(account: str, services: ServicesDep, _: CallerDep) -> CallbackRead:
     """The registered callback URL."""
-    return CallbackRead(url=callbacks.get_callback(uow=c.reader(), account_name=account))
+    return CallbackRead(url=callbacks.get_callback(uow=services.reader(), account_name=account))
 
 
 @router.post("/callbacks/{account}", response_model_exclude_none=True)
-def register_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
+def register_callback(account: str, body: CallbackCreate, services: ServicesDep, _: CallerDep) -> CallbackRead:
     """Register the callback URL; events go to it in v2's payload shape."""
     url = callbacks.register_callback(
-        uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url, api_version=VERSION
+        uow=services.uow(),
+        clock=services.clock,
+        outbound=services.outbound,
+        account_name=account,
+        url=body.url,
+        api_version=VERSION,
     )
     return CallbackRead(url=url)
 
 
 @router.put("/callbacks/{account}", response_model_exclude_none=True)
-def update_callback(account: str, body: CallbackCreate, c: ContainerDep, _: CallerDep) -> CallbackRead:
+def update_callback(account: str, body: CallbackCreate, services: ServicesDep, _: CallerDep) -> CallbackRead:
     """Change the callback URL; events go to it in v2's payload shape."""
     url = callbacks.update_callback(
-        uow=c.uow(), clock=c.clock, outbound=c.outbound, account_name=account, url=body.url, api_version=VERSION
+        uow=services.uow(),
+        clock=services.clock,
+        outbound=services.outbound,
+        account_name=account,
+        url=body.url,
+        api_version=VERSION,
     )
     return CallbackRead(url=url)
 
 
 @router.delete("/callbacks/{account}")
-def deregister_callback(account: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+def deregister_callback(account: str, services: ServicesDep, _: CallerDep) -> SuccessRead:
     """Remove the callback URL."""
-    callbacks.deregister_callback(uow=c.uow(), account_name=account)
+    callbacks.deregister_callback(uow=services.uow(), account_name=account)
     return SuccessRead(success=True)

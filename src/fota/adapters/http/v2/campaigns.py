@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter
 
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.schemas import SuccessRead, TimeWindowBody
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -72,7 +72,7 @@ def _phases(download_after: object, install_after: object, install_windows: tupl
 
 @router.post("/campaigns/{account}", response_model_exclude_none=True)
 def schedule_campaign_firmware_upgrade(
-    account: str, body: SoftwareCampaignCreate, c: ContainerDep, _: CallerDep
+    account: str, body: SoftwareCampaignCreate, services: ServicesDep, _: CallerDep
 ) -> SoftwareCampaignRead:
     """Schedule a software campaign."""
     request = service.CampaignCreate(
@@ -92,46 +92,54 @@ def schedule_campaign_firmware_upgrade(
         ),
     )
     campaign = service.create_campaign(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=account,
         request=request,
-        signing_required=c.require_signed_firmware,
+        signing_required=services.require_signed_firmware,
     )
     return software_campaign(campaign)
 
 
 @router.get("/campaigns/{account}/{campaign_id}", response_model_exclude_none=True)
-def get_campaign_information(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> SoftwareCampaignRead:
+def get_campaign_information(
+    account: str, campaign_id: str, services: ServicesDep, _: CallerDep
+) -> SoftwareCampaignRead:
     """Read a campaign (of any API version) in v2's software shape."""
-    return software_campaign(service.get_campaign(uow=c.reader(), account_name=account, campaign_id=campaign_id))
+    return software_campaign(service.get_campaign(uow=services.reader(), account_name=account, campaign_id=campaign_id))
 
 
 @router.put("/campaigns/{account}/{campaign_id}")
 def update_campaign_firmware_devices(
-    account: str, campaign_id: str, body: CampaignDevicesUpdate, c: ContainerDep, _: CallerDep
+    account: str, campaign_id: str, body: CampaignDevicesUpdate, services: ServicesDep, _: CallerDep
 ) -> CampaignDevicesChangeRead:
     """Add or remove devices; the per-device outcome shows in the campaign's device report."""
     change = service.add_devices if body.type == "append" else service.remove_devices
-    change(uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id, device_ids=body.device_list)
+    change(
+        uow=services.uow(),
+        clock=services.clock,
+        account_name=account,
+        campaign_id=campaign_id,
+        device_ids=body.device_list,
+    )
     return CampaignDevicesChangeRead(account_name=account, campaign_id=campaign_id, request_id=str(uuid.uuid4()))
 
 
 @router.delete("/campaigns/{account}/{campaign_id}")
-def cancel_campaign(account: str, campaign_id: str, c: ContainerDep, _: CallerDep) -> SuccessRead:
+def cancel_campaign(account: str, campaign_id: str, services: ServicesDep, _: CallerDep) -> SuccessRead:
     """Cancel a campaign before its start (abort it after)."""
-    service.cancel_campaign(uow=c.uow(), clock=c.clock, account_name=account, campaign_id=campaign_id)
+    service.cancel_campaign(uow=services.uow(), clock=services.clock, account_name=account, campaign_id=campaign_id)
     return SuccessRead(success=True)
 
 
 @router.put("/campaigns/{account}/{campaign_id}/dates", response_model_exclude_none=True)
 def update_campaign_dates(
-    account: str, campaign_id: str, body: SoftwareCampaignDatesUpdate, c: ContainerDep, _: CallerDep
+    account: str, campaign_id: str, body: SoftwareCampaignDatesUpdate, services: ServicesDep, _: CallerDep
 ) -> SoftwareCampaignRead:
     """New dates, after-dates and windows; existing windows may not be removed."""
     campaign = service.change_dates(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=account,
         campaign_id=campaign_id,
         start_date=body.start_date,
@@ -146,7 +154,7 @@ def update_campaign_dates(
 
 
 def _schedule(
-    c: ContainerDep,
+    services: ServicesDep,
     account: str,
     body: FileCampaignCreate | HttpSoftwareCampaignCreate,
     *,
@@ -176,31 +184,33 @@ def _schedule(
         package_kind=kind,
     )
     campaign = service.create_campaign(
-        uow=c.uow(),
-        clock=c.clock,
+        uow=services.uow(),
+        clock=services.clock,
         account_name=account,
         request=request,
-        signing_required=c.require_signed_firmware,
+        signing_required=services.require_signed_firmware,
     )
     return scheduled_campaign(campaign, list(device_ids))
 
 
 @router.post("/campaigns/files/{account}", response_model_exclude_none=True)
 def schedule_file_upgrade(
-    account: str, body: FileCampaignCreate, c: ContainerDep, _: CallerDep
+    account: str, body: FileCampaignCreate, services: ServicesDep, _: CallerDep
 ) -> ScheduledFileCampaignRead:
     """Schedule a campaign that pushes an uploaded configuration file to the devices."""
     name = _required(body.file_name, "fileName")
-    return _schedule(c, account, body, name=name, version_from="", version_to=body.file_version or "", kind="file")
+    return _schedule(
+        services, account, body, name=name, version_from="", version_to=body.file_version or "", kind="file"
+    )
 
 
 @router.post("/campaigns/software/{account}", response_model_exclude_none=True)
 def schedule_sw_upgrade_http_devices(
-    account: str, body: HttpSoftwareCampaignCreate, c: ContainerDep, _: CallerDep
+    account: str, body: HttpSoftwareCampaignCreate, services: ServicesDep, _: CallerDep
 ) -> ScheduledFileCampaignRead:
     """Schedule a software campaign for HTTP devices with separate download and install windows."""
     return _schedule(
-        c,
+        services,
         account,
         body,
         name=_required(body.software_name, "softwareName"),

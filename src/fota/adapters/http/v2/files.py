@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters.http import stated
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import DEVICE_PLATFORM, available_file
@@ -26,7 +26,7 @@ FormText = Annotated[str | None, Form(max_length=1024)]
 @router.get("/files/{account}", response_model_exclude_none=True)
 def get_list_of_files(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     distribution_type: Annotated[
         str | None, Query(alias="distributionType", json_schema_extra=stated.PROTOCOL_FILTER)
@@ -34,7 +34,7 @@ def get_list_of_files(
 ) -> AvailableFileListRead:
     """The account's configuration files, optionally of one distribution type."""
     files = config_files.list_files(
-        uow=c.reader(), account_name=account, protocol=distribution_filter(distribution_type)
+        uow=services.reader(), account_name=account, protocol=distribution_filter(distribution_type)
     )
     return AvailableFileListRead(available_files_response=[available_file(f) for f in files])
 
@@ -42,7 +42,7 @@ def get_list_of_files(
 @router.post("/files/{account}", response_model_exclude_none=True)
 async def upload_config_file(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     fileupload: Annotated[UploadFile | None, File(json_schema_extra=stated.FILE_PART)] = None,
     file_version: Annotated[str | None, Form(alias="fileVersion", max_length=128)] = None,
@@ -63,7 +63,7 @@ async def upload_config_file(
         local_target_path=local_target_path or "",
     )
     stored = await run_in_threadpool(
-        config_files.upload_file, uow=c.uow(), clock=c.clock, account_name=account, upload=upload
+        config_files.upload_file, uow=services.uow(), clock=services.clock, account_name=account, upload=upload
     )
     return UploadedFileRead(
         file_name=stored.name,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from fota.adapters.http import stated
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.schemas import SuccessRead
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -27,24 +27,28 @@ def _status(s: LoggingStatus) -> LoggingStatusRead:
 
 
 @router.get("/logging/{account}/devices")
-def list_devices_with_logging_enabled(account: str, c: ContainerDep, _: CallerDep) -> list[LoggingStatusRead]:
+def list_devices_with_logging_enabled(account: str, services: ServicesDep, _: CallerDep) -> list[LoggingStatusRead]:
     """Devices whose logging is on, with when it expires."""
-    return [_status(s) for s in device_logging.enabled(uow=c.reader(), clock=c.clock, account_name=account)]
+    return [
+        _status(s) for s in device_logging.enabled(uow=services.reader(), clock=services.clock, account_name=account)
+    ]
 
 
 @router.put("/logging/{account}/devices")
 def enable_logging_for_devices(
-    account: str, body: LoggingCreate, c: ContainerDep, _: CallerDep
+    account: str, body: LoggingCreate, services: ServicesDep, _: CallerDep
 ) -> list[LoggingStatusRead]:
     """Turn logging on for devices; at most 20 devices of an account log at a time."""
-    statuses = device_logging.enable(uow=c.uow(), clock=c.clock, account_name=account, device_ids=body.device_ids)
+    statuses = device_logging.enable(
+        uow=services.uow(), clock=services.clock, account_name=account, device_ids=body.device_ids
+    )
     return [_status(s) for s in statuses]
 
 
 @router.delete("/logging/{account}/devices")
 def disable_logging_for_devices(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     device_ids: Annotated[
         str,
@@ -55,28 +59,30 @@ def disable_logging_for_devices(
 ) -> SuccessRead:
     """Turn logging off for a comma-separated list of devices."""
     ids = [d.strip() for d in device_ids.split(",") if d.strip()]
-    device_logging.disable(uow=c.uow(), account_name=account, device_ids=ids)
+    device_logging.disable(uow=services.uow(), account_name=account, device_ids=ids)
     return SuccessRead(success=True)
 
 
 @router.put("/logging/{account}/devices/{device_id}")
-def enable_device_logging(account: str, device_id: ImeiPath, c: ContainerDep, _: CallerDep) -> LoggingStatusRead:
+def enable_device_logging(account: str, device_id: ImeiPath, services: ServicesDep, _: CallerDep) -> LoggingStatusRead:
     """Turn logging on for one device."""
-    statuses = device_logging.enable(uow=c.uow(), clock=c.clock, account_name=account, device_ids=[device_id])
+    statuses = device_logging.enable(
+        uow=services.uow(), clock=services.clock, account_name=account, device_ids=[device_id]
+    )
     return _status(statuses[0])
 
 
 @router.delete("/logging/{account}/devices/{device_id}")
-def disable_device_logging(account: str, device_id: ImeiPath, c: ContainerDep, _: CallerDep) -> SuccessRead:
+def disable_device_logging(account: str, device_id: ImeiPath, services: ServicesDep, _: CallerDep) -> SuccessRead:
     """Turn logging off for one device."""
-    device_logging.disable(uow=c.uow(), account_name=account, device_ids=[device_id])
+    device_logging.disable(uow=services.uow(), account_name=account, device_ids=[device_id])
     return SuccessRead(success=True)
 
 
 @router.get("/logging/{account}/devices/{device_id}/logs")
-def list_device_logs(account: str, device_id: str, c: ContainerDep, _: CallerDep) -> list[DeviceLogRead]:
+def list_device_logs(account: str, device_id: str, services: ServicesDep, _: CallerDep) -> list[DeviceLogRead]:
     """The device's log entries (the newest 1000), in the order they arrived."""
-    entries = device_logging.logs(uow=c.reader(), account_name=account, device_id=device_id)
+    entries = device_logging.logs(uow=services.reader(), account_name=account, device_id=device_id)
     return [
         DeviceLogRead(
             device_id=e.device_id,
@@ -92,10 +98,10 @@ def list_device_logs(account: str, device_id: str, c: ContainerDep, _: CallerDep
 
 @router.get("/logging/{account}/devices/{device_id}/checkInHistory")
 def get_device_check_in_history(
-    account: str, device_id: str, c: ContainerDep, _: CallerDep
+    account: str, device_id: str, services: ServicesDep, _: CallerDep
 ) -> list[CheckInHistoryRead]:
     """The registrations, updates and HTTP check-ins fota received from the device, newest first."""
-    records = device_logging.check_in_history(uow=c.reader(), account_name=account, device_id=device_id)
+    records = device_logging.check_in_history(uow=services.reader(), account_name=account, device_id=device_id)
     return [
         CheckInHistoryRead(
             device_id=r.device_id,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http import stated
-from fota.adapters.http.dependencies import CallerDep, ContainerDep
+from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE
 from fota.adapters.http.routes.reports import campaign_status_query
@@ -39,21 +39,21 @@ def distribution_filter(text: str | None) -> Protocol | None:
 @router.get("/software/{account}")
 def list_available_software(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     distribution_type: Annotated[
         str | None, Query(alias="distributionType", json_schema_extra=stated.PROTOCOL_FILTER)
     ] = None,
 ) -> list[SoftwarePackageRead]:
     """Software packages (the firmware catalogue), optionally of one distribution type."""
-    packages = firmware.list_firmware(uow=c.reader(), protocol=distribution_filter(distribution_type))
+    packages = firmware.list_firmware(uow=services.reader(), protocol=distribution_filter(distribution_type))
     return [software_package(p) for p in packages]
 
 
 @router.get("/devices/{account}", response_model_exclude_none=True)
 def list_account_devices(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
     distribution_type: Annotated[
@@ -62,13 +62,13 @@ def list_account_devices(
 ) -> AccountDeviceListRead:
     """The account's devices, paged by lastSeenDeviceId."""
     devices, has_more = reports.account_devices(
-        uow=c.reader(),
+        uow=services.reader(),
         account_name=account,
         protocol=distribution_filter(distribution_type),
         after=last_seen_device_id,
         page_size=MAX_PAGE_SIZE,
     )
-    upgradable = reports.upgradable_kinds(uow=c.reader())
+    upgradable = reports.upgradable_kinds(uow=services.reader())
     return AccountDeviceListRead(
         account_name=account,
         has_more_data=has_more,
@@ -80,10 +80,10 @@ def list_account_devices(
 
 @router.get("/reports/{account}/devices/{device_id}", response_model_exclude_none=True)
 def get_device_firmware_upgrade_history(
-    account: str, device_id: str, c: ContainerDep, _: CallerDep
+    account: str, device_id: str, services: ServicesDep, _: CallerDep
 ) -> list[DeviceSoftwareUpgradeRead]:
     """Every status the device had in every campaign, oldest first."""
-    items = reports.device_history(uow=c.reader(), account_name=account, device_id=device_id)
+    items = reports.device_history(uow=services.reader(), account_name=account, device_id=device_id)
     return [
         DeviceSoftwareUpgradeRead(
             device_id=device_id,
@@ -101,7 +101,7 @@ def get_device_firmware_upgrade_history(
 @router.get("/reports/{account}/campaigns", response_model_exclude_none=True)
 def get_campaign_history_by_status(
     account: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     campaign_status: Annotated[
         str | None, Query(alias="campaignStatus", json_schema_extra=stated.CAMPAIGN_STATUSES)
@@ -110,7 +110,7 @@ def get_campaign_history_by_status(
 ) -> CampaignHistoryRead:
     """The account's campaigns of one status, paged by lastSeenCampaignId."""
     campaigns, has_more = reports.campaigns_by_status(
-        uow=c.reader(),
+        uow=services.reader(),
         account_name=account,
         status=campaign_status_query(campaign_status),
         after=last_seen_campaign_id,
@@ -127,14 +127,14 @@ def get_campaign_history_by_status(
 def get_campaign_device_status(
     account: str,
     campaign_id: str,
-    c: ContainerDep,
+    services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
 ) -> CampaignDeviceReportRead:
     """Every device of a campaign with its status, paged by lastSeenDeviceId."""
     report = reports.campaign_devices(
-        uow=c.reader(),
-        clock=c.clock,
+        uow=services.reader(),
+        clock=services.clock,
         account_name=account,
         campaign_id=campaign_id,
         after=last_seen_device_id,
