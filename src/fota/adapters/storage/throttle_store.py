@@ -60,9 +60,16 @@ class SqlThrottle:
             )
             charged = tuple(int(row[0]) for row in ids)
             # Forgetting what has left the window keeps the table at the size of one window's attempts. One sweeper
-            # at a time: concurrent deletes of the same rows could otherwise deadlock each other.
+            # at a time, and it skips rows another transaction holds (a refund deleting its own charges, when the
+            # simulated clock has moved past them): waiting on those, in whatever order the scan met them, could
+            # deadlock with that transaction.
             if conn.execute(select(func.pg_try_advisory_xact_lock(_SWEEP_LOCK))).scalar():
-                conn.execute(delete(throttle_charges).where(throttle_charges.c.charged_at <= now - self.window))
+                expired = (
+                    select(throttle_charges.c.id)
+                    .where(throttle_charges.c.charged_at <= now - self.window)
+                    .with_for_update(skip_locked=True)
+                )
+                conn.execute(delete(throttle_charges).where(throttle_charges.c.id.in_(expired)))
         return Charge(tuple(keys), now, charged)
 
     def refund(self, charge: Charge) -> None:
