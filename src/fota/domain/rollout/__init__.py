@@ -1,6 +1,20 @@
-"""Staged rollouts (issue 13, fota-extensions.md §1-§3): the `rollout` field (spec.py) and wave membership
-(plan.py)."""
+"""Staged rollouts (issue 13, fota-extensions.md §1-§3): the `rollout` field (spec.py), wave membership (plan.py),
+the health of upgraded devices (health.py), wave gates and the abort rule (gates.py), the rollout's state machine
+(state.py) and the rollout object of responses (view.py)."""
 
+from fota.domain.rollout.gates import (
+    DeviceOutcome,
+    DeviceProgress,
+    WaveState,
+    WaveTally,
+    abort_due,
+    gate_met,
+    outcome_of,
+    success_reached,
+    tally_of,
+    wave_state,
+)
+from fota.domain.rollout.health import Unhealthy, check_in_gap_reason, soak_ends_at, unhealthy_reason
 from fota.domain.rollout.plan import (
     DeviceTraits,
     Group,
@@ -20,21 +34,69 @@ from fota.domain.rollout.spec import (
     default_wave_name,
     parse_rollout,
 )
+from fota.domain.rollout.state import (
+    AUTOMATIC_ACTOR,
+    AuditAction,
+    AuditEntry,
+    RolloutState,
+    RolloutStatus,
+    Transition,
+    approve,
+    decide,
+    hold_reason,
+    initial_state,
+    may_offer,
+    pause,
+    resume,
+    settle,
+)
+from fota.domain.rollout.view import RolloutView, WaveView, rollout_view
 
 __all__ = [
+    "AUTOMATIC_ACTOR",
     "AbortRule",
     "AdvanceRule",
+    "AuditAction",
+    "AuditEntry",
     "CanaryMode",
+    "DeviceOutcome",
+    "DeviceProgress",
     "DeviceTraits",
     "Group",
     "GroupCount",
     "Membership",
     "RolloutSpec",
+    "RolloutState",
+    "RolloutStatus",
+    "RolloutView",
+    "Transition",
+    "Unhealthy",
     "WavePlan",
     "WaveSpec",
+    "WaveState",
+    "WaveTally",
+    "WaveView",
+    "abort_due",
+    "approve",
+    "check_in_gap_reason",
+    "decide",
     "default_wave_name",
+    "gate_met",
+    "hold_reason",
+    "initial_state",
+    "may_offer",
+    "outcome_of",
     "parse_rollout",
+    "pause",
     "plan_waves",
+    "resume",
+    "rollout_view",
+    "settle",
+    "soak_ends_at",
+    "success_reached",
+    "tally_of",
+    "unhealthy_reason",
     "wave_for_late_device",
     "wave_sizes",
+    "wave_state",
 ]
