@@ -1,6 +1,8 @@
-"""One device's firmware upgrade through LwM2M Object 5: what it is made of (model.py) and the one decision of what
-to do next and how an attempt ends (machine.py)."""
+"""One device's firmware upgrade through LwM2M Object 5: what it is made of (model.py), the one decision of what
+to do next and how an attempt ends (machine.py), and the names of failures and a campaign's retry policy
+(failures.py, retry.py)."""
 
+from fota.domain.upgrade.failures import Failure
 from fota.domain.upgrade.machine import (
     Action,
     Claim,
@@ -35,6 +37,7 @@ from fota.domain.upgrade.model import (
     outcome_after_reboot,
     outcome_of_result,
 )
+from fota.domain.upgrade.retry import RetryPolicy
 
 __all__ = [
     "TRANSIENT_RESULTS",
@@ -46,6 +49,7 @@ __all__ = [
     "Conclusion",
     "DeliveryMethod",
     "ExecuteUpdate",
+    "Failure",
     "HoldForInstall",
     "Observation",
     "OfferPackage",
@@ -53,6 +57,7 @@ __all__ = [
     "ReadStatus",
     "RecordDownloaded",
     "ResendUpdate",
+    "RetryPolicy",
     "Step",
     "TransferProtocol",
     "UpdateState",

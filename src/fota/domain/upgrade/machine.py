@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from fota.domain.campaign import Campaign
 from fota.domain.statuses import CampaignStatus, DeviceStatus
+from fota.domain.upgrade.failures import Failure
 from fota.domain.upgrade.model import (
     Assignment,
     DeliveryMethod,
@@ -24,6 +25,7 @@ from fota.domain.upgrade.model import (
     outcome_after_reboot,
     outcome_of_result,
 )
+from fota.domain.upgrade.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -196,8 +198,9 @@ _TIME_OUTS = {
 
 def timed_out(step: Step) -> Outcome:
     """How an attempt whose `step` passed its deadline ends. Once an Update was executed, trying again could flash
-    twice: only the earlier steps are retried."""
-    return Outcome(False, _TIME_OUTS[step], retryable=step is not Step.UPDATING)
+    twice: only the earlier steps are retried, whatever a campaign's retry policy says of Timeout."""
+    repeatable = step is not Step.UPDATING
+    return Outcome(False, _TIME_OUTS[step], retryable=repeatable, failure=Failure.TIMEOUT, safe_to_repeat=repeatable)
 
 
 @dataclass(frozen=True)
@@ -210,16 +213,33 @@ class Conclusion:
 
 
 def conclusion(
-    outcome: Outcome, *, attempts: int, policy: UpgradePolicy, now: datetime, campaign_live: bool
+    outcome: Outcome,
+    *,
+    attempts: int,
+    policy: UpgradePolicy,
+    now: datetime,
+    campaign_live: bool,
+    retry_policy: RetryPolicy | None = None,
 ) -> Conclusion:
-    """Success; else a retry with back-off while attempts remain, the failure is transient and the campaign still
-    runs (`campaign_live`); else a failure."""
+    """Success; else a retry with back-off while attempts remain, the failure may be retried and the campaign still
+    runs (`campaign_live`); else a failure.
+
+    Without a campaign `retry_policy` the server's rule applies: `policy`'s attempts and back-off, transient
+    failures only. With one, the policy's attempts and back-off, and every named failure but its neverRetry ones
+    (an attempt that could flash twice is never retried).
+    """
     if outcome.success:
         return Conclusion(DeviceStatus.SUCCESS, outcome.reason)
-    retry_at = policy.retry_at(attempts, now) if outcome.retryable else None
+    if retry_policy is None:
+        if not outcome.retryable:
+            return Conclusion(DeviceStatus.FAILED, outcome.reason)
+        retry_at = policy.retry_at(attempts, now)
+    else:
+        refused = retry_policy.refusal(outcome)
+        if refused is not None:
+            return Conclusion(DeviceStatus.FAILED, refused)
+        retry_at = retry_policy.retry_at(attempts, now)
     if retry_at is not None and campaign_live:
         reason = f"attempt {attempts} failed ({outcome.reason}); retrying after {retry_at.isoformat()}"
         return Conclusion(DeviceStatus.PENDING, reason, retry_at)
-    if outcome.retryable:
-        return Conclusion(DeviceStatus.FAILED, f"{outcome.reason} (after {attempts} attempts)")
-    return Conclusion(DeviceStatus.FAILED, outcome.reason)
+    return Conclusion(DeviceStatus.FAILED, f"{outcome.reason} (after {attempts} attempts)")

@@ -3,9 +3,11 @@ states and results, the stored steps, the device's assignment, time-outs and ret
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+
+from fota.domain.upgrade.failures import Failure
 
 
 class UpdateState(IntEnum):
@@ -144,11 +146,19 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an attempt ended: success, a failure to retry, or a final failure."""
+    """How an attempt ended: success, a failure to retry, or a final failure.
+
+    `retryable` is the server's own rule (no campaign retryPolicy); a campaign's policy decides by `failure`
+    instead, the failure's name (None on success, and for an Update Result the specification does not define).
+    `safe_to_repeat` is False when another attempt could flash the device twice: no policy retries it then.
+    The name is derived from the same fact as `reason`, which names it already, so equality leaves it out.
+    """
 
     success: bool
     reason: str
     retryable: bool = False
+    failure: Failure | None = field(default=None, compare=False)
+    safe_to_repeat: bool = True
 
 
 def outcome_of_result(update_result: int) -> Outcome | None:
@@ -158,7 +168,12 @@ def outcome_of_result(update_result: int) -> Outcome | None:
     text = UPDATE_RESULTS.get(update_result, f"unknown Update Result {update_result}")
     if update_result == 1:
         return Outcome(True, text)
-    return Outcome(False, f"Update Result {update_result}: {text}", retryable=update_result in TRANSIENT_RESULTS)
+    return Outcome(
+        False,
+        f"Update Result {update_result}: {text}",
+        retryable=update_result in TRANSIENT_RESULTS,
+        failure=Failure.of_result(update_result),
+    )
 
 
 def outcome_after_reboot(
@@ -167,17 +182,25 @@ def outcome_after_reboot(
     """After an executed Update the device must report Update Result 1 AND run firmwareTo.
 
     A configuration file (`firmware_must_match` False) changes no firmware: Update Result 1 is the whole proof.
+    A device that comes back without a result, or on other firmware, did not take the update: UpdateFailed. It
+    answered, so another attempt starts from a known state (unlike a time-out after the Update).
     """
     decided = outcome_of_result(update_result)
     if decided is not None and not decided.success:
         return decided
     if decided is None:
-        return Outcome(False, f"device came back on firmware {reported_firmware!r} without an Update Result")
+        return Outcome(
+            False,
+            f"device came back on firmware {reported_firmware!r} without an Update Result",
+            failure=Failure.UPDATE_FAILED,
+        )
     if not firmware_must_match:
         return Outcome(True, f"Configuration file {firmware_to} installed successfully")
     if reported_firmware != firmware_to:
         return Outcome(
-            False, f"firmware mismatch after reboot: device reports {reported_firmware!r}, expected {firmware_to!r}"
+            False,
+            f"firmware mismatch after reboot: device reports {reported_firmware!r}, expected {firmware_to!r}",
+            failure=Failure.UPDATE_FAILED,
         )
     return Outcome(True, f"Upgrade completed successfully: device runs {firmware_to}")
 
