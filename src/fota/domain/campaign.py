@@ -9,6 +9,7 @@ from fota.domain.errors import InvalidRequest, InvalidState
 from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import CampaignStatus
+from fota.domain.upgrade.retry import RetryPolicy
 from fota.domain.windows import Schedule, validate_windows
 
 # A queued campaign is laid out (PreScheduled, then Scheduled) once its start is this close.
@@ -53,6 +54,7 @@ class Campaign:
     status_reason: str | None = None
     package_kind: str = "firmware"  # "file": pushes a configuration file; the device's firmware does not matter
     phases: Phases = NO_PHASES
+    retry_policy: RetryPolicy | None = None  # the contract's retryPolicy; None: the server's own retry rule
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

@@ -13,6 +13,7 @@ from fota.domain.errors import InvalidRequest, InvalidState, NotFound
 from fota.domain.phases import NO_PHASES, Phases, check_phases, check_windows_kept
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import PENDING_DEVICES_ON_FINAL, CampaignStatus, DeviceStatus
+from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import Schedule, TimeWindow
 from fota.services import events
 from fota.services.enrolment import EnrolmentResult, enrol
@@ -36,6 +37,7 @@ class CampaignCreate:
     time_zone: str | None = None
     phases: Phases = NO_PHASES  # v2 download/install after-dates and install windows
     package_kind: str = "firmware"  # "file": `firmware_name` names one of the account's configuration files
+    retry_policy: RetryPolicy | None = None  # v3's retryPolicy, checked by RetryPolicy.from_plain
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def checked_campaign(
         status_reason="campaign checks passed; waiting to be scheduled",
         package_kind=firmware.kind,
         phases=phases,
+        retry_policy=request.retry_policy,
     )
 
 

@@ -310,7 +310,14 @@ def conclude(
     with uow:
         campaign = uow.campaigns.get(account_name, campaign_id)
         live = campaign is not None and campaign.is_live(now) and campaign.status is CampaignStatus.SCHEDULED
-        ended = conclusion(outcome, attempts=attempts, policy=policy, now=now, campaign_live=live)
+        ended = conclusion(
+            outcome,
+            attempts=attempts,
+            policy=policy,
+            now=now,
+            campaign_live=live,
+            retry_policy=campaign.retry_policy if campaign is not None else None,
+        )
         done = uow.upgrades.conclude(
             campaign_id,
             device_id,

@@ -46,6 +46,7 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         campaign_time_window_list=_windows(campaign),
         status=campaign.status.value,
         time_zone=campaign.schedule.time_zone if campaign.schedule.time_zone != "UTC" else None,
+        retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
     )
 
 

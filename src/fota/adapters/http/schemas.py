@@ -51,6 +51,8 @@ class CampaignCreate(RequestBody):
         default=None, validation_alias=AliasChoices("campaignTimeWindowList", "timeWindowList")
     )
     time_zone: StrictStr | None = Field(default=None, max_length=64, description="IANA zone; UTC when absent")
+    # Checked by the domain's RetryPolicy.from_plain, whose errors name the field at fault.
+    retry_policy: dict[str, object] | None = Field(default=None, json_schema_extra=stated.retry_policy(echoed=False))
 
 
 class CampaignDatesUpdate(RequestBody):
@@ -106,6 +108,11 @@ class FirmwareCampaignRead(ResponseBody):
     campaign_time_window_list: list[TimeWindowRead]
     status: str
     time_zone: str | None = None
+    retry_policy: dict[str, object] | None = Field(
+        default=None,
+        description="the campaign's retryPolicy with every field filled in; absent when not set",
+        json_schema_extra=stated.retry_policy(echoed=True),
+    )
 
 
 class CampaignRead(FirmwareCampaignRead):

@@ -8,6 +8,8 @@ from typing import Any
 
 from fota.domain.outbound import MAX_URL_CHARS
 from fota.domain.statuses import CampaignStatus
+from fota.domain.upgrade import Failure
+from fota.domain.upgrade.retry import MAX_ATTEMPTS, MAX_BACKOFF_SECONDS, MAX_BACKOFF_STEPS
 
 IMEI: dict[str, Any] = {"pattern": r"^[0-9]{15}$"}
 IMEI_LIST: dict[str, Any] = {"pattern": r"^([0-9]{15}(,[0-9]{15})*)?$"}
@@ -29,6 +31,37 @@ CALLBACK_URL: dict[str, Any] = {
     "maxLength": MAX_URL_CHARS,
     "examples": ["https://callbacks.example.com/fota"],
 }
+
+# `RetryPolicy.from_plain`: every field optional (a missing one keeps the server's rule), no other field.
+_RETRY_POLICY_OBJECT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+        "backoffSeconds": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_BACKOFF_STEPS,
+            "items": {"type": "integer", "minimum": 1, "maximum": MAX_BACKOFF_SECONDS},
+        },
+        "neverRetry": {"type": "array", "items": {"enum": [f.value for f in Failure]}},
+    },
+}
+
+
+def retry_policy(*, echoed: bool) -> Callable[[dict[str, Any]], None]:
+    """A `retryPolicy` field's `json_schema_extra`: its object branch gets the contract's fields; `echoed`: a
+    response's, which always has all three."""
+
+    def state(schema: dict[str, Any]) -> None:
+        described = {**_RETRY_POLICY_OBJECT, "required": list(_RETRY_POLICY_OBJECT["properties"])}
+        for choice in schema.get("anyOf", []):
+            if choice.get("type") == "object":
+                choice.clear()
+                choice.update(described if echoed else _RETRY_POLICY_OBJECT)
+        schema["examples"] = [{"maxAttempts": 3, "backoffSeconds": [300, 3600], "neverRetry": ["IntegrityFailure"]}]
+
+    return state
 
 
 def one_of(*values: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
-from fota.domain.upgrade import Step
+from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
 from fota.services.ports import CampaignDeviceRow, HistoryEntry
 
@@ -35,6 +35,7 @@ def _campaign(row: Any) -> Campaign:
     r = row._mapping
     windows = _windows(r["windows"])
     install_windows = r["install_windows"]
+    retry_policy = r["retry_policy"]
     return Campaign(
         id=r["id"],
         account_name=r["account_name"],
@@ -56,6 +57,7 @@ def _campaign(row: Any) -> Campaign:
             r["install_after"],
             _windows(install_windows) if install_windows is not None else None,
         ),
+        retry_policy=RetryPolicy.from_plain(retry_policy) if retry_policy is not None else None,
     )
 
 
@@ -95,6 +97,7 @@ class SqlCampaignRepository:
                 auto_assign_license=campaign.auto_assign_license,
                 auto_add_devices=campaign.auto_add_devices,
                 package_kind=campaign.package_kind,
+                retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),

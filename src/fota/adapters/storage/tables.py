@@ -157,6 +157,8 @@ campaigns = Table(
     # Rows in campaign_devices (they are never deleted), kept by every insert: a report page's totalDevice costs
     # the same at 1 000 000 devices as at 1 000.
     Column("device_count", Integer, nullable=False, default=0, server_default="0"),
+    # v3's retryPolicy with every field filled in (RetryPolicy.to_plain); SQL NULL: the server's own retry rule.
+    Column("retry_policy", JSON(none_as_null=True), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),

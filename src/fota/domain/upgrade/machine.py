@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from fota.domain.campaign import Campaign
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade.failures import Failure
 from fota.domain.upgrade.model import (
@@ -26,6 +26,9 @@ from fota.domain.upgrade.model import (
     outcome_of_result,
 )
 from fota.domain.upgrade.retry import RetryPolicy
+
+if TYPE_CHECKING:  # the campaign holds a RetryPolicy: importing it at run time would be circular
+    from fota.domain.campaign import Campaign
 
 
 @dataclass(frozen=True)
