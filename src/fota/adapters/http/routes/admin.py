@@ -173,8 +173,9 @@ def read_device(account: str, device_id: str, services: ServicesDep) -> DeviceRe
 
 @router.patch("/accounts/{account}/devices/{device_id}")
 def update_device(account: str, device_id: str, body: DeviceUpdate, services: ServicesDep) -> DeviceRead:
-    """Sets the device's time zone (`{"timeZone": "Europe/Berlin"}`), which its own report never overrides, or
-    clears it (`null`)."""
+    """Sets the device's time zone (`{"timeZone": "Europe/Berlin"}`) or clears it (`{"timeZone": null}`).
+
+    A zone set here wins over the one the device reports in its Timezone resource (/3/0/15)."""
     return _device_read(
         device_zones.set_time_zone(
             uow=services.uow(),
