@@ -78,6 +78,8 @@ ROUTES = [
     ("post", "/admin/v1/accounts/{account}/clients"),
     ("post", "/admin/v1/accounts/{account}/users"),
     ("post", "/admin/v1/accounts/{account}/devices"),
+    ("get", "/admin/v1/accounts/{account}/devices/{device_id}"),
+    ("patch", "/admin/v1/accounts/{account}/devices/{device_id}"),
     ("post", "/admin/v1/firmware"),
     ("put", "/admin/v1/firmware/{firmware_name}/image"),
     ("post", "/admin/v1/clock"),

@@ -408,6 +408,26 @@ def test_read_device_object_in_tlv_senml_and_text() -> None:
     run(scenario)
 
 
+def test_timezone_resource_only_on_a_device_configured_with_a_zone() -> None:
+    async def scenario() -> None:
+        async with peer_running() as peer:
+            async with device_running(peer, time_zone="Asia/Kolkata") as device:
+                response = await peer.request(device, aiocoap.GET, "/3/0/15", accept=TEXT)
+                assert (response.code, response.payload) == (aiocoap.CONTENT, b"Asia/Kolkata")
+                records = json.loads((await peer.request(device, aiocoap.GET, "/3/0", accept=SENML_JSON)).payload)
+                assert {r["n"]: r.get("vs") for r in records}["15"] == "Asia/Kolkata"
+                discovered = await peer.request(device, aiocoap.GET, "/3/0", accept=LINK)
+                assert b"</3/0/15>" in discovered.payload
+            async with device_running(peer) as device:
+                assert (await peer.request(device, aiocoap.GET, "/3/0/15")).code == aiocoap.NOT_FOUND
+                records = json.loads((await peer.request(device, aiocoap.GET, "/3/0", accept=SENML_JSON)).payload)
+                assert "15" not in {r["n"] for r in records}
+                discovered = await peer.request(device, aiocoap.GET, "/3/0", accept=LINK)
+                assert b"/3/0/15" not in discovered.payload
+
+    run(scenario)
+
+
 def test_lwm2m_1_0_client_refuses_senml() -> None:
     async def scenario() -> None:
         async with peer_running() as peer, device_running(peer, lwm2m_version="1.0") as device:

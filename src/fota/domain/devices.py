@@ -1,14 +1,17 @@
-"""Devices of an account, and the rule that decides whether a device may join a campaign."""
+"""Devices of an account, their time zone (set by the administration or reported by the device), and the rule that
+decides whether a device may join a campaign."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from fota.domain.campaign import Campaign
 from fota.domain.errors import InvalidRequest
 from fota.domain.protocols import Protocol
+from fota.domain.windows import parse_time_zone
 
 IMEI_PATTERN = re.compile(r"[0-9]{15}")
 
@@ -17,6 +20,23 @@ def check_imei(device_id: str) -> str:
     if not IMEI_PATTERN.fullmatch(device_id):
         raise InvalidRequest(f"deviceId {device_id!r} is not an IMEI of 15 digits")
     return device_id
+
+
+class ZoneSource(StrEnum):
+    """Where a device's time zone came from; the administration's choice wins over the device's report."""
+
+    ADMIN = "admin"
+    DEVICE = "device"
+
+
+MAX_ZONE_LENGTH = 64
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA zone name as given, or InvalidRequest; an empty name is not a zone (it is not UTC here)."""
+    if not name or len(name) > MAX_ZONE_LENGTH:
+        raise InvalidRequest(f"timeZone {name!r} is not an IANA zone name such as Europe/Berlin")
+    return parse_time_zone(name).key
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +54,21 @@ class Device:
     updated_at: datetime
     firmware_updated_at: datetime | None = None
     last_seen_at: datetime | None = None
+    time_zone: str | None = None  # IANA; None: the device has none and campaigns use their own zone
+    time_zone_source: ZoneSource | None = None
+
+
+def reported_zone(device: Device, reported: object) -> str | None:
+    """The zone the device takes from its own report (the Device object's Timezone, /3/0/15), or None when the
+    report changes nothing: the administration set a zone, the report is empty or not an IANA name (a device may
+    answer a POSIX TZ string or nothing at all; that leaves the zone it had), or it is the zone the device has."""
+    if device.time_zone_source is ZoneSource.ADMIN or not isinstance(reported, str):
+        return None
+    try:
+        zone = check_time_zone(reported.strip())
+    except InvalidRequest:
+        return None
+    return None if zone == device.time_zone else zone
 
 
 def ineligibility_reason(

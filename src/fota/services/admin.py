@@ -11,7 +11,7 @@ from datetime import datetime
 from fota.clock import Clock
 from fota.domain.accounts import Account, TokenKind, check_account_name
 from fota.domain.campaign import Firmware
-from fota.domain.devices import Device, check_imei
+from fota.domain.devices import Device, ZoneSource, check_imei, check_time_zone
 from fota.domain.errors import Conflict, DomainError, InvalidRequest, NotFound
 from fota.domain.protocols import Protocol
 from fota.services import signing
@@ -128,6 +128,7 @@ class DeviceSpec:
     firmware: str
     protocol: str
     mdn: str | None = None
+    time_zone: str | None = None  # IANA; None keeps the zone an existing device has
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ def provision_devices(
                 protocol = Protocol.parse(spec.protocol)
                 if not (spec.make and spec.model and spec.firmware):
                     raise InvalidRequest("make, model and firmware are required")
+                zone = check_time_zone(spec.time_zone) if spec.time_zone is not None else None
             except DomainError as error:
                 results.append(ProvisionResult(spec.device_id, "Failed", error.message))
                 continue
@@ -180,6 +182,8 @@ def provision_devices(
                     now,
                     now,
                     now,
+                    time_zone=zone,
+                    time_zone_source=ZoneSource.ADMIN if zone is not None else None,
                 )
                 created.append(device)
                 results.append(ProvisionResult(spec.device_id, "Created", "Device created"))
@@ -195,6 +199,8 @@ def provision_devices(
                     protocol=protocol,
                     updated_at=now,
                     firmware_updated_at=now if firmware_changed else current.firmware_updated_at,
+                    time_zone=zone or current.time_zone,
+                    time_zone_source=ZoneSource.ADMIN if zone is not None else current.time_zone_source,
                 )
                 uow.devices.update(device)
                 results.append(ProvisionResult(spec.device_id, "Updated", "Device updated"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
+from fota.domain.devices import ZoneSource, reported_zone
 from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, may_start, timed_out
@@ -26,12 +27,20 @@ from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWo
 
 
 def device_reported(
-    *, uow: UnitOfWork, clock: Clock, device_id: str, firmware: str | None, check_in: str | None = None
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    device_id: str,
+    firmware: str | None,
+    check_in: str | None = None,
+    time_zone: str | None = None,
 ) -> bool:
     """Records a check-in and the firmware the device reports; returns whether the firmware changed.
 
     A changed firmware may make the device eligible for a live auto-add campaign, which enrols it here.
     `check_in`: the client type of a check-in this report is (HTTP), for the device's check-in history.
+    `time_zone`: the Device object's Timezone (/3/0/15) as read, if the device has one; the device takes it unless
+    the administration set a zone (`domain.devices.reported_zone`), in this same write.
     """
     now = clock.now()
     with uow:
@@ -41,14 +50,18 @@ def device_reported(
         if check_in is not None:
             note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
         changed = firmware is not None and firmware != device.firmware
-        if changed:
-            assert firmware is not None
-            uow.devices.update(
-                replace(device, firmware=firmware, firmware_updated_at=now, updated_at=now, last_seen_at=now)
-            )
-            enrol_in_auto_add_campaigns(uow, [device_id], now=now)
+        zone = reported_zone(device, time_zone)
+        if changed or zone is not None:
+            if changed:
+                assert firmware is not None
+                device = replace(device, firmware=firmware, firmware_updated_at=now)
+            if zone is not None:
+                device = replace(device, time_zone=zone, time_zone_source=ZoneSource.DEVICE)
+            uow.devices.update(replace(device, updated_at=now, last_seen_at=now))
         else:
             uow.devices.touch(device_id, at=now)
+        if changed:
+            enrol_in_auto_add_campaigns(uow, [device_id], now=now)
         uow.commit()
     return changed
 

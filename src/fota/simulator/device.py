@@ -33,9 +33,22 @@ RESOURCES: Mapping[int, Mapping[int, str]] = {
     5: {0: "W", 1: "RW", 2: "E", 3: "R", 5: "R", 6: "R", 7: "R", 8: "R", 9: "R"},
 }
 MULTIPLE = frozenset({(3, 11), (5, 8)})  # (object, resource) pairs that are multiple-instance resources
-PATHS: tuple[Path, ...] = tuple(
-    path for oid, resources in RESOURCES.items() for path in ((oid,), (oid, 0), *((oid, 0, rid) for rid in resources))
-)
+TIMEZONE = 15  # Device object's Timezone (IANA), implemented only by a device configured with a `time_zone`
+
+
+def implemented(config: DeviceConfig) -> Mapping[int, Mapping[int, str]]:
+    """RESOURCES, with the Device object's Timezone when the device has a zone (it then answers it at every read)."""
+    if config.time_zone is None:
+        return RESOURCES
+    return {**RESOURCES, 3: {**RESOURCES[3], TIMEZONE: "R"}}
+
+
+def paths(resources: Mapping[int, Mapping[int, str]]) -> tuple[Path, ...]:
+    return tuple(
+        path for oid, rids in resources.items() for path in ((oid,), (oid, 0), *((oid, 0, rid) for rid in rids))
+    )
+
+
 # After Update is executed the client answers that request, lets the State notification go, then goes down.
 _EXECUTE_GRACE = 0.1
 
@@ -78,6 +91,7 @@ class DeviceConfig:
     bootstrap_psk_identity: str | None = None
     bootstrap_psk_key: bytes | None = None
     bootstrap_timeout: float = 30.0
+    time_zone: str | None = None  # the Device object's Timezone (/3/0/15), e.g. Europe/Berlin; None: no such resource
 
     def __post_init__(self) -> None:
         if self.lwm2m_version not in ("1.0", "1.1"):
@@ -154,6 +168,7 @@ class SimulatedDevice:
 
     def __init__(self, config: DeviceConfig) -> None:
         self.config = config
+        self._resources = implemented(config)
         self.firmware_version = config.firmware
         self.events: list[DeviceEvent] = []
         self.boots = 0
@@ -270,7 +285,10 @@ class SimulatedDevice:
 
     async def _boot(self) -> None:
         self._tree = ObjectTree(
-            self, PATHS, max_block_size=self.config.max_block_size, push_timeout=self.config.push_timeout
+            self,
+            paths(self._resources),
+            max_block_size=self.config.max_block_size,
+            push_timeout=self.config.push_timeout,
         )
         self.boots += 1
         self.online = True
@@ -490,12 +508,14 @@ class SimulatedDevice:
             (3, 0, 11, 0): 0,  # Error Code: no error
             (3, 0, 16): "UQ" if config.lwm2m_version == "1.0" else "U",
         }
+        if config.time_zone is not None:
+            values[(3, 0, TIMEZONE)] = config.time_zone
         values.update(self.firmware.values())
         return values
 
     def _operations(self, path: Path) -> str:
         """The operations of the resource at `path` (its first three ids); Refused 4.04 if there is none."""
-        operations = RESOURCES.get(path[0], {}).get(path[2]) if len(path) >= 3 and path[1] == 0 else None
+        operations = self._resources.get(path[0], {}).get(path[2]) if len(path) >= 3 and path[1] == 0 else None
         if operations is None:
             raise Refused(aiocoap.NOT_FOUND, f"no resource {path}")
         return operations
@@ -551,7 +571,7 @@ class SimulatedDevice:
         oid = path[0]
         links = ["<" + "/".join(("", *map(str, path))) + ">"]
         if len(path) <= 2:
-            for rid in RESOURCES.get(oid, {}):
+            for rid in self._resources.get(oid, {}):
                 link = f"</{oid}/0/{rid}>"
                 if (oid, rid) in MULTIPLE:
                     count = sum(1 for p in self._values() if p[:3] == (oid, 0, rid))

@@ -160,11 +160,14 @@ def devices_add(
     model: Annotated[str | None, typer.Option()] = None,
     firmware: Annotated[str | None, typer.Option()] = None,
     protocol: Annotated[str, typer.Option()] = "LWM2M",
+    time_zone: Annotated[
+        str | None, typer.Option(help="IANA zone of the --imei devices, e.g. Europe/Berlin (kept when left out).")
+    ] = None,
     server: ServerOption = DEFAULT_SERVER,
     admin_token: TokenOption = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Create or update devices, from --imei options or a JSON file."""
+    """Create or update devices, from --imei options or a JSON file (whose devices may carry "timeZone")."""
     devices: list[dict[str, Any]] = []
     if file is not None:
         loaded = json.loads(file.read_text())
@@ -172,7 +175,8 @@ def devices_add(
     for imei in device_id or []:
         if not (make and model and firmware):
             raise typer.BadParameter("--imei needs --make, --model and --firmware")
-        devices.append({"deviceId": imei, "make": make, "model": model, "firmware": firmware, "protocol": protocol})
+        device = {"deviceId": imei, "make": make, "model": model, "firmware": firmware, "protocol": protocol}
+        devices.append(device if time_zone is None else {**device, "timeZone": time_zone})
     if not devices:
         raise typer.BadParameter("give --imei or --file")
     body = _call(server, admin_token, "POST", f"/accounts/{account}/devices", json={"deviceList": devices})
@@ -256,6 +260,43 @@ def clock_set(
         raise typer.BadParameter("--advance must be a finite number of seconds")
     body = {"now": now} if now is not None else {"advanceSeconds": advance}
     _show(_call(server, admin_token, "POST", "/clock", json=body), json_out)
+
+
+# --- one device: its administration read and its time zone -------------------------------------------------------
+
+device_app = typer.Typer(help="One device: show it, set or clear its time zone.", no_args_is_help=True)
+admin_app.add_typer(device_app, name="device")
+
+
+@device_app.command("show")
+def device_show(
+    account: str,
+    imei: str,
+    server: ServerOption = DEFAULT_SERVER,
+    admin_token: TokenOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Print a device with its time zone and where the zone came from (admin or device)."""
+    _show(_call(server, admin_token, "GET", f"/accounts/{account}/devices/{imei}"), json_out)
+
+
+@device_app.command("set-zone")
+def device_set_zone(
+    account: str,
+    imei: str,
+    zone: Annotated[str | None, typer.Argument(help="IANA zone, e.g. Europe/Berlin.")] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Remove the zone; the device may then report its own.")
+    ] = False,
+    server: ServerOption = DEFAULT_SERVER,
+    admin_token: TokenOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Set a device's time zone (the device's own report never overrides it), or --clear it."""
+    if (zone is None) != clear:
+        raise typer.BadParameter("give a zone or --clear")
+    body = {"timeZone": zone}
+    _show(_call(server, admin_token, "PATCH", f"/accounts/{account}/devices/{imei}", json=body), json_out)
 
 
 # --- device-side security (docs/adr/0010-dtls-psk.md) ----------------------------------------------------------------

@@ -85,6 +85,9 @@ def simulate(
     make: Annotated[str, typer.Option(help="Manufacturer (/3/0/0).")] = "SimCo",
     model: Annotated[str, typer.Option(help="Model number (/3/0/1).")] = "SIM-1",
     firmware: Annotated[str, typer.Option(help="Firmware version the devices start with (/3/0/3).")] = "1.0.0",
+    time_zone: Annotated[
+        str | None, typer.Option(help="IANA zone the devices report in the Device object's Timezone (/3/0/15).")
+    ] = None,
     lwm2m: Annotated[VersionChoice, typer.Option(help="LwM2M version the devices speak.")] = VersionChoice.V1_1,
     delivery: Annotated[
         DeliveryChoice, typer.Option(help="Delivery methods supported (/5/0/9).")
@@ -123,6 +126,7 @@ def simulate(
             make=make,
             model=model,
             firmware=firmware,
+            time_zone=time_zone,
             lwm2m_version=lwm2m.value,
             delivery=Delivery[delivery.name],
             protocols=_protocols(protocols),

@@ -61,6 +61,10 @@ class DeviceCreate(RequestBody):
     model: StrictStr = Field(min_length=1, max_length=128)
     firmware: StrictStr = Field(min_length=1, max_length=128)
     protocol: StrictStr = Field(default="LWM2M", max_length=16)
+    # Checked per device (a bad zone fails that device only), like the IMEI and the protocol.
+    time_zone: StrictStr | None = Field(
+        default=None, description="IANA zone, e.g. Europe/Berlin; left out, an existing device keeps its zone"
+    )
 
 
 class DevicesCreate(RequestBody):
@@ -76,6 +80,32 @@ class DeviceProvisionRead(ResponseBody):
 class DevicesProvisionRead(ResponseBody):
     account_name: str
     device_list: list[DeviceProvisionRead]
+
+
+class DeviceUpdate(RequestBody):
+    """`{"timeZone": "Europe/Berlin"}` sets the administration's zone; `{"timeZone": null}` clears it."""
+
+    time_zone: StrictStr | None = Field(description="IANA zone, or null for none")
+
+
+class DeviceRead(ResponseBody):
+    """A device as the administration sees it; `timeZone` is null when the device has none (campaigns then use
+    their own zone), and `timeZoneSource` says who set it: `admin` or `device` (its Timezone resource, /3/0/15)."""
+
+    device_id: str
+    account_name: str
+    mdn: str | None
+    make: str
+    model: str
+    firmware: str
+    protocol: str
+    license_assigned: bool
+    time_zone: str | None
+    time_zone_source: Literal["admin", "device"] | None
+    created_at: datetime
+    updated_at: datetime
+    firmware_updated_at: datetime | None
+    last_seen_at: datetime | None
 
 
 class DeviceKeyRead(ResponseBody):

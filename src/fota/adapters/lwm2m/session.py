@@ -45,6 +45,7 @@ from fota.services.upgrades import Offer
 log = logging.getLogger(__name__)
 
 DEVICE, MANUFACTURER, MODEL, FIRMWARE_VERSION = (3, 0), (3, 0, 0), (3, 0, 1), (3, 0, 3)
+TIMEZONE = (3, 0, 15)
 FU = (5, 0)
 PACKAGE, PACKAGE_URI, UPDATE, STATE, RESULT = (5, 0, 0), (5, 0, 1), (5, 0, 2), (5, 0, 3), (5, 0, 5)
 PROTOCOL_SUPPORT, DELIVERY_METHOD = (5, 0, 8), (5, 0, 9)
@@ -168,12 +169,18 @@ class DeviceSession:
         if not assignment_known:
             assignment = await self._current_assignment()
         firmware: str | None = None
+        zone: str | None = None
         if registered or (assignment is not None and assignment.step is Step.UPDATING):
-            firmware = await self._read_firmware()
-        # The check-in itself was recorded with the registration; only a reported firmware needs a write here,
-        # and only a changed one can change the assignment (an auto-add campaign may have enrolled the device).
-        if firmware is not None and await self._call(
-            upgrades.device_reported, uow=self.services.uow(), device_id=self.device_id, firmware=firmware
+            firmware, zone = await self._read_firmware()
+        # The check-in itself was recorded with the registration; only a reported firmware (and the zone read with
+        # it) needs a write here, and only a changed firmware can change the assignment (an auto-add campaign may
+        # have enrolled the device).
+        if (firmware is not None or zone is not None) and await self._call(
+            upgrades.device_reported,
+            uow=self.services.uow(),
+            device_id=self.device_id,
+            firmware=firmware,
+            time_zone=zone,
         ):
             assignment = await self._current_assignment()
         if assignment is None:
@@ -233,12 +240,13 @@ class DeviceSession:
                             status.delivery,
                         )
                         if assignment.step is Step.UPDATING and firmware is None:
-                            firmware = await self._read_firmware()  # the verdict after an Update needs it
+                            firmware, zone = await self._read_firmware()  # the verdict after an Update needs it
                             await self._call(
                                 upgrades.device_reported,
                                 uow=self.services.uow(),
                                 device_id=self.device_id,
                                 firmware=firmware,
+                                time_zone=zone,
                             )
                         observed = Observation(status.state, status.result, firmware, status.delivery)
                     case OfferPackage(method=method):
@@ -297,18 +305,26 @@ class DeviceSession:
         reading = await watch.next()
         return None if reading is None else Observation(reading[0], reading[1], firmware)
 
-    async def _read_firmware(self) -> str | None:
-        """Reads the Device object (/3/0: manufacturer, model, firmware version), or /3/0/3 alone if /3/0 fails."""
+    async def _read_firmware(self) -> tuple[str | None, str | None]:
+        """Reads the Device object (/3/0: manufacturer, model, firmware version, Timezone), or /3/0/3 alone if /3/0
+        fails; returns the firmware version and the Timezone (IANA, /3/0/15), each None when the device has none.
+        The zone comes with the same read: a device without the resource costs no extra request."""
         try:
             values = await self.client.read(DEVICE)
             firmware = values.get(FIRMWARE_VERSION)
         except DeviceUnreachable:
             values = {}
             firmware = await self.client.read_value(FIRMWARE_VERSION)
+        zone = values.get(TIMEZONE)
         log.debug(
-            "device %s reports %s %s firmware %s", self.device_id, values.get(MANUFACTURER), values.get(MODEL), firmware
+            "device %s reports %s %s firmware %s zone %s",
+            self.device_id,
+            values.get(MANUFACTURER),
+            values.get(MODEL),
+            firmware,
+            zone,
         )
-        return firmware if isinstance(firmware, str) else None
+        return (firmware if isinstance(firmware, str) else None), (zone if isinstance(zone, str) and zone else None)
 
     async def _read_status(self) -> FirmwareUpdateStatus:
         try:

@@ -19,7 +19,7 @@ from fota.adapters.storage.tables import (
 )
 from fota.adapters.storage.types import UTCDateTime
 from fota.domain.campaign import Firmware
-from fota.domain.devices import Device
+from fota.domain.devices import Device, ZoneSource
 from fota.domain.protocols import Protocol
 
 # Devices are read with their license: the row in device_licenses, if any.
@@ -36,6 +36,8 @@ _DEVICE_COLUMNS = (
     devices.c.updated_at,
     devices.c.firmware_updated_at,
     devices.c.last_seen_at,
+    devices.c.time_zone,
+    devices.c.time_zone_source,
 )
 _WITH_LICENSE = devices.outerjoin(device_licenses, device_licenses.c.device_id == devices.c.device_id)
 _PROTOCOLS = {p.value: p for p in Protocol}
@@ -46,7 +48,22 @@ def _select_devices() -> Select[Any]:
 
 
 def _device(row: Any) -> Device:
-    device_id, account, mdn, make, model, firmware, protocol, licensed_at, created, updated, fw_updated, seen = row
+    (
+        device_id,
+        account,
+        mdn,
+        make,
+        model,
+        firmware,
+        protocol,
+        licensed_at,
+        created,
+        updated,
+        fw_updated,
+        seen,
+        zone,
+        source,
+    ) = row
     return Device(
         device_id,
         account,
@@ -61,6 +78,8 @@ def _device(row: Any) -> Device:
         updated,
         fw_updated,
         seen,
+        zone,
+        ZoneSource(source) if source is not None else None,
     )
 
 
@@ -78,6 +97,8 @@ def _device_values(device: Device) -> dict[str, Any]:
         "updated_at": device.updated_at,
         "firmware_updated_at": device.firmware_updated_at,
         "last_seen_at": device.last_seen_at,
+        "time_zone": device.time_zone,
+        "time_zone_source": device.time_zone_source.value if device.time_zone_source is not None else None,
     }
 
 

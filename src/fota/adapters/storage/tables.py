@@ -82,6 +82,10 @@ devices = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("firmware_updated_at", UTCDateTime, nullable=True),
     Column("last_seen_at", UTCDateTime, nullable=True),
+    # The device's IANA zone and who set it (`admin` or `device`, see domain.devices.ZoneSource); both NULL when
+    # it has none.
+    Column("time_zone", String(64), nullable=True),
+    Column("time_zone_source", String(8), nullable=True),
     Index("ix_devices_account_protocol", "account_name", "protocol", "device_id"),
     Index("ix_devices_match", "account_name", "make", "model", "firmware"),
 )

@@ -22,10 +22,12 @@ from fota.adapters.http.admin_schemas import (
     ClockUpdate,
     DeviceKeyRead,
     DeviceProvisionRead,
+    DeviceRead,
     DevicesCreate,
     DeviceSecurityRead,
     DeviceSecurityUpdate,
     DevicesProvisionRead,
+    DeviceUpdate,
     UserCreate,
     UserRead,
 )
@@ -33,9 +35,10 @@ from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
+from fota.domain.devices import Device
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
 from fota.domain.security import DeviceSecurity, SecurityMode
-from fota.services import admin, callbacks, device_poll, device_security
+from fota.services import admin, callbacks, device_poll, device_security, device_zones
 
 
 def require_admin(parts: ApiPartsDep, authorization: Annotated[str | None, Header()] = None) -> None:
@@ -132,11 +135,55 @@ def create_user(account: str, body: UserCreate, services: ServicesDep) -> UserRe
 @router.post("/accounts/{account}/devices", status_code=201)
 def provision_devices(account: str, body: DevicesCreate, services: ServicesDep) -> DevicesProvisionRead:
     """Adds devices to the account, or updates those it already has."""
-    specs = [admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn) for d in body.device_list]
+    specs = [
+        admin.DeviceSpec(d.device_id, d.make, d.model, d.firmware, d.protocol, d.mdn, d.time_zone)
+        for d in body.device_list
+    ]
     results = admin.provision_devices(uow=services.uow(), clock=services.clock, account_name=account, specs=specs)
     return DevicesProvisionRead(
         account_name=account,
         device_list=[DeviceProvisionRead(device_id=r.device_id, status=r.status, reason=r.reason) for r in results],
+    )
+
+
+def _device_read(device: Device) -> DeviceRead:
+    return DeviceRead(
+        device_id=device.device_id,
+        account_name=device.account_name,
+        mdn=device.mdn,
+        make=device.make,
+        model=device.model,
+        firmware=device.firmware,
+        protocol=device.protocol.value,
+        license_assigned=device.license_assigned,
+        time_zone=device.time_zone,
+        time_zone_source=device.time_zone_source.value if device.time_zone_source is not None else None,
+        created_at=device.created_at,
+        updated_at=device.updated_at,
+        firmware_updated_at=device.firmware_updated_at,
+        last_seen_at=device.last_seen_at,
+    )
+
+
+@router.get("/accounts/{account}/devices/{device_id}")
+def read_device(account: str, device_id: str, services: ServicesDep) -> DeviceRead:
+    """One device of the account, with its time zone and where that zone came from."""
+    return _device_read(device_zones.get_device(uow=services.reader(), account_name=account, device_id=device_id))
+
+
+@router.patch("/accounts/{account}/devices/{device_id}")
+def update_device(account: str, device_id: str, body: DeviceUpdate, services: ServicesDep) -> DeviceRead:
+    """Sets the device's time zone (`{"timeZone": "Europe/Berlin"}`) or clears it (`{"timeZone": null}`).
+
+    A zone set here wins over the one the device reports in its Timezone resource (/3/0/15)."""
+    return _device_read(
+        device_zones.set_time_zone(
+            uow=services.uow(),
+            clock=services.clock,
+            account_name=account,
+            device_id=device_id,
+            time_zone=body.time_zone,
+        )
     )
 
 
