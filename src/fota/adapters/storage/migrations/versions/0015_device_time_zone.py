@@ -1,7 +1,7 @@
 """device time zone: the IANA zone of a device and where it came from (the administration or the device's report)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-# 0014 (campaign retry policies) is written beside this one; this revision moves onto it when both land.
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
