@@ -510,7 +510,8 @@ def test_expired_bearer_cannot_open_a_session(expired: ExpiredTokens) -> None:
 
 def test_token_with_valid_client_credentials_is_a_bearer_token(target: Target) -> None:
     account = target.account
-    r = target.server.http.post(TOKEN_URL,
+    r = target.server.http.post(
+        TOKEN_URL,
         auth=(account.client_id, account.client_secret),
         data={"grant_type": "client_credentials"},
     )
@@ -531,7 +532,8 @@ def assert_oauth_error(r: httpx.Response, status: int, error: str) -> None:
 
 
 def test_token_with_bad_client_secret_is_401_invalid_client(target: Target) -> None:
-    r = target.server.http.post(TOKEN_URL,
+    r = target.server.http.post(
+        TOKEN_URL,
         auth=(target.account.client_id, "wrong-secret"),
         data={"grant_type": "client_credentials"},
     )
@@ -539,7 +541,8 @@ def test_token_with_bad_client_secret_is_401_invalid_client(target: Target) -> N
 
 
 def test_token_with_unknown_client_is_401_invalid_client(target: Target) -> None:
-    r = target.server.http.post(TOKEN_URL,
+    r = target.server.http.post(
+        TOKEN_URL,
         auth=("no-such-client-" + uuid.uuid4().hex, "secret"),
         data={"grant_type": "client_credentials"},
     )
@@ -569,8 +572,7 @@ def test_token_with_wrong_grant_type_is_400_unsupported_grant_type(target: Targe
 
 
 def login(target: Target, headers: dict[str, str], username: str, password: str) -> httpx.Response:
-    return target.server.http.post(LOGIN_URL, headers=headers, json={"username": username, "password": password}
-    )
+    return target.server.http.post(LOGIN_URL, headers=headers, json={"username": username, "password": password})
 
 
 def test_login_without_bearer_is_401(target: Target) -> None:
