@@ -49,13 +49,33 @@ def build_app(settings: Settings) -> FastAPI:
     return create_app(container)
 
 
+class SharedTransport(httpx.BaseTransport):
+    """The entered TestClient's transport, hence its event loop and running lifespan, for any number of clients.
+
+    Closing one client must not close the TestClient's transport: that would end the responses other threads are
+    still reading. The TestClient closes it when the server stops."""
+
+    def __init__(self, test_client: TestClient) -> None:
+        self._inner = test_client._transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass
 class InProcessServer(FotaServer):
     test_client: TestClient = field(kw_only=True)
+    shared_transport: SharedTransport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shared_transport = SharedTransport(self.test_client)
+        super().__post_init__()
 
     def transport(self) -> httpx.BaseTransport:
-        # Every client shares the entered TestClient's transport, hence its event loop and the running lifespan.
-        return self.test_client._transport
+        return self.shared_transport
 
     def stop(self) -> None:
         self.close_clients()
