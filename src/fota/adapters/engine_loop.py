@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -14,9 +15,18 @@ from fota.services.engine import TickReport, run_due_work
 
 log = logging.getLogger(__name__)
 
+# One tick at a time per process. A tick skips a campaign another tick is advancing (ADR 9), so the clock route's
+# tick, running beside the loop's tick at the time before the move, would leave that campaign for the next interval.
+_one_tick = threading.Lock()
+
 
 def tick_once(container: Container) -> TickReport:
     """One engine tick, measured; also run by `POST /admin/v1/clock` so a moved simulated clock acts at once."""
+    with _one_tick:
+        return _measured_tick(container)
+
+
+def _measured_tick(container: Container) -> TickReport:
     now = container.clock.now()
     try:
         oldest = oldest_due_work(container.engine, now)
