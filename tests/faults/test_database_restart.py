@@ -40,6 +40,7 @@ DEVICES = 60
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL backend not selected"),
     pytest.mark.skipif(not BINARIES, reason="no PostgreSQL server binaries under /usr/lib/postgresql"),
 ]

@@ -36,6 +36,8 @@ from tests.lwm2m.harness import (
     resilient_template,
 )
 
+pytestmark = pytest.mark.slow
+
 ABUSES = ["garbage", "truncated", "bad-options", "huge-registration", "bad-link-format", "bad-tlv", "flood"]
 FLOOD_REQUESTS = 2000
 FLOOD_ADDRESS = "127.0.0.2"  # the flood's own address: the per-address limit must not touch other devices

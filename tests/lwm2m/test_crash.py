@@ -22,6 +22,8 @@ from tests.lwm2m.harness import (
     watched_campaign,
 )
 
+pytestmark = pytest.mark.slow
+
 DEVICES = 500
 # A minute per backend: CI runs it on the embedded default; `make soak` runs it on both databases.
 CRASH_BACKENDS = [b for b in os.environ.get("FOTA_CRASH_BACKENDS", "sqlite").split(",") if b in BACKENDS]

@@ -20,9 +20,12 @@ from fota.simulator.firmware import Delivery
 from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, start_server
 from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, create_campaign_with_sdk, device_report, provision
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("DTLSSocket") is None, reason="DTLSSocket (the `dtls` extra) is not installed"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("DTLSSocket") is None, reason="DTLSSocket (the `dtls` extra) is not installed"
+    ),
+]
 
 # How many refused registration attempts the test waits for before it looks: a retry is refused as the first was.
 REFUSED_ATTEMPTS = 2

@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import RunningServer, _free_port, _launch, _stop_and_cleanup, start_server
 from tests.faults.test_brute_force import IDENTITY_LIMIT, WINDOW, login, retry_after, token_request
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer]]:

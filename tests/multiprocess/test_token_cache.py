@@ -18,7 +18,10 @@ import pytest
 
 from tests.conftest import BACKENDS, RunningServer, _drop_postgres_database, _free_port, _launch, _postgres_database
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL"),
+]
 
 WAIT = 10.0
 

@@ -46,7 +46,10 @@ from tests.lwm2m.harness import (
     resilient_template,
 )
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL"),
+]
 
 DEVICES = 60  # half at each LwM2M process
 
