@@ -13,15 +13,14 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
+from tests.databases import DeferredTeardown, PostgresDatabases, drop
 from tests.fota_server import Account as Account  # many test modules import it from here
 from tests.fota_server import FotaServer
 from tests.in_process import InProcessServer, start_in_process_server
@@ -31,6 +30,9 @@ BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql")
 # The outbound URL policy refuses loopback and plain http by default; the tests' receivers listen on this machine,
 # and some register documentation URLs that never resolve offline. tests/api/test_outbound_policy.py runs without.
 OUTBOUND_ALLOWANCE = {"FOTA_CALLBACK_ALLOW": "127.0.0.0/8,::1,.example.com", "FOTA_CALLBACK_ALLOW_HTTP": "1"}
+# One per test process (each pytest-xdist worker has its own); the session waits for both at its end.
+DATABASES = PostgresDatabases()
+TEARDOWN = DeferredTeardown()
 
 
 def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -84,6 +86,10 @@ class RunningServer(FotaServer):
     def stop(self) -> None:
         self.close_clients()
         self.process.terminate()
+        self.wait_for_exit()
+
+    def wait_for_exit(self) -> None:
+        """After a SIGTERM: a server that has not exited in 15 s is killed."""
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -91,21 +97,26 @@ class RunningServer(FotaServer):
             self.process.wait()
 
 
-def _postgres_database() -> tuple[str, str]:
-    name = f"fota_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return name, f"{base}/{name}"
+def _postgres_database(*, migrated: bool = True) -> tuple[str, str]:
+    """A new database on POSTGRES_ADMIN_URL's cluster (read at each call: a test may point it elsewhere), cloned
+    from the migrated template unless `migrated=False`; its name and URL."""
+    return DATABASES.create(POSTGRES_ADMIN_URL, migrated=migrated)
 
 
-def _drop_postgres_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _drop_postgres_database(name: str, after: Callable[[], None] = lambda: None) -> None:
+    """Drops it in the background once `after` (e.g. its server's exit) has returned."""
+    admin_url = POSTGRES_ADMIN_URL
+
+    def drop_when_unused() -> None:
+        after()
+        drop(admin_url, name)
+
+    TEARDOWN.defer(drop_when_unused)
 
 
 def _database_url(backend: str, tmp_path: Path) -> str:
-    """A new, empty database: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    """A new database: an empty SQLite file in tmp_path (migrating one costs the server a few milliseconds), or a
+    fresh PostgreSQL database with the schema already migrated."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'fota.db'}"
     return _postgres_database()[1]
@@ -205,14 +216,37 @@ def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> 
 
 
 def _stop_and_cleanup(server: RunningServer | InProcessServer) -> None:
-    server.stop()
+    """Stops the server and drops its database. A subprocess is signalled here and waited for in the background
+    (one on PostgreSQL takes a second to exit), before its database is dropped."""
+    if isinstance(server, RunningServer):
+        server.close_clients()
+        server.process.terminate()
+        exited: Callable[[], None] = server.wait_for_exit
+    else:
+        server.stop()
+        exited = _nothing
     if server.backend == "postgresql":
-        _drop_postgres_database(server.database_url.rsplit("/", 1)[1])
+        _drop_postgres_database(server.database_url.rsplit("/", 1)[1], exited)
+    else:
+        TEARDOWN.defer(exited)
+
+
+def _nothing() -> None:
+    pass
 
 
 def start_in_process(backend: str, tmp_path: Path, **settings: object) -> InProcessServer:
     """An in-process server on a new database; `settings` as in tests/in_process.py."""
     return start_in_process_server(backend, _database_url(backend, tmp_path), **settings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _deferred_teardown() -> Iterator[None]:
+    """Set up before, hence torn down after, every other session fixture: waits for the servers' exits and the
+    databases' drops, then drops the templates."""
+    yield
+    TEARDOWN.wait()
+    DATABASES.drop_templates()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -36,7 +36,8 @@ from tests.lwm2m.harness import (
     resilient_template,
 )
 
-pytestmark = pytest.mark.slow
+# The flood's rate and the per-address limit it meets are wall-clock: alone on the machine.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 ABUSES = ["garbage", "truncated", "bad-options", "huge-registration", "bad-link-format", "bad-tlv", "flood"]
 FLOOD_REQUESTS = 2000

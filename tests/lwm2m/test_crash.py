@@ -22,7 +22,8 @@ from tests.lwm2m.harness import (
     watched_campaign,
 )
 
-pytestmark = pytest.mark.slow
+# 500 devices behind a SIGKILL: alone on the machine, or the load is the tests' beside it.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 DEVICES = 500
 # A minute per backend: CI runs it on the embedded default; `make soak` runs it on both databases.

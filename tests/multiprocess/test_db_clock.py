@@ -15,6 +15,7 @@ from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="the shared clock serves PostgreSQL deployments"),
 ]
 

@@ -22,6 +22,7 @@ from tests.lwm2m.harness import callback_receiver
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="notifications are PostgreSQL's"),
 ]
 

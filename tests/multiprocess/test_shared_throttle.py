@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import RunningServer, _free_port, _launch, _stop_and_cleanup, start_server
 from tests.faults.test_brute_force import IDENTITY_LIMIT, WINDOW, login, retry_after, token_request
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # several processes: alone on the machine
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.conftest import BACKENDS, RunningServer, _drop_postgres_database, _fr
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL"),
 ]
 

@@ -48,6 +48,7 @@ from tests.lwm2m.harness import (
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL"),
 ]
 
@@ -106,7 +107,8 @@ def _wait_healthy(server: RunningServer, deadline: float) -> None:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    name, database_url = _postgres_database()
+    # Empty: the six processes start at once and migrate it together, as a new deployment's would.
+    name, database_url = _postgres_database(migrated=False)
     admin_token = secrets.token_urlsafe(24)
     started: list[RunningServer] = []
     try:
@@ -122,7 +124,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         yield Deployment(api, engine, lwm2m, database_url)
     finally:
         for server in started:
-            server.stop()
+            server.close_clients()
+            server.process.terminate()
+        for server in started:
+            server.wait_for_exit()
         _drop_postgres_database(name)
 
 
