@@ -25,6 +25,12 @@ from tests.fota_server import Account as Account  # many test modules import it 
 from tests.fota_server import FotaServer
 from tests.in_process import InProcessServer, start_in_process_server
 
+# A pytest-xdist worker inherits COLUMNS=80 and LINES=24 from the controller, where GNU readline exports them. The
+# CLI's rich consoles, made when the CLI modules are imported (after this), would keep that width for good, and the
+# CLI tests give each invocation its own COLUMNS.
+for _inherited in ("COLUMNS", "LINES"):
+    os.environ.pop(_inherited, None)
+
 POSTGRES_ADMIN_URL = os.environ.get("FOTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 # The outbound URL policy refuses loopback and plain http by default; the tests' receivers listen on this machine,
