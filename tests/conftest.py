@@ -222,23 +222,30 @@ def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> 
 
 
 def _stop_and_cleanup(server: RunningServer | InProcessServer) -> None:
-    """Stops the server and drops its database. A subprocess is signalled here and waited for in the background
-    (one on PostgreSQL takes a second to exit), before its database is dropped."""
-    if isinstance(server, RunningServer):
+    """Stops the server and drops its database."""
+    if isinstance(server, InProcessServer):
+        server.stop()
+        if server.backend == "postgresql":
+            _drop_postgres_database(server.database_url.rsplit("/", 1)[1])
+        return
+    _retire([server], server.database_url.rsplit("/", 1)[1] if server.backend == "postgresql" else None)
+
+
+def _retire(servers: list[RunningServer], database: str | None) -> None:
+    """Signals every subprocess server now; waits for them to exit (one on PostgreSQL takes a second) in the
+    background, then drops their PostgreSQL `database`, if any."""
+    for server in servers:
         server.close_clients()
         server.process.terminate()
-        exited: Callable[[], None] = server.wait_for_exit
-    else:
-        server.stop()
-        exited = _nothing
-    if server.backend == "postgresql":
-        _drop_postgres_database(server.database_url.rsplit("/", 1)[1], exited)
-    else:
+
+    def exited() -> None:
+        for server in servers:
+            server.wait_for_exit()
+
+    if database is None:
         TEARDOWN.defer(exited)
-
-
-def _nothing() -> None:
-    pass
+    else:
+        _drop_postgres_database(database, exited)
 
 
 def start_in_process(backend: str, tmp_path: Path, **settings: object) -> InProcessServer:

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, RunningServer, _drop_postgres_database, _free_port, _launch, _postgres_database
+from tests.conftest import BACKENDS, RunningServer, _free_port, _launch, _postgres_database, _retire
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,9 +46,7 @@ def two_api_processes(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningSe
             )
         yield servers[0], servers[1]
     finally:
-        for server in servers:
-            server.stop()
-        _drop_postgres_database(name)
+        _retire(servers, name)
 
 
 def _licenses(server: RunningServer, account_name: str, headers: dict[str, str]) -> int:

@@ -33,9 +33,9 @@ from tests.conftest import (
     BACKENDS,
     OUTBOUND_ALLOWANCE,
     RunningServer,
-    _drop_postgres_database,
     _free_port,
     _postgres_database,
+    _retire,
 )
 from tests.lwm2m.harness import (
     callback_receiver,
@@ -123,12 +123,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             _wait_healthy(server, deadline)
         yield Deployment(api, engine, lwm2m, database_url)
     finally:
-        for server in started:
-            server.close_clients()
-            server.process.terminate()
-        for server in started:
-            server.wait_for_exit()
-        _drop_postgres_database(name)
+        _retire(started, name)
 
 
 def test_two_of_each_process_run_a_campaign_with_nothing_done_twice(deployment: Deployment) -> None:
