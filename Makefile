@@ -11,6 +11,7 @@ DTLS_STAMP := $(VENV)/.installed-dtls-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 RUN_ARGS ?=
 
 .PHONY: run test prerequisites lint typecheck pytest clean
@@ -41,8 +42,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# On PYTEST_WORKERS workers, then the tests marked `serial` alone: scripts/pytest-in-phases.sh.
 pytest: prerequisites $(DTLS_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTEST=$(BIN)/pytest PYTEST_WORKERS=$(PYTEST_WORKERS) scripts/pytest-in-phases.sh $(PYTEST_ARGS)
 
 test: prerequisites lint typecheck pytest
 

@@ -1,7 +1,8 @@
-"""Fixtures that run the real server: `fota serve` in a subprocess on a free port, on SQLite and PostgreSQL.
+"""Fixtures that run the server, on SQLite and PostgreSQL: in this process through the ASGI app, or as `fota serve`
+in a subprocess on free ports where a test needs real sockets or processes (CoAP, DTLS, SDKs, crashes, the CLI).
 
-`server` is shared by a whole backend's tests (each test provisions its own account);
-`private_server` is a fresh server for tests that move the simulated clock far.
+`in_process_server` and `server` are shared by a whole backend's tests (each test provisions its own account);
+`private_in_process_server` and `private_server` are fresh servers for tests that move the simulated clock far.
 """
 
 from __future__ import annotations
@@ -12,23 +13,32 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
+from tests.databases import DeferredTeardown, PostgresDatabases, drop
+from tests.fota_server import Account as Account  # many test modules import it from here
+from tests.fota_server import FotaServer
+from tests.in_process import InProcessServer, start_in_process_server
+
+# A pytest-xdist worker inherits COLUMNS=80 and LINES=24 from the controller, where GNU readline exports them. The
+# CLI's rich consoles, made when the CLI modules are imported (after this), would keep that width for good, and the
+# CLI tests give each invocation its own COLUMNS.
+for _inherited in ("COLUMNS", "LINES"):
+    os.environ.pop(_inherited, None)
+
 POSTGRES_ADMIN_URL = os.environ.get("FOTA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-# Generous: a server under a 500-device load answers slowly, and a slow answer is not what these tests check.
-TIMEOUT = 60.0
 BACKENDS = [b for b in os.environ.get("FOTA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 # The outbound URL policy refuses loopback and plain http by default; the tests' receivers listen on this machine,
 # and some register documentation URLs that never resolve offline. tests/api/test_outbound_policy.py runs without.
 OUTBOUND_ALLOWANCE = {"FOTA_CALLBACK_ALLOW": "127.0.0.0/8,::1,.example.com", "FOTA_CALLBACK_ALLOW_HTTP": "1"}
+# One per test process (each pytest-xdist worker has its own); the session waits for both at its end.
+DATABASES = PostgresDatabases()
+TEARDOWN = DeferredTeardown()
 
 
 def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -38,57 +48,9 @@ def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
 
 
 @dataclass
-class Account:
-    """An account provisioned through the admin API, with one API client and one user."""
+class RunningServer(FotaServer):
+    """`fota serve` in a subprocess, on free ports of 127.0.0.1."""
 
-    name: str
-    client_id: str
-    client_secret: str
-    username: str
-    password: str
-    server: RunningServer
-
-    def token(self) -> str:
-        r = httpx.post(
-            f"{self.server.base_url}/api/ts/v1/oauth2/token",
-            auth=(self.client_id, self.client_secret),
-            data={"grant_type": "client_credentials"},
-            timeout=TIMEOUT,
-        )
-        r.raise_for_status()
-        return str(r.json()["access_token"])
-
-    def session(self, bearer: str) -> str:
-        r = httpx.post(
-            f"{self.server.base_url}/api/m2m/v1/session/login",
-            headers={"Authorization": f"Bearer {bearer}"},
-            json={"username": self.username, "password": self.password},
-            timeout=TIMEOUT,
-        )
-        r.raise_for_status()
-        return str(r.json()["sessionToken"])
-
-    def headers(self) -> dict[str, str]:
-        """Fresh, valid ThingSpace headers for this account."""
-        bearer = self.token()
-        return {"Authorization": f"Bearer {bearer}", "VZ-M2M-Token": self.session(bearer)}
-
-    def client(self) -> httpx.Client:
-        """An httpx client on the FOTA v3 base URL with this account's headers."""
-        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self.headers(), timeout=TIMEOUT)
-
-    def add_devices(self, devices: list[dict[str, str]]) -> httpx.Response:
-        r = self.server.admin.post(f"/accounts/{self.name}/devices", json={"deviceList": devices})
-        assert r.status_code == 201, r.text
-        return r
-
-
-@dataclass
-class RunningServer:
-    base_url: str
-    admin_token: str
-    backend: str
-    database_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
     coap_port: int = 0
@@ -97,7 +59,6 @@ class RunningServer:
     coaps_port: int = 0
     bootstrap_port: int = 0
     bootstrap_coaps_port: int = 0
-    admin: httpx.Client = field(init=False)
 
     @property
     def coap_url(self) -> str:
@@ -115,65 +76,6 @@ class RunningServer:
     def bootstrap_coaps_url(self) -> str:
         return f"coaps://127.0.0.1:{self.bootstrap_coaps_port}"
 
-    def __post_init__(self) -> None:
-        self.admin = httpx.Client(
-            base_url=f"{self.base_url}/admin/v1",
-            headers={"Authorization": f"Bearer {self.admin_token}"},
-            timeout=TIMEOUT,
-        )
-
-    def now(self) -> datetime:
-        r = self.admin.get("/clock")
-        r.raise_for_status()
-        return datetime.fromisoformat(r.json()["now"])
-
-    def set_clock(self, instant: datetime) -> datetime:
-        r = self.admin.post("/clock", json={"now": instant.isoformat()})
-        assert r.status_code == 200, r.text
-        return datetime.fromisoformat(r.json()["now"])
-
-    def advance(self, seconds: float) -> datetime:
-        r = self.admin.post("/clock", json={"advanceSeconds": seconds})
-        assert r.status_code == 200, r.text
-        return datetime.fromisoformat(r.json()["now"])
-
-    def new_account(self, license_count: int = 100, purchase_type: str = "TS-HFOTA-EVNT") -> Account:
-        name = f"{secrets.randbelow(10**10):010d}-{secrets.randbelow(10**5):05d}"
-        r = self.admin.post(
-            "/accounts",
-            json={"accountName": name, "licenseCount": license_count, "purchaseType": purchase_type},
-        )
-        assert r.status_code == 201, r.text
-        r = self.admin.post(f"/accounts/{name}/clients", json={})
-        assert r.status_code == 201, r.text
-        creds = r.json()
-        username, password = f"user-{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(12)
-        r = self.admin.post(f"/accounts/{name}/users", json={"username": username, "password": password})
-        assert r.status_code == 201, r.text
-        return Account(name, creds["clientId"], creds["clientSecret"], username, password, self)
-
-    def new_firmware(
-        self,
-        make: str = "SEQUANS Communications",
-        model: str = "GM01Q",
-        firmware_from: str = "SR1.2.0.0-10512",
-        firmware_to: str = "SR1.2.0.0-10657",
-        protocol: str = "LWM2M",
-    ) -> dict[str, str]:
-        name = f"{make.replace(' ', '')}_{model}_{firmware_from}_{firmware_to}_{uuid.uuid4().hex[:6]}"
-        body = {
-            "firmwareName": name,
-            "make": make,
-            "model": model,
-            "firmwareFrom": firmware_from,
-            "firmwareTo": firmware_to,
-            "protocol": protocol,
-            "releaseNote": "test release",
-        }
-        r = self.admin.post("/firmware", json=body)
-        assert r.status_code == 201, r.text
-        return body
-
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, exactly like a crash."""
         self.process.kill()
@@ -188,8 +90,12 @@ class RunningServer:
         self.log_path = self.log_path.with_suffix(".restart.log")
 
     def stop(self) -> None:
-        self.admin.close()
+        self.close_clients()
         self.process.terminate()
+        self.wait_for_exit()
+
+    def wait_for_exit(self) -> None:
+        """After a SIGTERM: a server that has not exited in 15 s is killed."""
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -197,17 +103,29 @@ class RunningServer:
             self.process.wait()
 
 
-def _postgres_database() -> tuple[str, str]:
-    name = f"fota_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    return name, f"{base}/{name}"
+def _postgres_database(*, migrated: bool = True) -> tuple[str, str]:
+    """A new database on POSTGRES_ADMIN_URL's cluster (read at each call: a test may point it elsewhere), cloned
+    from the migrated template unless `migrated=False`; its name and URL."""
+    return DATABASES.create(POSTGRES_ADMIN_URL, migrated=migrated)
 
 
-def _drop_postgres_database(name: str) -> None:
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def _drop_postgres_database(name: str, after: Callable[[], None] = lambda: None) -> None:
+    """Drops it in the background once `after` (e.g. its server's exit) has returned."""
+    admin_url = POSTGRES_ADMIN_URL
+
+    def drop_when_unused() -> None:
+        after()
+        drop(admin_url, name)
+
+    TEARDOWN.defer(drop_when_unused)
+
+
+def _database_url(backend: str, tmp_path: Path) -> str:
+    """A new database: an empty SQLite file in tmp_path (migrating one costs the server a few milliseconds), or a
+    fresh PostgreSQL database with the schema already migrated."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'fota.db'}"
+    return _postgres_database()[1]
 
 
 def start_server(
@@ -220,10 +138,7 @@ def start_server(
 ) -> RunningServer:
     """`allow_nosec`: the simulated devices of most tests speak plain CoAP, which the server refuses by default.
     `env_overrides` replace (an empty value: unset) the environment's entries, such as OUTBOUND_ALLOWANCE's."""
-    if backend == "sqlite":
-        database_url = f"sqlite:///{tmp_path / 'fota.db'}"
-    else:
-        _, database_url = _postgres_database()
+    database_url = _database_url(backend, tmp_path)
     admin_token = secrets.token_urlsafe(24)
     env = {
         **os.environ,
@@ -306,10 +221,66 @@ def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> 
         time.sleep(0.1)
 
 
-def _stop_and_cleanup(server: RunningServer) -> None:
-    server.stop()
-    if server.backend == "postgresql":
-        _drop_postgres_database(server.database_url.rsplit("/", 1)[1])
+def _stop_and_cleanup(server: RunningServer | InProcessServer) -> None:
+    """Stops the server and drops its database."""
+    if isinstance(server, InProcessServer):
+        server.stop()
+        if server.backend == "postgresql":
+            _drop_postgres_database(server.database_url.rsplit("/", 1)[1])
+        return
+    _retire([server], server.database_url.rsplit("/", 1)[1] if server.backend == "postgresql" else None)
+
+
+def _retire(servers: list[RunningServer], database: str | None) -> None:
+    """Signals every subprocess server now; waits for them to exit (one on PostgreSQL takes a second) in the
+    background, then drops their PostgreSQL `database`, if any."""
+    for server in servers:
+        server.close_clients()
+        server.process.terminate()
+
+    def exited() -> None:
+        for server in servers:
+            server.wait_for_exit()
+
+    if database is None:
+        TEARDOWN.defer(exited)
+    else:
+        _drop_postgres_database(database, exited)
+
+
+def start_in_process(backend: str, tmp_path: Path, **settings: object) -> InProcessServer:
+    """An in-process server on a new database; `settings` as in tests/in_process.py."""
+    return start_in_process_server(backend, _database_url(backend, tmp_path), **settings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _deferred_teardown() -> Iterator[None]:
+    """Set up before, hence torn down after, every other session fixture: waits for the servers' exits and the
+    databases' drops, then drops the templates."""
+    yield
+    TEARDOWN.wait()
+    DATABASES.drop_templates()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def in_process_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
+    running = start_in_process(request.param, tmp_path_factory.mktemp(f"in-process-{request.param}"))
+    yield running
+    _stop_and_cleanup(running)
+
+
+@pytest.fixture(params=BACKENDS)
+def private_in_process_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InProcessServer]:
+    running = start_in_process(request.param, tmp_path)
+    yield running
+    _stop_and_cleanup(running)
+
+
+@pytest.fixture
+def in_process_account(in_process_server: InProcessServer) -> Account:
+    return in_process_server.new_account()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -1,4 +1,4 @@
-"""Authentication and authorisation at the edges of the API, over real HTTP.
+"""Authentication and authorisation at the edges of the API, over HTTP to the app in this process.
 
 Every v3 route of the contract (§4, plus the `/reports/{acc}/campaigns` alias of row 17), every v2 route (§5, the
 three `/licenses/{acc}/cancel` routes among them) and every v1 route (§6) are driven from one route table through
@@ -22,7 +22,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, start_server
+from tests.conftest import BACKENDS, _stop_and_cleanup, start_in_process
+from tests.fota_server import Account, FotaServer
+from tests.in_process import InProcessServer
 
 V3 = "/api/fota/v3"
 V2 = "/api/fota/v2"
@@ -214,7 +216,7 @@ def fill(value: Any, ctx: dict[str, str]) -> Any:
 class Target:
     """An account with a device, a second device and a queued campaign: the things the route table names."""
 
-    server: RunningServer
+    server: FotaServer
     account: Account
     ctx: dict[str, str]
 
@@ -223,10 +225,10 @@ class Target:
         kwargs: dict[str, Any] = {"headers": headers}
         if route.body is not None:
             kwargs["json"] = fill(route.body, ctx)
-        return httpx.request(route.method, self.server.base_url + fill(route.path, ctx), **kwargs)
+        return self.server.http.request(route.method, fill(route.path, ctx), **kwargs)
 
 
-def make_target(server: RunningServer, with_campaign: bool = True) -> Target:
+def make_target(server: FotaServer, with_campaign: bool = True) -> Target:
     account = server.new_account()
     fw = server.new_firmware()
     imei, imei2 = luhn_imei(), luhn_imei()
@@ -257,7 +259,7 @@ def make_target(server: RunningServer, with_campaign: bool = True) -> Target:
     }
     if with_campaign:
         body = fill({**CAMPAIGN_BODY, "deviceList": ["{imei}"]}, ctx)
-        r = httpx.post(f"{server.base_url}{V3}/campaigns/firmware/{account.name}", json=body, headers=account.headers())
+        r = server.http.post(f"{V3}/campaigns/firmware/{account.name}", json=body, headers=account.headers())
         assert r.status_code == 200, r.text
         ctx["cid"] = r.json()["id"]
     return Target(server, account, ctx)
@@ -288,8 +290,14 @@ def bearer(token: str) -> dict[str, str]:
 # Fixtures
 
 
+@pytest.fixture(scope="session")
+def server(in_process_server: InProcessServer) -> InProcessServer:
+    """Nothing here needs a socket: this module's server is the app in this process (tests/in_process.py)."""
+    return in_process_server
+
+
 @pytest.fixture(scope="module")
-def target(server: RunningServer) -> Target:
+def target(server: FotaServer) -> Target:
     return make_target(server)
 
 
@@ -301,7 +309,7 @@ def tokens(target: Target) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def other_account(server: RunningServer) -> Account:
+def other_account(server: FotaServer) -> Account:
     return server.new_account()
 
 
@@ -321,14 +329,14 @@ class ExpiredTokens:
 @pytest.fixture(scope="module", params=BACKENDS)
 def expired(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExpiredTokens]:
     """One private server for the whole expired-token group: tokens issued, then the clock moved past 1 h."""
-    running = start_server(request.param, tmp_path_factory.mktemp(f"expired-{request.param}"))
+    running = start_in_process(request.param, tmp_path_factory.mktemp(f"expired-{request.param}"))
     try:
         target = make_target(running, with_campaign=False)
         old_bearer = target.account.token()
         old = {"bearer": old_bearer, "session": target.account.session(old_bearer)}
         running.advance(TOKEN_LIFETIME - 60)
-        probe = httpx.get(
-            f"{running.base_url}{V3}/subscriptions/{target.account.name}",
+        probe = running.http.get(
+            f"{V3}/subscriptions/{target.account.name}",
             headers={**bearer(old["bearer"]), "VZ-M2M-Token": old["session"]},
         )
         running.advance(61)
@@ -414,7 +422,7 @@ def test_bearer_and_session_of_different_accounts_are_refused(
     assert_error(r, r.status_code)
 
 
-def test_refused_calls_changed_nothing(server: RunningServer, target: Target) -> None:
+def test_refused_calls_changed_nothing(server: FotaServer, target: Target) -> None:
     """Runs after the refusals above: the campaign is still queued; nothing was licensed, registered, made."""
     with target.account.client() as api:
         campaign = api.get(f"/campaigns/{target.account.name}/{target.ctx['cid']}")
@@ -428,13 +436,13 @@ def test_refused_calls_changed_nothing(server: RunningServer, target: Target) ->
         assert callback.status_code in (200, 404), callback.text
         if callback.status_code == 200:
             assert not callback.json().get("url"), callback.json()
-    with httpx.Client(base_url=server.base_url, headers=target.account.headers()) as v2:
+    with server.client(headers=target.account.headers()) as v2:
         cancel = v2.get(f"{V2}/licenses/{target.account.name}/cancel").json()
         assert not cancel.get("deviceList"), cancel
 
 
 @pytest.fixture(scope="module")
-def control(server: RunningServer) -> tuple[Target, dict[str, str]]:
+def control(server: FotaServer) -> tuple[Target, dict[str, str]]:
     """A second target for the positive control, with its headers."""
     fresh = make_target(server)
     return fresh, fresh.account.headers()
@@ -445,8 +453,8 @@ def test_valid_tokens_pass_the_gate_on_every_route(control: tuple[Target, dict[s
     """The positive control: the same route table with the right tokens is routed and authorised."""
     fresh, headers = control
     if "/callbacks/" in route.path and route.method != "POST":  # these need a registered callback
-        r = httpx.post(
-            f"{fresh.server.base_url}{V3}/callbacks/{fresh.account.name}",
+        r = fresh.server.http.post(
+            f"{V3}/callbacks/{fresh.account.name}",
             json={"url": "https://callbacks.example.com/first"},
             headers=headers,
         )
@@ -488,8 +496,8 @@ def test_expired_tokens_are_401(
 
 def test_expired_bearer_cannot_open_a_session(expired: ExpiredTokens) -> None:
     account = expired.target.account
-    r = httpx.post(
-        f"{expired.target.server.base_url}{LOGIN_URL}",
+    r = expired.target.server.http.post(
+        LOGIN_URL,
         headers=bearer(expired.old["bearer"]),
         json={"username": account.username, "password": account.password},
     )
@@ -502,8 +510,8 @@ def test_expired_bearer_cannot_open_a_session(expired: ExpiredTokens) -> None:
 
 def test_token_with_valid_client_credentials_is_a_bearer_token(target: Target) -> None:
     account = target.account
-    r = httpx.post(
-        target.server.base_url + TOKEN_URL,
+    r = target.server.http.post(
+        TOKEN_URL,
         auth=(account.client_id, account.client_secret),
         data={"grant_type": "client_credentials"},
     )
@@ -524,8 +532,8 @@ def assert_oauth_error(r: httpx.Response, status: int, error: str) -> None:
 
 
 def test_token_with_bad_client_secret_is_401_invalid_client(target: Target) -> None:
-    r = httpx.post(
-        target.server.base_url + TOKEN_URL,
+    r = target.server.http.post(
+        TOKEN_URL,
         auth=(target.account.client_id, "wrong-secret"),
         data={"grant_type": "client_credentials"},
     )
@@ -533,8 +541,8 @@ def test_token_with_bad_client_secret_is_401_invalid_client(target: Target) -> N
 
 
 def test_token_with_unknown_client_is_401_invalid_client(target: Target) -> None:
-    r = httpx.post(
-        target.server.base_url + TOKEN_URL,
+    r = target.server.http.post(
+        TOKEN_URL,
         auth=("no-such-client-" + uuid.uuid4().hex, "secret"),
         data={"grant_type": "client_credentials"},
     )
@@ -542,20 +550,20 @@ def test_token_with_unknown_client_is_401_invalid_client(target: Target) -> None
 
 
 def test_token_without_client_authentication_is_401_invalid_client(target: Target) -> None:
-    r = httpx.post(target.server.base_url + TOKEN_URL, data={"grant_type": "client_credentials"})
+    r = target.server.http.post(TOKEN_URL, data={"grant_type": "client_credentials"})
     assert_oauth_error(r, 401, "invalid_client")
 
 
 def test_token_without_grant_type_is_400_invalid_request(target: Target) -> None:
     credentials = (target.account.client_id, target.account.client_secret)
-    r = httpx.post(target.server.base_url + TOKEN_URL, auth=credentials, data={"scope": "fota"})
+    r = target.server.http.post(TOKEN_URL, auth=credentials, data={"scope": "fota"})
     assert_oauth_error(r, 400, "invalid_request")
 
 
 @pytest.mark.parametrize("grant_type", ["password", "authorization_code", "refresh_token", "nonsense"])
 def test_token_with_wrong_grant_type_is_400_unsupported_grant_type(target: Target, grant_type: str) -> None:
     credentials = (target.account.client_id, target.account.client_secret)
-    r = httpx.post(target.server.base_url + TOKEN_URL, auth=credentials, data={"grant_type": grant_type})
+    r = target.server.http.post(TOKEN_URL, auth=credentials, data={"grant_type": grant_type})
     assert_oauth_error(r, 400, "unsupported_grant_type")
 
 
@@ -564,9 +572,7 @@ def test_token_with_wrong_grant_type_is_400_unsupported_grant_type(target: Targe
 
 
 def login(target: Target, headers: dict[str, str], username: str, password: str) -> httpx.Response:
-    return httpx.post(
-        target.server.base_url + LOGIN_URL, headers=headers, json={"username": username, "password": password}
-    )
+    return target.server.http.post(LOGIN_URL, headers=headers, json={"username": username, "password": password})
 
 
 def test_login_without_bearer_is_401(target: Target) -> None:
@@ -606,22 +612,22 @@ def test_logout_revokes_the_session_token_only(target: Target) -> None:
     token = account.token()
     doomed, survivor = account.session(token), account.session(token)
     assert doomed != survivor
-    subscription = f"{target.server.base_url}{V3}/subscriptions/{account.name}"
-    assert httpx.get(subscription, headers={**bearer(token), "VZ-M2M-Token": doomed}).status_code == 200
+    subscription = f"{V3}/subscriptions/{account.name}"
+    assert target.server.http.get(subscription, headers={**bearer(token), "VZ-M2M-Token": doomed}).status_code == 200
 
-    r = httpx.post(target.server.base_url + LOGOUT_URL, headers={**bearer(token), "VZ-M2M-Token": doomed})
+    r = target.server.http.post(LOGOUT_URL, headers={**bearer(token), "VZ-M2M-Token": doomed})
     assert r.status_code == 200, r.text
     assert r.json()["sessionToken"] == doomed
 
-    revoked = httpx.get(subscription, headers={**bearer(token), "VZ-M2M-Token": doomed})
+    revoked = target.server.http.get(subscription, headers={**bearer(token), "VZ-M2M-Token": doomed})
     assert_error(revoked, 401, "Unauthorized")
-    again = httpx.post(target.server.base_url + LOGOUT_URL, headers={**bearer(token), "VZ-M2M-Token": doomed})
+    again = target.server.http.post(LOGOUT_URL, headers={**bearer(token), "VZ-M2M-Token": doomed})
     assert_error(again, 401, "Unauthorized")
-    assert httpx.get(subscription, headers={**bearer(token), "VZ-M2M-Token": survivor}).status_code == 200
+    assert target.server.http.get(subscription, headers={**bearer(token), "VZ-M2M-Token": survivor}).status_code == 200
 
 
 def test_logout_without_session_token_is_401(target: Target, tokens: dict[str, str]) -> None:
-    assert_error(httpx.post(target.server.base_url + LOGOUT_URL, headers=bearer(tokens["bearer"])), 401)
+    assert_error(target.server.http.post(LOGOUT_URL, headers=bearer(tokens["bearer"])), 401)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -698,7 +704,7 @@ def test_admin_api_without_the_admin_token_is_401(
     elif method == "PUT":
         kwargs["content"] = b"\x00firmware image"
         headers["Content-Type"] = "application/octet-stream"
-    r = httpx.request(method, f"{target.server.base_url}/admin/v1{fill(path, ctx)}", **kwargs)
+    r = target.server.http.request(method, f"/admin/v1{fill(path, ctx)}", **kwargs)
     assert_error(r, 401)
     if path == "/accounts":  # nothing was created: the same name is still free for the real admin
         created = target.server.admin.post("/accounts", json=kwargs["json"])

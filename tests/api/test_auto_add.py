@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, RunningServer
+from tests.fota_server import Account, FotaServer
 
 
 def luhn_imei() -> str:
@@ -37,7 +37,7 @@ def luhn_imei() -> str:
 
 @dataclass
 class AutoCampaign:
-    server: RunningServer
+    server: FotaServer
     account: Account
     fw: dict[str, str]
     cid: str
@@ -45,7 +45,7 @@ class AutoCampaign:
     headers: dict[str, str]  # the clock moves at most once per test, and tokens are renewed when it does
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self.headers)
+        return self.server.client("/api/fota/v3", headers=self.headers)
 
     def device(self, **changes: str) -> dict[str, str]:
         """A device matching the campaign's firmware, with `changes` applied."""
@@ -77,7 +77,7 @@ class AutoCampaign:
 
 
 def start_auto_campaign(
-    server: RunningServer,
+    server: FotaServer,
     license_count: int = 20,
     end_in_days: int = 5,
     make: str = "SEQUANS Communications",
@@ -128,8 +128,8 @@ def start_auto_campaign(
 
 
 @pytest.fixture
-def campaign(server: RunningServer) -> AutoCampaign:
-    return start_auto_campaign(server)
+def campaign(in_process_server: FotaServer) -> AutoCampaign:
+    return start_auto_campaign(in_process_server)
 
 
 def test_matching_device_provisioned_later_is_enrolled_and_licensed(campaign: AutoCampaign) -> None:
@@ -195,7 +195,8 @@ def test_matching_device_of_another_account_is_not_enrolled(campaign: AutoCampai
     assert not r.json().get("deviceList") and not r.json()["assignedLicenses"], r.json()
 
 
-def test_auto_add_stops_when_the_pool_is_empty(server: RunningServer) -> None:
+def test_auto_add_stops_when_the_pool_is_empty(in_process_server: FotaServer) -> None:
+    server = in_process_server
     campaign = start_auto_campaign(server, license_count=1)
     late = campaign.device()
     campaign.provision(late)
@@ -203,7 +204,8 @@ def test_auto_add_stops_when_the_pool_is_empty(server: RunningServer) -> None:
     assert campaign.licenses() == {campaign.seed_device}
 
 
-def test_no_auto_add_after_the_campaign_ended(private_server: RunningServer) -> None:
+def test_no_auto_add_after_the_campaign_ended(private_in_process_server: FotaServer) -> None:
+    private_server = private_in_process_server
     campaign = start_auto_campaign(private_server, end_in_days=0)
     today = private_server.now().date()
     private_server.set_clock(datetime.combine(today + timedelta(days=1), time(1), tzinfo=UTC))
@@ -221,7 +223,8 @@ def test_no_auto_add_after_the_campaign_ended(private_server: RunningServer) -> 
     assert campaign.licenses() == {campaign.seed_device}
 
 
-def test_campaign_without_auto_add_enrols_nobody_later(server: RunningServer) -> None:
+def test_campaign_without_auto_add_enrols_nobody_later(in_process_server: FotaServer) -> None:
+    server = in_process_server
     account = server.new_account()
     fw = server.new_firmware(firmware_from=f"SR2.0.0.0-{secrets.randbelow(10**5):05d}")
     first, late = (

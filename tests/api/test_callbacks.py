@@ -1,6 +1,7 @@
-"""Callbacks end to end (issue 3 item 5): a real receiver on 127.0.0.1 gets signed events from the real server.
+"""Callbacks end to end (issue 3 item 5): a real receiver on 127.0.0.1 gets signed events from the server.
 
-Events go through the outbox and the delivery loop; retries follow the simulated clock, which the tests move.
+Events go through the outbox and the delivery loop of the app in this process; retries follow the simulated clock,
+which the tests move. A test knows that nothing more will arrive once the account's outbox has settled.
 Signatures are checked with the recipe of docs/callbacks.md, executed as written.
 """
 
@@ -19,9 +20,12 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from fota.adapters.storage.database import make_engine
+from fota.adapters.storage.tables import outbox
 from tests.api.test_lifecycle import Fleet, make_fleet, midnight, parse_time
-from tests.conftest import RunningServer
+from tests.fota_server import FotaServer
 from tests.unit.test_callback_delivery import documented_verify
 
 verify = documented_verify()
@@ -119,7 +123,7 @@ def register(fleet: Fleet, url: str) -> str:
     return str(secret)
 
 
-def delivery_log(server: RunningServer, account: str) -> list[dict[str, Any]]:
+def delivery_log(server: FotaServer, account: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     before: int | None = None
     while True:
@@ -136,11 +140,11 @@ def delivery_log(server: RunningServer, account: str) -> list[dict[str, Any]]:
             return entries
 
 
-def attempts_per_event(server: RunningServer, account: str) -> Counter[str]:
+def attempts_per_event(server: FotaServer, account: str) -> Counter[str]:
     return Counter(e["eventId"] for e in delivery_log(server, account))
 
 
-def each_attempted(server: RunningServer, account: str, events: int, times: int) -> Callable[[], bool]:
+def each_attempted(server: FotaServer, account: str, events: int, times: int) -> Callable[[], bool]:
     """A condition: the delivery log shows `events` events, each attempted at least `times` times."""
 
     def check() -> bool:
@@ -150,6 +154,30 @@ def each_attempted(server: RunningServer, account: str, events: int, times: int)
     return check
 
 
+def wait_until_outbox_settled(server: FotaServer, *accounts: str) -> None:
+    """Waits until no callback event of these accounts is due or in flight: each one was delivered or given up, and
+    its delivery is logged, so no request is left to reach a receiver (events are enqueued with the change itself)."""
+    engine = make_engine(server.database_url)
+
+    def settled() -> bool:
+        with engine.connect() as connection:
+            unfinished = connection.execute(
+                select(func.count())
+                .select_from(outbox)
+                .where(
+                    outbox.c.account_name.in_(accounts),
+                    outbox.c.delivered_at.is_(None),
+                    outbox.c.given_up_at.is_(None),
+                )
+            ).scalar_one()
+        return unfinished == 0
+
+    try:
+        wait_until(settled, f"the outbox of {', '.join(accounts)} to settle")
+    finally:
+        engine.dispose()
+
+
 def closed_port_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,8 +185,10 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/unreachable"
 
 
-def test_campaign_lifecycle_events_are_delivered_signed(private_server: RunningServer, receiver: Receiver) -> None:
-    server = private_server
+def test_campaign_lifecycle_events_are_delivered_signed(
+    private_in_process_server: FotaServer, receiver: Receiver
+) -> None:
+    server = private_in_process_server
     fleet = make_fleet(server)
     silent = make_fleet(server)  # an account without a callback: no events for it
     secret = register(fleet, receiver.url)
@@ -177,7 +207,7 @@ def test_campaign_lifecycle_events_are_delivered_signed(private_server: RunningS
     device_expected = {(d, s) for d in fleet.devices for s in ("UpgradePending", "CampaignCancelled")}
     total = len(campaign_expected) + len(device_expected)
     wait_until(lambda: len(receiver.by_event()) >= total, f"{total} events")
-    time.sleep(1.5)  # anything extra would have arrived by now
+    wait_until_outbox_settled(server, fleet.acc, silent.acc)  # anything extra has arrived by now
 
     received = receiver.snapshot()
     assert len(received) == total, [r.event for r in received]
@@ -214,8 +244,8 @@ def test_campaign_lifecycle_events_are_delivered_signed(private_server: RunningS
     assert delivery_log(server, silent.acc) == []
 
 
-def test_failed_deliveries_are_retried_with_the_same_event_id(private_server: RunningServer) -> None:
-    server = private_server
+def test_failed_deliveries_are_retried_with_the_same_event_id(private_in_process_server: FotaServer) -> None:
+    server = private_in_process_server
     receiver = Receiver(policy=lambda seen: 500 if seen <= 2 else 200)
     try:
         fleet = make_fleet(server)
@@ -228,7 +258,7 @@ def test_failed_deliveries_are_retried_with_the_same_event_id(private_server: Ru
         server.advance(10)
         wait_until(each_attempted(server, fleet.acc, 2, 3), "third attempts")
         server.advance(3600)
-        time.sleep(1.5)
+        wait_until_outbox_settled(server, fleet.acc)
 
         grouped = receiver.by_event()
         assert len(grouped) == 2
@@ -250,8 +280,8 @@ def test_failed_deliveries_are_retried_with_the_same_event_id(private_server: Ru
         receiver.close()
 
 
-def test_unreachable_url_backs_off_and_gives_up(private_server: RunningServer) -> None:
-    server = private_server
+def test_unreachable_url_backs_off_and_gives_up(private_in_process_server: FotaServer) -> None:
+    server = private_in_process_server
     url = closed_port_url()
     fleet = make_fleet(server)
     register(fleet, url)
@@ -272,7 +302,7 @@ def test_unreachable_url_backs_off_and_gives_up(private_server: RunningServer) -
             if attempt < limit:
                 server.advance(min(5 * 2 ** (attempt - 1), 3600))
         server.advance(4 * 3600)
-        time.sleep(1.5)
+        wait_until_outbox_settled(server, fleet.acc, dropped.acc)
 
         log = delivery_log(server, fleet.acc)
         assert len(log) == 2 * limit, "given up after the limit"

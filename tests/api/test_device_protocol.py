@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import httpx
 
-from tests.conftest import RunningServer
+from tests.fota_server import FotaServer
 
 IMAGE = random.Random(3).randbytes(3000)
 
 
-def test_http_device_upgrades_through_the_poll_protocol(private_server: RunningServer) -> None:
-    server = private_server
+def test_http_device_upgrades_through_the_poll_protocol(private_in_process_server: FotaServer) -> None:
+    server = private_in_process_server
     account = server.new_account()
     firmware = server.new_firmware(
         make="Acme", model="Meter-7", firmware_from="4.1", firmware_to="4.2", protocol="HTTP"
@@ -27,10 +27,10 @@ def test_http_device_upgrades_through_the_poll_protocol(private_server: RunningS
     r = server.admin.post(f"/accounts/{account.name}/devices/{imei}/key")
     assert r.status_code == 201, r.text
     key = r.json()["deviceKey"]
-    url = f"{server.base_url}/device/v1/devices/{imei}/checkin"
+    url = f"/device/v1/devices/{imei}/checkin"
 
     def check_in(firmware: str, state: int = 0, result: int = 0, device_key: str = key) -> httpx.Response:
-        return httpx.post(
+        return server.http.post(
             url,
             json={"firmware": firmware, "state": state, "updateResult": result},
             headers={"Authorization": f"Bearer {device_key}"},
@@ -67,7 +67,7 @@ def test_http_device_upgrades_through_the_poll_protocol(private_server: RunningS
     assert instruction["action"] == "download"
     assert (instruction["campaignId"], instruction["firmwareTo"]) == (campaign_id, "4.2")
     assert (instruction["size"], instruction["sha256"]) == (len(IMAGE), hashlib.sha256(IMAGE).hexdigest())
-    package = httpx.get(instruction["packageUrl"])
+    package = server.http.get(instruction["packageUrl"])
     assert package.status_code == 200 and package.content == IMAGE
 
     assert check_in("4.1", state=1).json() == {"action": "none"}  # still downloading
@@ -89,8 +89,8 @@ def test_http_device_upgrades_through_the_poll_protocol(private_server: RunningS
         assert [(d["deviceId"], d["firmware"]) for d in devices] == [(imei, "4.2")]
 
 
-def test_http_device_failure_result_is_reported(private_server: RunningServer) -> None:
-    server = private_server
+def test_http_device_failure_result_is_reported(private_in_process_server: FotaServer) -> None:
+    server = private_in_process_server
     account = server.new_account()
     firmware = server.new_firmware(make="Acme", model="Meter-8", firmware_from="1", firmware_to="2", protocol="HTTP")
     assert server.admin.put(f"/firmware/{firmware['firmwareName']}/image", content=IMAGE).status_code == 200
@@ -115,11 +115,11 @@ def test_http_device_failure_result_is_reported(private_server: RunningServer) -
         )
         campaign_id = r.json()["id"]
     server.advance(0)
-    url = f"{server.base_url}/device/v1/devices/{imei}/checkin"
+    url = f"/device/v1/devices/{imei}/checkin"
     headers = {"Authorization": f"Bearer {key}"}
-    assert httpx.post(url, json={"firmware": "1"}, headers=headers).json()["action"] == "download"
+    assert server.http.post(url, json={"firmware": "1"}, headers=headers).json()["action"] == "download"
     # Unsupported package type (6) is final: no retry.
-    assert httpx.post(url, json={"firmware": "1", "state": 0, "updateResult": 6}, headers=headers).json() == {
+    assert server.http.post(url, json={"firmware": "1", "state": 0, "updateResult": 6}, headers=headers).json() == {
         "action": "none"
     }
     with account.client() as client:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, RunningServer
+from tests.fota_server import Account, FotaServer
 
 V2 = "/api/fota/v2"
 
@@ -99,14 +99,14 @@ def run_together(jobs: list[Any], workers: int) -> list[Any]:
 # Concurrency
 
 
-def test_parallel_assigns_never_overcommit_the_pool(server: RunningServer) -> None:
+def test_parallel_assigns_never_overcommit_the_pool(in_process_server: FotaServer) -> None:
+    server = in_process_server
     n = 20
     account = server.new_account(license_count=n)
     fw = server.new_firmware()
     imeis = provision(account, fw, 3 * n)
     chunks = [imeis[i : i + 2] for i in range(0, len(imeis), 2)]  # 30 requests of 2 devices
     headers = account.headers()
-    base = f"{server.base_url}/api/fota/v3"
 
     done = threading.Event()
     seen: list[int] = []
@@ -114,7 +114,7 @@ def test_parallel_assigns_never_overcommit_the_pool(server: RunningServer) -> No
 
     def watch() -> None:
         """Reads the summary over and over while the assigns run."""
-        with httpx.Client(base_url=base, headers=headers) as api:
+        with server.client("/api/fota/v3", headers=headers) as api:
             while not done.is_set():
                 r = api.get(f"/licenses/{account.name}")
                 if r.status_code != 200:
@@ -124,7 +124,7 @@ def test_parallel_assigns_never_overcommit_the_pool(server: RunningServer) -> No
 
     def assign(chunk: list[str]) -> Any:
         def call() -> httpx.Response:
-            with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
+            with server.client("/api/fota/v3", headers=headers) as api:
                 return api.post(f"/licenses/{account.name}/assign", json={"deviceList": chunk})
 
         return call
@@ -155,7 +155,7 @@ def test_parallel_assigns_never_overcommit_the_pool(server: RunningServer) -> No
     assert not watch_errors, watch_errors
     assert seen, "the summary was never read during the assigns"
     assert max(seen) <= n, f"the summary showed {max(seen)} > {n} assigned licenses"
-    with httpx.Client(base_url=base, headers=account.headers()) as api:
+    with server.client("/api/fota/v3", headers=account.headers()) as api:
         final = summary(api, account.name)
         assert final["assignedLicenses"] == n
         assert final.get("totalLicenses") == n
@@ -165,7 +165,8 @@ def test_parallel_assigns_never_overcommit_the_pool(server: RunningServer) -> No
         assert (subscription["licenseCount"], subscription["licenseUsedCount"]) == (n, n), subscription
 
 
-def test_parallel_auto_licensing_campaign_creates_share_one_pool(server: RunningServer) -> None:
+def test_parallel_auto_licensing_campaign_creates_share_one_pool(in_process_server: FotaServer) -> None:
+    server = in_process_server
     n = 10
     account = server.new_account(license_count=n)
     fw = server.new_firmware()
@@ -173,7 +174,6 @@ def test_parallel_auto_licensing_campaign_creates_share_one_pool(server: Running
     groups = [imeis[i : i + 5] for i in range(0, len(imeis), 5)]  # 6 campaigns of 5 devices
     today = server.now().date()
     headers = account.headers()
-    base = f"{server.base_url}/api/fota/v3"
 
     def create(devices: list[str]) -> Any:
         body = {
@@ -191,7 +191,7 @@ def test_parallel_auto_licensing_campaign_creates_share_one_pool(server: Running
         }
 
         def call() -> httpx.Response:
-            with httpx.Client(base_url=base, headers=headers, timeout=60) as api:
+            with server.client("/api/fota/v3", headers=headers) as api:
                 return api.post(f"/campaigns/firmware/{account.name}", json=body)
 
         return call
@@ -199,7 +199,7 @@ def test_parallel_auto_licensing_campaign_creates_share_one_pool(server: Running
     responses = run_together([create(g) for g in groups], workers=len(groups))
 
     enrolled: set[str] = set()
-    with httpx.Client(base_url=base, headers=account.headers()) as api:
+    with server.client("/api/fota/v3", headers=account.headers()) as api:
         for group, r in zip(groups, responses, strict=True):
             assert r.status_code in (200, 400), f"{group}: {r.status_code} {r.text}"
             if r.status_code != 200:
@@ -234,7 +234,8 @@ def statuses_of(r: httpx.Response) -> dict[str, str]:
     return {k: v["status"] for k, v in results(r).items()}
 
 
-def test_assign_and_remove_round_trip(server: RunningServer) -> None:
+def test_assign_and_remove_round_trip(in_process_server: FotaServer) -> None:
+    server = in_process_server
     account = server.new_account(license_count=5)
     fw = server.new_firmware()
     a, b, c, d = provision(account, fw, 4)
@@ -286,7 +287,8 @@ def test_assign_and_remove_round_trip(server: RunningServer) -> None:
         assert summary(api, account.name)["assignedLicenses"] == 5
 
 
-def test_license_of_a_device_in_a_live_campaign_cannot_be_removed(server: RunningServer) -> None:
+def test_license_of_a_device_in_a_live_campaign_cannot_be_removed(in_process_server: FotaServer) -> None:
+    server = in_process_server
     account = server.new_account(license_count=5)
     fw = server.new_firmware()
     (imei,) = provision(account, fw, 1)
@@ -318,10 +320,9 @@ def test_license_of_a_device_in_a_live_campaign_cannot_be_removed(server: Runnin
 
 
 @pytest.fixture
-def v2(account: Account) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=f"{account.server.base_url}{V2}/licenses/{account.name}", headers=account.headers()
-    ) as client:
+def v2(in_process_account: Account) -> Iterator[httpx.Client]:
+    account = in_process_account
+    with account.server.client(f"{V2}/licenses/{account.name}", headers=account.headers()) as client:
         yield client
 
 
@@ -347,7 +348,8 @@ def test_cancel_list_starts_empty(v2: httpx.Client) -> None:
     assert (body["count"], body["deviceList"], body["hasMoreData"]) == (0, [], False)
 
 
-def test_cancel_list_post_without_type_replaces_and_append_adds(v2: httpx.Client, account: Account) -> None:
+def test_cancel_list_post_without_type_replaces_and_append_adds(v2: httpx.Client, in_process_account: Account) -> None:
+    account = in_process_account
     fw = account.server.new_firmware()
     a, b, c, d = provision(account, fw, 4)
 
@@ -363,7 +365,8 @@ def test_cancel_list_post_without_type_replaces_and_append_adds(v2: httpx.Client
     assert listed["deviceList"] == [d] and listed["count"] == 1
 
 
-def test_cancel_list_delete_drops_the_list(v2: httpx.Client, account: Account) -> None:
+def test_cancel_list_delete_drops_the_list(v2: httpx.Client, in_process_account: Account) -> None:
+    account = in_process_account
     fw = account.server.new_firmware()
     a, b = provision(account, fw, 2)
     post_list(v2, {"deviceList": [a, b]})
@@ -376,19 +379,19 @@ def test_cancel_list_delete_drops_the_list(v2: httpx.Client, account: Account) -
     assert cancel_list(v2)["deviceList"] == [b]
 
 
-def test_cancel_list_is_per_account(v2: httpx.Client, account: Account) -> None:
+def test_cancel_list_is_per_account(v2: httpx.Client, in_process_account: Account) -> None:
+    account = in_process_account
     fw = account.server.new_firmware()
     (a,) = provision(account, fw, 1)
     post_list(v2, {"deviceList": [a]})
     other = account.server.new_account()
-    with httpx.Client(
-        base_url=f"{account.server.base_url}{V2}/licenses/{other.name}", headers=other.headers()
-    ) as client:
+    with account.server.client(f"{V2}/licenses/{other.name}", headers=other.headers()) as client:
         assert cancel_list(client)["deviceList"] == []
     assert cancel_list(v2)["deviceList"] == [a]
 
 
-def test_cancel_list_does_not_remove_licenses(v2: httpx.Client, account: Account) -> None:
+def test_cancel_list_does_not_remove_licenses(v2: httpx.Client, in_process_account: Account) -> None:
+    account = in_process_account
     fw = account.server.new_firmware()
     a, b = provision(account, fw, 2)
     with account.client() as api:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, RunningServer
+from tests.fota_server import Account, FotaServer
 
 QUEUED = ("CampaignQueued", "CampaignRequestQueued")
 
@@ -64,7 +64,7 @@ def assert_error(r: httpx.Response, status: int, code: str | None = None) -> Non
 class Fleet:
     """An account on a private server with firmware and licensed-on-demand devices."""
 
-    server: RunningServer
+    server: FotaServer
     account: Account
     fw: dict[str, str]
     devices: list[str]
@@ -84,7 +84,7 @@ class Fleet:
         now = self.server.now()
         if self._headers is None or self._headers[0] != now:
             self._headers = (now, self.account.headers())
-        return httpx.Client(base_url=f"{self.server.base_url}/api/fota/v3", headers=self._headers[1])
+        return self.server.client("/api/fota/v3", headers=self._headers[1])
 
     def day(self, offset: int) -> date:
         return self.today + timedelta(days=offset)
@@ -184,7 +184,7 @@ class Fleet:
             return api.put(f"/campaigns/firmware/{self.acc}/{cid}", json=body)
 
 
-def make_fleet(server: RunningServer) -> Fleet:
+def make_fleet(server: FotaServer) -> Fleet:
     account = server.new_account(license_count=20)
     fw = server.new_firmware()
     imeis = [luhn_imei() for _ in range(3)]
@@ -205,8 +205,8 @@ def make_fleet(server: RunningServer) -> Fleet:
 
 
 @pytest.fixture
-def fleet(private_server: RunningServer) -> Fleet:
-    return make_fleet(private_server)
+def fleet(private_in_process_server: FotaServer) -> Fleet:
+    return make_fleet(private_in_process_server)
 
 
 def windows_of(campaign: dict[str, Any]) -> list[tuple[int, int]]:
@@ -304,15 +304,17 @@ def test_abort_after_start(fleet: Fleet) -> None:
     assert fleet.device_statuses(again["id"])[fleet.devices[0]]["status"] == "UpgradePending"
 
 
-def test_campaign_starting_today_is_scheduled_on_the_next_tick(server: RunningServer) -> None:
+def test_campaign_starting_today_is_scheduled_on_the_next_tick(in_process_server: FotaServer) -> None:
     """docs/behaviour.md: a campaign that starts today is scheduled on the engine's next tick (clock untouched)."""
+    server = in_process_server
     fleet = make_fleet(server)
     cid = fleet.create(start=0, end=2)["id"]
     server.advance(0)  # runs the engine now instead of waiting for its next second
     assert fleet.status(cid) == "CampaignScheduled"
 
 
-def test_delete_on_the_start_day_aborts(server: RunningServer) -> None:
+def test_delete_on_the_start_day_aborts(in_process_server: FotaServer) -> None:
+    server = in_process_server
     fleet = make_fleet(server)
     cid = fleet.create(start=0, end=2)["id"]
     r = fleet.delete(cid)

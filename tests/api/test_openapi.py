@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tests.fota_server import FotaServer
 
 V3 = "/api/fota/v3"
 V2 = "/api/fota/v2"
@@ -97,8 +96,9 @@ WITH_BODY = {
 
 
 @pytest.fixture(scope="module")
-def spec(server: RunningServer) -> dict[str, Any]:
-    r = httpx.get(f"{server.base_url}/openapi.json")
+def spec(in_process_server: FotaServer) -> dict[str, Any]:
+    server = in_process_server
+    r = server.http.get("/openapi.json")
     assert r.status_code == 200
     return dict(r.json())
 
@@ -156,14 +156,15 @@ def test_campaign_schemas_spell_the_wire_names(spec: dict[str, Any]) -> None:
     assert "deviceFirmwarVersionList" in firmware_list
 
 
-def test_docs_page_renders_the_spec(server: RunningServer) -> None:
-    r = httpx.get(f"{server.base_url}/docs")
+def test_docs_page_renders_the_spec(in_process_server: FotaServer) -> None:
+    server = in_process_server
+    r = server.http.get("/docs")
     assert r.status_code == 200
     assert "/openapi.json" in r.text
     assert "cdn." not in r.text, "the docs page must work without the internet"
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
         assert f"/docs/static/{asset}" in r.text
-        assert httpx.get(f"{server.base_url}/docs/static/{asset}").status_code == 200
+        assert server.http.get(f"/docs/static/{asset}").status_code == 200
 
 
 V1 = "/api/fota/v1"

@@ -95,6 +95,9 @@ def test_http_devices_download_and_install_only_in_their_windows(private_server:
         server.set_clock(at(day1, 19))  # install window, download window closed
         assert late.poll() == "none", "no package is offered outside a download window"
         assert early.poll() == "update" and early.firmware == TO
+        # The result comes a simulated minute after the "update" answer: the callbacks of the two are ordered by
+        # their updateTime below, which must not be the same instant.
+        server.advance(60)
         early.poll()  # reports the result
 
         server.set_clock(at(day2, 4))
@@ -102,7 +105,8 @@ def test_http_devices_download_and_install_only_in_their_windows(private_server:
         assert late.poll() == "none"
         server.set_clock(at(day2, 20))
         assert late.poll() == "update"
-        late.poll()
+        server.advance(60)
+        late.poll()  # reports the result
         assert (early.actions, late.actions) == (["download", "update"], ["download", "update"])
 
         sdk = sdk_session(account)  # the clock moved past the first session's lifetime

@@ -1,4 +1,5 @@
-"""Request validation over real HTTP: every bad request is a 4xx with a clear message, never a 500.
+"""Request validation over HTTP (to the app in this process): every bad request is a 4xx with a clear message,
+never a 500.
 
 docs/behaviour.md fixes the codes: 400 `InvalidRequest` for malformed JSON, wrong types, missing fields and
 bad values (windows, dates, IMEIs, enums); 404 `NotFound` for an unknown campaign or device of the caller's
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, RunningServer
+from tests.fota_server import Account, FotaServer
 
 V3 = "/api/fota/v3"
 V2 = "/api/fota/v2"
@@ -84,7 +85,7 @@ def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dic
 class Ctx:
     """One account on the shared server: firmware, free devices and one queued campaign."""
 
-    server: RunningServer
+    server: FotaServer
     account: Account
     fw: dict[str, str]
     free: list[str]  # devices in no campaign
@@ -94,7 +95,7 @@ class Ctx:
     headers: dict[str, str]  # the shared server's clock stays put, so these stay valid
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.server.base_url, headers=self.headers)
+        return self.server.client(headers=self.headers)
 
     def campaign_body(self, **changes: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -129,8 +130,9 @@ class Ctx:
 
 
 @pytest.fixture(scope="module")
-def ctx(server: RunningServer) -> Ctx:
+def ctx(in_process_server: FotaServer) -> Ctx:
     """Its campaign starts in three days, so that engine runs by other tests leave it `CampaignQueued`."""
+    server = in_process_server
     account = server.new_account(license_count=50)
     fw = server.new_firmware()
     devices = [device(fw) for _ in range(4)]
@@ -431,7 +433,7 @@ def test_campaign_of_another_account_is_404_under_your_own(ctx: Ctx, index: int)
             "startDate": (ctx.today + timedelta(days=2)).isoformat(),
             "endDate": (ctx.today + timedelta(days=6)).isoformat(),
         }
-    with httpx.Client(base_url=ctx.server.base_url, headers=other.headers()) as api:
+    with ctx.server.client(headers=other.headers()) as api:
         r = api.request(method, path, json=body) if body is not None else api.request(method, path)
     assert_error(r, 404, "NotFound")
     with ctx.api() as api:
@@ -448,7 +450,7 @@ def test_unknown_device_history_is_404(ctx: Ctx) -> None:
 
 def test_device_of_another_account_history_is_404(ctx: Ctx) -> None:
     other = ctx.server.new_account()
-    with httpx.Client(base_url=ctx.server.base_url, headers=other.headers()) as api:
+    with ctx.server.client(headers=other.headers()) as api:
         assert_error(api.get(f"{V3}/reports/{other.name}/devices/{ctx.enrolled}"), 404, "NotFound")
 
 
@@ -600,7 +602,7 @@ def test_v2_cancel_list_accepts_json_labelled_star_star(ctx: Ctx) -> None:
     account = ctx.server.new_account()
     imei = luhn_imei()
     account.add_devices([device(ctx.fw, imei)])
-    with httpx.Client(base_url=ctx.server.base_url, headers=account.headers()) as api:
+    with ctx.server.client(headers=account.headers()) as api:
         payload = json.dumps({"deviceList": [imei]}).encode()
         r = api.post(f"{V2}/licenses/{account.name}/cancel", content=payload, headers={"Content-Type": "*/*"})
         assert r.status_code == 200, r.text

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from fota.adapters.cli import campaigns as campaigns_cli
 from fota.adapters.cli.main import app
 from fota.adapters.cli.thingspace import ApiError, Credentials, ThingSpace
 from tests.cli.test_admin_cli import failed, header, ok_fields, ok_json, row
@@ -278,25 +279,39 @@ def ok_json_lines(result: Result) -> list[Any]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_watch_follows_the_campaign_until_it_and_its_devices_are_final(fleet: Fleet) -> None:
+def test_watch_follows_the_campaign_until_it_and_its_devices_are_final(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
     created = fleet.create(fleet.devices[:3])
     path = f"/campaigns/{fleet.acc}/{created['id']}"
     headers = fleet.account.headers()
+    # Whether each refresh of the watch found the campaign final: the cancel waits until the watch has refreshed.
+    finished: list[bool] = []
+    take_snapshot = campaigns_cli.snapshot
 
-    def cancel_later() -> None:
-        time.sleep(1.5)
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        shot = take_snapshot(*args, **kwargs)
+        finished.append(shot.finished)
+        return shot
+
+    monkeypatch.setattr(campaigns_cli, "snapshot", recorded)
+
+    def cancel_once_watched() -> None:
+        deadline = time.monotonic() + 30
+        while len(finished) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         with httpx.Client(base_url=f"{fleet.server.base_url}/api/fota/v3", headers=headers) as api:
             assert api.delete(path).status_code == 200
 
-    canceller = threading.Thread(target=cancel_later)
-    started = time.monotonic()
+    canceller = threading.Thread(target=cancel_once_watched)
     canceller.start()
     try:
         result = fleet.cli("campaigns", "watch", created["id"], "--interval", "0.2")
     finally:
         canceller.join()
     assert result.exit_code == 0, result.output
-    assert time.monotonic() - started >= 1.5, "watch returned before the campaign was final"
+    assert finished[:2] == [False, False], "the watch refreshed while the campaign went on"
+    assert finished[-1] and not any(finished[:-1]), f"watch returned exactly when the campaign was final: {finished}"
     # Out of a terminal, rich's Live writes only its last frame: the final one.
     assert f"campaign {created['id']}  CampaignCancelled" in result.stdout
     assert frame_row(result.stdout, "CampaignCancelled") == ["CampaignCancelled", "3/3", "100%"]

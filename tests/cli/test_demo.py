@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import _free_port
+
+pytestmark = pytest.mark.slow
 
 PROGRESS = re.compile(r"^\s+\d+ s  (Upgrade\w+ \d+|no devices enrolled yet)", re.MULTILINE)
 

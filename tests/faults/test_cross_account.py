@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.api.test_auth import (
@@ -27,7 +26,7 @@ from tests.api.test_auth import (
     fill,
     make_target,
 )
-from tests.conftest import RunningServer
+from tests.fota_server import FotaServer
 
 # What each route may answer when B's path names A's resources: per-device refusals, or a 404.
 EXPECTED: dict[tuple[str, str], set[int]] = {
@@ -56,9 +55,9 @@ EXPECTED: dict[tuple[str, str], set[int]] = {
 
 
 @pytest.fixture(scope="module")
-def a(server: RunningServer) -> Target:
+def a(in_process_server: FotaServer) -> Target:
     """Account A: two devices and a queued campaign with a name only A knows."""
-    target = make_target(server, with_campaign=False)
+    target = make_target(in_process_server, with_campaign=False)
     target.ctx["campaign_name"] = f"secret-{uuid.uuid4().hex}"
     body = fill({**CAMPAIGN_BODY, "deviceList": ["{imei}"], "campaignName": "{campaign_name}"}, target.ctx)
     with target.account.client() as api:
@@ -72,8 +71,8 @@ def a(server: RunningServer) -> Target:
 
 
 @pytest.fixture(scope="module")
-def b(server: RunningServer) -> Target:
-    return make_target(server)
+def b(in_process_server: FotaServer) -> Target:
+    return make_target(in_process_server)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +147,7 @@ def test_b_campaign_listing_a_device_rejects_it(a: Target, b: Target, b_headers:
     """A campaign in B naming A's device enrols nothing of A's: the device is rejected as unknown to B."""
     ctx = {**b.ctx, "imei2": a.ctx["imei2"]}
     body = fill({**CAMPAIGN_BODY, "campaignName": "cross-account"}, ctx)
-    with httpx.Client(base_url=f"{b.server.base_url}{V3}", headers=b_headers) as api:
+    with b.server.client(V3, headers=b_headers) as api:
         created = api.post(f"/campaigns/firmware/{b.account.name}", json=body)
         assert created.status_code == 200, created.text
         report = api.get(f"/reports/{b.account.name}/campaigns/{created.json()['id']}/devices").json()
@@ -171,8 +170,7 @@ ADMIN_ON_A = [
 def test_b_tokens_reach_no_admin_route_of_a(
     a: Target, b_headers: dict[str, str], method: str, path: str, body: dict[str, Any] | None
 ) -> None:
-    url = a.server.base_url + fill(path, a.ctx)
-    assert_error(httpx.request(method, url, json=body, headers=b_headers), 401)
+    assert_error(a.server.http.request(method, fill(path, a.ctx), json=body, headers=b_headers), 401)
     policy = a.server.admin.get(f"/accounts/{a.account.name}/signing-policy").json()
     assert policy["requireSignedFirmware"] is False, policy
 

@@ -40,6 +40,8 @@ DEVICES = 60
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
 pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # a PostgreSQL cluster and 60 devices: alone on the machine
     pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL backend not selected"),
     pytest.mark.skipif(not BINARIES, reason="no PostgreSQL server binaries under /usr/lib/postgresql"),
 ]
@@ -97,6 +99,9 @@ def private_postgres(monkeypatch: pytest.MonkeyPatch) -> Iterator[PrivatePostgre
     try:
         yield cluster
     finally:
+        # The databases conftest made there are dropped in the background: let that finish first.
+        conftest.TEARDOWN.wait()
+        conftest.DATABASES.drop_template(cluster.url)
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 

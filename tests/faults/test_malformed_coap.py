@@ -36,6 +36,9 @@ from tests.lwm2m.harness import (
     resilient_template,
 )
 
+# The flood's rate and the per-address limit it meets are wall-clock: alone on the machine.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 ABUSES = ["garbage", "truncated", "bad-options", "huge-registration", "bad-link-format", "bad-tlv", "flood"]
 FLOOD_REQUESTS = 2000
 FLOOD_ADDRESS = "127.0.0.2"  # the flood's own address: the per-address limit must not touch other devices

@@ -42,6 +42,8 @@ from tests.conftest import Account, RunningServer, _stop_and_cleanup, start_serv
 from tests.faults.figures import record
 from tests.lwm2m.harness import create_campaign_with_sdk, provision
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("FOTA_SCHEMATHESIS_EXAMPLES", "8"))
 SCHEMATHESIS_BACKENDS = [b for b in os.environ.get("FOTA_SCHEMATHESIS_BACKENDS", "sqlite").split(",") if b]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -23,9 +23,12 @@ from fota.simulator.firmware import Delivery
 from tests.conftest import Account, RunningServer
 from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, create_campaign_with_sdk, device_report, provision
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("DTLSSocket") is None, reason="DTLSSocket (the `dtls` extra) is not installed"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("DTLSSocket") is None, reason="DTLSSocket (the `dtls` extra) is not installed"
+    ),
+]
 
 
 def _config(imei: str, **changes: object) -> DeviceConfig:

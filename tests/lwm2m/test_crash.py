@@ -22,6 +22,9 @@ from tests.lwm2m.harness import (
     watched_campaign,
 )
 
+# 500 devices behind a SIGKILL: alone on the machine, or the load is the tests' beside it.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 DEVICES = 500
 # A minute per backend: CI runs it on the embedded default; `make soak` runs it on both databases.
 CRASH_BACKENDS = [b for b in os.environ.get("FOTA_CRASH_BACKENDS", "sqlite").split(",") if b in BACKENDS]

@@ -9,6 +9,8 @@ import threading
 from collections import Counter
 from datetime import datetime, time, timedelta
 
+import pytest
+
 from fota.simulator.device import DeviceConfig
 from fota.simulator.firmware import Delivery
 from fota.simulator.fleet import Fleet
@@ -23,6 +25,8 @@ from tests.lwm2m.harness import (
     device_report,
     provision,
 )
+
+pytestmark = pytest.mark.slow
 
 PER_KIND = 2  # devices of each kind: 1.1 pull, 1.1 push-only, 1.0 pull
 

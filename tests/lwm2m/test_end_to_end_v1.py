@@ -21,6 +21,8 @@ from tests.api.sdk_client import sdk_session
 from tests.conftest import RunningServer
 from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, callback_receiver, device_report, drain_outbox, provision
 
+pytestmark = pytest.mark.slow
+
 DEVICES = 3
 
 

@@ -8,11 +8,15 @@ import dataclasses
 import threading
 from datetime import timedelta
 
+import pytest
+
 from fota.simulator.device import DeviceConfig
 from fota.simulator.faults import Fault
 from fota.simulator.fleet import Fleet
 from tests.conftest import RunningServer
 from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, create_campaign_with_sdk, device_report, provision
+
+pytestmark = pytest.mark.slow
 
 FAULTS = [None, *Fault]  # one healthy device, then one device per fault
 

@@ -13,7 +13,11 @@ from fota.adapters.storage.db_clock import DbClock
 from fota.clock import MovableClock
 from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="the shared clock serves PostgreSQL deployments")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
+    pytest.mark.skipif("postgresql" not in BACKENDS, reason="the shared clock serves PostgreSQL deployments"),
+]
 
 START = datetime(2026, 12, 1, 18, tzinfo=UTC)
 

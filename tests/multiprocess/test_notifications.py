@@ -20,7 +20,11 @@ from fota.services.ports import OutboxEvent
 from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL, _drop_postgres_database, _postgres_database, start_server
 from tests.lwm2m.harness import callback_receiver
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="notifications are PostgreSQL's")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
+    pytest.mark.skipif("postgresql" not in BACKENDS, reason="notifications are PostgreSQL's"),
+]
 
 AT = datetime(2026, 12, 1, 10, tzinfo=UTC)
 WAIT = 30.0  # generous for a loaded machine; the loops under test would otherwise wait an hour

@@ -18,6 +18,8 @@ from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.refusal_ledger import DEFAULT_LIMIT, SqlRefusalLedger
 from tests.conftest import POSTGRES_ADMIN_URL
 
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # several processes: alone on the machine
+
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:

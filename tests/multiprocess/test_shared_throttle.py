@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningServer, _free_port, _launch, _stop_and_cleanup, start_server
+from tests.conftest import RunningServer, _free_port, _launch, _retire, start_server
 from tests.faults.test_brute_force import IDENTITY_LIMIT, WINDOW, login, retry_after, token_request
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # several processes: alone on the machine
 
 
 @pytest.fixture
@@ -31,8 +33,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningServer]]:
     try:
         yield first, second
     finally:
-        second.stop()
-        _stop_and_cleanup(first)
+        _retire([second, first], first.database_url.rsplit("/", 1)[1])
 
 
 def test_the_limit_holds_across_processes_and_restarts(pair: tuple[RunningServer, RunningServer]) -> None:

@@ -16,9 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKENDS, RunningServer, _drop_postgres_database, _free_port, _launch, _postgres_database
+from tests.conftest import BACKENDS, RunningServer, _free_port, _launch, _postgres_database, _retire
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
+    pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL"),
+]
 
 WAIT = 10.0
 
@@ -42,9 +46,7 @@ def two_api_processes(tmp_path: Path) -> Iterator[tuple[RunningServer, RunningSe
             )
         yield servers[0], servers[1]
     finally:
-        for server in servers:
-            server.stop()
-        _drop_postgres_database(name)
+        _retire(servers, name)
 
 
 def _licenses(server: RunningServer, account_name: str, headers: dict[str, str]) -> int:

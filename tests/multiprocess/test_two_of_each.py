@@ -33,9 +33,9 @@ from tests.conftest import (
     BACKENDS,
     OUTBOUND_ALLOWANCE,
     RunningServer,
-    _drop_postgres_database,
     _free_port,
     _postgres_database,
+    _retire,
 )
 from tests.lwm2m.harness import (
     callback_receiver,
@@ -46,7 +46,11 @@ from tests.lwm2m.harness import (
     resilient_template,
 )
 
-pytestmark = pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.serial,  # several processes: alone on the machine
+    pytest.mark.skipif("postgresql" not in BACKENDS, reason="several processes need PostgreSQL"),
+]
 
 DEVICES = 60  # half at each LwM2M process
 
@@ -103,7 +107,8 @@ def _wait_healthy(server: RunningServer, deadline: float) -> None:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    name, database_url = _postgres_database()
+    # Empty: the six processes start at once and migrate it together, as a new deployment's would.
+    name, database_url = _postgres_database(migrated=False)
     admin_token = secrets.token_urlsafe(24)
     started: list[RunningServer] = []
     try:
@@ -118,9 +123,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             _wait_healthy(server, deadline)
         yield Deployment(api, engine, lwm2m, database_url)
     finally:
-        for server in started:
-            server.stop()
-        _drop_postgres_database(name)
+        _retire(started, name)
 
 
 def test_two_of_each_process_run_a_campaign_with_nothing_done_twice(deployment: Deployment) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,6 +17,10 @@ log = logging.getLogger(__name__)
 
 # The oldest work due by a given time and still waiting (adapters/storage/lag.py): the engine lag gauge's reading.
 OldestDueWork = Callable[[datetime], datetime | None]
+
+# One tick at a time per process. A tick skips a campaign another tick is advancing (ADR 9), so the clock route's
+# tick, running beside the loop's tick at the time before the move, would leave that campaign for the next interval.
+_one_tick = threading.Lock()
 
 
 class EngineLoop(PeriodicLoop):
@@ -34,6 +39,10 @@ class EngineLoop(PeriodicLoop):
 
     def tick(self) -> TickReport:
         """One engine tick, measured; also run by `POST /admin/v1/clock` so a moved simulated clock acts at once."""
+        with _one_tick:
+            return self._measured_tick()
+
+    def _measured_tick(self) -> TickReport:
         now = self.services.clock.now()
         try:
             oldest = self.oldest_due_work(now)
