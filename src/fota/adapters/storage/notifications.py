@@ -21,6 +21,9 @@ TOKENS_CHANNEL = "fota_tokens"  # a token was revoked (payload: its hash; empty:
 RECONNECT_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
+STOP_POLL_SECONDS = 0.2
+
+
 def notify(connection: Connection, channel: str, payload: str = "") -> None:
     """Queues a notification in the connection's transaction; PostgreSQL delivers it on commit, once per channel and
     payload."""
@@ -81,8 +84,9 @@ class NotificationListener:
             log.info("listening for notifications on %s", ", ".join(sorted(self._handlers)))
             try:
                 while not self._stopping.is_set():
-                    # Each notification is handled as it arrives; the timeout only bounds how long stop() waits.
-                    for notification in connection.notifies(timeout=1.0):
+                    # Each notification is handled as it arrives; the timeout only bounds how long stop() waits, and
+                    # every PostgreSQL process's shutdown waits for it.
+                    for notification in connection.notifies(timeout=STOP_POLL_SECONDS):
                         self._dispatch(notification.channel, notification.payload)
             finally:
                 self.listening.clear()
