@@ -18,10 +18,6 @@ log = logging.getLogger(__name__)
 # The oldest work due by a given time and still waiting (adapters/storage/lag.py): the engine lag gauge's reading.
 OldestDueWork = Callable[[datetime], datetime | None]
 
-# One tick at a time per process. A tick skips a campaign another tick is advancing (ADR 9), so the clock route's
-# tick, running beside the loop's tick at the time before the move, would leave that campaign for the next interval.
-_one_tick = threading.Lock()
-
 
 class EngineLoop(PeriodicLoop):
     def __init__(
@@ -36,10 +32,13 @@ class EngineLoop(PeriodicLoop):
         self.services = services
         self.callback_retention = callback_retention
         self.oldest_due_work = oldest_due_work
+        # One tick at a time. A tick skips a campaign another tick is advancing (ADR 9), so the clock route's tick,
+        # running beside the loop's at the time before the move, would leave that campaign for the next interval.
+        self._ticking = threading.Lock()
 
     def tick(self) -> TickReport:
         """One engine tick, measured; also run by `POST /admin/v1/clock` so a moved simulated clock acts at once."""
-        with _one_tick:
+        with self._ticking:
             return self._measured_tick()
 
     def _measured_tick(self) -> TickReport:

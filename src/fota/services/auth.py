@@ -92,8 +92,7 @@ def _cached_tokens(
     uow: UnitOfWork, cache: TokenCache | None, now: datetime, wanted: list[tuple[str | None, TokenKind, str]]
 ) -> list[Token]:
     """Each (value, kind, what) checked like `_valid_token`, in order; from the cache where it can, else in one read."""
-    hashes = [token_hash(value) if value else None for value, _, _ in wanted]
-    found = [cache.get(h, now) if cache is not None and h else None for h in hashes]
+    hashes, found = _from_cache(cache, now, [value for value, _, _ in wanted])
     if any(token is None and h for token, h in zip(found, hashes, strict=True)):
         with uow:
             found = [token or (uow.tokens.get(h) if h else None) for token, h in zip(found, hashes, strict=True)]
@@ -105,6 +104,14 @@ def _cached_tokens(
         if cache is not None:
             cache.put(h, checked[-1], now)
     return checked
+
+
+def _from_cache(
+    cache: TokenCache | None, now: datetime, values: list[str | None]
+) -> tuple[list[str | None], list[Token | None]]:
+    """Each token value's hash, and its validated token where the cache holds it."""
+    hashes = [token_hash(value) if value else None for value in values]
+    return hashes, [cache.get(h, now) if cache is not None and h else None for h in hashes]
 
 
 def login(
@@ -179,9 +186,7 @@ def cached_caller(
     *, clock: Clock, bearer: str | None, session: str | None, account_name: str | None, cache: TokenCache
 ) -> Caller | None:
     """`authorize` answered from the cache alone: the caller when both tokens are cached, else None (read them)."""
-    now = clock.now()
-    access = cache.get(token_hash(bearer), now) if bearer else None
-    sess = cache.get(token_hash(session), now) if session else None
+    _, (access, sess) = _from_cache(cache, clock.now(), [bearer, session])
     if access is None or sess is None or access.kind is not TokenKind.ACCESS or sess.kind is not TokenKind.SESSION:
         return None
     return _caller(access, sess, session, account_name)

@@ -14,7 +14,7 @@ from fota.domain.bootstrap import BootstrapSettings, ManagementAccount, manageme
 from fota.domain.errors import Conflict, InvalidRequest, NotFound
 from fota.domain.security import MAX_KEY_BYTES, DeviceSecurity, LwM2MServer, SecurityMode, check_psk
 from fota.services import events
-from fota.services.device_security import admission_refusal_in
+from fota.services.device_security import PskEntry, admission_refusal_in, decrypted
 from fota.services.ports import HistoryEntry, KeyCipher, UnitOfWork
 
 BOOTSTRAP_SETTINGS_CHANGED = "BootstrapSettingsChanged"
@@ -89,20 +89,11 @@ def get_bootstrap(*, uow: UnitOfWork, account_name: str, device_id: str) -> Boot
     return settings
 
 
-@dataclass(frozen=True)
-class BootstrapKey:
-    device_id: str
-    key: bytes
-
-
-def find_bootstrap_psk(*, uow: UnitOfWork, cipher: KeyCipher, identity: str) -> BootstrapKey | None:
+def find_bootstrap_psk(*, uow: UnitOfWork, cipher: KeyCipher, identity: str) -> PskEntry | None:
     """The device and decrypted bootstrap key of a bootstrap PSK identity (one indexed read), or None."""
     with uow:
         found = uow.bootstrap.encrypted_key(identity)
-    if found is None:
-        return None
-    device_id, encrypted = found
-    return BootstrapKey(device_id, cipher.decrypt(encrypted, context=device_id.encode()))
+    return decrypted(found, cipher)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,11 @@ def find_psk(*, uow: UnitOfWork, cipher: KeyCipher, identity: str) -> PskEntry |
     """The device and decrypted key of a PSK identity (one indexed read), or None."""
     with uow:
         found = uow.device_security.encrypted_key(identity)
+    return decrypted(found, cipher)
+
+
+def decrypted(found: tuple[str, bytes] | None, cipher: KeyCipher) -> PskEntry | None:
+    """A stored (device id, encrypted key) pair as its entry; every key is encrypted bound to its device's id."""
     if found is None:
         return None
     device_id, encrypted = found

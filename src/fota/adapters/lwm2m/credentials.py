@@ -14,7 +14,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
 
 from fota.adapters.lwm2m.dtls import PskClaim
 from fota.adapters.psk_cipher import CipherError
@@ -24,16 +23,9 @@ from fota.services.ports import KeyCipher, UnitOfWork
 log = logging.getLogger(__name__)
 
 
-class _Found(Protocol):
-    @property
-    def device_id(self) -> str: ...
-    @property
-    def key(self) -> bytes: ...
-
-
 # How an identity is looked up: the management keys (device_security) by default, the bootstrap keys for the
 # bootstrap server (services.device_bootstrap.find_bootstrap_psk).
-Find = Callable[..., _Found | None]
+Find = Callable[..., device_security.PskEntry | None]
 
 
 class PskCredentials:
