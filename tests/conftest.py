@@ -8,6 +8,7 @@ in a subprocess on free ports where a test needs real sockets or processes (CoAP
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import socket
 import subprocess
@@ -41,10 +42,31 @@ DATABASES = PostgresDatabases()
 TEARDOWN = DeferredTeardown()
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+# Test servers listen below the kernel's ephemeral range: a port the kernel hands to some client socket (a device's,
+# a resolver's) while a killed server is down would keep it from coming back on the same port.
+EPHEMERAL_PORTS = _ephemeral_ports()
+SERVER_PORTS = range(10000, min(EPHEMERAL_PORTS.start, 32768))
+
+
 def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port of 127.0.0.1 that is free now, outside the ephemeral range when the range leaves room below it."""
+    candidates = SERVER_PORTS if len(SERVER_PORTS) >= 1000 else range(0, 1)
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", random.choice(candidates)))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 @dataclass
@@ -207,7 +229,7 @@ def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> 
     while True:
         if process.poll() is not None:
             output = log_path.read_text()
-            if "address already in use" in output:
+            if "address already in use" in output.lower():
                 return None
             raise RuntimeError(f"fota serve exited with {process.returncode}:\n{output}")
         try:
