@@ -19,7 +19,8 @@ def override_blackouts(
     """Lets upgrades start in the campaign's blackouts until `until` (local, in its `timeZone`); a later override
     replaces an earlier one. Returns what an audit entry needs: who (`by`), when (`at`), why and until when.
 
-    404 for an unknown campaign, 409 (Conflict, as the extensions answer a state that forbids it) for a final one or one without blackouts, 400 for a bad `until` or no reason.
+    404 for an unknown campaign; 409 (the extensions' answer to a state that forbids a call) for a final one or
+    one without blackouts; 400 for a bad `until` or no reason.
     """
     now = clock.now()
     with uow:
