@@ -125,6 +125,15 @@ class BlackoutOverride:
         return now < self.until
 
 
+@dataclass(frozen=True)
+class RecordedOverride:
+    """An override as the campaign keeps it: who set it (`by`, the session's user) and when (`at`), for its audit."""
+
+    override: BlackoutOverride
+    by: str
+    at: datetime
+
+
 def parse_blackout_override(until: object, reason: object, zone: ZoneInfo, now: datetime) -> BlackoutOverride:
     """The body of `POST .../blackouts/override`: `until` a local time after `now`, `reason` required."""
     local_until = parse_local_minute(until, "until")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from fota.domain.blackouts import BlackoutCalendar, RecordedOverride
 from fota.domain.errors import InvalidRequest, InvalidState
 from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
 from fota.domain.protocols import Protocol
+from fota.domain.start_rule import StartRule
 from fota.domain.statuses import CampaignStatus
 from fota.domain.upgrade.retry import RetryPolicy
 from fota.domain.windows import Schedule, validate_windows
+from fota.domain.zones import WindowZone
 
 # A queued campaign is laid out (PreScheduled, then Scheduled) once its start is this close.
 SCHEDULING_LEAD = timedelta(hours=24)
@@ -55,10 +58,27 @@ class Campaign:
     package_kind: str = "firmware"  # "file": pushes a configuration file; the device's firmware does not matter
     phases: Phases = NO_PHASES
     retry_policy: RetryPolicy | None = None  # the contract's retryPolicy; None: the server's own retry rule
+    # The contract's windowZone and blackouts, and the blackout override in force (ADR 23, 26). A campaign with
+    # neither field decides its starts by `may_download` exactly as before; one with either by `start_rule`.
+    window_zone: WindowZone | None = None
+    blackouts: BlackoutCalendar | None = None
+    blackout_override: RecordedOverride | None = None
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""
         return download_open(self.schedule, self.phases, now)
+
+    def start_rule(self) -> StartRule | None:
+        """The rule new attempts start by when the campaign has windowZone or blackouts; None: `may_download`."""
+        if self.window_zone is None and self.blackouts is None:
+            return None
+        return StartRule.of_schedule(
+            self.schedule,
+            window_zone=self.window_zone or WindowZone.CAMPAIGN,
+            blackouts=self.blackouts or BlackoutCalendar(),
+            override=self.blackout_override.override if self.blackout_override is not None else None,
+            download_after=self.phases.download_after,
+        )
 
     def may_install(self, now: datetime) -> bool:
         return install_open(self.schedule, self.phases, now)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from fota.clock import Clock
+from fota.domain.blackouts import BlackoutCalendar, parse_blackouts
 from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, check_schedule
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
 from fota.domain.phases import NO_PHASES, Phases, check_phases, check_windows_kept
@@ -15,6 +16,7 @@ from fota.domain.protocols import Protocol
 from fota.domain.statuses import PENDING_DEVICES_ON_FINAL, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import Schedule, TimeWindow
+from fota.domain.zones import WindowZone
 from fota.services import events
 from fota.services.enrolment import EnrolmentResult, enrol
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
@@ -38,6 +40,8 @@ class CampaignCreate:
     phases: Phases = NO_PHASES  # v2 download/install after-dates and install windows
     package_kind: str = "firmware"  # "file": `firmware_name` names one of the account's configuration files
     retry_policy: RetryPolicy | None = None  # v3's retryPolicy, checked by RetryPolicy.from_plain
+    window_zone: WindowZone | None = None  # v3's windowZone, checked by parse_window_zone; None: not given
+    blackouts: object = None  # v3's blackouts as given: parsed here, in the campaign's zone (parse_blackouts)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ def checked_campaign(
         check_firmware_matches(firmware, request.firmware_from, request.firmware_to, protocol)
         check_campaign_firmware(uow, account_name=account_name, firmware=firmware, deployment=signing_required)
     phases = check_phases(request.phases, schedule)
+    blackouts = parse_blackouts(request.blackouts, schedule.zone)
     return Campaign(
         id=str(uuid.uuid4()),
         account_name=account_name,
@@ -97,6 +102,8 @@ def checked_campaign(
         package_kind=firmware.kind,
         phases=phases,
         retry_policy=request.retry_policy,
+        window_zone=request.window_zone,
+        blackouts=BlackoutCalendar(blackouts) if blackouts else None,
     )
 
 

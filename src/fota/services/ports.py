@@ -39,6 +39,9 @@ class CampaignDeviceRow:
     attempts: int = 0
     delivery: str | None = None
     update_executed_at: datetime | None = None
+    # The device's own time zone, where the query read it with the row (`UpgradeRepository.active_for_device`):
+    # the zone its windows are read in under windowZone device.
+    device_zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +329,10 @@ class FirmwareReportRequestRepository(Protocol):
 class UpgradeRepository(Protocol):
     """Upgrades in progress: claims and step changes are conditional, so exactly one actor wins each."""
 
-    def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None: ...
+    def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None:
+        """The device's active row (with its `device_zone`) and its campaign, in one query."""
+        ...
+
     def claim(
         self, campaign_id: str, device_id: str, *, step: Step, reason: str, now: datetime, deadline: datetime
     ) -> bool: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
@@ -11,6 +11,7 @@ from fota.domain.campaign import Campaign
 from fota.domain.devices import Device
 from fota.domain.errors import NotFound
 from fota.domain.protocols import Protocol
+from fota.domain.start_rule import Hold, StartRule
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 
@@ -33,7 +34,11 @@ class CampaignDeviceReport:
 def campaign_devices(
     *, uow: UnitOfWork, clock: Clock, account_name: str, campaign_id: str, after: str | None, page_size: int
 ) -> CampaignDeviceReport:
-    """The campaign's devices by id; pending devices get their next attempt: the next open window."""
+    """The campaign's devices by id; pending devices get their next attempt: the next open window.
+
+    Under windowZone or blackouts a pending device the start rule holds back also gets the hold's `resultReason`,
+    computed here once per zone of the page rather than written at every check-in (ADR 26).
+    """
     now = clock.now()
     with uow:
         campaign = uow.campaigns.get(account_name, campaign_id)
@@ -41,25 +46,47 @@ def campaign_devices(
             raise NotFound(f"campaign {campaign_id} not found in account {account_name}")
         rows = uow.campaign_devices.page(campaign_id, after=after, limit=page_size + 1)
         total = uow.campaign_devices.count(campaign_id)
+        rule = campaign.start_rule() if not campaign.status.is_final else None
+        waiting = [r.device_id for r in rows[:page_size] if _waits_for_a_window(r, now)]
+        zones = {d: device.time_zone for d, device in uow.devices.get_many(waiting).items()} if rule else {}
+    if rule is not None:
+        holds = _holds_by_zone(rule, set(zones.values()) | {None}, now)
+        page = [
+            _held(row, holds[zones.get(row.device_id)]) if _waits_for_a_window(row, now) else row
+            for row in rows[:page_size]
+        ]
+        return CampaignDeviceReport(total, page, len(rows) > page_size)
     next_opening = campaign.schedule.next_opening(now) if not campaign.status.is_final else None
     page = [
-        row if row.status is not DeviceStatus.PENDING or row.next_attempt_at else _with_next(row, next_opening)
+        row
+        if row.status is not DeviceStatus.PENDING or row.next_attempt_at
+        else replace(row, next_attempt_at=next_opening)
         for row in rows[:page_size]
     ]
     return CampaignDeviceReport(total, page, len(rows) > page_size)
 
 
-def _with_next(row: CampaignDeviceRow, next_opening: datetime | None) -> CampaignDeviceRow:
-    return CampaignDeviceRow(
-        row.campaign_id,
-        row.device_id,
-        row.account_name,
-        row.status,
-        row.reason,
-        row.updated_at,
-        row.recent_attempt_at,
-        next_opening,
-    )
+def _waits_for_a_window(row: CampaignDeviceRow, now: datetime) -> bool:
+    """Pending and past any back-off: only the start rule keeps it from starting."""
+    return row.status is DeviceStatus.PENDING and (row.next_attempt_at is None or row.next_attempt_at <= now)
+
+
+def _holds_by_zone(rule: StartRule, device_zones: set[str | None], now: datetime) -> dict[str | None, Hold | None]:
+    """The start rule's hold for each distinct device zone, computed once per zone its windows are read in."""
+    by_effective: dict[str, Hold | None] = {}
+    holds: dict[str | None, Hold | None] = {}
+    for device_zone in device_zones:
+        zone = rule.zone_for(device_zone)
+        if zone.key not in by_effective:
+            by_effective[zone.key] = rule.hold(zone, now)
+        holds[device_zone] = by_effective[zone.key]
+    return holds
+
+
+def _held(row: CampaignDeviceRow, hold: Hold | None) -> CampaignDeviceRow:
+    if hold is None:
+        return row  # it may start at its next check-in
+    return replace(row, reason=hold.reason, next_attempt_at=hold.next_open_at)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,20 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
+from fota.domain.campaign import Campaign
 from fota.domain.devices import ZoneSource, reported_zone
 from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, may_start, timed_out
+from fota.domain.upgrade import (
+    Assignment,
+    Outcome,
+    Step,
+    UpgradePolicy,
+    conclusion,
+    may_start,
+    offer_allowed,
+    timed_out,
+)
 from fota.services import events
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
@@ -35,7 +45,8 @@ def device_reported(
     check_in: str | None = None,
     time_zone: str | None = None,
 ) -> bool:
-    """Records a check-in and the firmware the device reports; returns whether the firmware changed.
+    """Records a check-in and the firmware the device reports; returns whether the firmware or the zone changed
+    (either may change the assignment: an auto-add enrolment, the zone a device's windows are read in).
 
     A changed firmware may make the device eligible for a live auto-add campaign, which enrols it here.
     `check_in`: the client type of a check-in this report is (HTTP), for the device's check-in history.
@@ -63,14 +74,14 @@ def device_reported(
         if changed:
             enrol_in_auto_add_campaigns(uow, [device_id], now=now)
         uow.commit()
-    return changed
+    return changed or zone is not None
 
 
 def current_assignment(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assignment | None:
     """The device's current campaign assignment, to start or resume, or None.
 
-    A pending device has one only while a new attempt may start (the domain's `may_start`); an upgrade in progress
-    always has one.
+    A pending device has one only while a new attempt may start (the domain's `may_start`, in the device's zone
+    under windowZone device); an upgrade in progress always has one.
     """
     now = clock.now()
     with uow:
@@ -82,8 +93,9 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
     found = uow.upgrades.active_for_device(device_id)
     if found is None:
         return None
-    row, campaign = found
-    if row.status is DeviceStatus.PENDING and not may_start(campaign, now, retry_after=row.next_attempt_at):
+    row, campaign = found  # the device's zone comes with the row: no second query per check-in
+    pending = row.status is DeviceStatus.PENDING
+    if pending and not may_start(campaign, now, retry_after=row.next_attempt_at, device_zone=row.device_zone):
         return None
     return Assignment(
         campaign_id=campaign.id,
@@ -95,11 +107,13 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
         delivery=row.delivery,
         update_executed=row.update_executed_at is not None,
         package_kind=campaign.package_kind,
-        may_download=campaign.may_download(now),
+        # A pending device got here only because it may start; an attempt under way offers by the window alone.
+        may_download=pending or offer_allowed(campaign, now, row.device_zone),
         may_install=campaign.may_install(now),
         install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
         install_gated=campaign.phases.separate_install,
         deadline=row.step_deadline,
+        device_zone=row.device_zone,
     )
 
 
@@ -113,7 +127,7 @@ def fresh_gates(*, uow: UnitOfWork, clock: Clock, assignment: Assignment) -> Ass
         return assignment
     return replace(
         assignment,
-        may_download=campaign.may_download(now),
+        may_download=offer_allowed(campaign, now, assignment.device_zone),
         may_install=campaign.may_install(now),
         install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
     )
@@ -142,13 +156,21 @@ def claim_many(
     results: list[bool] = []
     entries: dict[str, list[HistoryEntry]] = {}
     with uow:
-        startable: dict[tuple[str, str], bool] = {}
+        campaigns: dict[tuple[str, str], Campaign | None] = {}
+        startable: dict[tuple[str, str, str | None], bool] = {}  # per campaign and device zone, not per device
         for assignment, device_id in claims:
             key = (assignment.account_name, assignment.campaign_id)
-            if key not in startable:
-                campaign = uow.campaigns.get(*key)
-                startable[key] = campaign is not None and may_start(campaign, now)  # the claim checks the back-off
-            claimed = startable[key] and uow.upgrades.claim(
+            zone_key = (*key, assignment.device_zone)
+            if key not in campaigns:
+                campaigns[key] = uow.campaigns.get(*key)
+            campaign = campaigns[key]
+            if zone_key not in startable:
+                # The claim itself checks the back-off.
+                startable[zone_key] = campaign is not None and may_start(
+                    campaign, now, device_zone=assignment.device_zone
+                )
+            key_open = startable[zone_key]
+            claimed = key_open and uow.upgrades.claim(
                 assignment.campaign_id,
                 device_id,
                 step=Step.STARTING,

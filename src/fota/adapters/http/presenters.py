@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from fota.adapters.http.schemas import (
     AccountDeviceRead,
+    BlackoutOverrideRead,
     CampaignRead,
     DeviceStatusRead,
     FirmwareCampaignRead,
@@ -13,9 +14,11 @@ from fota.adapters.http.schemas import (
     SoftwareInfoRead,
     TimeWindowRead,
 )
+from fota.domain.blackouts import RecordedOverride
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol
+from fota.domain.wall_clock import format_local_minute
 from fota.services.ports import CampaignDeviceRow
 
 MAX_PAGE_SIZE = 1000
@@ -47,6 +50,18 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         status=campaign.status.value,
         time_zone=campaign.schedule.time_zone if campaign.schedule.time_zone != "UTC" else None,
         retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+        window_zone=campaign.window_zone.value if campaign.window_zone is not None else None,
+        blackouts=[b.local_fields for b in campaign.blackouts.blackouts] if campaign.blackouts is not None else None,
+        blackout_override=blackout_override(campaign.blackout_override) if campaign.blackout_override else None,
+    )
+
+
+def blackout_override(recorded: RecordedOverride) -> BlackoutOverrideRead:
+    return BlackoutOverrideRead(
+        until=format_local_minute(recorded.override.local_until),
+        reason=recorded.override.reason,
+        by=recorded.by,
+        at=recorded.at,
     )
 
 

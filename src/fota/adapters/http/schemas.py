@@ -53,6 +53,25 @@ class CampaignCreate(RequestBody):
     time_zone: StrictStr | None = Field(default=None, max_length=64, description="IANA zone; UTC when absent")
     # Checked by the domain's RetryPolicy.from_plain, whose errors name the field at fault.
     retry_policy: dict[str, object] | None = Field(default=None, json_schema_extra=stated.retry_policy(echoed=False))
+    # Checked by the domain's parse_window_zone and parse_blackouts (in the campaign's timeZone).
+    window_zone: StrictStr | None = Field(
+        default=None, description="whose zone the windows are read in", json_schema_extra=stated.WINDOW_ZONES
+    )
+    blackouts: list[dict[str, object]] | None = Field(default=None, json_schema_extra=stated.BLACKOUTS)
+
+
+class BlackoutOverrideBody(RequestBody):
+    model_config = ConfigDict(json_schema_extra=stated.required("until", "reason"))
+
+    until: StrictStr | None = Field(default=None, description="local time in the campaign's timeZone")
+    reason: StrictStr | None = None
+
+
+class BlackoutOverrideRead(ResponseBody):
+    until: str = Field(description="local time in the campaign's timeZone, as given")
+    reason: str
+    by: str = Field(description="the session's user who set it")
+    at: datetime
 
 
 class CampaignDatesUpdate(RequestBody):
@@ -113,6 +132,9 @@ class FirmwareCampaignRead(ResponseBody):
         description="the campaign's retryPolicy with every field filled in; absent when not set",
         json_schema_extra=stated.retry_policy(echoed=True),
     )
+    window_zone: str | None = Field(default=None, json_schema_extra=stated.WINDOW_ZONES)
+    blackouts: list[dict[str, str | None]] | None = Field(default=None, json_schema_extra=stated.BLACKOUTS)
+    blackout_override: BlackoutOverrideRead | None = Field(default=None, description="the override last set, if any")
 
 
 class CampaignRead(FirmwareCampaignRead):

@@ -64,6 +64,22 @@ def retry_policy(*, echoed: bool) -> Callable[[dict[str, Any]], None]:
     return state
 
 
+WINDOW_ZONES: dict[str, Any] = {"enum": ["campaign", "device"]}
+
+BLACKOUTS: dict[str, Any] = {
+    "items": {
+        "type": "object",
+        "required": ["from", "to"],
+        "properties": {
+            "from": {"type": "string", "examples": ["2030-12-24T00:00"]},
+            "to": {"type": "string", "examples": ["2030-12-27T00:00"]},
+            "reason": {"type": "string"},
+        },
+    },
+    "examples": [[{"from": "2030-12-24T00:00", "to": "2030-12-27T00:00", "reason": "holiday freeze"}]],
+}
+
+
 def one_of(*values: str) -> dict[str, Any]:
     return {"enum": list(values)}
 

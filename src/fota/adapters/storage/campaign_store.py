@@ -10,6 +10,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
 
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
+from fota.adapters.storage.campaign_start_rule import (
+    blackouts_json,
+    blackouts_of,
+    override_json,
+    override_of,
+    window_zone_of,
+)
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
 from fota.domain.campaign import Campaign
@@ -36,6 +43,7 @@ def _campaign(row: Any) -> Campaign:
     windows = _windows(r["windows"])
     install_windows = r["install_windows"]
     retry_policy = r["retry_policy"]
+    schedule = Schedule(r["start_date"], r["end_date"], windows, r["time_zone"])
     return Campaign(
         id=r["id"],
         account_name=r["account_name"],
@@ -46,7 +54,7 @@ def _campaign(row: Any) -> Campaign:
         protocol=Protocol(r["protocol"]),
         make=r["make"],
         model=r["model"],
-        schedule=Schedule(r["start_date"], r["end_date"], windows, r["time_zone"]),
+        schedule=schedule,
         auto_assign_license=r["auto_assign_license"],
         auto_add_devices=r["auto_add_devices"],
         status=CampaignStatus(r["status"]),
@@ -58,6 +66,9 @@ def _campaign(row: Any) -> Campaign:
             _windows(install_windows) if install_windows is not None else None,
         ),
         retry_policy=RetryPolicy.from_plain(retry_policy) if retry_policy is not None else None,
+        window_zone=window_zone_of(r["window_zone"]),
+        blackouts=blackouts_of(r["blackouts"], schedule.zone),
+        blackout_override=override_of(r["blackout_override"], schedule.zone),
     )
 
 
@@ -75,6 +86,7 @@ def _mutable_values(campaign: Campaign) -> dict[str, Any]:
         "status": campaign.status.value,
         "status_reason": campaign.status_reason,
         "next_transition_at": campaign.next_transition_at(),
+        "blackout_override": override_json(campaign.blackout_override),
     }
 
 
@@ -98,6 +110,8 @@ class SqlCampaignRepository:
                 auto_add_devices=campaign.auto_add_devices,
                 package_kind=campaign.package_kind,
                 retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+                window_zone=campaign.window_zone.value if campaign.window_zone is not None else None,
+                blackouts=blackouts_json(campaign.blackouts),
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),

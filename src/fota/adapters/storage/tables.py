@@ -163,6 +163,11 @@ campaigns = Table(
     Column("device_count", Integer, nullable=False, default=0, server_default="0"),
     # v3's retryPolicy with every field filled in (RetryPolicy.to_plain); SQL NULL: the server's own retry rule.
     Column("retry_policy", JSON(none_as_null=True), nullable=True),
+    # v3's windowZone and blackouts, and the blackout override with who set it and when (campaign_start_rule.py);
+    # SQL NULL when not set: the campaign's starts follow its download windows as before.
+    Column("window_zone", String(16), nullable=True),
+    Column("blackouts", JSON(none_as_null=True), nullable=True),
+    Column("blackout_override", JSON(none_as_null=True), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),

@@ -7,7 +7,7 @@ and a time-out) can never both advance the same upgrade.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from fota.adapters.storage.campaign_store import _campaign, _row
 from fota.adapters.storage.tables import (
     campaign_devices,
     campaigns,
+    devices,
     download_tokens,
     registrations,
     unknown_endpoints,
@@ -36,8 +37,13 @@ class SqlUpgradeRepository:
 
     def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None:
         query = (
-            select(campaign_devices, *[c.label(f"campaign__{c.name}") for c in campaigns.c])
+            select(
+                campaign_devices,
+                *[c.label(f"campaign__{c.name}") for c in campaigns.c],
+                devices.c.time_zone.label("device__time_zone"),
+            )
             .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
+            .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)  # by primary key
             .where(campaign_devices.c.device_id == device_id, campaign_devices.c.active.is_(True))
             .order_by(campaigns.c.created_at)
             .limit(1)
@@ -49,7 +55,7 @@ class SqlUpgradeRepository:
         campaign_values = {
             name.removeprefix("campaign__"): v for name, v in mapping.items() if name.startswith("campaign__")
         }
-        return _row(found), _campaign(_Mapped(campaign_values))
+        return replace(_row(found), device_zone=mapping["device__time_zone"]), _campaign(_Mapped(campaign_values))
 
     def claim(
         self, campaign_id: str, device_id: str, *, step: Step, reason: str, now: datetime, deadline: datetime

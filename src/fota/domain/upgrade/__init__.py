@@ -20,6 +20,9 @@ from fota.domain.upgrade.machine import (
     conclusion,
     may_start,
     next_action,
+    offer_allowed,
+    start_allowed,
+    start_hold,
     timed_out,
 )
 from fota.domain.upgrade.model import (
@@ -69,7 +72,10 @@ __all__ = [
     "conclusion",
     "may_start",
     "next_action",
+    "offer_allowed",
     "outcome_after_reboot",
     "outcome_of_result",
+    "start_allowed",
+    "start_hold",
     "timed_out",
 ]

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from fota.domain.local_windows import window_open
+from fota.domain.start_rule import Hold
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade.failures import Failure
 from fota.domain.upgrade.model import (
@@ -123,13 +125,41 @@ Action = (
 )
 
 
-def may_start(campaign: Campaign, now: datetime, *, retry_after: datetime | None = None) -> bool:
-    """Whether a new attempt may start: only in a Scheduled campaign with a download window open, and not before a
-    retry's back-off (`retry_after`) has passed. An attempt in progress is resumed whatever the hour instead:
-    stopping half-way helps nobody."""
-    if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
+def may_start(
+    campaign: Campaign, now: datetime, *, retry_after: datetime | None = None, device_zone: str | None = None
+) -> bool:
+    """Whether a new attempt may start: only in a Scheduled campaign that lets it start now (`start_allowed`), and
+    not before a retry's back-off (`retry_after`) has passed. An attempt in progress is resumed whatever the hour
+    instead: stopping half-way helps nobody."""
+    if campaign.status is not CampaignStatus.SCHEDULED or not start_allowed(campaign, now, device_zone):
         return False
     return retry_after is None or retry_after <= now
+
+
+def start_allowed(campaign: Campaign, now: datetime, device_zone: str | None) -> bool:
+    """A campaign without windowZone and blackouts: a download window is open, as always. With them, its start
+    rule: the live period, a window open in the zone the device's windows are read in (`device_zone` is the
+    device's own, as stored), and no blackout unless the override is in force."""
+    rule = campaign.start_rule()
+    if rule is None:
+        return campaign.may_download(now)
+    return rule.may_start(rule.zone_for(device_zone), now)
+
+
+def start_hold(campaign: Campaign, now: datetime, device_zone: str | None) -> Hold | None:
+    """Why the start rule holds a pending device of this zone back now (its `resultReason`); None when it does not,
+    or for a campaign without a start rule."""
+    rule = campaign.start_rule()
+    return None if rule is None else rule.hold(rule.zone_for(device_zone), now)
+
+
+def offer_allowed(campaign: Campaign, now: datetime, device_zone: str | None) -> bool:
+    """Whether an attempt already started may (re)offer its package: a download window is open, in the device's
+    zone under windowZone device. Blackouts gate starts only (ADR 23), so they do not hold an offer back."""
+    rule = campaign.start_rule()
+    if rule is None:
+        return campaign.may_download(now)
+    return rule.period.contains(now) and window_open(rule.windows, rule.zone_for(device_zone), now)
 
 
 def next_action(

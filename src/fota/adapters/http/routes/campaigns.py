@@ -1,4 +1,4 @@
-"""v3 firmware campaigns: create, add/remove devices, change dates, read, cancel."""
+"""v3 firmware campaigns: create, add/remove devices, change dates, read, cancel, override blackouts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
-from fota.adapters.http.presenters import campaign_read, firmware_campaign
+from fota.adapters.http.presenters import blackout_override, campaign_read, firmware_campaign
 from fota.adapters.http.schemas import (
+    BlackoutOverrideBody,
+    BlackoutOverrideRead,
     CampaignCreate,
     CampaignDatesUpdate,
     CampaignDevicesChangeRead,
@@ -21,7 +23,9 @@ from fota.adapters.http.schemas import (
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import TimeWindow
+from fota.domain.zones import parse_window_zone
 from fota.services import campaigns as service
+from fota.services.blackout_override import override_blackouts
 
 router = APIRouter(
     prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
@@ -49,6 +53,8 @@ def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep,
         windows=_windows(body.campaign_time_window_list),
         time_zone=body.time_zone,
         retry_policy=None if body.retry_policy is None else RetryPolicy.from_plain(body.retry_policy),
+        window_zone=None if body.window_zone is None else parse_window_zone(body.window_zone),
+        blackouts=body.blackouts,
     )
     campaign = service.create_campaign(
         uow=services.uow(),
@@ -108,3 +114,20 @@ def cancel_campaign(account: str, campaign_id: str, services: ServicesDep, _: Ca
     """Cancels a campaign; its waiting devices leave it."""
     service.cancel_campaign(uow=services.uow(), clock=services.clock, account_name=account, campaign_id=campaign_id)
     return SuccessRead(success=True)
+
+
+@router.post("/campaigns/{account}/{campaign_id}/blackouts/override")
+def override_campaign_blackouts(
+    account: str, campaign_id: str, body: BlackoutOverrideBody, services: ServicesDep, caller: CallerDep
+) -> BlackoutOverrideRead:
+    """Lets upgrades start during the campaign's blackouts until a local time, for a stated reason."""
+    recorded = override_blackouts(
+        uow=services.uow(),
+        clock=services.clock,
+        account_name=account,
+        campaign_id=campaign_id,
+        until=body.until,
+        reason=body.reason,
+        user=caller.username,
+    )
+    return blackout_override(recorded)
