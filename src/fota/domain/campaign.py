@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.errors import InvalidRequest, InvalidState
 from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
 from fota.domain.protocols import Protocol
@@ -55,6 +56,7 @@ class Campaign:
     package_kind: str = "firmware"  # "file": pushes a configuration file; the device's firmware does not matter
     phases: Phases = NO_PHASES
     retry_policy: RetryPolicy | None = None  # the contract's retryPolicy; None: the server's own retry rule
+    bandwidth: BandwidthBudget | None = None  # the contract's bandwidth; None: image bytes are not budgeted
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from fota.clock import Clock
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, check_schedule
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
 from fota.domain.phases import NO_PHASES, Phases, check_phases, check_windows_kept
@@ -38,6 +39,7 @@ class CampaignCreate:
     phases: Phases = NO_PHASES  # v2 download/install after-dates and install windows
     package_kind: str = "firmware"  # "file": `firmware_name` names one of the account's configuration files
     retry_policy: RetryPolicy | None = None  # v3's retryPolicy, checked by RetryPolicy.from_plain
+    bandwidth: BandwidthBudget | None = None  # v3's bandwidth, checked by BandwidthBudget.from_plain
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def checked_campaign(
         package_kind=firmware.kind,
         phases=phases,
         retry_policy=request.retry_policy,
+        bandwidth=request.bandwidth,
     )
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
+from fota.domain.bandwidth import BudgetWait, Grant
+from fota.domain.campaign import Campaign
 from fota.domain.devices import ZoneSource, reported_zone
 from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, may_start, timed_out
-from fota.services import events
+from fota.services import bandwidth, events
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
@@ -136,34 +138,87 @@ def claim_many(
     """`claim_start` for many (assignment, device) pairs in one transaction; one result per pair, in order.
 
     Each claim is the same conditional UPDATE with its history entry: a pair another worker (or the clock) got to
-    first is False and writes nothing.
+    first is False and writes nothing. A campaign with a bandwidth budget first admits the device (docs/adr/0024):
+    its image is reserved in this hour, in this transaction, or the device stays pending until the next hour with
+    the budget's reason, and is False too.
     """
     now = clock.now()
     results: list[bool] = []
     entries: dict[str, list[HistoryEntry]] = {}
     with uow:
-        startable: dict[tuple[str, str], bool] = {}
+        startable: dict[tuple[str, str], _Startable | None] = {}
         for assignment, device_id in claims:
             key = (assignment.account_name, assignment.campaign_id)
             if key not in startable:
-                campaign = uow.campaigns.get(*key)
-                startable[key] = campaign is not None and may_start(campaign, now)  # the claim checks the back-off
-            claimed = startable[key] and uow.upgrades.claim(
-                assignment.campaign_id,
-                device_id,
-                step=Step.STARTING,
-                reason=Step.STARTING.reason,
-                now=now,
-                deadline=policy.deadline(Step.STARTING, now),
-            )
-            if claimed:
-                entry = _entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)
-                entries.setdefault(assignment.account_name, []).append(entry)
+                startable[key] = _startable(uow, key, now)
+            start = startable[key]
+            claimed = False
+            if start is not None:
+                claimed = _claim(uow, policy, start, assignment, device_id, now, entries)
             results.append(claimed)
         for account_entries in entries.values():
             events.record(uow, account_entries)  # one account's changes per call, as `record` expects
         uow.commit()
     return results
+
+
+@dataclass
+class _Startable:
+    """A campaign whose devices may start now, as one claim batch sees it."""
+
+    campaign: Campaign
+    image_size: int | None  # of a budgeted campaign's image: what its admission reserves
+    refused: BudgetWait | None = None  # the hour's budget refused a device: it refuses the rest of the batch too
+
+
+def _startable(uow: UnitOfWork, key: tuple[str, str], now: datetime) -> _Startable | None:
+    campaign = uow.campaigns.get(*key)
+    if campaign is None or not may_start(campaign, now):  # the claim checks the back-off
+        return None
+    image_size = None
+    if campaign.bandwidth is not None:
+        firmware = uow.firmware.get(campaign.firmware_name)
+        image_size = firmware.image_size if firmware is not None else None
+    return _Startable(campaign, image_size)
+
+
+def _claim(
+    uow: UnitOfWork,
+    policy: UpgradePolicy,
+    start: _Startable,
+    assignment: Assignment,
+    device_id: str,
+    now: datetime,
+    entries: dict[str, list[HistoryEntry]],
+) -> bool:
+    grant: Grant | None = None
+    if start.image_size:  # budgeted (a campaign without an image has nothing to send, nor to reserve)
+        admitted = start.refused or bandwidth.admit(uow, start.campaign, start.image_size, now=now)
+        if isinstance(admitted, BudgetWait):
+            start.refused = admitted
+            if uow.upgrades.defer(
+                assignment.campaign_id, device_id, reason=admitted.reason, until=admitted.until, now=now
+            ):
+                entry = _entry(assignment, device_id, DeviceStatus.PENDING, admitted.reason, now)
+                entries.setdefault(assignment.account_name, []).append(entry)
+            return False
+        grant = admitted
+    claimed = uow.upgrades.claim(
+        assignment.campaign_id,
+        device_id,
+        step=Step.STARTING,
+        reason=Step.STARTING.reason,
+        now=now,
+        deadline=policy.deadline(Step.STARTING, now),
+        bandwidth_hour=grant.hour if grant is not None else None,
+    )
+    if not claimed:
+        if grant is not None:  # another worker, or the clock, got there first: nothing will send these bytes
+            uow.bandwidth.give_back(assignment.campaign_id, grant.hour, grant.bytes)
+        return False
+    entry = _entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)
+    entries.setdefault(assignment.account_name, []).append(entry)
+    return True
 
 
 @dataclass(frozen=True)

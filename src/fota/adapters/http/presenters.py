@@ -47,6 +47,7 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         status=campaign.status.value,
         time_zone=campaign.schedule.time_zone if campaign.schedule.time_zone != "UTC" else None,
         retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+        bandwidth=campaign.bandwidth.to_plain() if campaign.bandwidth is not None else None,
     )
 
 

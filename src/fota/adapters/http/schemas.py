@@ -53,6 +53,8 @@ class CampaignCreate(RequestBody):
     time_zone: StrictStr | None = Field(default=None, max_length=64, description="IANA zone; UTC when absent")
     # Checked by the domain's RetryPolicy.from_plain, whose errors name the field at fault.
     retry_policy: dict[str, object] | None = Field(default=None, json_schema_extra=stated.retry_policy(echoed=False))
+    # Checked by the domain's BandwidthBudget.from_plain, whose errors name the field at fault.
+    bandwidth: dict[str, object] | None = Field(default=None, json_schema_extra=stated.bandwidth)
 
 
 class CampaignDatesUpdate(RequestBody):
@@ -112,6 +114,11 @@ class FirmwareCampaignRead(ResponseBody):
         default=None,
         description="the campaign's retryPolicy with every field filled in; absent when not set",
         json_schema_extra=stated.retry_policy(echoed=True),
+    )
+    bandwidth: dict[str, int] | None = Field(
+        default=None,
+        description="the campaign's bandwidth budget (image bytes per UTC clock hour); absent when not set",
+        json_schema_extra=stated.bandwidth,
     )
 
 

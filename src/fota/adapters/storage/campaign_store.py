@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, func, insert, literal, select, upd
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
@@ -58,7 +59,12 @@ def _campaign(row: Any) -> Campaign:
             _windows(install_windows) if install_windows is not None else None,
         ),
         retry_policy=RetryPolicy.from_plain(retry_policy) if retry_policy is not None else None,
+        bandwidth=_bandwidth(r["bandwidth_bytes_per_hour"]),
     )
+
+
+def _bandwidth(bytes_per_hour: int | None) -> BandwidthBudget | None:
+    return BandwidthBudget(int(bytes_per_hour)) if bytes_per_hour is not None else None
 
 
 def _mutable_values(campaign: Campaign) -> dict[str, Any]:
@@ -98,6 +104,7 @@ class SqlCampaignRepository:
                 auto_add_devices=campaign.auto_add_devices,
                 package_kind=campaign.package_kind,
                 retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+                bandwidth_bytes_per_hour=campaign.bandwidth.bytes_per_hour if campaign.bandwidth is not None else None,
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),

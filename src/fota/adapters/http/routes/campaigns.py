@@ -19,6 +19,7 @@ from fota.adapters.http.schemas import (
     TimeWindowBody,
 )
 from fota.adapters.http.summaries import DocstringSummaryRoute
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import TimeWindow
 from fota.services import campaigns as service
@@ -49,6 +50,7 @@ def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep,
         windows=_windows(body.campaign_time_window_list),
         time_zone=body.time_zone,
         retry_policy=None if body.retry_policy is None else RetryPolicy.from_plain(body.retry_policy),
+        bandwidth=None if body.bandwidth is None else BandwidthBudget.from_plain(body.bandwidth),
     )
     campaign = service.create_campaign(
         uow=services.uow(),
