@@ -26,7 +26,8 @@ class SqlBandwidthRepository:
             set_={"bytes": campaign_bandwidth.c.bytes + statement.excluded.bytes},
             where=campaign_bandwidth.c.bytes + statement.excluded.bytes <= bytes_per_hour,
         )
-        return self.c.execute(statement).rowcount == 1
+        # RETURNING, not the row count: an upsert's count is not reported alike by every driver.
+        return self.c.execute(statement.returning(campaign_bandwidth.c.bytes)).first() is not None
 
     def give_back(self, campaign_id: str, hour: datetime, amount: int) -> None:
         self.c.execute(
