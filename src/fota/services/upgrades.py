@@ -143,19 +143,27 @@ def claim_many(
     the budget's reason, and is False too.
     """
     now = clock.now()
-    results: list[bool] = []
+    results = [False] * len(claims)
     entries: dict[str, list[HistoryEntry]] = {}
     with uow:
         startable: dict[tuple[str, str], _Startable | None] = {}
-        for assignment, device_id in claims:
+        # Campaign by campaign (in id order, the batch's order within one): claim batches of several processes take
+        # the budgets' counter rows in one order, each before the upgrade rows of its campaign.
+        for index in sorted(range(len(claims)), key=lambda i: claims[i][0].campaign_id):
+            assignment, device_id = claims[index]
             key = (assignment.account_name, assignment.campaign_id)
             if key not in startable:
                 startable[key] = _startable(uow, key, now)
             start = startable[key]
-            claimed = False
-            if start is not None:
-                claimed = _claim(uow, policy, start, assignment, device_id, now, entries)
-            results.append(claimed)
+            if start is None:
+                continue
+            if start.image_size:  # budgeted (a campaign without an image has nothing to send, nor to reserve)
+                results[index] = _admitted_claim(uow, policy, start, assignment, device_id, now, entries)
+            else:
+                results[index] = _claim(uow, policy, assignment, device_id, None, now)
+            if results[index]:
+                entry = _entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)
+                entries.setdefault(assignment.account_name, []).append(entry)
         for account_entries in entries.values():
             events.record(uow, account_entries)  # one account's changes per call, as `record` expects
         uow.commit()
@@ -168,7 +176,7 @@ class _Startable:
 
     campaign: Campaign
     image_size: int | None  # of a budgeted campaign's image: what its admission reserves
-    refused: BudgetWait | None = None  # the hour's budget refused a device: it refuses the rest of the batch too
+    refused: BudgetWait | None = None  # the hour refused a device: it refuses the rest of the batch (same image)
 
 
 def _startable(uow: UnitOfWork, key: tuple[str, str], now: datetime) -> _Startable | None:
@@ -182,7 +190,7 @@ def _startable(uow: UnitOfWork, key: tuple[str, str], now: datetime) -> _Startab
     return _Startable(campaign, image_size)
 
 
-def _claim(
+def _admitted_claim(
     uow: UnitOfWork,
     policy: UpgradePolicy,
     start: _Startable,
@@ -191,18 +199,22 @@ def _claim(
     now: datetime,
     entries: dict[str, list[HistoryEntry]],
 ) -> bool:
-    grant: Grant | None = None
-    if start.image_size:  # budgeted (a campaign without an image has nothing to send, nor to reserve)
-        admitted = start.refused or bandwidth.admit(uow, start.campaign, start.image_size, now=now)
-        if isinstance(admitted, BudgetWait):
-            start.refused = admitted
-            if uow.upgrades.defer(
-                assignment.campaign_id, device_id, reason=admitted.reason, until=admitted.until, now=now
-            ):
-                entry = _entry(assignment, device_id, DeviceStatus.PENDING, admitted.reason, now)
-                entries.setdefault(assignment.account_name, []).append(entry)
-            return False
-        grant = admitted
+    """The claim of a budgeted campaign's device: its image reserved first, or the device deferred to the next hour
+    (no attempt spent) with the budget's reason in its history."""
+    assert start.image_size
+    admitted = start.refused or bandwidth.admit(uow, start.campaign, start.image_size, now=now)
+    if isinstance(admitted, Grant):
+        return _claim(uow, policy, assignment, device_id, admitted, now)
+    start.refused = admitted
+    if uow.upgrades.defer(assignment.campaign_id, device_id, reason=admitted.reason, until=admitted.until, now=now):
+        entry = _entry(assignment, device_id, DeviceStatus.PENDING, admitted.reason, now)
+        entries.setdefault(assignment.account_name, []).append(entry)
+    return False
+
+
+def _claim(
+    uow: UnitOfWork, policy: UpgradePolicy, assignment: Assignment, device_id: str, grant: Grant | None, now: datetime
+) -> bool:
     claimed = uow.upgrades.claim(
         assignment.campaign_id,
         device_id,
@@ -212,13 +224,9 @@ def _claim(
         deadline=policy.deadline(Step.STARTING, now),
         bandwidth_hour=grant.hour if grant is not None else None,
     )
-    if not claimed:
-        if grant is not None:  # another worker, or the clock, got there first: nothing will send these bytes
-            uow.bandwidth.give_back(assignment.campaign_id, grant.hour, grant.bytes)
-        return False
-    entry = _entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)
-    entries.setdefault(assignment.account_name, []).append(entry)
-    return True
+    if not claimed and grant is not None:  # another worker, or the clock, got there first: nothing sends these bytes
+        uow.bandwidth.give_back(assignment.campaign_id, grant.hour, grant.bytes)
+    return claimed
 
 
 @dataclass(frozen=True)
