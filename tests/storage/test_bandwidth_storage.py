@@ -1,5 +1,6 @@
 """The bandwidth counter's conditional upsert (`campaign_bandwidth`): racing reservations from many connections never
-pass one hour's budget together, each hour and campaign has its own counter, and pruning keeps the last day."""
+pass one hour's budget together, each hour and campaign has its own counter, and the engine's sweep prunes counters
+older than a day."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
+from fota.clock import SimulatedClock
+from fota.domain.upgrade import UpgradePolicy
+from fota.services.engine import run_due_work
 
 HOUR = datetime(2026, 12, 1, 10, tzinfo=UTC)
 
@@ -61,3 +65,15 @@ def test_hours_and_campaigns_count_apart_and_old_hours_are_pruned(engine: Engine
     with factory() as uow:
         assert uow.bandwidth.reserved("c-1", HOUR - timedelta(days=1, hours=1)) == 0
         assert uow.bandwidth.reserved("c-1", HOUR) == 10_000
+
+
+def test_the_engine_sweep_prunes_counters_a_day_old(engine: Engine) -> None:
+    factory = SqlUnitOfWorkFactory(engine)
+    assert reserve(factory, 10, hour=HOUR - timedelta(days=1, hours=1))
+    assert reserve(factory, 20, hour=HOUR - timedelta(days=1))
+    clock = SimulatedClock(HOUR + timedelta(minutes=30))
+    report = run_due_work(uow_factory=factory, clock=clock, policy=UpgradePolicy())
+    assert report.purged >= 1
+    with factory() as uow:
+        assert uow.bandwidth.reserved("c-1", HOUR - timedelta(days=1, hours=1)) == 0
+        assert uow.bandwidth.reserved("c-1", HOUR - timedelta(days=1)) == 20
