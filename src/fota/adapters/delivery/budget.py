@@ -11,7 +11,7 @@ from fota.services import bandwidth
 from fota.services.context import ServiceContext
 from fota.services.ports import DownloadLink
 
-MAX_HELD = 100_000  # downloads with an allowance held; past it, allowances of ended hours are let go
+MAX_HELD = 100_000  # downloads tracked; past it, those without an allowance of the current hour are let go
 
 
 class DownloadBudget:
@@ -58,7 +58,7 @@ class DownloadBudget:
         self._reserved.discard(token)
 
     def _granted(self, grant: Grant, now: datetime) -> Allowance:
-        if len(self._held) >= MAX_HELD:
+        if len(self._held) >= MAX_HELD or len(self._reserved) >= MAX_HELD:
             hour = budget_hour(now)
             self._held = {t: a for t, a in self._held.items() if a.hour == hour}
             self._reserved &= set(self._held)
