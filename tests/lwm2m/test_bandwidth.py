@@ -6,10 +6,12 @@ next hour and finishes in it. One server, on each database."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import dataclasses
+from datetime import datetime, timedelta
 
 import pytest
 
+from fota.simulator.firmware import Delivery
 from fota.simulator.fleet import Fleet
 from tests.conftest import RunningServer
 from tests.lwm2m.bandwidth_scenario import budget_campaign, counters, nine_tomorrow, template, until, walk_hours
@@ -29,7 +31,7 @@ def test_the_bytes_served_per_hour_never_exceed_the_budget(private_server: Runni
     campaign_id = budget_campaign(account, firmware, imeis, nine.date(), BUDGET)
     server.set_clock(nine + timedelta(minutes=10))
 
-    async def scenario() -> dict:
+    async def scenario() -> dict[datetime, int]:
         async with Fleet(DEVICES, template(server.coap_url), imei_start=start) as fleet:
             return await walk_hours(
                 server,
@@ -79,3 +81,27 @@ def test_a_download_larger_than_the_hour_waits_with_max_age_and_finishes_in_the_
     assert (in_first_hour, in_all) == (budget, image)
     ten = nine + timedelta(hours=1)
     assert counters(server.database_url, campaign_id) == {nine: budget, ten: image - budget}
+
+
+@pytest.mark.slow
+def test_pushed_images_keep_to_the_budget_too(private_server: RunningServer) -> None:
+    server = private_server
+    account = server.new_account()
+    firmware, imeis, start = provision(server, account, 3, image_size=IMAGE)
+    nine = nine_tomorrow(server)
+    budget = 2 * IMAGE + 100
+    campaign_id = budget_campaign(account, firmware, imeis, nine.date(), budget)
+    server.set_clock(nine + timedelta(minutes=10))
+    push_only = dataclasses.replace(template(server.coap_url), delivery=Delivery.PUSH)
+
+    async def scenario() -> dict[datetime, int]:
+        async with Fleet(3, push_only, imei_start=start) as fleet:
+            received = await walk_hours(
+                server, account, campaign_id, fleet.devices, first_hour=nine, bytes_per_hour=budget, image_size=IMAGE
+            )
+            assert all(device.events_of("push-done") for device in fleet.devices)
+            return received
+
+    received = asyncio.run(scenario())
+    assert received == {nine: 2 * IMAGE, nine + timedelta(hours=1): IMAGE}
+    assert counters(server.database_url, campaign_id) == received

@@ -244,7 +244,7 @@ class SimulatedDevice:
 
     @property
     def package_bytes_received(self) -> int:
-        """Package bytes this device received by pulling (CoAP blocks, HTTP chunks), resent ones counted again."""
+        """Package bytes this device received: pulled CoAP blocks and HTTP chunks (resent ones again), pushed images."""
         return self.firmware.received
 
     @property

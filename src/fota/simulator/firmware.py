@@ -133,7 +133,7 @@ class FirmwareUpdate:
         self.state = State.IDLE
         self.result = Result.INITIAL
         self.package_uri = ""
-        self.received = 0  # package bytes received by pulls, every block or chunk counted (resent ones again)
+        self.received = 0  # package bytes received: pulled blocks or chunks (resent ones again), whole pushes
         self.pkg_name = ""
         self.pkg_version = ""
         self.last_package_sha256: str | None = None  # of the last package that verified; kept across reboots
@@ -339,6 +339,7 @@ class FirmwareUpdate:
     def finish_push(self, data: bytes) -> None:
         self._pushing = False
         self._record("push-done", f"{len(data)} bytes")
+        self.received += len(data)
         self._verify_and_stage(data)
 
     # --- verification, Update and reboot ----------------------------------------------------------------------------
