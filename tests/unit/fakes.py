@@ -19,6 +19,7 @@ from fota.domain.accounts import Account
 from fota.domain.campaign import Campaign, Firmware, due_transition
 from fota.domain.devices import Device
 from fota.domain.statuses import DeviceStatus
+from fota.domain.upgrade import Step
 from fota.services.ports import (
     CallbackRegistration,
     CampaignDeviceRow,
@@ -55,6 +56,8 @@ class FakeStore:
     callbacks: dict[str, CallbackRegistration] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
     deliveries: list[DeliveryAttempt] = field(default_factory=list)
+    start_grants: dict[tuple[str, str], datetime] = field(default_factory=dict)  # campaign_devices.bandwidth_hour
+    bandwidth: dict[tuple[str, datetime], int] = field(default_factory=dict)  # campaign_bandwidth
     commits: int = 0
 
 
@@ -179,6 +182,92 @@ class FakeCampaignDevices:
         return moved
 
 
+class FakeUpgrades:
+    """The conditional claim and the bandwidth budget's two statements on upgrade rows."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def _due(self, campaign_id: str, device_id: str, now: datetime) -> CampaignDeviceRow | None:
+        row = self.store.campaign_devices.get((campaign_id, device_id))
+        if row is None or row.status is not DeviceStatus.PENDING:
+            return None
+        return row if row.next_attempt_at is None or row.next_attempt_at <= now else None
+
+    def claim(
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        step: Step,
+        reason: str,
+        now: datetime,
+        deadline: datetime,
+        bandwidth_hour: datetime | None = None,
+    ) -> bool:
+        row = self._due(campaign_id, device_id, now)
+        if row is None:
+            return False
+        self.store.campaign_devices[(campaign_id, device_id)] = replace(
+            row,
+            status=DeviceStatus.IN_PROGRESS,
+            reason=reason,
+            step=step,
+            step_deadline=deadline,
+            attempts=row.attempts + 1,
+            recent_attempt_at=now,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        if bandwidth_hour is None:
+            self.store.start_grants.pop((campaign_id, device_id), None)
+        else:
+            self.store.start_grants[(campaign_id, device_id)] = bandwidth_hour
+        return True
+
+    def defer(self, campaign_id: str, device_id: str, *, reason: str, until: datetime, now: datetime) -> bool:
+        row = self._due(campaign_id, device_id, now)
+        if row is None:
+            return False
+        self.store.campaign_devices[(campaign_id, device_id)] = replace(
+            row, reason=reason, next_attempt_at=until, updated_at=now
+        )
+        return True
+
+    def take_start_grant(self, campaign_id: str, device_id: str, *, hour: datetime) -> bool:
+        if self.store.start_grants.get((campaign_id, device_id)) != hour:
+            return False
+        del self.store.start_grants[(campaign_id, device_id)]
+        return True
+
+
+class FakeBandwidth:
+    """The counter's conditional upsert, as the domain's `BandwidthBudget.reserve` states it."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def reserve(self, campaign_id: str, hour: datetime, wanted: int, *, bytes_per_hour: int) -> bool:
+        served = self.store.bandwidth.get((campaign_id, hour), 0)
+        if served + wanted > bytes_per_hour:
+            return False
+        self.store.bandwidth[(campaign_id, hour)] = served + wanted
+        return True
+
+    def give_back(self, campaign_id: str, hour: datetime, amount: int) -> None:
+        if (campaign_id, hour) in self.store.bandwidth:
+            self.store.bandwidth[(campaign_id, hour)] -= amount
+
+    def reserved(self, campaign_id: str, hour: datetime) -> int:
+        return self.store.bandwidth.get((campaign_id, hour), 0)
+
+    def prune(self, before: datetime) -> int:
+        old = [key for key in self.store.bandwidth if key[1] < before]
+        for key in old:
+            del self.store.bandwidth[key]
+        return len(old)
+
+
 class FakeHistory:
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -282,6 +371,8 @@ class FakeUnitOfWork:
         self.callbacks = FakeCallbacks(store)
         self.outbox = FakeOutbox(store)
         self.activity = FakeActivity()
+        self.upgrades = FakeUpgrades(store)
+        self.bandwidth = FakeBandwidth(store)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.deepcopy(self.store)

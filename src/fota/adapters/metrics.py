@@ -115,6 +115,12 @@ DOWNLOAD_BYTES = Counter(
     ["transport"],
     registry=REGISTRY,
 )
+BANDWIDTH_WAITS = Counter(
+    "fota_bandwidth_waits_total",
+    "Download requests refused because the campaign's bandwidth budget for the hour is used up, by transport.",
+    ["transport"],
+    registry=REGISTRY,
+)
 DOWNLOADS_ACTIVE = Gauge(
     "fota_downloads_active",
     "Downloads under way in this process (counted against --max-downloads); idle ones drop out after a minute.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.blackouts import BlackoutCalendar, RecordedOverride
 from fota.domain.errors import InvalidRequest, InvalidState
 from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
@@ -63,6 +64,7 @@ class Campaign:
     window_zone: WindowZone | None = None
     blackouts: BlackoutCalendar | None = None
     blackout_override: RecordedOverride | None = None
+    bandwidth: BandwidthBudget | None = None  # the contract's bandwidth; None: image bytes are not budgeted
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from fota.clock import Clock
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.blackouts import BlackoutCalendar, parse_blackouts
 from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, check_schedule
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
@@ -42,6 +43,7 @@ class CampaignCreate:
     retry_policy: RetryPolicy | None = None  # v3's retryPolicy, checked by RetryPolicy.from_plain
     window_zone: WindowZone | None = None  # v3's windowZone, checked by parse_window_zone; None: not given
     blackouts: object = None  # v3's blackouts as given: parsed here, in the campaign's zone (parse_blackouts)
+    bandwidth: BandwidthBudget | None = None  # v3's bandwidth, checked by BandwidthBudget.from_plain
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def checked_campaign(
         retry_policy=request.retry_policy,
         window_zone=request.window_zone,
         blackouts=BlackoutCalendar(blackouts) if blackouts else None,
+        bandwidth=request.bandwidth,
     )
 
 

@@ -15,7 +15,7 @@ from fota.domain.campaign import Campaign, due_transition
 from fota.domain.errors import DomainError
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import UpgradePolicy
-from fota.services import device_logging, outbox, registrations, upgrades
+from fota.services import bandwidth, device_logging, outbox, registrations, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
 from fota.services.enrolment import enrol
 from fota.services.ports import Exclusive, UnitOfWorkFactory, always_alone
@@ -42,7 +42,8 @@ def run_due_work(
     callback_retention: timedelta = outbox.DEFAULT_RETENTION,
 ) -> TickReport:
     """Everything time makes due: campaign transitions, upgrade steps past their deadline, expired registrations,
-    and finished callback events, check-ins and device logs past their retention.
+    finished callback events, check-ins and device logs past their retention, and bandwidth counters of hours a day
+    gone.
 
     Several engine processes may run this at once (docs/adr/0009-multi-process-coordination.md): each campaign is
     advanced by one of them at a time (`exclusive`), and time-outs and purges are conditional writes that only one
@@ -57,6 +58,7 @@ def run_due_work(
             report.purged = registrations.purge_expired(uow_factory=uow_factory, clock=clock)
             report.purged += outbox.prune(uow_factory=uow_factory, clock=clock, keep=callback_retention)
             report.purged += device_logging.prune(uow_factory=uow_factory, clock=clock)
+            report.purged += bandwidth.prune(uow_factory=uow_factory, clock=clock)
     return report
 
 

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from fota.domain.accounts import Account, Token, TokenKind
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.bootstrap import BootstrapSettings
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
@@ -79,6 +80,8 @@ class DownloadLink:
     firmware_name: str
     created_at: datetime
     expires_at: datetime
+    # The campaign's budget, read with the link (not stored with it): None, and the download does no budget work.
+    bandwidth: BandwidthBudget | None = None
 
 
 class PasswordHasher(Protocol):
@@ -334,8 +337,28 @@ class UpgradeRepository(Protocol):
         ...
 
     def claim(
-        self, campaign_id: str, device_id: str, *, step: Step, reason: str, now: datetime, deadline: datetime
-    ) -> bool: ...
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        step: Step,
+        reason: str,
+        now: datetime,
+        deadline: datetime,
+        bandwidth_hour: datetime | None = None,
+    ) -> bool:
+        """`bandwidth_hour`: the hour of a budgeted campaign's start grant, kept for the first block to take over."""
+        ...
+
+    def defer(self, campaign_id: str, device_id: str, *, reason: str, until: datetime, now: datetime) -> bool:
+        """A pending device that may start now waits until `until` instead, with `reason` (the bandwidth budget's
+        wait): no attempt is spent. False when it was not pending or not due."""
+        ...
+
+    def take_start_grant(self, campaign_id: str, device_id: str, *, hour: datetime) -> bool:
+        """Clears the claim's start grant if it is `hour`'s: True once, for the first block served in that hour."""
+        ...
+
     def set_step(
         self,
         campaign_id: str,
@@ -372,6 +395,22 @@ class RegistrationRepository(Protocol):
     def delete(self, location: str) -> bool: ...
     def purge_expired(self, now: datetime) -> int: ...
     def count_unknown(self, endpoint: str, *, address: str, now: datetime) -> None: ...
+
+
+class BandwidthRepository(Protocol):
+    """Image bytes reserved per budgeted campaign and UTC clock hour (domain/bandwidth.py, docs/adr/0024)."""
+
+    def reserve(self, campaign_id: str, hour: datetime, wanted: int, *, bytes_per_hour: int) -> bool:
+        """Adds `wanted` bytes to the hour's counter if the sum stays within `bytes_per_hour`, in one conditional
+        statement every process shares; whether it did."""
+        ...
+
+    def give_back(self, campaign_id: str, hour: datetime, amount: int) -> None:
+        """Takes back bytes a reservation counted and nothing will send (a claim that lost its race)."""
+        ...
+
+    def reserved(self, campaign_id: str, hour: datetime) -> int: ...
+    def prune(self, before: datetime) -> int: ...
 
 
 class DownloadRepository(Protocol):
@@ -574,6 +613,8 @@ class UnitOfWork(Protocol):
     def registrations(self) -> RegistrationRepository: ...
     @property
     def downloads(self) -> DownloadRepository: ...
+    @property
+    def bandwidth(self) -> BandwidthRepository: ...
     @property
     def insight(self) -> InsightRepository: ...
     @property

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
+from fota.domain.bandwidth import BudgetWait, Grant
 from fota.domain.campaign import Campaign
 from fota.domain.devices import ZoneSource, reported_zone
 from fota.domain.phases import install_wait_until
@@ -30,7 +31,7 @@ from fota.domain.upgrade import (
     offer_allowed,
     timed_out,
 )
-from fota.services import events
+from fota.services import bandwidth, events
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
@@ -150,42 +151,103 @@ def claim_many(
     """`claim_start` for many (assignment, device) pairs in one transaction; one result per pair, in order.
 
     Each claim is the same conditional UPDATE with its history entry: a pair another worker (or the clock) got to
-    first is False and writes nothing.
+    first is False and writes nothing. A campaign with a bandwidth budget first admits the device (docs/adr/0024):
+    its image is reserved in this hour, in this transaction, or the device stays pending until the next hour with
+    the budget's reason, and is False too.
     """
     now = clock.now()
-    results: list[bool] = []
+    results = [False] * len(claims)
     entries: dict[str, list[HistoryEntry]] = {}
     with uow:
-        campaigns: dict[tuple[str, str], Campaign | None] = {}
-        startable: dict[tuple[str, str, str | None], bool] = {}  # per campaign and device zone, not per device
-        for assignment, device_id in claims:
+        startable: dict[tuple[str, str], _Startable | None] = {}
+        open_in_zone: dict[tuple[str, str, str | None], bool] = {}  # per campaign and device zone, not per device
+        # Campaign by campaign (in id order, the batch's order within one): claim batches of several processes take
+        # the budgets' counter rows in one order, each before the upgrade rows of its campaign.
+        for index in sorted(range(len(claims)), key=lambda i: claims[i][0].campaign_id):
+            assignment, device_id = claims[index]
             key = (assignment.account_name, assignment.campaign_id)
+            if key not in startable:
+                startable[key] = _startable(uow, key)
+            start = startable[key]
             zone_key = (*key, assignment.device_zone)
-            if key not in campaigns:
-                campaigns[key] = uow.campaigns.get(*key)
-            campaign = campaigns[key]
-            if zone_key not in startable:
+            if zone_key not in open_in_zone:
                 # The claim itself checks the back-off.
-                startable[zone_key] = campaign is not None and may_start(
-                    campaign, now, device_zone=assignment.device_zone
+                open_in_zone[zone_key] = start is not None and may_start(
+                    start.campaign, now, device_zone=assignment.device_zone
                 )
-            key_open = startable[zone_key]
-            claimed = key_open and uow.upgrades.claim(
-                assignment.campaign_id,
-                device_id,
-                step=Step.STARTING,
-                reason=Step.STARTING.reason,
-                now=now,
-                deadline=policy.deadline(Step.STARTING, now),
-            )
-            if claimed:
+            if start is None or not open_in_zone[zone_key]:
+                continue
+            if start.image_size:  # budgeted (a campaign without an image has nothing to send, nor to reserve)
+                results[index] = _admitted_claim(uow, policy, start, assignment, device_id, now, entries)
+            else:
+                results[index] = _claim(uow, policy, assignment, device_id, None, now)
+            if results[index]:
                 entry = _entry(assignment, device_id, DeviceStatus.IN_PROGRESS, Step.STARTING.reason, now)
                 entries.setdefault(assignment.account_name, []).append(entry)
-            results.append(claimed)
         for account_entries in entries.values():
             events.record(uow, account_entries)  # one account's changes per call, as `record` expects
         uow.commit()
     return results
+
+
+@dataclass
+class _Startable:
+    """A campaign whose devices may start now, as one claim batch sees it."""
+
+    campaign: Campaign
+    image_size: int | None  # of a budgeted campaign's image: what its admission reserves
+    refused: BudgetWait | None = None  # the hour refused a device: it refuses the rest of the batch (same image)
+
+
+def _startable(uow: UnitOfWork, key: tuple[str, str]) -> _Startable | None:
+    """The campaign of a claim batch and what its admission reserves; whether it may start is asked per zone."""
+    campaign = uow.campaigns.get(*key)
+    if campaign is None:
+        return None
+    image_size = None
+    if campaign.bandwidth is not None:
+        firmware = uow.firmware.get(campaign.firmware_name)
+        image_size = firmware.image_size if firmware is not None else None
+    return _Startable(campaign, image_size)
+
+
+def _admitted_claim(
+    uow: UnitOfWork,
+    policy: UpgradePolicy,
+    start: _Startable,
+    assignment: Assignment,
+    device_id: str,
+    now: datetime,
+    entries: dict[str, list[HistoryEntry]],
+) -> bool:
+    """The claim of a budgeted campaign's device: its image reserved first, or the device deferred to the next hour
+    (no attempt spent) with the budget's reason in its history."""
+    assert start.image_size
+    admitted = start.refused or bandwidth.admit(uow, start.campaign, start.image_size, now=now)
+    if isinstance(admitted, Grant):
+        return _claim(uow, policy, assignment, device_id, admitted, now)
+    start.refused = admitted
+    if uow.upgrades.defer(assignment.campaign_id, device_id, reason=admitted.reason, until=admitted.until, now=now):
+        entry = _entry(assignment, device_id, DeviceStatus.PENDING, admitted.reason, now)
+        entries.setdefault(assignment.account_name, []).append(entry)
+    return False
+
+
+def _claim(
+    uow: UnitOfWork, policy: UpgradePolicy, assignment: Assignment, device_id: str, grant: Grant | None, now: datetime
+) -> bool:
+    claimed = uow.upgrades.claim(
+        assignment.campaign_id,
+        device_id,
+        step=Step.STARTING,
+        reason=Step.STARTING.reason,
+        now=now,
+        deadline=policy.deadline(Step.STARTING, now),
+        bandwidth_hour=grant.hour if grant is not None else None,
+    )
+    if not claimed and grant is not None:  # another worker, or the clock, got there first: nothing sends these bytes
+        uow.bandwidth.give_back(assignment.campaign_id, grant.hour, grant.bytes)
+    return claimed
 
 
 @dataclass(frozen=True)

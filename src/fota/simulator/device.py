@@ -243,6 +243,11 @@ class SimulatedDevice:
         return self.firmware.executions
 
     @property
+    def package_bytes_received(self) -> int:
+        """Package bytes this device received: pulled CoAP blocks and HTTP chunks (resent ones again), pushed images."""
+        return self.firmware.received
+
+    @property
     def address(self) -> tuple[str, int] | None:
         """The (host, port) of the current boot's socket, or None while down."""
         return self._transport.address if self._transport is not None and self._transport.is_open else None

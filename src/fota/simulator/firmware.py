@@ -133,6 +133,7 @@ class FirmwareUpdate:
         self.state = State.IDLE
         self.result = Result.INITIAL
         self.package_uri = ""
+        self.received = 0  # package bytes received: pulled blocks or chunks (resent ones again), whole pushes
         self.pkg_name = ""
         self.pkg_version = ""
         self.last_package_sha256: str | None = None  # of the last package that verified; kept across reboots
@@ -260,6 +261,7 @@ class FirmwareUpdate:
             if block is None:
                 if data:
                     raise _TransferFailed(Result.CONNECTION_LOST, "server stopped answering block-wise")
+                self.received += len(response.payload)
                 return bytes(response.payload)
             if block.start != len(data) or (block.more and len(response.payload) != block.size):
                 raise _TransferFailed(Result.CONNECTION_LOST, f"unexpected block {block} at offset {len(data)}")
@@ -268,6 +270,7 @@ class FirmwareUpdate:
             elif response.opt.etag != etag:
                 raise _TransferFailed(Result.CONNECTION_LOST, "the image changed during the download (ETag)")
             data += response.payload
+            self.received += len(response.payload)
             if not block.more:
                 return bytes(data)
             if Fault.DROP_DOWNLOAD in self.faults:
@@ -287,6 +290,7 @@ class FirmwareUpdate:
                     raise _TransferFailed(Result.CONNECTION_LOST, f"{uri} answered {response.status_code}")
                 async for chunk in response.aiter_bytes():
                     data += chunk
+                    self.received += len(chunk)
                     if Fault.DROP_DOWNLOAD in self.faults:
                         raise _TransferFailed(Result.CONNECTION_LOST, "injected fault: connection dropped")
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -335,6 +339,7 @@ class FirmwareUpdate:
     def finish_push(self, data: bytes) -> None:
         self._pushing = False
         self._record("push-done", f"{len(data)} bytes")
+        self.received += len(data)
         self._verify_and_stage(data)
 
     # --- verification, Update and reboot ----------------------------------------------------------------------------

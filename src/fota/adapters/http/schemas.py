@@ -53,6 +53,8 @@ class CampaignCreate(RequestBody):
     time_zone: StrictStr | None = Field(default=None, max_length=64, description="IANA zone; UTC when absent")
     # Checked by the domain's RetryPolicy.from_plain, whose errors name the field at fault.
     retry_policy: dict[str, object] | None = Field(default=None, json_schema_extra=stated.retry_policy(echoed=False))
+    # Checked by the domain's BandwidthBudget.from_plain, whose errors name the field at fault.
+    bandwidth: dict[str, object] | None = Field(default=None, json_schema_extra=stated.bandwidth)
     # Checked by the domain's parse_window_zone and parse_blackouts (in the campaign's timeZone).
     window_zone: StrictStr | None = Field(
         default=None, description="whose zone the windows are read in", json_schema_extra=stated.WINDOW_ZONES
@@ -135,6 +137,11 @@ class FirmwareCampaignRead(ResponseBody):
     window_zone: str | None = Field(default=None, json_schema_extra=stated.WINDOW_ZONES)
     blackouts: list[dict[str, str | None]] | None = Field(default=None, json_schema_extra=stated.BLACKOUTS)
     blackout_override: BlackoutOverrideRead | None = Field(default=None, description="the override last set, if any")
+    bandwidth: dict[str, int] | None = Field(
+        default=None,
+        description="the campaign's bandwidth budget (image bytes per UTC clock hour); absent when not set",
+        json_schema_extra=stated.bandwidth,
+    )
 
 
 class CampaignRead(FirmwareCampaignRead):

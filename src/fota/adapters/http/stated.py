@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fota.domain.bandwidth import MAX_BYTES_PER_HOUR, MIN_BYTES_PER_HOUR
 from fota.domain.outbound import MAX_URL_CHARS
 from fota.domain.statuses import CampaignStatus
 from fota.domain.upgrade import Failure
@@ -78,6 +79,26 @@ BLACKOUTS: dict[str, Any] = {
     },
     "examples": [[{"from": "2030-12-24T00:00", "to": "2030-12-27T00:00", "reason": "holiday freeze"}]],
 }
+
+
+# `BandwidthBudget.from_plain`: the one field, a whole number of bytes.
+BANDWIDTH: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["bytesPerHour"],
+    "properties": {
+        "bytesPerHour": {"type": "integer", "minimum": MIN_BYTES_PER_HOUR, "maximum": MAX_BYTES_PER_HOUR},
+    },
+}
+
+
+def bandwidth(schema: dict[str, Any]) -> None:
+    """A `bandwidth` field's `json_schema_extra`: its object branch gets the contract's field."""
+    for choice in schema.get("anyOf", []):
+        if choice.get("type") == "object":
+            choice.clear()
+            choice.update(BANDWIDTH)
+    schema["examples"] = [{"bytesPerHour": 5_000_000_000}]
 
 
 def one_of(*values: str) -> dict[str, Any]:

@@ -21,20 +21,32 @@ class BlockDownloads:
         self.gate = gate
 
     async def download(self, request: Message, token: str) -> Message:
-        package = await self.packages.package(token)
-        if package is None:
+        found = await self.packages.download(token)
+        if found is None:
             raise coap_error.NotFound()
+        package, link = found
         if not self.gate.admit(token):
             return Message(code=Code.SERVICE_UNAVAILABLE, max_age=30, payload=b"too many downloads; retry later")
         requested = request.opt.block2
         szx = requested.size_exponent if requested is not None else min(6, request.remote.maximum_block_size_exp)
         number = requested.block_number if requested is not None else 0
-        sliced = block(package.data, number, 2 ** (szx + 4))
+        size = 2 ** (szx + 4)
+        sliced = block(package.data, number, size)
         if sliced is None:
             raise coap_error.BadOption()
         chunk, more = sliced
+        if chunk:
+            wait = await self.packages.budget.clear(
+                token, link, offset=number * size, size=len(chunk), total=len(package.data)
+            )
+            if wait is not None:
+                # The campaign's bytes of this hour are used up: back at the next hour, the same block again.
+                self.gate.finished(token)
+                metrics.BANDWIDTH_WAITS.labels("coap").inc()
+                return Message(code=Code.SERVICE_UNAVAILABLE, max_age=wait.max_age, payload=wait.reason.encode())
         if not more:
             self.gate.finished(token)
+            self.packages.budget.finished(token)
         metrics.record_download("coap", len(chunk), complete=not more)
         response = Message(code=CONTENT, payload=chunk, content_format=AiocoapContentFormat(42), etag=package.etag)
         if more or number > 0 or requested is not None:

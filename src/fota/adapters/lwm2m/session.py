@@ -18,6 +18,7 @@ from typing import Any, Self
 from fota.adapters import metrics
 from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
+from fota.domain.bandwidth import BudgetWait
 from fota.domain.upgrade import (
     Assignment,
     Claim,
@@ -38,7 +39,7 @@ from fota.domain.upgrade import (
     choose_transfer,
     next_action,
 )
-from fota.services import registrations, upgrades
+from fota.services import bandwidth, registrations, upgrades
 from fota.services.context import ServiceContext
 from fota.services.upgrades import Offer
 
@@ -381,7 +382,20 @@ class DeviceSession:
                 raise DeviceUnreachable(
                     "the firmware image is missing: upload it with PUT /admin/v1/firmware/{name}/image"
                 )
-            await self.client.push(PACKAGE, found[1])
+            link, image = found
+            if link.bandwidth is not None:
+                # A push writes the whole image at once: the hour's budget must carry all of it (docs/adr/0024).
+                reserved = await self._call(
+                    bandwidth.reserve_for_download,
+                    uow=self.services.uow(),
+                    link=link,
+                    remaining=len(image),
+                    image_size=len(image),
+                    first=True,
+                )
+                if isinstance(reserved, BudgetWait) or reserved.bytes < len(image):
+                    raise DeviceUnreachable("the push waits for the campaign's bandwidth budget")
+            await self.client.push(PACKAGE, image)
             metrics.record_download("coap", len(found[1]), complete=True)  # a push is a CoAP delivery too
             return True
         transfer = choose_transfer(status.protocols)

@@ -19,6 +19,7 @@ from fota.adapters.storage.campaign_start_rule import (
 )
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
 from fota.adapters.storage.tables import campaign_devices, campaigns, history
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
@@ -69,7 +70,12 @@ def _campaign(row: Any) -> Campaign:
         window_zone=window_zone_of(r["window_zone"]),
         blackouts=blackouts_of(r["blackouts"], schedule.zone),
         blackout_override=override_of(r["blackout_override"], schedule.zone),
+        bandwidth=_bandwidth(r["bandwidth_bytes_per_hour"]),
     )
+
+
+def _bandwidth(bytes_per_hour: int | None) -> BandwidthBudget | None:
+    return BandwidthBudget(int(bytes_per_hour)) if bytes_per_hour is not None else None
 
 
 def _mutable_values(campaign: Campaign) -> dict[str, Any]:
@@ -112,6 +118,7 @@ class SqlCampaignRepository:
                 retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
                 window_zone=campaign.window_zone.value if campaign.window_zone is not None else None,
                 blackouts=blackouts_json(campaign.blackouts),
+                bandwidth_bytes_per_hour=campaign.bandwidth.bytes_per_hour if campaign.bandwidth is not None else None,
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),

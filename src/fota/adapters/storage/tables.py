@@ -168,6 +168,8 @@ campaigns = Table(
     Column("window_zone", String(16), nullable=True),
     Column("blackouts", JSON(none_as_null=True), nullable=True),
     Column("blackout_override", JSON(none_as_null=True), nullable=True),
+    # v3's bandwidth.bytesPerHour (domain/bandwidth.py); NULL: the campaign's image bytes are not budgeted.
+    Column("bandwidth_bytes_per_hour", BigInteger, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),
@@ -194,6 +196,9 @@ campaign_devices = Table(
     Column("delivery", String(8), nullable=True),
     Column("update_executed_at", UTCDateTime, nullable=True),
     Column("owner", String(64), nullable=True),
+    # A budgeted campaign's start grant (docs/adr/0024): the clock hour whose `campaign_bandwidth` counter the claim
+    # reserved this attempt's image in, until the first block served takes it over (and clears it).
+    Column("bandwidth_hour", UTCDateTime, nullable=True),
     Index("ix_campaign_devices_device_active", "device_id", "active"),
     Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
     Index("ix_campaign_devices_deadline", "step_deadline"),
@@ -316,6 +321,16 @@ download_tokens = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_download_tokens_expires", "expires_at"),
+)
+
+# Image bytes reserved per budgeted campaign and fixed UTC clock hour (domain/bandwidth.py, docs/adr/0024): one
+# conditional upsert per reservation, from any process; rows older than a day are pruned by the engine's sweep.
+campaign_bandwidth = Table(
+    "campaign_bandwidth",
+    metadata,
+    Column("campaign_id", String(36), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
 )
 
 license_cancel_candidates = Table(

@@ -17,6 +17,7 @@ from fota.adapters.storage.account_store import (
     SqlTokenRepository,
 )
 from fota.adapters.storage.activity_store import SqlDeviceActivityRepository
+from fota.adapters.storage.bandwidth_store import SqlBandwidthRepository
 from fota.adapters.storage.bootstrap_store import SqlBootstrapRepository
 from fota.adapters.storage.campaign_store import (
     SqlCampaignDeviceRepository,
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
         self.upgrades = SqlUpgradeRepository(connection)
         self.registrations = SqlRegistrationRepository(connection)
         self.downloads = SqlDownloadRepository(connection)
+        self.bandwidth = SqlBandwidthRepository(connection)
         self.insight = SqlInsightRepository(connection)
         self.device_security = SqlDeviceSecurityRepository(connection)
         self.bootstrap = SqlBootstrapRepository(connection)

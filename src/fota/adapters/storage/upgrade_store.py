@@ -22,6 +22,7 @@ from fota.adapters.storage.tables import (
     registrations,
     unknown_endpoints,
 )
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
 from fota.domain.statuses import DeviceStatus
 from fota.domain.upgrade import Step
@@ -58,7 +59,15 @@ class SqlUpgradeRepository:
         return replace(_row(found), device_zone=mapping["device__time_zone"]), _campaign(_Mapped(campaign_values))
 
     def claim(
-        self, campaign_id: str, device_id: str, *, step: Step, reason: str, now: datetime, deadline: datetime
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        step: Step,
+        reason: str,
+        now: datetime,
+        deadline: datetime,
+        bandwidth_hour: datetime | None = None,
     ) -> bool:
         statement = (
             update(campaign_devices)
@@ -79,8 +88,34 @@ class SqlUpgradeRepository:
                 next_attempt_at=None,
                 update_executed_at=None,
                 delivery=None,
+                bandwidth_hour=bandwidth_hour,
                 updated_at=now,
             )
+        )
+        return self.c.execute(statement).rowcount == 1
+
+    def defer(self, campaign_id: str, device_id: str, *, reason: str, until: datetime, now: datetime) -> bool:
+        statement = (
+            update(campaign_devices)
+            .where(
+                campaign_devices.c.campaign_id == campaign_id,
+                campaign_devices.c.device_id == device_id,
+                campaign_devices.c.status == PENDING,
+                or_(campaign_devices.c.next_attempt_at.is_(None), campaign_devices.c.next_attempt_at <= now),
+            )
+            .values(reason=reason, next_attempt_at=until, updated_at=now)
+        )
+        return self.c.execute(statement).rowcount == 1
+
+    def take_start_grant(self, campaign_id: str, device_id: str, *, hour: datetime) -> bool:
+        statement = (
+            update(campaign_devices)
+            .where(
+                campaign_devices.c.campaign_id == campaign_id,
+                campaign_devices.c.device_id == device_id,
+                campaign_devices.c.bandwidth_hour == hour,
+            )
+            .values(bandwidth_hour=None)
         )
         return self.c.execute(statement).rowcount == 1
 
@@ -241,14 +276,36 @@ class SqlDownloadRepository:
         self.c = connection
 
     def add(self, token_hash: str, link: DownloadLink) -> None:
-        self.c.execute(insert(download_tokens).values(token_hash=token_hash, **link.__dict__))
+        self.c.execute(
+            insert(download_tokens).values(
+                token_hash=token_hash,
+                device_id=link.device_id,
+                campaign_id=link.campaign_id,
+                firmware_name=link.firmware_name,
+                created_at=link.created_at,
+                expires_at=link.expires_at,
+            )
+        )
 
     def get(self, token_hash: str) -> DownloadLink | None:
-        row = self.c.execute(select(download_tokens).where(download_tokens.c.token_hash == token_hash)).first()
+        # The campaign's budget comes with the link (its primary key, one row): a download needs nothing else.
+        row = self.c.execute(
+            select(download_tokens, campaigns.c.bandwidth_bytes_per_hour)
+            .outerjoin(campaigns, campaigns.c.id == download_tokens.c.campaign_id)
+            .where(download_tokens.c.token_hash == token_hash)
+        ).first()
         if row is None:
             return None
         r = row._mapping
-        return DownloadLink(r["device_id"], r["campaign_id"], r["firmware_name"], r["created_at"], r["expires_at"])
+        limit = r["bandwidth_bytes_per_hour"]
+        return DownloadLink(
+            r["device_id"],
+            r["campaign_id"],
+            r["firmware_name"],
+            r["created_at"],
+            r["expires_at"],
+            BandwidthBudget(int(limit)) if limit is not None else None,
+        )
 
     def purge_expired(self, now: datetime) -> int:
         return self.c.execute(delete(download_tokens).where(download_tokens.c.expires_at <= now)).rowcount

@@ -21,6 +21,7 @@ from fota.adapters.http.schemas import (
     TimeWindowBody,
 )
 from fota.adapters.http.summaries import DocstringSummaryRoute
+from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import TimeWindow
 from fota.domain.zones import parse_window_zone
@@ -55,6 +56,7 @@ def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep,
         retry_policy=None if body.retry_policy is None else RetryPolicy.from_plain(body.retry_policy),
         window_zone=None if body.window_zone is None else parse_window_zone(body.window_zone),
         blackouts=body.blackouts,
+        bandwidth=None if body.bandwidth is None else BandwidthBudget.from_plain(body.bandwidth),
     )
     campaign = service.create_campaign(
         uow=services.uow(),
