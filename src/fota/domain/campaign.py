@@ -55,6 +55,7 @@ class Campaign:
     package_kind: str = "firmware"  # "file": pushes a configuration file; the device's firmware does not matter
     phases: Phases = NO_PHASES
     retry_policy: RetryPolicy | None = None  # the contract's retryPolicy; None: the server's own retry rule
+    follow_up_of: str | None = None  # the campaign whose missed devices this one carries; None: not a follow-up
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

@@ -39,6 +39,7 @@ class CampaignDeviceRow:
     attempts: int = 0
     delivery: str | None = None
     update_executed_at: datetime | None = None
+    carried_reason: str | None = None  # in a follow-up: how the device ended the campaign it was carried from
 
 
 @dataclass(frozen=True, slots=True)

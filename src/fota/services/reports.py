@@ -59,6 +59,7 @@ def _with_next(row: CampaignDeviceRow, next_opening: datetime | None) -> Campaig
         row.updated_at,
         row.recent_attempt_at,
         next_opening,
+        carried_reason=row.carried_reason,
     )
 
 

@@ -47,6 +47,7 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         status=campaign.status.value,
         time_zone=campaign.schedule.time_zone if campaign.schedule.time_zone != "UTC" else None,
         retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+        follow_up_of=campaign.follow_up_of,
     )
 
 
@@ -68,6 +69,7 @@ def device_status(row: CampaignDeviceRow) -> DeviceStatusRead:
         updated_time=row.updated_at,
         recent_attempt_time=row.recent_attempt_at,
         next_attempt_time=row.next_attempt_at,
+        carried_reason=row.carried_reason,
     )
 
 

@@ -113,6 +113,7 @@ class FirmwareCampaignRead(ResponseBody):
         description="the campaign's retryPolicy with every field filled in; absent when not set",
         json_schema_extra=stated.retry_policy(echoed=True),
     )
+    follow_up_of: str | None = Field(default=None, description="the campaign this one follows up; absent if none")
 
 
 class CampaignRead(FirmwareCampaignRead):
@@ -145,6 +146,9 @@ class DeviceStatusRead(ResponseBody):
     updated_time: datetime | None = None
     recent_attempt_time: datetime | None = None
     next_attempt_time: datetime | None = None
+    carried_reason: str | None = Field(
+        default=None, description="in a follow-up campaign: how the device ended the campaign it was carried from"
+    )
 
 
 class CampaignDeviceReportRead(ResponseBody):

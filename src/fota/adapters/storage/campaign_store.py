@@ -58,6 +58,7 @@ def _campaign(row: Any) -> Campaign:
             _windows(install_windows) if install_windows is not None else None,
         ),
         retry_policy=RetryPolicy.from_plain(retry_policy) if retry_policy is not None else None,
+        follow_up_of=r["follow_up_of"],
     )
 
 
@@ -98,6 +99,7 @@ class SqlCampaignRepository:
                 auto_add_devices=campaign.auto_add_devices,
                 package_kind=campaign.package_kind,
                 retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+                follow_up_of=campaign.follow_up_of,
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),
@@ -177,6 +179,7 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["attempts"],
         r["delivery"],
         r["update_executed_at"],
+        r["carried_reason"],
     )
 
 
@@ -196,6 +199,7 @@ def _row_values(row: CampaignDeviceRow) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "recent_attempt_at": row.recent_attempt_at,
         "next_attempt_at": row.next_attempt_at,
+        "carried_reason": row.carried_reason,
     }
 
 
@@ -232,7 +236,8 @@ class SqlCampaignDeviceRepository:
             )
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        values = [{f"b_{k}": v for k, v in _row_values(r).items()} for r in rows]
+        # carried_reason is written once, with the row; an update never changes it.
+        values = [{f"b_{k}": v for k, v in _row_values(r).items() if k != "carried_reason"} for r in rows]
         if not values:
             return
         statement = (

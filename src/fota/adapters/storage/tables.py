@@ -163,6 +163,8 @@ campaigns = Table(
     Column("device_count", Integer, nullable=False, default=0, server_default="0"),
     # v3's retryPolicy with every field filled in (RetryPolicy.to_plain); SQL NULL: the server's own retry rule.
     Column("retry_policy", JSON(none_as_null=True), nullable=True),
+    # The campaign this one is a follow-up of (POST .../follow-up); NULL: not a follow-up.
+    Column("follow_up_of", String(36), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),
@@ -189,6 +191,8 @@ campaign_devices = Table(
     Column("delivery", String(8), nullable=True),
     Column("update_executed_at", UTCDateTime, nullable=True),
     Column("owner", String(64), nullable=True),
+    # In a follow-up campaign: the status and result reason the device ended the source campaign with.
+    Column("carried_reason", Text, nullable=True),
     Index("ix_campaign_devices_device_active", "device_id", "active"),
     Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
     Index("ix_campaign_devices_deadline", "step_deadline"),
