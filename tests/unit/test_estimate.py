@@ -94,7 +94,7 @@ def test_waves_follow_each_other_after_the_soak() -> None:
     first_done = at(0) + hour + UPGRADE_ALLOWANCE
     assert estimate.first_opening == at(0)
     assert [(w.starts_at, w.completes_at) for w in estimate.waves] == [
-        (NOW, first_done),
+        (at(0), first_done),  # the first instant a device may start, not the moment of the preview
         (first_done + timedelta(minutes=30), first_done + timedelta(minutes=30)),  # empty: nothing to soak
         (first_done + timedelta(minutes=30), first_done + timedelta(minutes=30) + 2 * hour + UPGRADE_ALLOWANCE),
     ]
@@ -104,7 +104,7 @@ def test_waves_follow_each_other_after_the_soak() -> None:
 def test_a_wave_past_the_end_leaves_the_rest_unestimated() -> None:
     waves = [WaveLoad(1, {"UTC": 3 * DAY}), WaveLoad(1, {"UTC": DAY})]
     estimate = estimate_waves(rule(days=2), waves, now=NOW)
-    assert [(w.starts_at, w.completes_at) for w in estimate.waves] == [(NOW, None), (None, None)]
+    assert [(w.starts_at, w.completes_at) for w in estimate.waves] == [(at(0), None), (None, None)]
     assert estimate.completes_at is None
 
 

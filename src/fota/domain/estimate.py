@@ -53,7 +53,7 @@ class DownloadRate:
 
 @dataclass(frozen=True)
 class WaveEstimate:
-    starts_at: datetime | None  # None: the wave before it is not expected to finish
+    starts_at: datetime | None  # when its first device may start; None: the wave before it is not expected to finish
     completes_at: datetime | None  # None: not within the campaign's live period
 
 
@@ -138,10 +138,16 @@ def estimate_waves(
             estimates.append(WaveEstimate(None, None))
             continue
         done = _wave_done(rule, wave, zones_of, start, rate)
-        estimates.append(WaveEstimate(start, done))
+        estimates.append(WaveEstimate(_opens_at(rule, wave, zones_of, start), done))
         is_last = index == len(waves) - 1
         start = None if done is None else done + (soak if wave.devices and not is_last else timedelta(0))
     return Estimate(first_opening, tuple(estimates))
+
+
+def _opens_at(rule: StartRule, wave: WaveLoad, zones_of: Mapping[str, ZoneInfo], start: datetime) -> datetime:
+    """When the first of the wave's devices may start: the wave's start, or the first window of its zones."""
+    openings = [rule.next_open_at(zones_of[name], start) for name in wave.slowest_by_zone]
+    return min((t for t in openings if t is not None), default=start)
 
 
 def _wave_done(
