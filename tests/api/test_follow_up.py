@@ -199,6 +199,12 @@ def test_a_follow_up_carries_exactly_the_devices_that_missed_and_still_can(fleet
     again = assert_error(fleet.follow_up(source), 409, "Conflict")
     assert "already in another live campaign" in again["errorMessage"]
 
+    # On the follow-up's first day the failed device upgrades; it keeps the reason it was carried for.
+    fleet.server.set_clock(fleet.server.now() + timedelta(days=1))
+    fleet.upgrade(failed[0], succeed=True)
+    after = fleet.report(follow_up)[failed[0]]
+    assert (after["status"], after["carriedReason"]) == ("UpgradeSuccess", report[failed[0]]["carriedReason"])
+
 
 def test_a_follow_up_keeps_the_source_windows_unless_given(fleet: Fleet) -> None:
     missed = fleet.add(2)
