@@ -179,6 +179,12 @@ def test_a_bad_preview_is_create_s_400_and_writes_nothing(fleet: Fleet, changes:
     assert fleet.stored() == before
 
 
+def test_dates_at_the_end_of_the_calendar_have_no_estimate(fleet: Fleet) -> None:
+    # Create takes them; the end date's 24:00 is past what an instant can hold, so the preview estimates nothing.
+    answer = fleet.preview(startDate="9999-12-30", endDate="9999-12-31", rollout={"waves": [{"percent": 100}]})
+    assert (answer["eligibleDevices"], answer["estimatedCompletion"]) == (len(fleet.eligible), None)
+
+
 def test_the_preview_needs_the_account_s_tokens(fleet: Fleet) -> None:
     r = fleet.server.http.post(f"/api/fota/v3/campaigns/firmware/{fleet.account.name}/preview", json=fleet.body())
     assert r.status_code == 401, r.text

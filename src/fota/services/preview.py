@@ -18,6 +18,7 @@ from fota.domain.estimate import (
     DEFAULT_CHECKIN_INTERVAL,
     UPGRADE_ALLOWANCE,
     DownloadRate,
+    Estimate,
     WaveEstimate,
     WaveLoad,
     estimate_waves,
@@ -121,19 +122,23 @@ def preview_campaign(
     for device in eligible:
         members[membership.wave_of[device.device_id] if membership is not None else 0].append(device)
 
-    rule = StartRule.of_schedule(
-        campaign.schedule,
-        window_zone=window_zone,
-        blackouts=BlackoutCalendar(tuple(blackouts)),
-        download_after=campaign.phases.download_after,
-    )
     image_size = firmware.image_size if firmware is not None else None
     # Without an uploaded image there is nothing to measure the budget in: it is left out of the estimate.
     rate = DownloadRate(bandwidth.bytes_per_hour, image_size) if bandwidth is not None and image_size else None
     intervals = {d.device_id: checkin_interval(checkins.get(d.device_id), now) for d in eligible}
     loads = [_load(wave, intervals, window_zone, campaign_zone) for wave in members]
     soak = rollout.advance.soak if rollout is not None else timedelta(0)
-    estimate = estimate_waves(rule, loads, now=now, soak=soak, rate=rate)
+    try:
+        rule = StartRule.of_schedule(
+            campaign.schedule,
+            window_zone=window_zone,
+            blackouts=BlackoutCalendar(tuple(blackouts)),
+            download_after=campaign.phases.download_after,
+        )
+        estimate = estimate_waves(rule, loads, now=now, soak=soak, rate=rate)
+    except OverflowError:
+        # Create takes an end date as late as 9999-12-31, whose 24:00 no datetime can hold: no estimate then.
+        estimate = Estimate(None, tuple(WaveEstimate(None, None) for _ in loads))
 
     observed = sorted(i for i in intervals.values() if i is not None)
     never_seen = len(intervals) - len(observed)

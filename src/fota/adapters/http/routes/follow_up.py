@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
-from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.errors import ERROR_RESPONSES, STATE_CONFLICT_RESPONSES
 from fota.adapters.http.extension_schemas import FollowUpCreate, FollowUpRead, RejectionCountRead
 from fota.adapters.http.presenters import campaign_read
 from fota.adapters.http.summaries import DocstringSummaryRoute
@@ -17,7 +17,9 @@ router = APIRouter(
 )
 
 
-@router.post("/campaigns/{account}/{campaign_id}/follow-up", response_model_exclude_none=True)
+@router.post(
+    "/campaigns/{account}/{campaign_id}/follow-up", response_model_exclude_none=True, responses=STATE_CONFLICT_RESPONSES
+)
 def create_follow_up_campaign(
     account: str, campaign_id: str, body: FollowUpCreate, services: ServicesDep, caller: CallerDep
 ) -> FollowUpRead:
