@@ -139,7 +139,14 @@ def test_a_follow_up_carries_exactly_the_devices_that_missed_and_still_can(fleet
     silent = fleet.add(1)  # never checks in: still pending when the campaign is aborted
     moved_on = fleet.add(1)  # runs other firmware by the time of the follow-up
     gone = fleet.add(1)  # no longer in the account
-    source = fleet.create([*succeeded, *failed, *silent, *moved_on, *gone])
+    rejected = fleet.add(1, firmware="0.9")  # rejected at creation; on firmwareFrom by the follow-up
+    removed = fleet.add(1)  # taken out of the campaign on purpose
+    source = fleet.create([*succeeded, *failed, *silent, *moved_on, *gone, *rejected, *removed])
+    with fleet.account.client() as client:
+        r = client.put(
+            f"/campaigns/firmware/{fleet.account.name}/{source}", json={"type": "remove", "deviceList": removed}
+        )
+        assert r.json()["deviceList"][0]["status"] == "RemoveDeviceSucceed", r.text
     for imei in succeeded:
         fleet.upgrade(imei, succeed=True)
     fleet.upgrade(failed[0], succeed=False)
@@ -154,9 +161,14 @@ def test_a_follow_up_carries_exactly_the_devices_that_missed_and_still_can(fleet
         silent[0]: "CampaignAborted",
         moved_on[0]: "CampaignAborted",
         gone[0]: "CampaignAborted",
+        rejected[0]: "DeviceRejected",
+        removed[0]: "DeviceRemoved",
     }
     fleet.account.add_devices(
-        [{"deviceId": moved_on[0], "make": MAKE, "model": MODEL, "firmware": "1.5", "protocol": "HTTP"}]
+        [
+            {"deviceId": moved_on[0], "make": MAKE, "model": MODEL, "firmware": "1.5", "protocol": "HTTP"},
+            {"deviceId": rejected[0], "make": MAKE, "model": MODEL, "firmware": FROM, "protocol": "HTTP"},
+        ]
     )
     move_to_account(fleet.server, gone[0], fleet.server.new_account())
 
@@ -179,6 +191,7 @@ def test_a_follow_up_carries_exactly_the_devices_that_missed_and_still_can(fleet
 
     follow_up = created["id"]
     report = fleet.report(follow_up)
+    # Rejected and removed devices never missed an upgrade in it: they are not carried even though they could be.
     assert set(report) == {failed[0], silent[0]}
     assert {d["status"] for d in report.values()} == {"UpgradePending"}
     assert report[failed[0]]["carriedReason"] == f"UpgradeFailed: {ended[failed[0]]['resultReason']}"
