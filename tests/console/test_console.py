@@ -155,6 +155,46 @@ def test_sign_in_refuses_a_wrong_password_and_signs_out(context: BrowserContext,
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
 
 
+def test_the_preview_shows_the_waves_of_a_rollout(context: BrowserContext, server: RunningServer) -> None:
+    account = server.new_account(license_count=10)
+    firmware, imeis, _ = provision(server, account, 6)
+    berlin = imeis[:2]
+    for imei in berlin:
+        r = server.admin.patch(f"/accounts/{account.name}/devices/{imei}", json={"timeZone": "Europe/Berlin"})
+        assert r.status_code == 200, r.text
+    today = server.now().date()
+    page = context.new_page()
+    sign_in(page, account)
+    page.click("text=New campaign")
+    page.select_option("select[name=firmware]", firmware["firmwareName"])
+    page.fill("input[name=start_date]", (today + timedelta(days=1)).isoformat())
+    page.fill("input[name=end_date]", (today + timedelta(days=9)).isoformat())
+    page.fill("textarea[name=device_ids]", "\n".join(imeis))
+    page.fill("textarea[name=rollout]", '{"waves": [{"devices": 1}, {"percent": 100}]')  # not JSON
+    page.click("text=Preview campaign")
+    expect(page.locator("[role=alert]")).to_contain_text("rollout must be JSON")
+
+    rollout = '{"waves": [{"name": "canary", "devices": 2}, {"percent": 100}], "canary": "stratified"}'
+    page.fill("textarea[name=rollout]", rollout)
+    page.select_option("select[name=window_zone]", "device")
+    page.click("text=Preview campaign")
+    expect(page.locator("h1")).to_have_text("Dry-run preview")
+    expect(page.locator("#preview-eligible")).to_have_text("6")
+    waves = page.locator("#preview-waves tbody tr")
+    expect(waves).to_have_count(2)
+    canary = page.locator("#preview-waves tr[data-wave=canary]")
+    expect(canary.locator("td").nth(1)).to_have_text("2")
+    # Stratified: one device of each zone's group in the canary.
+    expect(canary.locator("td").nth(2)).to_contain_text("Europe/Berlin: 1")
+    expect(canary.locator("td").nth(2)).to_contain_text("UTC: 1")
+    expect(page.locator("#preview-waves tr[data-wave=wave-2] td").nth(1)).to_have_text("4")
+    shot(page, "preview-waves", server)
+
+    page.click("text=Back to the form")
+    expect(page.locator("textarea[name=rollout]")).to_have_value(rollout)
+    expect(page.locator("select[name=window_zone]")).to_have_value("device")
+
+
 def test_campaign_created_through_the_preview_runs_to_100_percent(
     context: BrowserContext, server: RunningServer
 ) -> None:

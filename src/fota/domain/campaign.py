@@ -65,6 +65,7 @@ class Campaign:
     blackouts: BlackoutCalendar | None = None
     blackout_override: RecordedOverride | None = None
     bandwidth: BandwidthBudget | None = None  # the contract's bandwidth; None: image bytes are not budgeted
+    follow_up_of: str | None = None  # the campaign whose missed devices this one carries; None: not a follow-up
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

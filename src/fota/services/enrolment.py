@@ -7,7 +7,7 @@ over-commit; enrolment only reads it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,11 +38,12 @@ def enrol(
     *,
     now: datetime,
     record_rejections: bool = True,
+    carried: Mapping[str, str] | None = None,
 ) -> list[EnrolmentResult]:
     """Enrols the eligible devices; rejected ones get a `DeviceRejected` row (unless told not to) and a reason.
 
     A device already active in this campaign counts as enrolled and is left alone; only rejected or removed
-    devices are evaluated again.
+    devices are evaluated again. `carried`: a follow-up campaign's reason per device, kept on its row.
     """
     unique_ids = list(dict.fromkeys(device_ids))
     devices = uow.devices.get_many(unique_ids)
@@ -83,7 +84,15 @@ def enrol(
         results.append(EnrolmentResult(device_id, reason is None, reason or ADD_SUCCEEDED_REASON))
         if reason is not None and not record_rejections:
             continue
-        row = CampaignDeviceRow(campaign.id, device_id, campaign.account_name, status, row_reason, now)
+        row = CampaignDeviceRow(
+            campaign.id,
+            device_id,
+            campaign.account_name,
+            status,
+            row_reason,
+            now,
+            carried_reason=carried.get(device_id) if carried is not None else None,
+        )
         (changed_rows if current is not None else new_rows).append(row)
         entries.append(
             HistoryEntry(campaign.account_name, campaign.id, device_id, STATUS_TEXT[status], row_reason, now)

@@ -43,6 +43,7 @@ class CampaignDeviceRow:
     # The device's own time zone, where the query read it with the row (`UpgradeRepository.active_for_device`):
     # the zone its windows are read in under windowZone device.
     device_zone: str | None = None
+    carried_reason: str | None = None  # in a follow-up: how the device ended the campaign it was carried from
 
 
 @dataclass(frozen=True, slots=True)

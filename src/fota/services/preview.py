@@ -1,23 +1,35 @@
 """Dry run of campaign creation: the same checks and eligibility rules as `create_campaign`, writing nothing,
-plus the licenses it would take and an estimated completion from the windows and the devices' check-in intervals.
+plus the licenses it would take, the waves a rollout would form and an estimated completion (domain/estimate.py)
+from the windows, blackouts, waves, soak, bandwidth budget and the devices' check-in intervals.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from fota.clock import Clock
-from fota.domain.devices import ineligibility_reason
-from fota.domain.windows import Schedule
+from fota.domain.bandwidth import BandwidthBudget
+from fota.domain.blackouts import Blackout, BlackoutCalendar
+from fota.domain.devices import Device, ineligibility_reason
+from fota.domain.estimate import (
+    DEFAULT_CHECKIN_INTERVAL,
+    UPGRADE_ALLOWANCE,
+    DownloadRate,
+    Estimate,
+    WaveEstimate,
+    WaveLoad,
+    estimate_waves,
+)
+from fota.domain.rollout import DeviceTraits, Group, RolloutSpec, WavePlan, plan_waves
+from fota.domain.start_rule import StartRule
+from fota.domain.zones import WindowZone, effective_zone
 from fota.services.campaigns import CampaignCreate, checked_campaign
 from fota.services.ports import CheckIn, UnitOfWork
 
-# Assumed for a device fota has never heard from, or whose registration says nothing about its next check-in.
-DEFAULT_CHECKIN_INTERVAL = timedelta(hours=24)
-# Download, update and the check-in after reboot, once a device has checked in inside a window.
-UPGRADE_ALLOWANCE = timedelta(minutes=10)
+__all__ = ["DEFAULT_CHECKIN_INTERVAL", "UPGRADE_ALLOWANCE", "CampaignPreview", "CompletionEstimate", "preview_campaign"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,7 @@ class CompletionEstimate:
     devices_observed: int  # eligible devices with a registration or a last check-in
     devices_never_seen: int  # eligible devices fota has never heard from (assumed DEFAULT_CHECKIN_INTERVAL)
     after_end: bool  # the slowest device is not expected to check in inside a window before the end
+    waves: tuple[WaveEstimate, ...] = ()  # with a rollout: when each wave is expected to open and be done
 
 
 @dataclass(frozen=True)
@@ -41,12 +54,24 @@ class CampaignPreview:
     licenses_free: int
     already_licensed: int
     estimate: CompletionEstimate
+    waves: tuple[WavePlan, ...] = ()  # empty without a rollout
 
 
 def preview_campaign(
-    *, uow: UnitOfWork, clock: Clock, account_name: str, request: CampaignCreate, signing_required: bool
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    account_name: str,
+    request: CampaignCreate,
+    signing_required: bool,
+    rollout: RolloutSpec | None = None,
+    window_zone: WindowZone = WindowZone.CAMPAIGN,
+    blackouts: Sequence[Blackout] = (),
+    bandwidth: BandwidthBudget | None = None,
 ) -> CampaignPreview:
-    """What `create_campaign` would do with this request now; raises the same validation errors."""
+    """What `create_campaign` would do with this request now; raises the same validation errors. The extension
+    fields come checked by their domain parsers (`parse_rollout`, `parse_window_zone`, `parse_blackouts`,
+    `BandwidthBudget.from_plain`)."""
     now = clock.now()
     device_ids = list(dict.fromkeys(request.device_ids))
     with uow:
@@ -58,12 +83,13 @@ def preview_campaign(
         devices = uow.devices.get_many(device_ids)
         busy = uow.campaign_devices.active_elsewhere(device_ids, campaign.id)
         checkins = uow.insight.checkins(device_ids)
+        firmware = uow.firmware.get(campaign.firmware_name)
 
     # The same walk as services/enrolment.enrol, so the pool runs out at the same device.
     licenses_free = account.licenses_free if account and campaign.auto_assign_license else 0
     pool = licenses_free
     reasons: Counter[str] = Counter()
-    eligible: list[str] = []
+    eligible: list[Device] = []
     needed = already = 0
     for device_id in device_ids:
         device = devices.get(device_id)
@@ -76,12 +102,47 @@ def preview_campaign(
             reasons[reason] += 1
             continue
         assert device is not None
-        eligible.append(device_id)
+        eligible.append(device)
         if device.license_assigned:
             already += 1
         else:
             needed += 1
             pool -= 1
+
+    campaign_zone = campaign.schedule.time_zone
+    membership = None
+    if rollout is not None:
+        traits = [
+            DeviceTraits(d.device_id, Group(d.make, d.model, d.firmware, d.time_zone or campaign_zone))
+            for d in eligible
+        ]
+        membership = plan_waves(rollout, traits)
+    wave_count = len(rollout.waves) if rollout is not None else 1
+    members: list[list[Device]] = [[] for _ in range(wave_count)]
+    for device in eligible:
+        members[membership.wave_of[device.device_id] if membership is not None else 0].append(device)
+
+    image_size = firmware.image_size if firmware is not None else None
+    # Without an uploaded image there is nothing to measure the budget in: it is left out of the estimate.
+    rate = DownloadRate(bandwidth.bytes_per_hour, image_size) if bandwidth is not None and image_size else None
+    intervals = {d.device_id: checkin_interval(checkins.get(d.device_id), now) for d in eligible}
+    loads = [_load(wave, intervals, window_zone, campaign_zone) for wave in members]
+    soak = rollout.advance.soak if rollout is not None else timedelta(0)
+    try:
+        rule = StartRule.of_schedule(
+            campaign.schedule,
+            window_zone=window_zone,
+            blackouts=BlackoutCalendar(tuple(blackouts)),
+            download_after=campaign.phases.download_after,
+        )
+        estimate = estimate_waves(rule, loads, now=now, soak=soak, rate=rate)
+    except OverflowError:
+        # Create takes an end date as late as 9999-12-31, whose 24:00 no datetime can hold: no estimate then.
+        estimate = Estimate(None, tuple(WaveEstimate(None, None) for _ in loads))
+
+    observed = sorted(i for i in intervals.values() if i is not None)
+    never_seen = len(intervals) - len(observed)
+    every = sorted(observed + [DEFAULT_CHECKIN_INTERVAL] * never_seen)
     return CampaignPreview(
         requested=len(device_ids),
         eligible=len(eligible),
@@ -90,8 +151,29 @@ def preview_campaign(
         licenses_needed=needed,
         licenses_free=account.licenses_free if account else 0,
         already_licensed=already,
-        estimate=estimate_completion(campaign.schedule, [checkins.get(d) for d in eligible], now=now),
+        estimate=CompletionEstimate(
+            first_opening=estimate.first_opening,
+            completes_at=estimate.completes_at if every else None,
+            median_interval=every[len(every) // 2] if every else None,
+            slowest_interval=every[-1] if every else None,
+            devices_observed=len(observed),
+            devices_never_seen=never_seen,
+            after_end=bool(every) and estimate.completes_at is None,
+            waves=estimate.waves if rollout is not None else (),
+        ),
+        waves=membership.waves if membership is not None else (),
     )
+
+
+def _load(
+    wave: Sequence[Device], intervals: dict[str, timedelta | None], window_zone: WindowZone, campaign_zone: str
+) -> WaveLoad:
+    slowest: dict[str, timedelta] = {}
+    for device in wave:
+        zone = effective_zone(window_zone, device.time_zone, campaign_zone)
+        interval = intervals[device.device_id] or DEFAULT_CHECKIN_INTERVAL
+        slowest[zone] = max(slowest.get(zone, interval), interval)
+    return WaveLoad(len(wave), slowest)
 
 
 def checkin_interval(checkin: CheckIn | None, now: datetime) -> timedelta | None:
@@ -106,56 +188,3 @@ def checkin_interval(checkin: CheckIn | None, now: datetime) -> timedelta | None
     if checkin.last_seen_at is not None:
         interval = max(interval, now - checkin.last_seen_at)
     return interval
-
-
-def estimate_completion(schedule: Schedule, checkins: list[CheckIn | None], *, now: datetime) -> CompletionEstimate:
-    """When the slowest eligible device should have checked in inside a window and upgraded.
-
-    A device checking in every `I` is sure to be heard during any open stretch of length `I`; across shorter
-    windows the open time adds up, so the estimate is the instant the campaign has been open for
-    `I` + UPGRADE_ALLOWANCE in total, counted from the first opening.
-    """
-    first_opening = schedule.next_opening(now)
-    observed = [i for i in (checkin_interval(c, now) for c in checkins) if i is not None]
-    never_seen = len(checkins) - len(observed)
-    intervals = sorted(observed + [DEFAULT_CHECKIN_INTERVAL] * never_seen)
-    if not intervals or first_opening is None:
-        return CompletionEstimate(first_opening, None, None, None, len(observed), never_seen, after_end=bool(intervals))
-    slowest = intervals[-1]
-    completes_at = open_time_reached(schedule, first_opening, slowest + UPGRADE_ALLOWANCE)
-    return CompletionEstimate(
-        first_opening=first_opening,
-        completes_at=completes_at,
-        median_interval=intervals[len(intervals) // 2],
-        slowest_interval=slowest,
-        devices_observed=len(observed),
-        devices_never_seen=never_seen,
-        after_end=completes_at is None,
-    )
-
-
-def open_time_reached(schedule: Schedule, start: datetime, needed: timedelta) -> datetime | None:
-    """The instant at which the schedule has been open for `needed` since `start`; None if it ends first."""
-    moment: datetime | None = start
-    remaining = needed
-    for _ in range(10_000):  # a campaign of decades with one window a day stays well inside this
-        moment = schedule.next_opening(moment) if moment is not None else None
-        if moment is None:
-            return None
-        closes = min(_window_close(schedule, moment), schedule.ends_at)
-        if closes - moment >= remaining:
-            return moment + remaining
-        remaining -= closes - moment
-        moment = closes
-    return None
-
-
-def _window_close(schedule: Schedule, moment: datetime) -> datetime:
-    if not schedule.windows:
-        return schedule.ends_at
-    local = moment.astimezone(schedule.zone)
-    for window in schedule.windows:
-        if window.contains_hour(local.hour):
-            day_start = datetime.combine(local.date(), time(), schedule.zone)
-            return (day_start + timedelta(hours=window.end_hour)).astimezone(UTC)
-    return moment

@@ -1,4 +1,5 @@
-"""`fota campaigns ...`: list, show, create, cancel and watch firmware campaigns through the ThingSpace v3 API."""
+"""`fota campaigns ...`: list, show, create (or preview), follow up, cancel and watch firmware campaigns through the
+ThingSpace v3 API."""
 
 from __future__ import annotations
 
@@ -247,6 +248,30 @@ def create_campaign(
         bool, typer.Option("--auto-add", help="Add matching devices of the account while the campaign runs.")
     ] = False,
     name: Annotated[str | None, typer.Option("--name", help="Campaign name.")] = None,
+    time_zone: Annotated[
+        str | None, typer.Option("--time-zone", help="IANA zone of the dates, windows and blackouts (default UTC).")
+    ] = None,
+    window_zone: Annotated[
+        str | None, typer.Option("--window-zone", help="campaign (default) or device: whose zone windows are read in.")
+    ] = None,
+    rollout: Annotated[
+        str | None,
+        typer.Option(
+            "--rollout", help='Waves as JSON, or @FILE, e.g. \'{"waves": [{"devices": 5}, {"percent": 100}]}\'.'
+        ),
+    ] = None,
+    blackout: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--blackout", help="FROM/TO[/REASON] in local time, e.g. 2030-12-24T00:00/2030-12-27T00:00; repeat."
+        ),
+    ] = None,
+    bandwidth: Annotated[
+        int | None, typer.Option("--bandwidth", min=1, help="Budget of image bytes per hour for the campaign.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Preview only: eligible devices, licenses, waves, completion; no writes.")
+    ] = False,
     server: ServerOption = DEFAULT_SERVER,
     account: AccountOption = "",
     client_id: ClientIdOption = "",
@@ -255,7 +280,10 @@ def create_campaign(
     password: PasswordOption = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Create a firmware campaign; prints the campaign the server scheduled, with its id."""
+    """Create a firmware campaign; prints the campaign the server scheduled, with its id.
+
+    With --dry-run, prints what creating it would do instead (the server's preview) and creates nothing.
+    """
     credentials = connect(server, account, client_id, client_secret, username, password)
     windows = _windows(window or [])
     imeis = list(dict.fromkeys([*(device or []), *(_devices_from_file(devices_file) if devices_file else [])]))
@@ -275,12 +303,121 @@ def create_campaign(
         body["campaignName"] = name
     if windows:
         body["campaignTimeWindowList"] = windows
+    extensions = {
+        "timeZone": time_zone,
+        "windowZone": window_zone,
+        "rollout": _json_option(rollout, "--rollout") if rollout is not None else None,
+        "blackouts": [_blackout(b) for b in blackout] if blackout else None,
+        "bandwidth": {"bytesPerHour": bandwidth} if bandwidth is not None else None,
+    }
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    path = f"/campaigns/firmware/{segment(credentials.account)}"
     with session(credentials) as client:
-        created = client.post(f"/campaigns/firmware/{segment(credentials.account)}", body)
+        answer = client.post(f"{path}/preview" if dry_run else path, body)
+    if json_out:
+        print_json(answer)
+    elif dry_run:
+        print_preview(answer)
+    else:
+        print_fields(answer)
+
+
+def _json_option(value: str, option: str) -> Any:
+    """An option's JSON, given inline or as @FILE."""
+    content = value
+    if value.startswith("@"):
+        try:
+            content = Path(value[1:]).read_text()
+        except OSError as error:
+            raise typer.BadParameter(f"{value[1:]}: {error.strerror}", param_hint=option) from None
+    try:
+        return json.loads(content)
+    except ValueError as error:
+        raise typer.BadParameter(f"not valid JSON: {error}", param_hint=option) from None
+
+
+def _blackout(value: str) -> dict[str, str]:
+    parts = value.split("/", 2)
+    if len(parts) < 2 or not all(parts[:2]):
+        raise typer.BadParameter(f"{value!r} is not FROM/TO[/REASON]", param_hint="--blackout")
+    entry = {"from": parts[0].strip(), "to": parts[1].strip()}
+    if len(parts) == 3 and parts[2].strip():
+        entry["reason"] = parts[2].strip()
+    return entry
+
+
+def print_preview(preview: dict[str, Any]) -> None:
+    """The dry run for people: the counts, the rejections by reason and each wave's groups."""
+    print_fields(
+        {
+            "eligibleDevices": preview.get("eligibleDevices"),
+            "rejectedDevices": sum(int(r.get("count") or 0) for r in preview.get("rejectedDevices") or []),
+            "licensesConsumed": preview.get("licensesConsumed"),
+            "estimatedCompletion": preview.get("estimatedCompletion") or "not before the end date",
+        }
+    )
+    rejected = preview.get("rejectedDevices") or []
+    if rejected:
+        typer.echo()
+        print_table(["rejection reason", "devices"], [[r.get("reason"), r.get("count")] for r in rejected])
+    waves = preview.get("waves") or []
+    if waves:
+        typer.echo()
+        rows = [
+            [
+                wave.get("name"),
+                wave.get("devices"),
+                g.get("make"),
+                g.get("model"),
+                g.get("firmware"),
+                g.get("timeZone"),
+                g.get("count"),
+            ]
+            for wave in waves
+            for g in wave.get("groups") or [{}]
+        ]
+        print_table(["wave", "devices", "make", "model", "firmware", "time zone", "in group"], rows, title="waves")
+
+
+@campaigns_app.command("follow-up")
+def follow_up_campaign(
+    campaign_id: Annotated[str, typer.Argument(help="The finished campaign whose missed devices to carry.")],
+    start: Annotated[datetime, typer.Option("--start", formats=["%Y-%m-%d"], help="First day, YYYY-MM-DD.")],
+    end: Annotated[datetime, typer.Option("--end", formats=["%Y-%m-%d"], help="Last day, YYYY-MM-DD.")],
+    window: Annotated[
+        list[str] | None,
+        typer.Option("--window", help="Daily time window START-END; repeat. Default: the source campaign's windows."),
+    ] = None,
+    any_hour: Annotated[bool, typer.Option("--any-hour", help="No time windows, whatever the source had.")] = False,
+    name: Annotated[str | None, typer.Option("--name", help="Campaign name (default: follow-up of ...).")] = None,
+    server: ServerOption = DEFAULT_SERVER,
+    account: AccountOption = "",
+    client_id: ClientIdOption = "",
+    client_secret: ClientSecretOption = "",
+    username: UsernameOption = "",
+    password: PasswordOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """A new campaign of a finished campaign's firmware for its devices that did not upgrade and still can."""
+    if window and any_hour:
+        raise typer.BadParameter("give --window or --any-hour, not both", param_hint="--any-hour")
+    credentials = connect(server, account, client_id, client_secret, username, password)
+    body: dict[str, Any] = {"startDate": start.date().isoformat(), "endDate": end.date().isoformat()}
+    if name is not None:
+        body["campaignName"] = name
+    if window or any_hour:
+        body["campaignTimeWindowList"] = _windows(window or [])
+    path = f"/campaigns/{segment(credentials.account)}/{segment(campaign_id)}/follow-up"
+    with session(credentials) as client:
+        created = client.post(path, body)
     if json_out:
         print_json(created)
-    else:
-        print_fields(created)
+        return
+    not_carried = created.pop("notCarried", None) or []
+    print_fields(created)
+    if not_carried:
+        typer.echo()
+        print_table(["not carried", "devices"], [[r.get("reason"), r.get("count")] for r in not_carried])
 
 
 @campaigns_app.command("cancel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import re
 import secrets
 from datetime import date, timedelta
@@ -20,8 +21,10 @@ from starlette.staticfiles import StaticFiles
 from fota.adapters.console import views
 from fota.adapters.http.dependencies import ServicesDep
 from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, TooManyAttempts, Unauthorized
+from fota.domain.rollout import RolloutSpec, parse_rollout
 from fota.domain.statuses import DeviceStatus
 from fota.domain.windows import TimeWindow
+from fota.domain.zones import parse_window_zone
 from fota.services import auth, campaigns, firmware, insight
 from fota.services.auth import ConsoleSession
 from fota.services.campaigns import CampaignCreate
@@ -297,7 +300,18 @@ def _campaign_form(
     )
 
 
-FORM_FIELDS = ("name", "firmware", "start_date", "end_date", "time_zone", "windows", "auto_license", "device_ids")
+FORM_FIELDS = (
+    "name",
+    "firmware",
+    "start_date",
+    "end_date",
+    "time_zone",
+    "windows",
+    "auto_license",
+    "device_ids",
+    "window_zone",
+    "rollout",
+)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -375,6 +389,18 @@ async def preview(request: Request, services: ServicesDep) -> Response:
     return await _run(_preview, request, services, form)
 
 
+def _rollout(form: dict[str, str]) -> RolloutSpec | None:
+    """The form's optional rollout, the JSON object of the API's `rollout` field."""
+    text = form.get("rollout", "").strip()
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise InvalidRequest('rollout must be JSON, e.g. {"waves": [{"devices": 5}, {"percent": 100}]}') from None
+    return parse_rollout(value)
+
+
 def _preview(request: Request, services: ServiceContext, session: ConsoleSession, form: dict[str, str]) -> Response:
     try:
         create = _campaign_request(services, form)
@@ -384,6 +410,8 @@ def _preview(request: Request, services: ServiceContext, session: ConsoleSession
             account_name=session.account_name,
             request=create,
             signing_required=services.require_signed_firmware,
+            rollout=_rollout(form),
+            window_zone=parse_window_zone(form.get("window_zone") or None),
         )
     except DomainError as error:
         return _campaign_form(services, session, form, error.message)

@@ -67,6 +67,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "The tokens belong to another account", **_ERROR_SCHEMA},
     404: {"description": "Unknown campaign or device of this account", **_ERROR_SCHEMA},
 }
+# A v3 campaign operation its campaign's state does not allow (a follow-up of a campaign still running, ...).
+STATE_CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The campaign's state does not allow it", **_ERROR_SCHEMA},
+}
 # Session login, logout and password reset (400 InvalidCredentials, 401 bad Bearer, 429 too many failures).
 SESSION_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid request or InvalidCredentials", **_ERROR_SCHEMA},

@@ -50,6 +50,7 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         status=campaign.status.value,
         time_zone=campaign.schedule.time_zone if campaign.schedule.time_zone != "UTC" else None,
         retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+        follow_up_of=campaign.follow_up_of,
         bandwidth=campaign.bandwidth.to_plain() if campaign.bandwidth is not None else None,
         window_zone=campaign.window_zone.value if campaign.window_zone is not None else None,
         blackouts=[b.local_fields for b in campaign.blackouts.blackouts] if campaign.blackouts is not None else None,
@@ -84,6 +85,7 @@ def device_status(row: CampaignDeviceRow) -> DeviceStatusRead:
         updated_time=row.updated_at,
         recent_attempt_time=row.recent_attempt_at,
         next_attempt_time=row.next_attempt_at,
+        carried_reason=row.carried_reason,
     )
 
 

@@ -142,6 +142,7 @@ class FirmwareCampaignRead(ResponseBody):
         description="the campaign's bandwidth budget (image bytes per UTC clock hour); absent when not set",
         json_schema_extra=stated.bandwidth,
     )
+    follow_up_of: str | None = Field(default=None, description="the campaign this one follows up; absent if none")
 
 
 class CampaignRead(FirmwareCampaignRead):
@@ -174,6 +175,9 @@ class DeviceStatusRead(ResponseBody):
     updated_time: datetime | None = None
     recent_attempt_time: datetime | None = None
     next_attempt_time: datetime | None = None
+    carried_reason: str | None = Field(
+        default=None, description="in a follow-up campaign: how the device ended the campaign it was carried from"
+    )
 
 
 class CampaignDeviceReportRead(ResponseBody):

@@ -71,6 +71,7 @@ def _campaign(row: Any) -> Campaign:
         blackouts=blackouts_of(r["blackouts"], schedule.zone),
         blackout_override=override_of(r["blackout_override"], schedule.zone),
         bandwidth=_bandwidth(r["bandwidth_bytes_per_hour"]),
+        follow_up_of=r["follow_up_of"],
     )
 
 
@@ -119,6 +120,7 @@ class SqlCampaignRepository:
                 window_zone=campaign.window_zone.value if campaign.window_zone is not None else None,
                 blackouts=blackouts_json(campaign.blackouts),
                 bandwidth_bytes_per_hour=campaign.bandwidth.bytes_per_hour if campaign.bandwidth is not None else None,
+                follow_up_of=campaign.follow_up_of,
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),
@@ -198,6 +200,7 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["attempts"],
         r["delivery"],
         r["update_executed_at"],
+        r["carried_reason"],
     )
 
 
@@ -217,6 +220,7 @@ def _row_values(row: CampaignDeviceRow) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "recent_attempt_at": row.recent_attempt_at,
         "next_attempt_at": row.next_attempt_at,
+        "carried_reason": row.carried_reason,
     }
 
 
@@ -253,7 +257,8 @@ class SqlCampaignDeviceRepository:
             )
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        values = [{f"b_{k}": v for k, v in _row_values(r).items()} for r in rows]
+        # carried_reason is written once, with the row; an update never changes it.
+        values = [{f"b_{k}": v for k, v in _row_values(r).items() if k != "carried_reason"} for r in rows]
         if not values:
             return
         statement = (

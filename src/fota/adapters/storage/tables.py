@@ -170,6 +170,8 @@ campaigns = Table(
     Column("blackout_override", JSON(none_as_null=True), nullable=True),
     # v3's bandwidth.bytesPerHour (domain/bandwidth.py); NULL: the campaign's image bytes are not budgeted.
     Column("bandwidth_bytes_per_hour", BigInteger, nullable=True),
+    # The campaign this one is a follow-up of (POST .../follow-up); NULL: not a follow-up.
+    Column("follow_up_of", String(36), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),
@@ -199,6 +201,8 @@ campaign_devices = Table(
     # A budgeted campaign's start grant (docs/adr/0024): the clock hour whose `campaign_bandwidth` counter the claim
     # reserved this attempt's image in, until the first block served takes it over (and clears it).
     Column("bandwidth_hour", UTCDateTime, nullable=True),
+    # In a follow-up campaign: the status and result reason the device ended the source campaign with.
+    Column("carried_reason", Text, nullable=True),
     Index("ix_campaign_devices_device_active", "device_id", "active"),
     Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
     Index("ix_campaign_devices_deadline", "step_deadline"),

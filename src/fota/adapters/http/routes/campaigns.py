@@ -40,7 +40,19 @@ def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:
 @router.post("/campaigns/firmware/{account}", response_model_exclude_none=True)
 def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep, _: CallerDep) -> FirmwareCampaignRead:
     """Schedules a firmware upgrade campaign for the account's devices."""
-    request = service.CampaignCreate(
+    campaign = service.create_campaign(
+        uow=services.uow(),
+        clock=services.clock,
+        account_name=account,
+        request=create_request(body),
+        signing_required=services.require_signed_firmware,
+    )
+    return firmware_campaign(campaign)
+
+
+def create_request(body: CampaignCreate) -> service.CampaignCreate:
+    """The service's request from the v3 create body (the dry-run preview's body extends it)."""
+    return service.CampaignCreate(
         firmware_name=body.firmware_name,
         firmware_from=body.firmware_from,
         firmware_to=body.firmware_to,
@@ -58,14 +70,6 @@ def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep,
         blackouts=body.blackouts,
         bandwidth=None if body.bandwidth is None else BandwidthBudget.from_plain(body.bandwidth),
     )
-    campaign = service.create_campaign(
-        uow=services.uow(),
-        clock=services.clock,
-        account_name=account,
-        request=request,
-        signing_required=services.require_signed_firmware,
-    )
-    return firmware_campaign(campaign)
 
 
 @router.put("/campaigns/firmware/{account}/{campaign_id}")
