@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from fota.domain.errors import InvalidRequest, InvalidState
 from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutSpec, RolloutState, may_offer
 from fota.domain.statuses import CampaignStatus
 from fota.domain.upgrade.retry import RetryPolicy
 from fota.domain.windows import Schedule, validate_windows
@@ -55,6 +56,15 @@ class Campaign:
     package_kind: str = "firmware"  # "file": pushes a configuration file; the device's firmware does not matter
     phases: Phases = NO_PHASES
     retry_policy: RetryPolicy | None = None  # the contract's retryPolicy; None: the server's own retry rule
+    rollout: RolloutSpec | None = None  # the contract's rollout; None: every device is offered the upgrade at once
+    rollout_state: RolloutState | None = None  # stored with `rollout`, changed only by services/rollouts.py
+
+    def rollout_offers(self, wave: int | None) -> bool:
+        """Whether the rollout lets a pending device of `wave` start (always, without a rollout). A member without a
+        wave yet (enrolled while the plan was being made) counts as the last wave's, as a late device would."""
+        if self.rollout is None or self.rollout_state is None:
+            return True
+        return may_offer(self.rollout_state, self.rollout.last_wave if wave is None else wave)
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

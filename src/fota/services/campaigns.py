@@ -12,10 +12,11 @@ from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, 
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
 from fota.domain.phases import NO_PHASES, Phases, check_phases, check_windows_kept
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutSpec
 from fota.domain.statuses import PENDING_DEVICES_ON_FINAL, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import Schedule, TimeWindow
-from fota.services import events
+from fota.services import events, rollouts
 from fota.services.enrolment import EnrolmentResult, enrol
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 from fota.services.signing import check_campaign_firmware
@@ -38,6 +39,7 @@ class CampaignCreate:
     phases: Phases = NO_PHASES  # v2 download/install after-dates and install windows
     package_kind: str = "firmware"  # "file": `firmware_name` names one of the account's configuration files
     retry_policy: RetryPolicy | None = None  # v3's retryPolicy, checked by RetryPolicy.from_plain
+    rollout: RolloutSpec | None = None  # v3's rollout, checked by parse_rollout
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ def checked_campaign(
         package_kind=firmware.kind,
         phases=phases,
         retry_policy=request.retry_policy,
+        rollout=request.rollout,
+        rollout_state=rollouts.initial_rollout(request.rollout),
     )
 
 
@@ -120,6 +124,8 @@ def _created(
     uow.campaigns.add(campaign, at=now)
     record_campaign_status(uow, campaign, now=now)
     enrol(uow, campaign, list(request.device_ids), now=now)
+    if rollouts.planned(campaign):
+        rollouts.plan_members(uow, campaign)
     return campaign
 
 

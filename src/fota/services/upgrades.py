@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from fota.clock import Clock
+from fota.domain.campaign import Campaign
 from fota.domain.devices import ZoneSource, reported_zone
 from fota.domain.phases import install_wait_until
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Assignment, Outcome, Step, UpgradePolicy, conclusion, may_start, timed_out
-from fota.services import events
+from fota.services import events, rollouts
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
@@ -47,6 +48,7 @@ def device_reported(
         device = uow.devices.get(device_id)
         if device is None:
             return False
+        rollouts.judge_check_in(uow, device_id, firmware=firmware, now=now)  # before the check-in is recorded
         if check_in is not None:
             note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
         changed = firmware is not None and firmware != device.firmware
@@ -83,7 +85,9 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
     if found is None:
         return None
     row, campaign = found
-    if row.status is DeviceStatus.PENDING and not may_start(campaign, now, retry_after=row.next_attempt_at):
+    if row.status is DeviceStatus.PENDING and not may_start(
+        campaign, now, retry_after=row.next_attempt_at, wave=row.wave
+    ):
         return None
     return Assignment(
         campaign_id=campaign.id,
@@ -100,6 +104,7 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
         install_wait_until=install_wait_until(campaign.schedule, campaign.phases, now),
         install_gated=campaign.phases.separate_install,
         deadline=row.step_deadline,
+        wave=row.wave,
     )
 
 
@@ -142,13 +147,16 @@ def claim_many(
     results: list[bool] = []
     entries: dict[str, list[HistoryEntry]] = {}
     with uow:
-        startable: dict[tuple[str, str], bool] = {}
+        read: dict[tuple[str, str], Campaign | None] = {}
         for assignment, device_id in claims:
             key = (assignment.account_name, assignment.campaign_id)
-            if key not in startable:
-                campaign = uow.campaigns.get(*key)
-                startable[key] = campaign is not None and may_start(campaign, now)  # the claim checks the back-off
-            claimed = startable[key] and uow.upgrades.claim(
+            if key not in read:
+                read[key] = uow.campaigns.get(*key)
+            campaign = read[key]
+            # The claim checks the back-off; the wave is read again here so that a pause committed since the
+            # assignment was read stops this start.
+            startable = campaign is not None and may_start(campaign, now, wave=assignment.wave)
+            claimed = startable and uow.upgrades.claim(
                 assignment.campaign_id,
                 device_id,
                 step=Step.STARTING,
@@ -344,6 +352,8 @@ def conclude(
         if not done:
             return None
         events.record(uow, [HistoryEntry(account_name, campaign_id, device_id, ended.status.value, ended.reason, now)])
+        if campaign is not None:
+            rollouts.started_soak(uow, campaign, device_id, ended.status, now=now)
         uow.commit()
     return ended.status
 

@@ -16,6 +16,7 @@ from fota.adapters.http.schemas import (
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutView
 from fota.services.ports import CampaignDeviceRow
 
 MAX_PAGE_SIZE = 1000
@@ -30,7 +31,20 @@ def _windows(campaign: Campaign) -> list[TimeWindowRead]:
     return [TimeWindowRead(start_time=w.start_hour, end_time=w.end_hour) for w in campaign.schedule.windows]
 
 
-def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
+def rollout_object(campaign: Campaign, view: RolloutView | None) -> dict[str, object] | None:
+    """The response's `rollout`: the field as set, every default filled in, merged with its state (§3); each wave
+    keeps the `percent` it was given and shows its members as `devices`."""
+    if campaign.rollout is None:
+        return None
+    echoed = campaign.rollout.as_dict()
+    if view is None:
+        return echoed
+    state = view.as_dict()
+    waves = [{**given, **shown} for given, shown in zip(echoed["waves"], state.pop("waves"), strict=True)]  # type: ignore[call-overload]
+    return {**echoed, **state, "waves": waves}
+
+
+def firmware_campaign(campaign: Campaign, view: RolloutView | None = None) -> FirmwareCampaignRead:
     return FirmwareCampaignRead(
         id=campaign.id,
         account_name=campaign.account_name,
@@ -47,11 +61,12 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         status=campaign.status.value,
         time_zone=campaign.schedule.time_zone if campaign.schedule.time_zone != "UTC" else None,
         retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+        rollout=rollout_object(campaign, view),
     )
 
 
-def campaign_read(campaign: Campaign) -> CampaignRead:
-    base = firmware_campaign(campaign).model_dump()
+def campaign_read(campaign: Campaign, view: RolloutView | None = None) -> CampaignRead:
+    base = firmware_campaign(campaign, view).model_dump()
     return CampaignRead(
         **base,
         auto_assign_license_flag=campaign.auto_assign_license,

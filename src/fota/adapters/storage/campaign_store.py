@@ -15,6 +15,7 @@ from fota.adapters.storage.tables import campaign_devices, campaigns, history
 from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
@@ -58,7 +59,29 @@ def _campaign(row: Any) -> Campaign:
             _windows(install_windows) if install_windows is not None else None,
         ),
         retry_policy=RetryPolicy.from_plain(retry_policy) if retry_policy is not None else None,
+        rollout=parse_rollout(r["rollout"]) if r["rollout"] is not None else None,
+        rollout_state=rollout_state_of(r),
     )
+
+
+def rollout_state_of(r: Any) -> RolloutState | None:
+    if r["rollout_status"] is None:
+        return None
+    return RolloutState(
+        RolloutStatus(r["rollout_status"]), r["rollout_wave"], r["rollout_paused_reason"], r["rollout_excused"]
+    )
+
+
+def rollout_state_values(state: RolloutState | None) -> dict[str, Any]:
+    """The campaign columns of a rollout state (all NULL without a rollout)."""
+    if state is None:
+        return {"rollout_status": None, "rollout_wave": None, "rollout_paused_reason": None, "rollout_excused": None}
+    return {
+        "rollout_status": state.status.value,
+        "rollout_wave": state.current_wave,
+        "rollout_paused_reason": state.paused_reason,
+        "rollout_excused": state.excused_failures,
+    }
 
 
 def _mutable_values(campaign: Campaign) -> dict[str, Any]:
@@ -98,6 +121,8 @@ class SqlCampaignRepository:
                 auto_add_devices=campaign.auto_add_devices,
                 package_kind=campaign.package_kind,
                 retry_policy=campaign.retry_policy.to_plain() if campaign.retry_policy is not None else None,
+                rollout=campaign.rollout.as_dict() if campaign.rollout is not None else None,
+                **rollout_state_values(campaign.rollout_state),
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),
@@ -177,6 +202,7 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["attempts"],
         r["delivery"],
         r["update_executed_at"],
+        r["wave"],
     )
 
 
@@ -196,6 +222,7 @@ def _row_values(row: CampaignDeviceRow) -> dict[str, Any]:
         "updated_at": row.updated_at,
         "recent_attempt_at": row.recent_attempt_at,
         "next_attempt_at": row.next_attempt_at,
+        "wave": row.wave,
     }
 
 
@@ -248,6 +275,7 @@ class SqlCampaignDeviceRepository:
                 updated_at=bindparam("b_updated_at"),
                 recent_attempt_at=bindparam("b_recent_attempt_at"),
                 next_attempt_at=bindparam("b_next_attempt_at"),
+                wave=bindparam("b_wave"),
             )
         )
         self.c.execute(statement, values)

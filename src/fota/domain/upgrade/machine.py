@@ -123,11 +123,16 @@ Action = (
 )
 
 
-def may_start(campaign: Campaign, now: datetime, *, retry_after: datetime | None = None) -> bool:
-    """Whether a new attempt may start: only in a Scheduled campaign with a download window open, and not before a
+def may_start(
+    campaign: Campaign, now: datetime, *, retry_after: datetime | None = None, wave: int | None = None
+) -> bool:
+    """Whether a new attempt may start: only in a Scheduled campaign with a download window open, for a device
+    whose rollout wave is open and not paused (`wave`: the device's; both device paths ask here), and not before a
     retry's back-off (`retry_after`) has passed. An attempt in progress is resumed whatever the hour instead:
     stopping half-way helps nobody."""
     if campaign.status is not CampaignStatus.SCHEDULED or not campaign.may_download(now):
+        return False
+    if not campaign.rollout_offers(wave):
         return False
     return retry_after is None or retry_after <= now
 

@@ -127,6 +127,7 @@ class Assignment:
     install_wait_until: datetime | None = None  # if not now, until when a downloaded package may wait for it
     install_gated: bool = False  # the campaign has an install rule of its own (v2 install windows/after-date)
     deadline: datetime | None = None  # when the current step times out; None before the attempt is claimed
+    wave: int | None = None  # the device's rollout wave, which the claim checks again; None without a rollout
 
     @property
     def changes_firmware(self) -> bool:
