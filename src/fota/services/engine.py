@@ -128,8 +128,8 @@ def _advance(*, uow_factory: UnitOfWorkFactory, campaign_id: str, account_name: 
                     moved = replace(campaign, status=transition.to, status_reason=transition.reason)
                     uow.campaigns.update(moved, at=now)
                     record_campaign_status(uow, moved, now=now)
-                    if moved.status is CampaignStatus.SCHEDULED:
-                        uow.rollouts.mark_due(moved.id, now)  # its first wave opens (a no-op without a rollout)
+                    if moved.status is CampaignStatus.SCHEDULED and moved.rollout is not None:
+                        uow.rollouts.mark_due(moved.id, now)  # the rollout is settled from now on
                 uow.commit()
         except DomainError as error:
             log.exception("campaign %s failed to advance", campaign_id)
