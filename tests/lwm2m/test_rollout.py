@@ -257,6 +257,8 @@ def test_unhealthy_canary_devices_keep_the_next_wave_closed(private_server: Runn
             }
             assert state["waves"][1]["state"] == "waiting"
             assert not any(offered(d) for d in others.devices), "the next wave stays closed"
+            report = await asyncio.to_thread(device_report, account, campaign_id)
+            assert {report[i]["resultReason"] for i in rest} == {"Waiting for wave wave-2"}
         finally:
             for fleet in (canary_fleet, others, comeback):
                 if fleet is not None:
