@@ -178,3 +178,35 @@ def test_pause_resume_approve_and_the_audit(server: FotaServer, account: tuple[A
     ]
     assert entries[0]["at"].startswith(paused_at.date().isoformat())
     assert entries[0]["detail"] == {"currentWave": 0, "wave": "canary", "state": "paused"}
+
+
+def test_an_auto_add_campaign_plans_its_waves_after_the_layout(
+    server: FotaServer, account: tuple[Account, dict[str, str]]
+) -> None:
+    owner, firmware = account
+    imeis = sorted(devices(owner, firmware, 4))
+    today = server.now().date()
+    with owner.client() as client:
+        r = client.post(
+            f"/campaigns/firmware/{owner.name}",
+            json={
+                **body(server, firmware, [imeis[0]], rollout=ROLLOUT),
+                "startDate": today.isoformat(),
+                "autoAddDevicesFlag": True,
+            },
+        )
+        assert r.status_code == 200, r.text
+        campaign_id = r.json()["id"]
+        # Queued: the explicit device waits for the plan with the others, in no wave yet.
+        assert [w["devices"] for w in r.json()["rollout"]["waves"]] == [0, 0, 0]
+        server.advance(0)  # the layout enrols the account's matching devices, then the plan forms the waves
+        read = client.get(f"/campaigns/{owner.name}/{campaign_id}").json()
+        assert read["status"] == "CampaignScheduled", read
+        assert [w["devices"] for w in read["rollout"]["waves"]] == [1, 1, 2]
+        late = luhn_imei()
+        owner.add_devices([device(firmware, late)])  # a matching device provisioned later is enrolled by auto-add
+        server.advance(0)
+        read = client.get(f"/campaigns/{owner.name}/{campaign_id}").json()
+        report = client.get(f"/reports/{owner.name}/campaigns/{campaign_id}/devices").json()["deviceList"]
+    assert [w["devices"] for w in read["rollout"]["waves"]] == [1, 1, 3]
+    assert {d["deviceId"]: d["resultReason"] for d in report}[late] == "Waiting for wave wave-3"

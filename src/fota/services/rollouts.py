@@ -398,8 +398,10 @@ def _reported(campaign: Campaign, firmware: str | None) -> str | None:
 def _unhealthy(
     uow: UnitOfWork, campaign: Campaign, device: SoakingDevice, verdict: Unhealthy, *, now: datetime
 ) -> None:
-    uow.rollouts.set_health(campaign.id, device.device_id, verdict.value)
+    # The campaign row first, then the device's: the order the engine's settle takes them in (it holds the campaign
+    # and writes its members), so that a check-in's verdict and a settle never wait on each other.
     uow.rollouts.mark_due(campaign.id, now)
+    uow.rollouts.set_health(campaign.id, device.device_id, verdict.value)
     wave = campaign.rollout.waves[device.wave].name if campaign.rollout and device.wave is not None else None
     uow.audit.add(
         [

@@ -13,7 +13,7 @@ from fota.domain.errors import Conflict, InvalidRequest
 from fota.domain.rollout import RolloutStatus, parse_rollout
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.services import campaigns, rollouts
-from fota.services.ports import HEALTHY
+from fota.services.ports import HEALTHY, CallbackRegistration
 from tests.unit.services.conftest import ACCOUNT, World, world_with
 
 SPEC = parse_rollout(
@@ -91,6 +91,7 @@ def test_creation_plans_the_waves_and_holds_the_later_ones(world: World) -> None
 
 
 def test_the_canary_soaks_then_the_next_wave_opens(world: World) -> None:
+    world.store.callbacks[ACCOUNT] = CallbackRegistration("https://example.test/hook", "secret")
     campaign_id = scheduled(world)
     canary = [d for d, (w, _, _) in rows(world, campaign_id).items() if w == 0]
     assert settle(world) == 0
@@ -109,6 +110,9 @@ def test_the_canary_soaks_then_the_next_wave_opens(world: World) -> None:
     # The decision is in the campaign's history too (and so a callback).
     said = [h.reason for h in world.store.history if h.campaign_id == campaign_id and h.device_id is None]
     assert said[-1] is not None and said[-1].startswith("rollout advance by fota: canary gate met")
+    announced = [row.event.payload for row in world.store.outbox.values()]
+    assert announced[-1]["eventType"] == "CampaignStatusChanged"
+    assert announced[-1]["status"] == "CampaignScheduled" and announced[-1]["reason"] == said[-1]
 
 
 def test_failures_pause_by_themselves_and_a_resume_needs_a_reason(world: World) -> None:
