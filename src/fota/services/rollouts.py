@@ -236,11 +236,7 @@ def _apply(
     uow.rollouts.set_state(
         campaign.id, after, check_at=None if after.status is RolloutStatus.COMPLETED else (check_at or now)
     )
-    if after.status is not RolloutStatus.COMPLETED:
-        # Only the waves whose reason changes: the opened ones, and every opened one when pausing or resuming.
-        _hold(
-            uow, campaign.id, spec, after, range(min(before.current_wave, after.current_wave), after.current_wave + 1)
-        )
+    _hold(uow, campaign.id, spec, after, _rewritten(spec, before, after))
     entry = transition.entry
     wave = spec.waves[after.current_wave]
     uow.audit.add(
@@ -259,6 +255,17 @@ def _apply(
     said = f"rollout {entry.action.value} by {entry.actor}" + (f": {entry.reason}" if entry.reason else "")
     events.record(uow, [HistoryEntry(campaign.account_name, campaign.id, None, campaign.status.value, said, entry.at)])
     return replace(campaign, rollout_state=after)
+
+
+def _rewritten(spec: RolloutSpec, before: RolloutState, after: RolloutState) -> range:
+    """The waves whose held devices' reason a transition changes: every opened wave when the pause reason changes
+    (pause, resume, an automatic pause), else only the waves it opened. Fewer writes, and a pending device's own
+    reason (a retry's) survives a wave opening after it."""
+    if after.status is RolloutStatus.COMPLETED:
+        return range(0)
+    if hold_reason(before, spec, 0) != hold_reason(after, spec, 0):
+        return range(after.current_wave + 1)
+    return range(before.current_wave + 1, after.current_wave + 1)
 
 
 # --- the engine ---------------------------------------------------------------------------------------------------
@@ -375,6 +382,16 @@ def judge_check_in(uow: UnitOfWork, device_id: str, *, firmware: str | None, now
         )
         if verdict is not None:
             _unhealthy(uow, campaign, device, verdict, now=now)
+        elif soak_ends_at(device.succeeded_at, soak) <= now and not _judged_by_engine(campaign, device):
+            # A wave that passed is no longer judged by the engine: its soaked devices leave the soaking index here.
+            uow.rollouts.set_health(campaign.id, device.device_id, HEALTHY)
+
+
+def _judged_by_engine(campaign: Campaign, device: SoakingDevice) -> bool:
+    # Only the open wave's rows are the engine's to write (it holds the campaign while it does); leaving them to it
+    # keeps a check-in from holding a row the engine waits for.
+    state = campaign.rollout_state
+    return state is None or device.wave is None or device.wave >= state.current_wave
 
 
 def started_soak(uow: UnitOfWork, campaign: Campaign, device_id: str, status: DeviceStatus, *, now: datetime) -> None:

@@ -166,3 +166,24 @@ def test_a_rolled_back_device_is_unhealthy_at_its_check_in(world: World) -> None
     settle(world)
     state = world.store.campaigns[campaign_id].rollout_state
     assert state is not None and state.current_wave == 0  # 1 of 2 soaked: the gate (100 %) is not met
+
+
+def test_a_silence_that_a_check_in_ends_is_still_unhealthy(world: World) -> None:
+    long_soak = parse_rollout({"waves": [{"devices": 2}, {"percent": 100}], "advance": {"soakMinutes": 3000}})
+    created = campaigns.create_campaign(
+        uow=world.uow_factory(),
+        clock=world.clock,
+        account_name=ACCOUNT,
+        request=replace(world.request(world.devices, start=0), rollout=long_soak),
+        signing_required=False,
+    )
+    world.store.campaigns[created.id] = replace(world.store.campaigns[created.id], status=CampaignStatus.SCHEDULED)
+    canary = [d for d, (w, _, _) in rows(world, created.id).items() if w == 0]
+    conclude(world, created.id, canary, DeviceStatus.SUCCESS)
+    world.clock.advance(25 * 3600)  # past the 24 hours an HTTP device may stay silent, within the soak
+    uow = world.uow_factory()
+    with uow:
+        rollouts.judge_check_in(uow, canary[0], firmware="2.0", now=world.clock.now())
+        uow.commit()
+    assert [world.store.soaks[(created.id, d)][2] for d in canary] == ["silent", None]
+    assert world.store.audit[-1].detail == {"deviceId": canary[0], "wave": "wave-1", "health": "silent"}
