@@ -59,5 +59,5 @@ SOAK_FIGURES ?= soak-figures.jsonl
 soak: prerequisites $(DTLS_STAMP)
 	FOTA_FAULT_FIGURES=$(SOAK_FIGURES) FOTA_SCHEMATHESIS_EXAMPLES=$(SOAK_EXAMPLES) \
 	FOTA_SCHEMATHESIS_BACKENDS=sqlite,postgresql FOTA_TEST_BACKENDS=sqlite,postgresql \
-	FOTA_CRASH_BACKENDS=sqlite,postgresql \
-	$(BIN)/pytest tests/faults tests/lwm2m/test_crash.py -q $(PYTEST_ARGS)
+	FOTA_CRASH_BACKENDS=sqlite,postgresql FOTA_ROLLOUT_BACKENDS=sqlite,postgresql \
+	$(BIN)/pytest tests/faults tests/lwm2m/test_crash.py tests/lwm2m/test_rollout.py -q $(PYTEST_ARGS)

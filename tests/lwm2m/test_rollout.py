@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from fota.simulator.device import DeviceConfig, SimulatedDevice
 from fota.simulator.faults import Fault
 from fota.simulator.fleet import Fleet
-from tests.conftest import Account, RunningServer, _stop_and_cleanup, start_server
+from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, start_server
 from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, device_report, provision
 
 OFFER_EVENTS = ("download-start", "push-start")
@@ -83,18 +85,22 @@ def statuses(account: Account, campaign_id: str, imeis: list[str]) -> list[str]:
     return [str(report[i]["status"]) for i in imeis]
 
 
-@pytest.fixture
-def sqlite_server(tmp_path: Any) -> Any:
-    # One database: a hundred devices' upgrades take a while; the API behaviour runs on both (tests/api).
-    running = start_server("sqlite", tmp_path)
+# A hundred devices' upgrades take half a minute: the embedded default by default, both with
+# FOTA_ROLLOUT_BACKENDS=sqlite,postgresql. The API behaviour runs on both (tests/api).
+ROLLOUT_BACKENDS = [b for b in os.environ.get("FOTA_ROLLOUT_BACKENDS", "sqlite").split(",") if b in BACKENDS]
+
+
+@pytest.fixture(params=ROLLOUT_BACKENDS)
+def fleet_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+    running = start_server(request.param, tmp_path)
     yield running
     _stop_and_cleanup(running)
 
 
 @pytest.mark.slow
 @pytest.mark.serial
-def test_waves_auto_pause_on_failures_and_resume_to_the_end(sqlite_server: RunningServer) -> None:
-    server = sqlite_server
+def test_waves_auto_pause_on_failures_and_resume_to_the_end(fleet_server: RunningServer) -> None:
+    server = fleet_server
     account = server.new_account(license_count=100)
     firmware, imeis, start = provision(server, account, 100)
     canary, second, third = imeis[:5], imeis[5:25], imeis[25:]
