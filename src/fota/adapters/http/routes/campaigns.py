@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
-from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.errors import ERROR_RESPONSES, ROLLOUT_RESPONSES
 from fota.adapters.http.presenters import campaign_read, firmware_campaign
 from fota.adapters.http.schemas import (
     AuditEntryRead,
@@ -145,7 +145,9 @@ def _rollout_call(
     return campaign_read(read.campaign, read.view)
 
 
-@router.post("/campaigns/{account}/{campaign_id}/rollout/pause", response_model_exclude_none=True)
+@router.post(
+    "/campaigns/{account}/{campaign_id}/rollout/pause", response_model_exclude_none=True, responses=ROLLOUT_RESPONSES
+)
 def pause_rollout(
     account: str, campaign_id: str, services: ServicesDep, caller: CallerDep, body: RolloutCallBody | None = None
 ) -> CampaignRead:
@@ -153,7 +155,9 @@ def pause_rollout(
     return _rollout_call(rollouts.pause_rollout, account, campaign_id, body, services, caller)
 
 
-@router.post("/campaigns/{account}/{campaign_id}/rollout/resume", response_model_exclude_none=True)
+@router.post(
+    "/campaigns/{account}/{campaign_id}/rollout/resume", response_model_exclude_none=True, responses=ROLLOUT_RESPONSES
+)
 def resume_rollout(
     account: str, campaign_id: str, services: ServicesDep, caller: CallerDep, body: RolloutCallBody | None = None
 ) -> CampaignRead:
@@ -161,7 +165,9 @@ def resume_rollout(
     return _rollout_call(rollouts.resume_rollout, account, campaign_id, body, services, caller)
 
 
-@router.post("/campaigns/{account}/{campaign_id}/rollout/approve", response_model_exclude_none=True)
+@router.post(
+    "/campaigns/{account}/{campaign_id}/rollout/approve", response_model_exclude_none=True, responses=ROLLOUT_RESPONSES
+)
 def approve_rollout(
     account: str, campaign_id: str, services: ServicesDep, caller: CallerDep, body: RolloutCallBody | None = None
 ) -> CampaignRead:
