@@ -39,9 +39,8 @@ def rollout_object(campaign: Campaign, view: RolloutView | None) -> dict[str, ob
     echoed = campaign.rollout.as_dict()
     if view is None:
         return echoed
-    state = view.as_dict()
-    waves = [{**given, **shown} for given, shown in zip(echoed["waves"], state.pop("waves"), strict=True)]  # type: ignore[call-overload]
-    return {**echoed, **state, "waves": waves}
+    waves = [{**given, **shown.as_dict()} for given, shown in zip(echoed["waves"], view.waves, strict=True)]
+    return {**echoed, **view.as_dict(), "waves": waves}
 
 
 def firmware_campaign(campaign: Campaign, view: RolloutView | None = None) -> FirmwareCampaignRead:
