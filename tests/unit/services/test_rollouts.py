@@ -187,3 +187,35 @@ def test_a_silence_that_a_check_in_ends_is_still_unhealthy(world: World) -> None
         uow.commit()
     assert [world.store.soaks[(created.id, d)][2] for d in canary] == ["silent", None]
     assert world.store.audit[-1].detail == {"deviceId": canary[0], "wave": "wave-1", "health": "silent"}
+
+
+def test_a_met_gate_waits_for_approval_then_the_call_opens_the_wave(world: World) -> None:
+    gated = parse_rollout(
+        {"waves": [{"devices": 2}, {"percent": 100}], "advance": {"soakMinutes": 0, "approval": True}}
+    )
+    created = campaigns.create_campaign(
+        uow=world.uow_factory(),
+        clock=world.clock,
+        account_name=ACCOUNT,
+        request=replace(world.request(world.devices, start=0), rollout=gated),
+        signing_required=False,
+    )
+    world.store.campaigns[created.id] = replace(world.store.campaigns[created.id], status=CampaignStatus.SCHEDULED)
+    canary = [d for d, (w, _, _) in rows(world, created.id).items() if w == 0]
+    conclude(world, created.id, canary, DeviceStatus.SUCCESS)
+    assert settle(world) == 1
+    state = world.store.campaigns[created.id].rollout_state
+    assert state is not None and state.status is RolloutStatus.WAITING_APPROVAL and state.current_wave == 0
+    assert {r for w, _, r in rows(world, created.id).values() if w == 1} == {"Waiting for wave wave-2"}
+
+    opened = rollouts.approve_rollout(
+        uow=world.uow_factory(),
+        clock=world.clock,
+        account_name=ACCOUNT,
+        campaign_id=created.id,
+        actor="operator",
+        reason="canary looks fine",
+    )
+    assert opened.rollout_state is not None and opened.rollout_state.current_wave == 1
+    assert {r for w, _, r in rows(world, created.id).values() if w == 1} == {rollouts.OFFERED_REASON}
+    assert actions(world, created.id) == [("awaitApproval", "fota"), ("approve", "operator")]
