@@ -18,15 +18,19 @@ from typing import Any, Self
 from fota.domain.accounts import Account
 from fota.domain.campaign import Campaign, Firmware, due_transition
 from fota.domain.devices import Device
+from fota.domain.rollout import RolloutState, Unhealthy, WaveTally
 from fota.domain.statuses import DeviceStatus
 from fota.domain.upgrade import Step
 from fota.services.ports import (
+    HEALTHY,
+    AuditRecord,
     CallbackRegistration,
     CampaignDeviceRow,
     ClaimedEvent,
     DeliveryAttempt,
     HistoryEntry,
     OutboxEvent,
+    SoakingDevice,
 )
 
 
@@ -58,6 +62,10 @@ class FakeStore:
     deliveries: list[DeliveryAttempt] = field(default_factory=list)
     start_grants: dict[tuple[str, str], datetime] = field(default_factory=dict)  # campaign_devices.bandwidth_hour
     bandwidth: dict[tuple[str, datetime], int] = field(default_factory=dict)  # campaign_bandwidth
+    audit: list[AuditRecord] = field(default_factory=list)
+    # A rollout member's health columns, by (campaign, device): succeeded_at, lifetime, health.
+    soaks: dict[tuple[str, str], tuple[datetime, int, str | None]] = field(default_factory=dict)
+    rollout_check_at: dict[str, datetime | None] = field(default_factory=dict)
     commits: int = 0
 
 
@@ -350,6 +358,100 @@ class FakeOutbox:
         self.store.deliveries.extend(attempts)
 
 
+class FakeRollouts:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def set_state(self, campaign_id: str, state: RolloutState, *, check_at: datetime | None) -> None:
+        self.store.campaigns[campaign_id] = replace(self.store.campaigns[campaign_id], rollout_state=state)
+        self.store.rollout_check_at[campaign_id] = check_at
+
+    def due(self, now: datetime, limit: int) -> list[Campaign]:
+        due = [c for c, at in self.store.rollout_check_at.items() if at is not None and at <= now]
+        return [self.store.campaigns[c] for c in sorted(due, key=lambda c: self.store.rollout_check_at[c])][:limit]
+
+    def mark_due(self, campaign_id: str, at: datetime) -> None:
+        current = self.store.rollout_check_at.get(campaign_id)
+        if self.store.campaigns[campaign_id].rollout is not None and (current is None or current > at):
+            self.store.rollout_check_at[campaign_id] = at
+
+    def assign_waves(self, campaign_id: str, waves: Sequence[tuple[str, int]]) -> None:
+        for device_id, wave in waves:
+            key = (campaign_id, device_id)
+            self.store.campaign_devices[key] = replace(self.store.campaign_devices[key], wave=wave)
+
+    def hold_pending(self, campaign_id: str, *, first_wave: int, last_wave: int, reason: str) -> None:
+        for key, row in self.store.campaign_devices.items():
+            held = row.campaign_id == campaign_id and row.status is DeviceStatus.PENDING
+            if held and row.wave is not None and first_wave <= row.wave <= last_wave:
+                self.store.campaign_devices[key] = replace(row, reason=reason)
+
+    def _tally(self, rows: Iterable[CampaignDeviceRow]) -> WaveTally:
+        devices = succeeded = soaked = failed = unhealthy = 0
+        for row in rows:
+            if row.status in (DeviceStatus.REJECTED, DeviceStatus.REMOVED):
+                continue
+            devices += 1
+            health = self.store.soaks.get((row.campaign_id, row.device_id), (None, 0, None))[2]
+            if row.status is DeviceStatus.SUCCESS and health in {u.value for u in Unhealthy}:
+                unhealthy += 1
+            elif row.status is DeviceStatus.SUCCESS:
+                succeeded += 1
+                soaked += health == HEALTHY
+            elif row.status is DeviceStatus.FAILED:
+                failed += 1
+        return WaveTally(devices, succeeded, soaked, failed, unhealthy)
+
+    def tally(self, campaign_id: str, wave: int) -> WaveTally:
+        rows = self.store.campaign_devices.values()
+        return self._tally(r for r in rows if r.campaign_id == campaign_id and r.wave == wave)
+
+    def tallies(self, campaign_id: str, waves: int) -> list[WaveTally]:
+        return [self.tally(campaign_id, w) for w in range(waves)]
+
+    def start_soak(self, campaign_id: str, device_id: str, *, at: datetime, lifetime: int) -> None:
+        self.store.soaks[(campaign_id, device_id)] = (at, lifetime, None)
+
+    def _soaking(self, campaign_id: str, device_id: str) -> SoakingDevice | None:
+        soak = self.store.soaks.get((campaign_id, device_id))
+        row = self.store.campaign_devices[(campaign_id, device_id)]
+        if soak is None or soak[2] is not None or row.status is not DeviceStatus.SUCCESS:
+            return None
+        device = self.store.devices[device_id]
+        return SoakingDevice(campaign_id, device_id, row.wave, soak[0], soak[1], device.last_seen_at, device.firmware)
+
+    def soaking(self, campaign_id: str, wave: int) -> list[SoakingDevice]:
+        found = [self._soaking(c, d) for (c, d), row in self.store.campaign_devices.items() if c == campaign_id]
+        return [s for s in found if s is not None and s.wave == wave]
+
+    def soaking_for_device(self, device_id: str) -> list[tuple[SoakingDevice, Campaign]]:
+        found = [(self._soaking(c, d), self.store.campaigns[c]) for (c, d) in self.store.soaks if d == device_id]
+        return [(s, c) for s, c in found if s is not None]
+
+    def set_health(self, campaign_id: str, device_id: str, health: str) -> None:
+        at, lifetime, current = self.store.soaks[(campaign_id, device_id)]
+        if current is None:
+            self.store.soaks[(campaign_id, device_id)] = (at, lifetime, health)
+
+
+class FakeAudit:
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+
+    def add(self, records: Iterable[AuditRecord]) -> None:
+        self.store.audit.extend(records)
+
+    def for_campaign(self, campaign_id: str) -> list[AuditRecord]:
+        return [r for r in self.store.audit if r.campaign_id == campaign_id]
+
+
+class FakeRegistrations:
+    """No device of these tests is registered over LwM2M."""
+
+    def for_device(self, device_id: str) -> None:
+        return None
+
+
 class FakeActivity:
     """No device of these tests has logging on."""
 
@@ -373,6 +475,9 @@ class FakeUnitOfWork:
         self.activity = FakeActivity()
         self.upgrades = FakeUpgrades(store)
         self.bandwidth = FakeBandwidth(store)
+        self.rollouts = FakeRollouts(store)
+        self.registrations = FakeRegistrations()
+        self.audit = FakeAudit(store)
 
     def __enter__(self) -> Self:
         self._snapshot = copy.deepcopy(self.store)

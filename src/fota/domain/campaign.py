@@ -10,6 +10,7 @@ from fota.domain.blackouts import BlackoutCalendar, RecordedOverride
 from fota.domain.errors import InvalidRequest, InvalidState
 from fota.domain.phases import NO_PHASES, Phases, download_open, install_open
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutSpec, RolloutState, may_offer
 from fota.domain.start_rule import StartRule
 from fota.domain.statuses import CampaignStatus
 from fota.domain.upgrade.retry import RetryPolicy
@@ -66,6 +67,15 @@ class Campaign:
     blackout_override: RecordedOverride | None = None
     bandwidth: BandwidthBudget | None = None  # the contract's bandwidth; None: image bytes are not budgeted
     follow_up_of: str | None = None  # the campaign whose missed devices this one carries; None: not a follow-up
+    rollout: RolloutSpec | None = None  # the contract's rollout; None: every device is offered the upgrade at once
+    rollout_state: RolloutState | None = None  # stored with `rollout`, changed only by services/rollouts.py
+
+    def rollout_offers(self, wave: int | None) -> bool:
+        """Whether the rollout lets a pending device of `wave` start (always, without a rollout). A member without a
+        wave yet (enrolled while the plan was being made) counts as the last wave's, as a late device would."""
+        if self.rollout is None or self.rollout_state is None:
+            return True
+        return may_offer(self.rollout_state, self.rollout.last_wave if wave is None else wave)
 
     def may_download(self, now: datetime) -> bool:
         """A new attempt (the package offer) may start: a download window is open."""

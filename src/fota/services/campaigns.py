@@ -14,11 +14,12 @@ from fota.domain.campaign import Campaign, check_firmware_matches, check_flags, 
 from fota.domain.errors import InvalidRequest, InvalidState, NotFound
 from fota.domain.phases import NO_PHASES, Phases, check_phases, check_windows_kept
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutSpec
 from fota.domain.statuses import PENDING_DEVICES_ON_FINAL, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import Schedule, TimeWindow
 from fota.domain.zones import WindowZone
-from fota.services import events
+from fota.services import events, rollouts
 from fota.services.enrolment import EnrolmentResult, enrol
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 from fota.services.signing import check_campaign_firmware
@@ -44,6 +45,7 @@ class CampaignCreate:
     window_zone: WindowZone | None = None  # v3's windowZone, checked by parse_window_zone; None: not given
     blackouts: object = None  # v3's blackouts as given: parsed here, in the campaign's zone (parse_blackouts)
     bandwidth: BandwidthBudget | None = None  # v3's bandwidth, checked by BandwidthBudget.from_plain
+    rollout: RolloutSpec | None = None  # v3's rollout, checked by parse_rollout
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ def checked_campaign(
         window_zone=request.window_zone,
         blackouts=BlackoutCalendar(blackouts) if blackouts else None,
         bandwidth=request.bandwidth,
+        rollout=request.rollout,
+        rollout_state=rollouts.initial_rollout(request.rollout),
     )
 
 
@@ -130,6 +134,8 @@ def _created(
     uow.campaigns.add(campaign, at=now)
     record_campaign_status(uow, campaign, now=now)
     enrol(uow, campaign, list(request.device_ids), now=now)
+    if rollouts.planned(campaign):
+        rollouts.plan_members(uow, campaign)
     return campaign
 
 

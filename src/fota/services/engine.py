@@ -15,7 +15,7 @@ from fota.domain.campaign import Campaign, due_transition
 from fota.domain.errors import DomainError
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import UpgradePolicy
-from fota.services import bandwidth, device_logging, outbox, registrations, upgrades
+from fota.services import bandwidth, device_logging, outbox, registrations, rollouts, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
 from fota.services.enrolment import enrol
 from fota.services.ports import Exclusive, UnitOfWorkFactory, always_alone
@@ -30,6 +30,7 @@ class TickReport:
     transitions: int = 0
     timed_out: int = 0
     purged: int = 0
+    rollout_decisions: int = 0  # automatic rollout decisions (advance, autoPause, awaitApproval, complete)
     timed_out_outcomes: Counter[DeviceStatus] = field(default_factory=Counter)  # what the time-outs concluded as
 
 
@@ -50,6 +51,7 @@ def run_due_work(
     can win; the sweep itself is left to one process per pass so that the others do not repeat its reads.
     """
     report = tick(uow_factory=uow_factory, clock=clock, exclusive=exclusive)
+    report.rollout_decisions = rollouts.settle_due(uow_factory=uow_factory, clock=clock, exclusive=exclusive)
     with exclusive("engine:sweep") as alone:
         if alone:
             report.timed_out = upgrades.expire_steps(
@@ -112,6 +114,7 @@ def _advance(*, uow_factory: UnitOfWorkFactory, campaign_id: str, account_name: 
         try:
             if peeked is not None and peeked.to is CampaignStatus.SCHEDULED:
                 _lay_out(uow_factory, peek, clock)
+                _plan(uow_factory, peek)
             uow = uow_factory()
             with uow:
                 campaign = uow.campaigns.get_for_update(account_name, campaign_id)
@@ -127,6 +130,8 @@ def _advance(*, uow_factory: UnitOfWorkFactory, campaign_id: str, account_name: 
                     moved = replace(campaign, status=transition.to, status_reason=transition.reason)
                     uow.campaigns.update(moved, at=now)
                     record_campaign_status(uow, moved, now=now)
+                    if moved.status is CampaignStatus.SCHEDULED and moved.rollout is not None:
+                        uow.rollouts.mark_due(moved.id, now)  # the rollout is settled from now on
                 uow.commit()
         except DomainError as error:
             log.exception("campaign %s failed to advance", campaign_id)
@@ -158,6 +163,16 @@ def _lay_out(uow_factory: UnitOfWorkFactory, campaign: Campaign, clock: Clock) -
             enrol(uow, campaign, [d.device_id for d in batch], now=clock.now(), record_rejections=False)
             uow.commit()
         after = batch[-1].device_id
+
+
+def _plan(uow_factory: UnitOfWorkFactory, campaign: Campaign) -> None:
+    """An auto-add campaign's rollout plans its waves once the layout enrolled its devices, before Scheduled."""
+    if campaign.rollout is None or not campaign.auto_add_devices:
+        return
+    uow = uow_factory()
+    with uow:
+        rollouts.plan_members(uow, campaign)
+        uow.commit()
 
 
 def _fail(uow_factory: UnitOfWorkFactory, campaign: Campaign, reason: str, clock: Clock) -> None:

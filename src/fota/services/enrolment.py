@@ -16,8 +16,9 @@ from fota.domain.devices import ineligibility_reason
 from fota.domain.statuses import DeviceStatus
 from fota.services import events
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
+from fota.services.rollouts import OFFERED_REASON, late_member
 
-ENROLLED_REASON = "Upgrade pending: waiting for the device to check in during a campaign window"
+ENROLLED_REASON = OFFERED_REASON
 ADD_SUCCEEDED_REASON = "Device added Successfully"
 REENROLLABLE = frozenset({DeviceStatus.REJECTED, DeviceStatus.REMOVED})
 # Read once: an enum member's `.value` is a slow attribute in a loop over a whole fleet.
@@ -52,6 +53,7 @@ def enrol(
     account = uow.accounts.get(campaign.account_name) if campaign.auto_assign_license else None
     licenses_free = account.licenses_free if account else 0
 
+    late = late_member(campaign)
     results: list[EnrolmentResult] = []
     to_license: list[str] = []
     new_rows: list[CampaignDeviceRow] = []
@@ -78,12 +80,14 @@ def enrol(
             if not device.license_assigned:
                 to_license.append(device_id)
                 licenses_free -= 1
-            status, row_reason = DeviceStatus.PENDING, ENROLLED_REASON
+            status, row_reason = DeviceStatus.PENDING, ENROLLED_REASON if late is None else late[1]
         else:
             status, row_reason = DeviceStatus.REJECTED, reason
         results.append(EnrolmentResult(device_id, reason is None, reason or ADD_SUCCEEDED_REASON))
         if reason is not None and not record_rejections:
             continue
+        # A device enrolled after the rollout's plan joins the last wave (`rollouts.late_member`).
+        wave = late[0] if late is not None and reason is None else None
         row = CampaignDeviceRow(
             campaign.id,
             device_id,
@@ -92,6 +96,7 @@ def enrol(
             row_reason,
             now,
             carried_reason=carried.get(device_id) if carried is not None else None,
+            wave=wave,
         )
         (changed_rows if current is not None else new_rows).append(row)
         entries.append(

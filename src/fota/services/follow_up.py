@@ -136,8 +136,9 @@ def _rows(uow: UnitOfWork, campaign_id: str) -> list[CampaignDeviceRow]:
 
 
 def _create_request(source: Campaign, request: FollowUpRequest, device_ids: list[str]) -> CampaignCreate:
-    """The source's firmware, protocol, zone, license flag and retry policy with the new dates and windows. Not
-    carried: auto-add (a follow-up is for these devices only) and v2's after-dates (they belong to the old dates)."""
+    """The source's firmware, protocol, zone, license flag, retry policy, window zone, bandwidth budget and rollout
+    with the new dates and windows. Not carried: auto-add (a follow-up is for these devices only), v2's after-dates
+    and the blackouts (both belong to the old dates)."""
     default_name = f"follow-up of {source.name or source.id}"
     return CampaignCreate(
         firmware_name=source.firmware_name,
@@ -154,4 +155,7 @@ def _create_request(source: Campaign, request: FollowUpRequest, device_ids: list
         time_zone=source.schedule.time_zone,
         package_kind=source.package_kind,
         retry_policy=source.retry_policy,
+        window_zone=source.window_zone,
+        bandwidth=source.bandwidth,
+        rollout=source.rollout,
     )

@@ -19,6 +19,7 @@ from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
 from fota.domain.outbound import Target
 from fota.domain.protocols import Protocol as DeviceProtocol
+from fota.domain.rollout import RolloutState, WaveTally
 from fota.domain.security import DeviceSecurity
 from fota.domain.signing import SignatureAlgorithm, SigningKey
 from fota.domain.statuses import CampaignStatus, DeviceStatus
@@ -44,6 +45,7 @@ class CampaignDeviceRow:
     # the zone its windows are read in under windowZone device.
     device_zone: str | None = None
     carried_reason: str | None = None  # in a follow-up: how the device ended the campaign it was carried from
+    wave: int | None = None  # a rollout campaign's member: its wave (0-based); None without a rollout
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,87 @@ class HistoryRepository(Protocol):
     def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]: ...
     def for_campaign(self, campaign_id: str) -> list[HistoryEntry]:
         """The campaign's own status changes (not its devices'), oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry of a campaign's audit: an operator's call or an automatic decision. `action` is the operation's
+    name (the rollout's AuditAction values, and whatever later operations add); `detail` what the action needs
+    beyond its reason (for example the wave it opened)."""
+
+    campaign_id: str
+    account_name: str
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None
+    detail: Mapping[str, Any] | None = None
+
+
+class AuditRepository(Protocol):
+    def add(self, records: Iterable[AuditRecord]) -> None: ...
+    def for_campaign(self, campaign_id: str) -> list[AuditRecord]:
+        """Oldest first."""
+        ...
+
+
+# The health verdict of a member whose soak passed without one; the others are `Unhealthy` values.
+HEALTHY = "healthy"
+
+
+@dataclass(frozen=True, slots=True)
+class SoakingDevice:
+    """A member that reached UpgradeSuccess and has no health verdict yet, with what the verdict is judged on."""
+
+    campaign_id: str
+    device_id: str
+    wave: int | None
+    succeeded_at: datetime
+    lifetime: int  # seconds: the registration lifetime it had when it succeeded
+    last_check_in_at: datetime | None
+    reported_firmware: str | None
+
+
+class RolloutRepository(Protocol):
+    """A rollout campaign's state, its members' waves and health; every read is a range of one wave or one device."""
+
+    def set_state(self, campaign_id: str, state: RolloutState, *, check_at: datetime | None) -> None: ...
+    def due(self, now: datetime, limit: int) -> list[Campaign]:
+        """Rollout campaigns whose `check_at` is at or before `now`, soonest first."""
+        ...
+
+    def mark_due(self, campaign_id: str, at: datetime) -> None:
+        """Moves the campaign's next check to `at` unless one is due sooner (a no-op without a rollout)."""
+        ...
+
+    def assign_waves(self, campaign_id: str, waves: Sequence[tuple[str, int]]) -> None:
+        """Sets each (device, wave) of the campaign."""
+        ...
+
+    def hold_pending(self, campaign_id: str, *, first_wave: int, last_wave: int, reason: str) -> None:
+        """The resultReason of every pending member of waves `first_wave`..`last_wave`, in one statement."""
+        ...
+
+    def tally(self, campaign_id: str, wave: int) -> WaveTally:
+        """One wave's members by outcome (one grouped query over the wave's index range)."""
+        ...
+
+    def tallies(self, campaign_id: str, waves: int) -> list[WaveTally]:
+        """Every wave's tally, for a campaign read (one grouped query over the campaign)."""
+        ...
+
+    def start_soak(self, campaign_id: str, device_id: str, *, at: datetime, lifetime: int) -> None: ...
+    def soaking(self, campaign_id: str, wave: int) -> list[SoakingDevice]:
+        """The wave's members in their soak without a verdict."""
+        ...
+
+    def soaking_for_device(self, device_id: str) -> list[tuple[SoakingDevice, Campaign]]:
+        """The device's memberships in their soak without a verdict (a partial index: few rows, if any)."""
+        ...
+
+    def set_health(self, campaign_id: str, device_id: str, health: str) -> None:
+        """Keeps a verdict (HEALTHY once the soak passed, or an `Unhealthy` value); only over no verdict."""
         ...
 
 
@@ -626,6 +709,10 @@ class UnitOfWork(Protocol):
     def signing_keys(self) -> SigningKeyRepository: ...
     @property
     def activity(self) -> DeviceActivityRepository: ...
+    @property
+    def rollouts(self) -> RolloutRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

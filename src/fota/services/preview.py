@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fota.clock import Clock
-from fota.domain.bandwidth import BandwidthBudget
-from fota.domain.blackouts import Blackout, BlackoutCalendar
+from fota.domain.blackouts import BlackoutCalendar
 from fota.domain.devices import Device, ineligibility_reason
 from fota.domain.estimate import (
     DEFAULT_CHECKIN_INTERVAL,
@@ -23,7 +22,7 @@ from fota.domain.estimate import (
     WaveLoad,
     estimate_waves,
 )
-from fota.domain.rollout import DeviceTraits, Group, RolloutSpec, WavePlan, plan_waves
+from fota.domain.rollout import DeviceTraits, Group, WavePlan, plan_waves
 from fota.domain.start_rule import StartRule
 from fota.domain.zones import WindowZone, effective_zone
 from fota.services.campaigns import CampaignCreate, checked_campaign
@@ -64,14 +63,9 @@ def preview_campaign(
     account_name: str,
     request: CampaignCreate,
     signing_required: bool,
-    rollout: RolloutSpec | None = None,
-    window_zone: WindowZone = WindowZone.CAMPAIGN,
-    blackouts: Sequence[Blackout] = (),
-    bandwidth: BandwidthBudget | None = None,
 ) -> CampaignPreview:
     """What `create_campaign` would do with this request now; raises the same validation errors. The extension
-    fields come checked by their domain parsers (`parse_rollout`, `parse_window_zone`, `parse_blackouts`,
-    `BandwidthBudget.from_plain`)."""
+    fields (rollout, windowZone, blackouts, bandwidth) are read off the campaign create's checks would build."""
     now = clock.now()
     device_ids = list(dict.fromkeys(request.device_ids))
     with uow:
@@ -84,6 +78,10 @@ def preview_campaign(
         busy = uow.campaign_devices.active_elsewhere(device_ids, campaign.id)
         checkins = uow.insight.checkins(device_ids)
         firmware = uow.firmware.get(campaign.firmware_name)
+    rollout = campaign.rollout
+    window_zone = campaign.window_zone or WindowZone.CAMPAIGN
+    blackouts = campaign.blackouts.blackouts if campaign.blackouts is not None else ()
+    bandwidth = campaign.bandwidth
 
     # The same walk as services/enrolment.enrol, so the pool runs out at the same device.
     licenses_free = account.licenses_free if account and campaign.auto_assign_license else 0

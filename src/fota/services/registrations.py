@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from fota.clock import Clock
 from fota.domain.security import channel_refusal
 from fota.domain.upgrade import Assignment
+from fota.services import rollouts
 from fota.services.device_logging import note_check_in
 from fota.services.device_security import admission_refusal_in
 from fota.services.ports import Registration, UnitOfWork, UnitOfWorkFactory
@@ -52,6 +53,7 @@ def register(
             expires_at=now + timedelta(seconds=lifetime),
         )
         uow.registrations.save(registration)
+        rollouts.judge_check_in(uow, device_id, firmware=None, now=now)  # reads the previous check-in
         uow.devices.touch(device_id, at=now)
         note_check_in(uow, device_id, "LWM2M", f"LwM2M Register from {address}, lifetime {lifetime} s", now=now)
         uow.commit()
@@ -144,6 +146,7 @@ def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: Ch
         uow.registrations.touch(
             current.location, now=now, expires_at=refreshed.expires_at, address=check_in.address, lifetime=lifetime
         )
+    rollouts.judge_check_in(uow, current.device_id, firmware=None, now=now)  # reads the previous check-in
     uow.devices.touch(current.device_id, at=now)
     note_check_in(uow, current.device_id, "LWM2M", f"LwM2M registration Update from {check_in.address}", now=now)
     return refreshed

@@ -31,7 +31,7 @@ from fota.domain.upgrade import (
     offer_allowed,
     timed_out,
 )
-from fota.services import bandwidth, events
+from fota.services import bandwidth, events, rollouts
 from fota.services.device_logging import note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
 from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
@@ -59,6 +59,7 @@ def device_reported(
         device = uow.devices.get(device_id)
         if device is None:
             return False
+        rollouts.judge_check_in(uow, device_id, firmware=firmware, now=now)  # before the check-in is recorded
         if check_in is not None:
             note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
         changed = firmware is not None and firmware != device.firmware
@@ -96,7 +97,9 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
         return None
     row, campaign = found  # the device's zone comes with the row: no second query per check-in
     pending = row.status is DeviceStatus.PENDING
-    if pending and not may_start(campaign, now, retry_after=row.next_attempt_at, device_zone=row.device_zone):
+    if pending and not may_start(
+        campaign, now, retry_after=row.next_attempt_at, device_zone=row.device_zone, wave=row.wave
+    ):
         return None
     return Assignment(
         campaign_id=campaign.id,
@@ -115,6 +118,7 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
         install_gated=campaign.phases.separate_install,
         deadline=row.step_deadline,
         device_zone=row.device_zone,
+        wave=row.wave,
     )
 
 
@@ -175,7 +179,9 @@ def claim_many(
                 open_in_zone[zone_key] = start is not None and may_start(
                     start.campaign, now, device_zone=assignment.device_zone
                 )
-            if start is None or not open_in_zone[zone_key]:
+            # The wave is read again here, on the campaign read in this transaction, so that a pause committed since
+            # the assignment was read stops this start.
+            if start is None or not open_in_zone[zone_key] or not start.campaign.rollout_offers(assignment.wave):
                 continue
             if start.image_size:  # budgeted (a campaign without an image has nothing to send, nor to reserve)
                 results[index] = _admitted_claim(uow, policy, start, assignment, device_id, now, entries)
@@ -428,6 +434,8 @@ def conclude(
         if not done:
             return None
         events.record(uow, [HistoryEntry(account_name, campaign_id, device_id, ended.status.value, ended.reason, now)])
+        if campaign is not None:
+            rollouts.started_soak(uow, campaign, device_id, ended.status, now=now)
         uow.commit()
     return ended.status
 

@@ -350,6 +350,8 @@ def _campaign_request(services: ServiceContext, form: dict[str, str]) -> Campaig
         campaign_name=form.get("name", "").strip() or None,
         windows=windows,
         time_zone=form.get("time_zone", "").strip() or None,
+        window_zone=parse_window_zone(form.get("window_zone") or None),
+        rollout=_rollout(form),
     )
 
 
@@ -410,8 +412,6 @@ def _preview(request: Request, services: ServiceContext, session: ConsoleSession
             account_name=session.account_name,
             request=create,
             signing_required=services.require_signed_firmware,
-            rollout=_rollout(form),
-            window_zone=parse_window_zone(form.get("window_zone") or None),
         )
     except DomainError as error:
         return _campaign_form(services, session, form, error.message)

@@ -71,6 +71,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 STATE_CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "The campaign's state does not allow it", **_ERROR_SCHEMA},
 }
+# The rollout operations besides ERROR_RESPONSES (fota-extensions.md §2).
+ROLLOUT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "The campaign has no rollout, is final, or its rollout's state does not allow it",
+        **_ERROR_SCHEMA,
+    },
+}
 # Session login, logout and password reset (400 InvalidCredentials, 401 bad Bearer, 429 too many failures).
 SESSION_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid request or InvalidCredentials", **_ERROR_SCHEMA},

@@ -1,5 +1,5 @@
-"""Bodies of the fota extension operations on v3 campaigns (fota-extensions.md §2): the dry-run preview, whose
-request is the create body with the extension fields, and the follow-up campaign."""
+"""Bodies of the fota extension operations on v3 campaigns (fota-extensions.md §2): the dry-run preview's answer
+(its request is the create body) and the follow-up campaign."""
 
 from __future__ import annotations
 
@@ -8,24 +8,12 @@ from datetime import datetime
 from pydantic import AliasChoices, Field, StrictStr
 
 from fota.adapters.http.schemas import (
-    CampaignCreate,
     CampaignRead,
     RequestBody,
     ResponseBody,
     TimeWindowBody,
     WireDate,
 )
-
-
-class CampaignPreviewCreate(CampaignCreate):
-    """The v3 create body and the extension fields create does not take yet; each is checked by its domain parser
-    (parse_window_zone, parse_rollout, parse_blackouts, BandwidthBudget.from_plain), whose errors name the field."""
-
-    rollout: dict[str, object] | None = Field(
-        default=None,
-        description="waves, canary, advance, abort as in fota-extensions.md §1",
-        examples=[{"waves": [{"name": "canary", "devices": 5}, {"percent": 25}, {"percent": 100}]}],
-    )
 
 
 class RejectionCountRead(ResponseBody):

@@ -18,6 +18,7 @@ from fota.domain.blackouts import RecordedOverride
 from fota.domain.campaign import Campaign, Firmware
 from fota.domain.devices import Device
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutView
 from fota.domain.wall_clock import format_local_minute
 from fota.services.ports import CampaignDeviceRow
 
@@ -33,7 +34,19 @@ def _windows(campaign: Campaign) -> list[TimeWindowRead]:
     return [TimeWindowRead(start_time=w.start_hour, end_time=w.end_hour) for w in campaign.schedule.windows]
 
 
-def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
+def rollout_object(campaign: Campaign, view: RolloutView | None) -> dict[str, object] | None:
+    """The response's `rollout`: the field as set, every default filled in, merged with its state (§3); each wave
+    keeps the `percent` it was given and shows its members as `devices`."""
+    if campaign.rollout is None:
+        return None
+    echoed = campaign.rollout.as_dict()
+    if view is None:
+        return echoed
+    waves = [{**given, **shown.as_dict()} for given, shown in zip(echoed["waves"], view.waves, strict=True)]
+    return {**echoed, **view.as_dict(), "waves": waves}
+
+
+def firmware_campaign(campaign: Campaign, view: RolloutView | None = None) -> FirmwareCampaignRead:
     return FirmwareCampaignRead(
         id=campaign.id,
         account_name=campaign.account_name,
@@ -55,6 +68,7 @@ def firmware_campaign(campaign: Campaign) -> FirmwareCampaignRead:
         window_zone=campaign.window_zone.value if campaign.window_zone is not None else None,
         blackouts=[b.local_fields for b in campaign.blackouts.blackouts] if campaign.blackouts is not None else None,
         blackout_override=blackout_override(campaign.blackout_override) if campaign.blackout_override else None,
+        rollout=rollout_object(campaign, view),
     )
 
 
@@ -67,8 +81,8 @@ def blackout_override(recorded: RecordedOverride) -> BlackoutOverrideRead:
     )
 
 
-def campaign_read(campaign: Campaign) -> CampaignRead:
-    base = firmware_campaign(campaign).model_dump()
+def campaign_read(campaign: Campaign, view: RolloutView | None = None) -> CampaignRead:
+    base = firmware_campaign(campaign, view).model_dump()
     return CampaignRead(
         **base,
         auto_assign_license_flag=campaign.auto_assign_license,

@@ -53,6 +53,12 @@ class CampaignCreate(RequestBody):
     time_zone: StrictStr | None = Field(default=None, max_length=64, description="IANA zone; UTC when absent")
     # Checked by the domain's RetryPolicy.from_plain, whose errors name the field at fault.
     retry_policy: dict[str, object] | None = Field(default=None, json_schema_extra=stated.retry_policy(echoed=False))
+    # Checked by the domain's parse_rollout, whose errors name the field at fault.
+    rollout: dict[str, object] | None = Field(
+        default=None,
+        description="waves, canary, advance and abort of a staged rollout (fota-extensions.md §1)",
+        examples=[{"waves": [{"devices": 5}, {"percent": 25}, {"percent": 100}], "canary": "stratified"}],
+    )
     # Checked by the domain's BandwidthBudget.from_plain, whose errors name the field at fault.
     bandwidth: dict[str, object] | None = Field(default=None, json_schema_extra=stated.bandwidth)
     # Checked by the domain's parse_window_zone and parse_blackouts (in the campaign's timeZone).
@@ -143,6 +149,25 @@ class FirmwareCampaignRead(ResponseBody):
         json_schema_extra=stated.bandwidth,
     )
     follow_up_of: str | None = Field(default=None, description="the campaign this one follows up; absent if none")
+    rollout: dict[str, object] | None = Field(
+        default=None,
+        description=(
+            "the campaign's rollout with every field filled in and its state (fota-extensions.md §3): state, "
+            "pausedReason, currentWave, and per wave its members and outcomes; absent when not set"
+        ),
+    )
+
+
+class RolloutCallBody(RequestBody):
+    reason: StrictStr | None = Field(default=None, max_length=2000, description="why, for the campaign's audit")
+
+
+class AuditEntryRead(ResponseBody):
+    at: datetime
+    actor: str = Field(description="the session's user, or fota for an automatic decision")
+    action: str = Field(description="pause, resume, approve, advance, autoPause, awaitApproval, complete, unhealthy")
+    reason: str | None
+    detail: dict[str, object] | None = Field(description="what the action concerned, such as the wave it left open")
 
 
 class CampaignRead(FirmwareCampaignRead):

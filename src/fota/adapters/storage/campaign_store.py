@@ -23,6 +23,7 @@ from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
 from fota.domain.protocols import Protocol
+from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
@@ -72,11 +73,33 @@ def _campaign(row: Any) -> Campaign:
         blackout_override=override_of(r["blackout_override"], schedule.zone),
         bandwidth=_bandwidth(r["bandwidth_bytes_per_hour"]),
         follow_up_of=r["follow_up_of"],
+        rollout=parse_rollout(r["rollout"]) if r["rollout"] is not None else None,
+        rollout_state=rollout_state_of(r),
     )
 
 
 def _bandwidth(bytes_per_hour: int | None) -> BandwidthBudget | None:
     return BandwidthBudget(int(bytes_per_hour)) if bytes_per_hour is not None else None
+
+
+def rollout_state_of(r: Any) -> RolloutState | None:
+    if r["rollout_status"] is None:
+        return None
+    return RolloutState(
+        RolloutStatus(r["rollout_status"]), r["rollout_wave"], r["rollout_paused_reason"], r["rollout_excused"]
+    )
+
+
+def rollout_state_values(state: RolloutState | None) -> dict[str, Any]:
+    """The campaign columns of a rollout state (all NULL without a rollout)."""
+    if state is None:
+        return {"rollout_status": None, "rollout_wave": None, "rollout_paused_reason": None, "rollout_excused": None}
+    return {
+        "rollout_status": state.status.value,
+        "rollout_wave": state.current_wave,
+        "rollout_paused_reason": state.paused_reason,
+        "rollout_excused": state.excused_failures,
+    }
 
 
 def _mutable_values(campaign: Campaign) -> dict[str, Any]:
@@ -121,6 +144,8 @@ class SqlCampaignRepository:
                 blackouts=blackouts_json(campaign.blackouts),
                 bandwidth_bytes_per_hour=campaign.bandwidth.bytes_per_hour if campaign.bandwidth is not None else None,
                 follow_up_of=campaign.follow_up_of,
+                rollout=campaign.rollout.as_dict() if campaign.rollout is not None else None,
+                **rollout_state_values(campaign.rollout_state),
                 created_at=at,
                 updated_at=at,
                 **_mutable_values(campaign),
@@ -201,6 +226,7 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["delivery"],
         r["update_executed_at"],
         r["carried_reason"],
+        r["wave"],
     )
 
 
@@ -221,6 +247,7 @@ def _row_values(row: CampaignDeviceRow) -> dict[str, Any]:
         "recent_attempt_at": row.recent_attempt_at,
         "next_attempt_at": row.next_attempt_at,
         "carried_reason": row.carried_reason,
+        "wave": row.wave,
     }
 
 
@@ -274,6 +301,7 @@ class SqlCampaignDeviceRepository:
                 updated_at=bindparam("b_updated_at"),
                 recent_attempt_at=bindparam("b_recent_attempt_at"),
                 next_attempt_at=bindparam("b_next_attempt_at"),
+                wave=bindparam("b_wave"),
             )
         )
         self.c.execute(statement, values)

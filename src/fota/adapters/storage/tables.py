@@ -172,10 +172,20 @@ campaigns = Table(
     Column("bandwidth_bytes_per_hour", BigInteger, nullable=True),
     # The campaign this one is a follow-up of (POST .../follow-up); NULL: not a follow-up.
     Column("follow_up_of", String(36), nullable=True),
+    # v3's rollout (RolloutSpec.as_dict) and its RolloutState; SQL NULL rollout: the campaign has no waves.
+    Column("rollout", JSON(none_as_null=True), nullable=True),
+    Column("rollout_status", String(16), nullable=True),
+    Column("rollout_wave", Integer, nullable=True),
+    Column("rollout_paused_reason", Text, nullable=True),
+    Column("rollout_excused", Integer, nullable=True),
+    # When the engine must next settle the rollout: a conclusion in its open wave (now), a soak's end or a health
+    # deadline; NULL: nothing can change it until a device concludes.
+    Column("rollout_check_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_campaigns_account_status", "account_name", "status", "id"),
     Index("ix_campaigns_next_transition", "next_transition_at"),
+    Index("ix_campaigns_rollout_check", "rollout_check_at"),
     Index("ix_campaigns_auto_add", "account_name", "auto_add_devices", "make", "model", "firmware_from"),
 )
 
@@ -203,11 +213,42 @@ campaign_devices = Table(
     Column("bandwidth_hour", UTCDateTime, nullable=True),
     # In a follow-up campaign: the status and result reason the device ended the source campaign with.
     Column("carried_reason", Text, nullable=True),
+    # A rollout campaign's members: the wave (0-based) and what the health gate needs once they succeeded, the
+    # lifetime they were judged by and the verdict (HEALTH_*: NULL while soaking), kept once given.
+    Column("wave", Integer, nullable=True),
+    Column("succeeded_at", UTCDateTime, nullable=True),
+    Column("health_lifetime", Integer, nullable=True),
+    Column("health", String(16), nullable=True),
     Index("ix_campaign_devices_device_active", "device_id", "active"),
     Index("ix_campaign_devices_campaign_active", "campaign_id", "active"),
     Index("ix_campaign_devices_deadline", "step_deadline"),
     # The console's device table filtered by status pages by device id within one status.
     Index("ix_campaign_devices_campaign_status", "campaign_id", "status", "device_id"),
+    # The open wave's tally and its held devices' reasons are ranges of this; the soaking devices a check-in judges
+    # are the few rows of the partial one.
+    Index("ix_campaign_devices_campaign_wave", "campaign_id", "wave", "status"),
+    Index(
+        "ix_campaign_devices_soaking",
+        "device_id",
+        postgresql_where=text("succeeded_at IS NOT NULL AND health IS NULL"),
+        sqlite_where=text("succeeded_at IS NOT NULL AND health IS NULL"),
+    ),
+)
+
+# Every pause, resume, approval and automatic decision of a campaign's rollout (and, later, blackout overrides and
+# follow-ups): who, when, why, and the action's own detail.
+campaign_audit = Table(
+    "campaign_audit",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("campaign_id", String(36), ForeignKey("campaigns.id"), nullable=False),
+    Column("account_name", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("detail", JSON(none_as_null=True), nullable=True),
+    Index("ix_campaign_audit_campaign", "campaign_id", "id"),
 )
 
 history = Table(

@@ -32,6 +32,7 @@ from fota.adapters.storage.device_store import (
 )
 from fota.adapters.storage.insight_store import SqlInsightRepository
 from fota.adapters.storage.outbox_store import SqlOutboxRepository
+from fota.adapters.storage.rollout_store import SqlAuditRepository, SqlRolloutRepository
 from fota.adapters.storage.security_store import SqlDeviceSecurityRepository
 from fota.adapters.storage.signing_store import SqlSigningKeyRepository
 from fota.adapters.storage.upgrade_store import (
@@ -76,6 +77,8 @@ class SqlUnitOfWork:
         self.bootstrap = SqlBootstrapRepository(connection)
         self.signing_keys = SqlSigningKeyRepository(connection)
         self.activity = SqlDeviceActivityRepository(connection)
+        self.rollouts = SqlRolloutRepository(connection)
+        self.audit = SqlAuditRepository(connection)
         return self
 
     def __exit__(

@@ -126,12 +126,20 @@ Action = (
 
 
 def may_start(
-    campaign: Campaign, now: datetime, *, retry_after: datetime | None = None, device_zone: str | None = None
+    campaign: Campaign,
+    now: datetime,
+    *,
+    retry_after: datetime | None = None,
+    device_zone: str | None = None,
+    wave: int | None = None,
 ) -> bool:
-    """Whether a new attempt may start: only in a Scheduled campaign that lets it start now (`start_allowed`), and
-    not before a retry's back-off (`retry_after`) has passed. An attempt in progress is resumed whatever the hour
+    """Whether a new attempt may start: only in a Scheduled campaign that lets it start now (`start_allowed`), for
+    a device whose rollout wave is open and not paused (`wave`: the device's; both device paths ask here), and not
+    before a retry's back-off (`retry_after`) has passed. An attempt in progress is resumed whatever the hour
     instead: stopping half-way helps nobody."""
     if campaign.status is not CampaignStatus.SCHEDULED or not start_allowed(campaign, now, device_zone):
+        return False
+    if not campaign.rollout_offers(wave):
         return False
     return retry_after is None or retry_after <= now
 

@@ -128,6 +128,7 @@ class Assignment:
     install_gated: bool = False  # the campaign has an install rule of its own (v2 install windows/after-date)
     deadline: datetime | None = None  # when the current step times out; None before the attempt is claimed
     device_zone: str | None = None  # the device's own time zone as stored: the gates are read again in it
+    wave: int | None = None  # the device's rollout wave, which the claim checks again; None without a rollout
 
     @property
     def changes_firmware(self) -> bool:

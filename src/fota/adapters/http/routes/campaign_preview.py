@@ -7,19 +7,14 @@ from fastapi import APIRouter
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.extension_schemas import (
-    CampaignPreviewCreate,
     CampaignPreviewRead,
     GroupCountRead,
     RejectionCountRead,
     WavePlanRead,
 )
 from fota.adapters.http.routes.campaigns import create_request
+from fota.adapters.http.schemas import CampaignCreate
 from fota.adapters.http.summaries import DocstringSummaryRoute
-from fota.domain.bandwidth import BandwidthBudget
-from fota.domain.blackouts import parse_blackouts
-from fota.domain.rollout import parse_rollout
-from fota.domain.windows import parse_time_zone
-from fota.domain.zones import parse_window_zone
 from fota.services.preview import CampaignPreview, preview_campaign
 
 router = APIRouter(
@@ -29,7 +24,7 @@ router = APIRouter(
 
 @router.post("/campaigns/firmware/{account}/preview")
 def preview_campaign_creation(
-    account: str, body: CampaignPreviewCreate, services: ServicesDep, _: CallerDep
+    account: str, body: CampaignCreate, services: ServicesDep, _: CallerDep
 ) -> CampaignPreviewRead:
     """The dry run of campaign creation: devices, licenses, waves and completion, writing nothing."""
     request = create_request(body)
@@ -39,11 +34,6 @@ def preview_campaign_creation(
         account_name=account,
         request=request,
         signing_required=services.require_signed_firmware,
-        rollout=None if body.rollout is None else parse_rollout(body.rollout),
-        window_zone=parse_window_zone(body.window_zone),
-        # Blackouts are local times in the campaign's zone; an unknown zone is create's own 400.
-        blackouts=parse_blackouts(body.blackouts, parse_time_zone(body.time_zone)),
-        bandwidth=None if body.bandwidth is None else BandwidthBudget.from_plain(body.bandwidth),
     )
     return preview_read(preview)
 

@@ -1,13 +1,17 @@
-"""v3 firmware campaigns: create, add/remove devices, change dates, read, cancel, override blackouts."""
+"""v3 firmware campaigns: create, add/remove devices, change dates, read, cancel, override blackouts; a rollout's
+pause, resume, approve and the campaign audit (fota-extensions.md §2)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
-from fota.adapters.http.errors import ERROR_RESPONSES
+from fota.adapters.http.errors import ERROR_RESPONSES, ROLLOUT_RESPONSES
 from fota.adapters.http.presenters import blackout_override, campaign_read, firmware_campaign
 from fota.adapters.http.schemas import (
+    AuditEntryRead,
     BlackoutOverrideBody,
     BlackoutOverrideRead,
     CampaignCreate,
@@ -17,16 +21,22 @@ from fota.adapters.http.schemas import (
     CampaignRead,
     DeviceChangeRead,
     FirmwareCampaignRead,
+    RolloutCallBody,
     SuccessRead,
     TimeWindowBody,
 )
 from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.bandwidth import BandwidthBudget
+from fota.domain.campaign import Campaign
+from fota.domain.rollout import parse_rollout
 from fota.domain.upgrade import RetryPolicy
 from fota.domain.windows import TimeWindow
 from fota.domain.zones import parse_window_zone
 from fota.services import campaigns as service
+from fota.services import rollouts
+from fota.services.auth import Caller
 from fota.services.blackout_override import override_blackouts
+from fota.services.context import ServiceContext
 
 router = APIRouter(
     prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
@@ -47,7 +57,10 @@ def schedule_campaign(account: str, body: CampaignCreate, services: ServicesDep,
         request=create_request(body),
         signing_required=services.require_signed_firmware,
     )
-    return firmware_campaign(campaign)
+    if campaign.rollout is None:
+        return firmware_campaign(campaign)
+    read = rollouts.campaign_with_rollout(uow=services.uow(), account_name=account, campaign_id=campaign.id)
+    return firmware_campaign(read.campaign, read.view)
 
 
 def create_request(body: CampaignCreate) -> service.CampaignCreate:
@@ -69,6 +82,7 @@ def create_request(body: CampaignCreate) -> service.CampaignCreate:
         window_zone=None if body.window_zone is None else parse_window_zone(body.window_zone),
         blackouts=body.blackouts,
         bandwidth=None if body.bandwidth is None else BandwidthBudget.from_plain(body.bandwidth),
+        rollout=None if body.rollout is None else parse_rollout(body.rollout),
     )
 
 
@@ -112,7 +126,8 @@ def update_campaign_dates(
 @router.get("/campaigns/{account}/{campaign_id}", response_model_exclude_none=True)
 def get_campaign_information(account: str, campaign_id: str, services: ServicesDep, _: CallerDep) -> CampaignRead:
     """The campaign's settings and status."""
-    return campaign_read(service.get_campaign(uow=services.reader(), account_name=account, campaign_id=campaign_id))
+    read = rollouts.campaign_with_rollout(uow=services.reader(), account_name=account, campaign_id=campaign_id)
+    return campaign_read(read.campaign, read.view)
 
 
 @router.delete("/campaigns/{account}/{campaign_id}")
@@ -137,3 +152,65 @@ def override_campaign_blackouts(
         user=caller.username,
     )
     return blackout_override(recorded)
+
+
+def _rollout_call(
+    operation: Callable[..., Campaign],
+    account: str,
+    campaign_id: str,
+    body: RolloutCallBody | None,
+    services: ServiceContext,
+    caller: Caller,
+) -> CampaignRead:
+    operation(
+        uow=services.uow(),
+        clock=services.clock,
+        account_name=account,
+        campaign_id=campaign_id,
+        actor=caller.username,
+        reason=body.reason if body is not None else None,
+    )
+    read = rollouts.campaign_with_rollout(uow=services.uow(), account_name=account, campaign_id=campaign_id)
+    return campaign_read(read.campaign, read.view)
+
+
+@router.post(
+    "/campaigns/{account}/{campaign_id}/rollout/pause", response_model_exclude_none=True, responses=ROLLOUT_RESPONSES
+)
+def pause_rollout(
+    account: str, campaign_id: str, services: ServicesDep, caller: CallerDep, body: RolloutCallBody | None = None
+) -> CampaignRead:
+    """Pauses the campaign's rollout: no new device is offered the upgrade."""
+    return _rollout_call(rollouts.pause_rollout, account, campaign_id, body, services, caller)
+
+
+@router.post(
+    "/campaigns/{account}/{campaign_id}/rollout/resume", response_model_exclude_none=True, responses=ROLLOUT_RESPONSES
+)
+def resume_rollout(
+    account: str, campaign_id: str, services: ServicesDep, caller: CallerDep, body: RolloutCallBody | None = None
+) -> CampaignRead:
+    """Resumes a paused rollout; after an automatic pause a reason is required."""
+    return _rollout_call(rollouts.resume_rollout, account, campaign_id, body, services, caller)
+
+
+@router.post(
+    "/campaigns/{account}/{campaign_id}/rollout/approve", response_model_exclude_none=True, responses=ROLLOUT_RESPONSES
+)
+def approve_rollout(
+    account: str, campaign_id: str, services: ServicesDep, caller: CallerDep, body: RolloutCallBody | None = None
+) -> CampaignRead:
+    """Opens the next wave of a rollout that waits for approval."""
+    return _rollout_call(rollouts.approve_rollout, account, campaign_id, body, services, caller)
+
+
+@router.get("/campaigns/{account}/{campaign_id}/audit")
+def get_campaign_audit(account: str, campaign_id: str, services: ServicesDep, _: CallerDep) -> list[AuditEntryRead]:
+    """The campaign's audit: every pause, resume, approval and automatic decision, oldest first."""
+    records = rollouts.campaign_audit(uow=services.reader(), account_name=account, campaign_id=campaign_id)
+    return [
+        AuditEntryRead(
+            at=r.at, actor=r.actor, action=r.action, reason=r.reason, detail=dict(r.detail) if r.detail else None
+        )
+        for r in records
+    ]
