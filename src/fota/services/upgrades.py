@@ -164,7 +164,8 @@ def claim_many(
     entries: dict[str, list[HistoryEntry]] = {}
     with uow:
         startable: dict[tuple[str, str], _Startable | None] = {}
-        open_in_zone: dict[tuple[str, str, str | None], bool] = {}  # per campaign and device zone, not per device
+        # Per campaign, device zone and wave, not per device.
+        open_to: dict[tuple[str, str, str | None, int | None], bool] = {}
         # Campaign by campaign (in id order, the batch's order within one): claim batches of several processes take
         # the budgets' counter rows in one order, each before the upgrade rows of its campaign.
         for index in sorted(range(len(claims)), key=lambda i: claims[i][0].campaign_id):
@@ -173,15 +174,14 @@ def claim_many(
             if key not in startable:
                 startable[key] = _startable(uow, key)
             start = startable[key]
-            zone_key = (*key, assignment.device_zone)
-            if zone_key not in open_in_zone:
-                # The claim itself checks the back-off.
-                open_in_zone[zone_key] = start is not None and may_start(
-                    start.campaign, now, device_zone=assignment.device_zone
+            # The claim itself checks the back-off. The wave is asked about again on the campaign read in this
+            # transaction, so that a pause committed since the assignment was read stops this start.
+            open_key = (*key, assignment.device_zone, assignment.wave)
+            if open_key not in open_to:
+                open_to[open_key] = start is not None and may_start(
+                    start.campaign, now, device_zone=assignment.device_zone, wave=assignment.wave
                 )
-            # The wave is read again here, on the campaign read in this transaction, so that a pause committed since
-            # the assignment was read stops this start.
-            if start is None or not open_in_zone[zone_key] or not start.campaign.rollout_offers(assignment.wave):
+            if start is None or not open_to[open_key]:
                 continue
             if start.image_size:  # budgeted (a campaign without an image has nothing to send, nor to reserve)
                 results[index] = _admitted_claim(uow, policy, start, assignment, device_id, now, entries)

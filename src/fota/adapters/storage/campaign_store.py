@@ -225,8 +225,8 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["attempts"],
         r["delivery"],
         r["update_executed_at"],
-        r["carried_reason"],
-        r["wave"],
+        carried_reason=r["carried_reason"],
+        wave=r["wave"],
     )
 
 
