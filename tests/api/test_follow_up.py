@@ -207,6 +207,14 @@ def test_a_follow_up_carries_exactly_the_devices_that_missed_and_still_can(fleet
         for h in campaign_history(fleet.server, source)
     )
     assert any(f"follow-up of campaign {source}" in h for h in campaign_history(fleet.server, follow_up))
+    source_audit = fleet.get(f"/campaigns/{fleet.account.name}/{source}/audit")
+    follow_up_audit = fleet.get(f"/campaigns/{fleet.account.name}/{follow_up}/audit")
+    assert [(e["action"], e["actor"], e["detail"]) for e in source_audit] == [
+        ("followUp", fleet.account.username, {"followUp": follow_up})
+    ]
+    assert [(e["action"], e["actor"], e["detail"]) for e in follow_up_audit] == [
+        ("followsUp", fleet.account.username, {"followUpOf": source, "carried": 2})
+    ]
 
     # The carried devices are in the follow-up now: a second one has nothing it can carry.
     again = assert_error(fleet.follow_up(source), 409, "Conflict")

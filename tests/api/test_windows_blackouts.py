@@ -163,6 +163,11 @@ def test_the_override_is_audited_and_refused_when_it_cannot_apply(
         )
         assert datetime.fromisoformat(recorded["at"]) == server.now()
         read = client.get(f"/campaigns/{owner.name}/{with_blackouts}").json()
+        audit = client.get(f"/campaigns/{owner.name}/{with_blackouts}/audit").json()
+    assert [(e["action"], e["actor"], e["reason"], e["detail"]) for e in audit] == [
+        ("blackoutOverride", owner.username, "security fix must ship", {"until": until, "timeZone": "Europe/Berlin"})
+    ]
+    assert datetime.fromisoformat(audit[0]["at"]) == server.now()
     assert read["blackoutOverride"] == recorded
     assert read["blackouts"] == [BLACKOUT]
     assert campaign_history(server, with_blackouts)[-1] == (

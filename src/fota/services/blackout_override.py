@@ -1,5 +1,5 @@
 """The blackout override (fota-extensions §2 `blackouts/override`): upgrades may start during a campaign's blackouts
-until a local time, set by a user with a reason, kept on the campaign and recorded in its history."""
+until a local time, set by a user with a reason, kept on the campaign and recorded in its history and its audit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from fota.domain.blackouts import RecordedOverride, parse_blackout_override
 from fota.domain.errors import Conflict, NotFound
 from fota.domain.wall_clock import format_local_minute
 from fota.services import events
-from fota.services.ports import HistoryEntry, UnitOfWork
+from fota.services.ports import AuditRecord, HistoryEntry, UnitOfWork
+
+# The audit's name for it, beside the rollout's actions (fota-extensions.md §2).
+OVERRIDE_ACTION = "blackoutOverride"
 
 
 def override_blackouts(
@@ -38,5 +41,18 @@ def override_blackouts(
         local_until = format_local_minute(recorded.override.local_until)
         why = f"blackouts overridden until {local_until} ({zone.key}) by {user}: {recorded.override.reason}"
         events.record(uow, [HistoryEntry(account_name, campaign_id, None, campaign.status.value, why, now)])
+        uow.audit.add(
+            [
+                AuditRecord(
+                    campaign_id,
+                    account_name,
+                    now,
+                    user,
+                    OVERRIDE_ACTION,
+                    recorded.override.reason,
+                    {"until": local_until, "timeZone": zone.key},
+                )
+            ]
+        )
         uow.commit()
     return recorded

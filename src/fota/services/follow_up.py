@@ -16,7 +16,7 @@ from fota.domain.windows import TimeWindow
 from fota.services import events
 from fota.services.campaigns import CampaignCreate, checked_campaign, record_campaign_status
 from fota.services.enrolment import enrol
-from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
+from fota.services.ports import AuditRecord, CampaignDeviceRow, HistoryEntry, UnitOfWork
 
 # How a device may have missed a campaign. Not carried: UpgradeSuccess (it has the firmware), DeviceRejected (it
 # never joined: its reason was answered when the campaign was made) and DeviceRemoved (someone took it out).
@@ -29,6 +29,9 @@ MISSED = frozenset(
     }
 )
 PAGE = 1000
+# The audit's names for it, in the source campaign and in the follow-up (fota-extensions.md §2).
+FOLLOW_UP_ACTION = "followUp"
+FOLLOWS_UP_ACTION = "followsUp"
 MAX_NAME = 255
 
 
@@ -119,6 +122,20 @@ def create_follow_up(
                     now,
                 ),
             ],
+        )
+        uow.audit.add(
+            [
+                AuditRecord(source.id, account_name, now, actor, FOLLOW_UP_ACTION, reason, {"followUp": campaign.id}),
+                AuditRecord(
+                    campaign.id,
+                    account_name,
+                    now,
+                    actor,
+                    FOLLOWS_UP_ACTION,
+                    f"follow-up of campaign {source.id}: {carried} devices carried",
+                    {"followUpOf": source.id, "carried": carried},
+                ),
+            ]
         )
         uow.commit()
     return FollowUp(campaign, source.id, carried, not_carried, actor, now, reason)

@@ -165,7 +165,12 @@ class RolloutCallBody(RequestBody):
 class AuditEntryRead(ResponseBody):
     at: datetime
     actor: str = Field(description="the session's user, or fota for an automatic decision")
-    action: str = Field(description="pause, resume, approve, advance, autoPause, awaitApproval, complete, unhealthy")
+    action: str = Field(
+        description=(
+            "pause, resume, approve, advance, autoPause, awaitApproval, complete, unhealthy, blackoutOverride, "
+            "followUp, followsUp"
+        )
+    )
     reason: str | None
     detail: dict[str, object] | None = Field(description="what the action concerned, such as the wave it left open")
 

@@ -206,7 +206,7 @@ def approve_rollout(
 
 @router.get("/campaigns/{account}/{campaign_id}/audit")
 def get_campaign_audit(account: str, campaign_id: str, services: ServicesDep, _: CallerDep) -> list[AuditEntryRead]:
-    """The campaign's audit: every pause, resume, approval and automatic decision, oldest first."""
+    """The campaign's audit: every pause, resume, approval, override, follow-up and automatic decision, oldest first."""
     records = rollouts.campaign_audit(uow=services.reader(), account_name=account, campaign_id=campaign_id)
     return [
         AuditEntryRead(
