@@ -18,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from fota.adapters.cli.rollouts import wave_table
 from fota.adapters.cli.thingspace import (
     DEFAULT_SERVER,
     AccountOption,
@@ -119,7 +120,8 @@ def frame(shot: Snapshot) -> RenderableType:
             total=max(shot.total, 1), completed=count, width=40, complete_style=style, finished_style=style
         )
         grid.add_row(status, bar, f"{count}/{shot.total}", _percent(count, shot.total))
-    return Group(heading, grid)
+    rollout = c.get("rollout")
+    return Group(heading, grid, wave_table(rollout)) if isinstance(rollout, dict) else Group(heading, grid)
 
 
 def _windows(values: list[str]) -> list[dict[str, int]]:
@@ -215,7 +217,11 @@ def show_campaign(
     if json_out:
         print_json(shot.as_json())
         return
-    print_fields(shot.campaign)
+    rollout = shot.campaign.get("rollout")
+    print_fields({k: v for k, v in shot.campaign.items() if k != "rollout"})
+    if isinstance(rollout, dict):
+        typer.echo()
+        console.print(wave_table(rollout))
     typer.echo()
     print_table(
         ["device status", "devices", "share"],

@@ -14,6 +14,7 @@ from fota.adapters.cli.admin import admin_app, device_security_app
 from fota.adapters.cli.admin_bootstrap import bootstrap_app
 from fota.adapters.cli.campaigns import campaigns_app
 from fota.adapters.cli.devices import devices_app
+from fota.adapters.cli.rollouts import approve, audit, pause, resume
 from fota.adapters.cli.signing import signing_keys_app, signing_policy
 from fota.adapters.cli.simulate import simulate
 from fota.adapters.logging_setup import configure as configure_logging
@@ -24,6 +25,8 @@ device_security_app.add_typer(bootstrap_app, name="bootstrap")
 admin_app.add_typer(signing_keys_app, name="signing-keys")
 admin_app.command(name="signing-policy")(signing_policy)
 app.add_typer(admin_app, name="admin")
+for operation in (pause, resume, approve, audit):
+    campaigns_app.command(name=operation.__name__)(operation)
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(devices_app, name="devices")
 app.command(name="simulate")(simulate)

@@ -1,0 +1,165 @@
+"""`fota campaigns pause|resume|approve|audit`: a staged rollout's operations (fota-extensions.md §2), and the wave
+table that `show` and `watch` print for a campaign with a rollout."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from fota.adapters.cli.thingspace import (
+    DEFAULT_SERVER,
+    AccountOption,
+    ClientIdOption,
+    ClientSecretOption,
+    JsonOption,
+    PasswordOption,
+    ServerOption,
+    UsernameOption,
+    connect,
+    print_fields,
+    print_json,
+    print_table,
+    segment,
+    session,
+    text,
+)
+
+CampaignArgument = Annotated[str, typer.Argument(help="The campaign's id.")]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why; recorded in the campaign's audit.")]
+WAVE_STYLES = {"done": "green", "open": "cyan", "soaking": "yellow", "waiting": "dim"}
+
+
+def wave_table(rollout: dict[str, Any]) -> RenderableType:
+    """The rollout's state line and one row per wave: its devices, outcomes and state."""
+    state = str(rollout.get("state"))
+    paused = rollout.get("pausedReason")
+    heading = Text.assemble(("rollout ", "bold"), (state, "bold red" if paused else "bold"))
+    if paused:
+        heading.append(f"  {paused}")
+    table = Table("wave", "devices", "succeeded", "failed", "unhealthy", "state", title=heading, title_justify="left")
+    for column in table.columns:
+        column.overflow = "fold"
+    current = rollout.get("currentWave")
+    for index, wave in enumerate(rollout.get("waves") or []):
+        name = text(wave.get("name"))
+        marker = "> " if index == current else "  "
+        wave_state = str(wave.get("state"))
+        table.add_row(
+            marker + name,
+            text(wave.get("devices")),
+            text(wave.get("succeeded")),
+            text(wave.get("failed")),
+            text(wave.get("unhealthy")),
+            Text(wave_state, style=WAVE_STYLES.get(wave_state, "")),
+        )
+    return table
+
+
+def _operate(
+    operation: str,
+    campaign_id: str,
+    reason: str | None,
+    credentials_args: tuple[str, str, str, str, str, str],
+    json_out: bool,
+) -> None:
+    credentials = connect(*credentials_args)
+    path = f"/campaigns/{segment(credentials.account)}/{segment(campaign_id)}/rollout/{operation}"
+    body = {} if reason is None else {"reason": reason}
+    with session(credentials) as client:
+        answer = client.post(path, body)
+    if json_out:
+        print_json(answer)
+        return
+    rollout = answer.get("rollout") if isinstance(answer, dict) else None
+    if isinstance(rollout, dict):
+        print_fields({"id": answer.get("id", campaign_id), "rollout": rollout.get("state")})
+        if rollout.get("pausedReason"):
+            print_fields({"pausedReason": rollout.get("pausedReason")})
+    elif isinstance(answer, dict):
+        print_fields(answer)
+
+
+def pause(
+    campaign_id: CampaignArgument,
+    reason: ReasonOption = None,
+    server: ServerOption = DEFAULT_SERVER,
+    account: AccountOption = "",
+    client_id: ClientIdOption = "",
+    client_secret: ClientSecretOption = "",
+    username: UsernameOption = "",
+    password: PasswordOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Stop offering a campaign's upgrade to new devices; devices already under way finish."""
+    _operate("pause", campaign_id, reason, (server, account, client_id, client_secret, username, password), json_out)
+
+
+def resume(
+    campaign_id: CampaignArgument,
+    reason: ReasonOption = None,
+    server: ServerOption = DEFAULT_SERVER,
+    account: AccountOption = "",
+    client_id: ClientIdOption = "",
+    client_secret: ClientSecretOption = "",
+    username: UsernameOption = "",
+    password: PasswordOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Offer a paused campaign's upgrade again; after an automatic pause --reason is required."""
+    _operate("resume", campaign_id, reason, (server, account, client_id, client_secret, username, password), json_out)
+
+
+def approve(
+    campaign_id: CampaignArgument,
+    reason: ReasonOption = None,
+    server: ServerOption = DEFAULT_SERVER,
+    account: AccountOption = "",
+    client_id: ClientIdOption = "",
+    client_secret: ClientSecretOption = "",
+    username: UsernameOption = "",
+    password: PasswordOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Open the next wave of a rollout whose gate is met and that waits for approval."""
+    _operate("approve", campaign_id, reason, (server, account, client_id, client_secret, username, password), json_out)
+
+
+def audit(
+    campaign_id: CampaignArgument,
+    server: ServerOption = DEFAULT_SERVER,
+    account: AccountOption = "",
+    client_id: ClientIdOption = "",
+    client_secret: ClientSecretOption = "",
+    username: UsernameOption = "",
+    password: PasswordOption = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Every pause, resume, approval, override and automatic decision of a campaign, oldest first."""
+    credentials = connect(server, account, client_id, client_secret, username, password)
+    path = f"/campaigns/{segment(credentials.account)}/{segment(campaign_id)}/audit"
+    with session(credentials) as client:
+        answer = client.get(path)
+    if json_out:
+        print_json(answer)
+        return
+    entries = _entries(answer)
+    print_table(
+        ["at", "actor", "action", "reason"],
+        [[e.get("at"), e.get("actor"), e.get("action"), e.get("reason")] for e in entries],
+        title=f"audit of campaign {campaign_id}",
+    )
+
+
+def _entries(answer: Any) -> list[dict[str, Any]]:
+    """The audit list, whether the server answers a bare list or an object holding one."""
+    if isinstance(answer, list):
+        return [e for e in answer if isinstance(e, dict)]
+    if isinstance(answer, dict):
+        for value in answer.values():
+            if isinstance(value, list):
+                return [e for e in value if isinstance(e, dict)]
+    return []
