@@ -76,9 +76,10 @@ def _operate(
         return
     rollout = answer.get("rollout") if isinstance(answer, dict) else None
     if isinstance(rollout, dict):
-        print_fields({"id": answer.get("id", campaign_id), "rollout": rollout.get("state")})
+        fields = {"id": answer.get("id", campaign_id), "rollout": rollout.get("state")}
         if rollout.get("pausedReason"):
-            print_fields({"pausedReason": rollout.get("pausedReason")})
+            fields["pausedReason"] = rollout.get("pausedReason")
+        print_fields(fields)
     elif isinstance(answer, dict):
         print_fields(answer)
 
@@ -146,20 +147,9 @@ def audit(
     if json_out:
         print_json(answer)
         return
-    entries = _entries(answer)
+    entries = [e for e in answer if isinstance(e, dict)] if isinstance(answer, list) else []
     print_table(
         ["at", "actor", "action", "reason"],
         [[e.get("at"), e.get("actor"), e.get("action"), e.get("reason")] for e in entries],
         title=f"audit of campaign {campaign_id}",
     )
-
-
-def _entries(answer: Any) -> list[dict[str, Any]]:
-    """The audit list, whether the server answers a bare list or an object holding one."""
-    if isinstance(answer, list):
-        return [e for e in answer if isinstance(e, dict)]
-    if isinstance(answer, dict):
-        for value in answer.values():
-            if isinstance(value, list):
-                return [e for e in value if isinstance(e, dict)]
-    return []
