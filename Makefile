@@ -52,12 +52,13 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache fota.db fota.db-wal fota.db-shm
 
 # The fault and abuse suite at soak scale (docs/reliability.md): schemathesis with thousands of generated requests on
-# both backends, the rest of tests/faults, the 500-device SIGKILL test and the 100-device rollout test on both; figures go to $(SOAK_FIGURES).
+# both backends, the rest of tests/faults, the 500-device SIGKILL test, the 100-device rollout test and the device-local
+# windows test on both; figures go to $(SOAK_FIGURES).
 SOAK_EXAMPLES ?= 60
 SOAK_FIGURES ?= soak-figures.jsonl
 .PHONY: soak
 soak: prerequisites $(DTLS_STAMP)
 	FOTA_FAULT_FIGURES=$(SOAK_FIGURES) FOTA_SCHEMATHESIS_EXAMPLES=$(SOAK_EXAMPLES) \
 	FOTA_SCHEMATHESIS_BACKENDS=sqlite,postgresql FOTA_TEST_BACKENDS=sqlite,postgresql \
-	FOTA_CRASH_BACKENDS=sqlite,postgresql FOTA_ROLLOUT_BACKENDS=sqlite,postgresql \
-	$(BIN)/pytest tests/faults tests/lwm2m/test_crash.py tests/lwm2m/test_rollout.py -q $(PYTEST_ARGS)
+	FOTA_CRASH_BACKENDS=sqlite,postgresql FOTA_ROLLOUT_BACKENDS=sqlite,postgresql FOTA_WINDOWS_BACKENDS=sqlite,postgresql \
+	$(BIN)/pytest tests/faults tests/lwm2m/test_crash.py tests/lwm2m/test_rollout.py tests/lwm2m/test_device_windows.py -q $(PYTEST_ARGS)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +19,23 @@ import pytest
 from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
 from tests.api.test_validation import assert_error
-from tests.conftest import Account, RunningServer
+from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, start_server
 from tests.lwm2m.harness import FROM, MAKE, MODEL, TO, device_report, provision
 
 LOS_ANGELES, BERLIN, KOLKATA = "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata"
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
+# Half a minute of real check-ins per backend: the embedded default by default, both with
+# FOTA_WINDOWS_BACKENDS=sqlite,postgresql (`make soak`). The API behaviour runs on both (tests/api).
+WINDOWS_BACKENDS = [b for b in os.environ.get("FOTA_WINDOWS_BACKENDS", "sqlite").split(",") if b in BACKENDS]
+
+
+@pytest.fixture(params=WINDOWS_BACKENDS)
+def private_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:
+    running = start_server(request.param, tmp_path)
+    yield running
+    _stop_and_cleanup(running)
 
 
 def utc(month: int, day: int, hour: int, minute: int) -> datetime:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
-from fota.adapters.http.errors import ERROR_RESPONSES, ROLLOUT_RESPONSES
+from fota.adapters.http.errors import ERROR_RESPONSES, ROLLOUT_RESPONSES, STATE_CONFLICT_RESPONSES
 from fota.adapters.http.presenters import blackout_override, campaign_read, firmware_campaign
 from fota.adapters.http.schemas import (
     AuditEntryRead,
@@ -137,7 +137,7 @@ def cancel_campaign(account: str, campaign_id: str, services: ServicesDep, _: Ca
     return SuccessRead(success=True)
 
 
-@router.post("/campaigns/{account}/{campaign_id}/blackouts/override")
+@router.post("/campaigns/{account}/{campaign_id}/blackouts/override", responses=STATE_CONFLICT_RESPONSES)
 def override_campaign_blackouts(
     account: str, campaign_id: str, body: BlackoutOverrideBody, services: ServicesDep, caller: CallerDep
 ) -> BlackoutOverrideRead:
