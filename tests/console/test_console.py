@@ -1,5 +1,6 @@
 """The web console in headless Chromium: sign-in, a campaign created through its dry-run preview and watched to
-100 % with simulated LwM2M devices, a device's history, cancellation with confirmation, and CSRF refusal."""
+100 % with simulated LwM2M devices, a device's history, cancellation with confirmation, a staged rollout paused and
+resumed from its panel, and CSRF refusal."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet
+from tests.api.test_rollout_http_devices import check_in as http_check_in
 from tests.conftest import Account, RunningServer
+from tests.console.test_rollout_routes import http_campaign
 from tests.lwm2m.harness import FROM, MAKE, MODEL, imei_block, provision
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,8 +72,15 @@ def sign_in(page: Page, account: Account, password: str | None = None) -> None:
     page.click("button[type=submit]")
 
 
-def api_campaign(account: Account, firmware: dict[str, str], imeis: list[str], start: date, name: str) -> str:
-    body = {
+def api_campaign(
+    account: Account,
+    firmware: dict[str, str],
+    imeis: list[str],
+    start: date,
+    name: str,
+    rollout: dict[str, object] | None = None,
+) -> str:
+    body: dict[str, object] = {
         "campaignName": name,
         "firmwareName": firmware["firmwareName"],
         "firmwareFrom": firmware["firmwareFrom"],
@@ -82,6 +92,8 @@ def api_campaign(account: Account, firmware: dict[str, str], imeis: list[str], s
         "autoAssignLicenseFlag": True,
         "autoAddDevicesFlag": False,
     }
+    if rollout is not None:
+        body["rollout"] = rollout
     with account.client() as client:
         r = client.post(f"/campaigns/firmware/{account.name}", json=body)
         assert r.status_code == 200, r.text
@@ -296,6 +308,82 @@ def test_cancel_asks_for_confirmation(context: BrowserContext, server: RunningSe
     expect(page.locator(".tile[data-status=CampaignCancelled] .n")).to_have_text("2")
     with account.client() as client:
         assert client.get(f"/campaigns/{account.name}/{campaign_id}").json()["status"] == "CampaignCancelled"
+
+
+def test_a_rollout_is_paused_and_resumed_from_its_panel(context: BrowserContext, server: RunningServer) -> None:
+    account = server.new_account()
+    firmware, imeis, _ = provision(server, account, 3)
+    rollout = {"waves": [{"name": "canary", "devices": 1}, {"percent": 100}], "advance": {"approval": True}}
+    campaign_id = api_campaign(account, firmware, imeis, server.now().date() + timedelta(days=1), "staged", rollout)
+    page = context.new_page()
+    sign_in(page, account)
+    page.goto(f"/console/campaigns/{campaign_id}")
+    state = page.locator("#rollout-state")
+    expect(state).to_have_text("Running")
+    waves = page.locator("#rollout-waves tbody tr")
+    expect(waves).to_have_count(2)
+    canary = page.locator("#rollout-waves tr[data-wave=canary]")
+    expect(canary).to_have_class("current")
+    expect(canary.locator("td").nth(1)).to_have_text("1")
+    expect(canary.locator("td").nth(5)).to_have_text("open")
+    expect(page.locator("#rollout-waves tr[data-wave=wave-2] td").nth(1)).to_have_text("2")
+    expect(page.locator("#rollout-gate")).to_contain_text(
+        "Next wave opens when 95 % of a wave's devices succeeded and stayed healthy for 60 min; approval required."
+    )
+    expect(page.locator("#rollout-resume")).to_have_count(0)
+
+    page.fill("#rollout input[name=reason]", "waiting for the field report")
+    page.click("#rollout-pause")
+    expect(page.locator("[role=status]")).to_have_text("Rollout paused.")
+    expect(state).to_have_text("Paused")
+    expect(page.locator("#rollout-paused-reason")).to_have_text("waiting for the field report")
+    entry = page.locator("#audit-table tbody tr[data-action=pause] td")
+    expect(entry.nth(1)).to_have_text(account.username)
+    expect(entry.nth(3)).to_have_text("waiting for the field report")
+    expect(page.locator("#rollout-pause")).to_have_count(0)
+    shot(page, "rollout-paused", server)
+
+    page.click("#rollout-resume")  # a manual pause resumes without a reason
+    expect(page.locator("[role=status]")).to_have_text("Rollout resumed.")
+    expect(state).to_have_text("Running")
+    expect(page.locator("#audit-table tbody tr")).to_have_count(2)
+
+    # A pause from elsewhere (the API) reaches the open page through its live regions.
+    with account.client() as client:
+        r = client.post(f"/campaigns/{account.name}/{campaign_id}/rollout/pause", json={"reason": "from the API"})
+        assert r.status_code == 200, r.text
+    expect(state).to_have_text("Paused")
+    expect(page.locator("#audit-table tbody tr")).to_have_count(3)
+    expect(page.locator("#rollout-resume")).to_have_count(1)
+
+
+def test_an_automatic_pause_is_resumed_with_a_reason(context: BrowserContext, server: RunningServer) -> None:
+    rollout = {"waves": [{"devices": 1}, {"percent": 100}], "abort": {"failurePercent": 1, "minFailures": 1}}
+    account, campaign_id, devices = http_campaign(server, rollout)
+    assert http_check_in(server, devices[0], "4.1")["action"] == "download"
+    http_check_in(server, devices[0], "4.1", state=0, result=6)  # unsupported package: failed, never retried
+    page = context.new_page()
+    sign_in(page, account)
+    live = re.compile(rf"/console/campaigns/{campaign_id}/live")
+    with page.expect_response(live):
+        page.goto(f"/console/campaigns/{campaign_id}")
+    expect(page.locator("#rollout-state")).to_have_text("Paused automatically")
+    expect(page.locator("#rollout-waves tbody tr").first.locator("td").nth(3)).to_have_text("1")
+    expect(page.locator("#audit-table tbody tr[data-action=autoPause] td").nth(1)).to_have_text("fota")
+
+    # The reason is required (the browser asks for it), and typing it survives the page's polls.
+    page.click("#rollout-resume")
+    expect(page.locator("#rollout-state")).to_have_text("Paused automatically")
+    page.fill("#rollout input[name=reason]", "bad unit replaced")
+    page.click("#rollout-gate")  # the field loses its focus
+    for _ in range(2):
+        with page.expect_response(live):
+            pass
+    expect(page.locator("#rollout input[name=reason]")).to_have_value("bad unit replaced")
+    page.click("#rollout-resume")
+    expect(page.locator("[role=status]")).to_have_text("Rollout resumed.")
+    expect(page.locator("#rollout-state")).to_have_text("Running")
+    expect(page.locator("#audit-table tbody tr[data-action=resume] td").nth(3)).to_have_text("bad unit replaced")
 
 
 def test_forged_posts_are_refused(context: BrowserContext, server: RunningServer) -> None:

@@ -1,4 +1,5 @@
-"""Console pages under /console: sign-in, campaigns, the dry-run preview, cancellation, devices, live JSON."""
+"""Console pages under /console: sign-in, campaigns, the dry-run preview, cancellation, a staged rollout's pause,
+resume and approve, devices, live JSON."""
 
 from __future__ import annotations
 
@@ -19,13 +20,22 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from fota.adapters.console import views
+from fota.adapters.console.rollout_panel import DONE_NOTICE, MAX_REASON, OPERATIONS, WAVE_TONE, RolloutPanel
 from fota.adapters.http.dependencies import ServicesDep
-from fota.domain.errors import DomainError, InvalidCredentials, InvalidRequest, NotFound, TooManyAttempts, Unauthorized
+from fota.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidCredentials,
+    InvalidRequest,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
 from fota.domain.rollout import RolloutSpec, parse_rollout
 from fota.domain.statuses import DeviceStatus
 from fota.domain.windows import TimeWindow
 from fota.domain.zones import parse_window_zone
-from fota.services import auth, campaigns, firmware, insight
+from fota.services import auth, campaigns, firmware, insight, rollouts
 from fota.services.auth import ConsoleSession
 from fota.services.campaigns import CampaignCreate
 from fota.services.context import ServiceContext
@@ -50,7 +60,10 @@ templates.filters.update(
     windows=views.windows_text,
 )
 templates.globals.update(
-    DEVICE_STATUSES=views.DEVICE_STATUSES, DEVICE_TONE=views.DEVICE_TONE, CAMPAIGN_TONE=views.CAMPAIGN_TONE
+    DEVICE_STATUSES=views.DEVICE_STATUSES,
+    DEVICE_TONE=views.DEVICE_TONE,
+    CAMPAIGN_TONE=views.CAMPAIGN_TONE,
+    WAVE_TONE=WAVE_TONE,
 )
 
 
@@ -244,7 +257,35 @@ def _parse_status(text: str) -> DeviceStatus | None:
         return None
 
 
-def _campaign_regions(detail: insight.CampaignDetail, status: DeviceStatus | None, after: str) -> dict[str, str]:
+def _rollout_regions(services: ServiceContext, session: ConsoleSession, campaign_id: str) -> dict[str, str]:
+    """The rollout panel's regions; none for a campaign without a rollout, whose page stays as it was."""
+    read = rollouts.campaign_with_rollout(
+        uow=services.reader(), account_name=session.account_name, campaign_id=campaign_id
+    )
+    campaign = read.campaign
+    if read.view is None or campaign.rollout is None:
+        return {}
+    audit = rollouts.campaign_audit(uow=services.reader(), account_name=session.account_name, campaign_id=campaign_id)
+    context = {
+        "campaign": campaign,
+        "panel": RolloutPanel(read.view, campaign.rollout, live=not campaign.status.is_final),
+        "session": session,
+        "audit": audit,
+    }
+    return {
+        "rollout": _fragment("_campaign_rollout.html", **context),
+        "rollout-actions": _fragment("_campaign_rollout_actions.html", **context),
+        "audit": _fragment("_campaign_audit.html", **context),
+    }
+
+
+def _campaign_regions(
+    services: ServiceContext,
+    session: ConsoleSession,
+    detail: insight.CampaignDetail,
+    status: DeviceStatus | None,
+    after: str,
+) -> dict[str, str]:
     summary = detail.summary
     context = {
         "detail": detail,
@@ -263,6 +304,7 @@ def _campaign_regions(detail: insight.CampaignDetail, status: DeviceStatus | Non
         "chart": _fragment("_campaign_chart.html", **context),
         "strip": _fragment("_campaign_strip.html", **context),
         "devices": _fragment("_campaign_devices.html", **context),
+        **(_rollout_regions(services, session, summary.campaign.id) if summary.campaign.rollout is not None else {}),
     }
 
 
@@ -455,8 +497,9 @@ def campaign_page(
     after: str = "",
     created: str = "",
     cancelled: str = "",
+    done: str = "",
 ) -> Response:
-    """One campaign: its schedule, progress and devices, filtered by status."""
+    """One campaign: its schedule, progress and devices, filtered by status, and its rollout if it has one."""
     session = _session(request, services)
     if session is None:
         return _to_sign_in(request)
@@ -466,12 +509,12 @@ def campaign_page(
     except NotFound as error:
         return _not_found(session, error)
     live_query = urlencode({k: v for k, v in (("status", status), ("after", after)) if v})
-    notice = "Campaign created." if created else "Campaign stopped." if cancelled else None
+    notice = "Campaign created." if created else "Campaign stopped." if cancelled else DONE_NOTICE.get(done)
     return _render(
         "campaign.html",
         session=session,
         campaign=detail.summary.campaign,
-        regions=_campaign_regions(detail, selected, after),
+        regions=_campaign_regions(services, session, detail, selected, after),
         live_url=f"/console/campaigns/{campaign_id}/live" + (f"?{live_query}" if live_query else ""),
         notice=notice,
     )
@@ -498,7 +541,7 @@ def campaign_live(
             "enrolled": counts.enrolled,
             "progress": round(counts.progress * 100, 1),
             "final": detail.summary.campaign.status.is_final,
-            "regions": _campaign_regions(detail, selected, after),
+            "regions": _campaign_regions(services, session, detail, selected, after),
         }
     )
 
@@ -552,6 +595,49 @@ def cancel(
     except DomainError as error:
         return _render("message.html", 400, session=session, title="Cannot stop this campaign", message=error.message)
     return RedirectResponse(f"/console/campaigns/{campaign_id}?cancelled=1", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/rollout/{operation}", response_model=None)
+def rollout_call(
+    request: Request,
+    services: ServicesDep,
+    campaign_id: str,
+    operation: str,
+    csrf_token: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Pauses, resumes or approves the campaign's rollout, as the signed-in user."""
+    session = _session(request, services)
+    if session is None:
+        return _to_sign_in(request)
+    if not _csrf_ok(session, csrf_token):
+        return _forbidden()
+    if operation not in OPERATIONS:
+        return _not_found(session, NotFound(f"no rollout operation {operation!r}: use pause, resume or approve"))
+    call = {"pause": rollouts.pause_rollout, "resume": rollouts.resume_rollout, "approve": rollouts.approve_rollout}
+    try:
+        if len(reason) > MAX_REASON:
+            raise InvalidRequest(f"reason is {len(reason)} characters long; at most {MAX_REASON} are allowed")
+        call[operation](
+            uow=services.uow(),
+            clock=services.clock,
+            account_name=session.account_name,
+            campaign_id=campaign_id,
+            actor=session.username,
+            reason=reason.strip() or None,
+        )
+    except NotFound as error:
+        return _not_found(session, error)
+    except DomainError as error:
+        return _render(
+            "message.html",
+            409 if isinstance(error, Conflict) else 400,
+            session=session,
+            title=f"Cannot {operation} this rollout",
+            message=error.message,
+            back=f"/console/campaigns/{campaign_id}",
+        )
+    return RedirectResponse(f"/console/campaigns/{campaign_id}?done={operation}", status_code=303)
 
 
 # --- devices -------------------------------------------------------------------------------------------------------
