@@ -63,8 +63,11 @@ def server(in_process_server: FotaServer) -> FotaServer:
     return in_process_server
 
 
-def http_campaign(server: FotaServer, rollout: dict[str, Any] | None) -> tuple[Account, str, list[tuple[str, str]]]:
-    """An HTTP campaign of three devices starting today at any hour, with `rollout`; (imei, key) of each device."""
+def http_campaign(
+    server: FotaServer, rollout: dict[str, Any] | None, **extra: Any
+) -> tuple[Account, str, list[tuple[str, str]]]:
+    """An HTTP campaign of three devices starting today at any hour, with `rollout` and any `extra` fields of the
+    create body; (imei, key) of each device."""
     account = server.new_account()
     firmware = server.new_firmware(
         make="Acme", model="Meter-9", firmware_from="4.1", firmware_to="4.2", protocol="HTTP"
@@ -94,6 +97,7 @@ def http_campaign(server: FotaServer, rollout: dict[str, Any] | None) -> tuple[A
     }
     if rollout is not None:
         body["rollout"] = rollout
+    body.update(extra)
     with account.client() as client:
         r = client.post(f"/campaigns/firmware/{account.name}", json=body)
         assert r.status_code == 200, r.text
@@ -123,6 +127,27 @@ def test_a_campaign_without_a_rollout_shows_no_panel(server: FotaServer) -> None
         assert set(live["regions"]) == {"header", "counts", "chart", "strip", "devices"}
         r = console.post(f"/console/campaigns/{campaign_id}/rollout/pause", reason="x")
         assert r.status_code == 409 and "has no rollout" in r.text
+    finally:
+        console.close()
+
+
+def test_a_campaign_without_a_rollout_shows_its_audit_once_it_has_one(server: FotaServer) -> None:
+    tomorrow = server.now().date() + timedelta(days=1)
+    blackout = {"from": f"{tomorrow}T00:00", "to": f"{tomorrow}T12:00", "reason": "freeze"}
+    account, campaign_id, _ = http_campaign(server, None, blackouts=[blackout])
+    console = Console(server, account)
+    try:
+        assert 'id="audit"' not in console.get(f"/console/campaigns/{campaign_id}").text
+        with account.client() as client:
+            r = client.post(
+                f"/campaigns/{account.name}/{campaign_id}/blackouts/override",
+                json={"until": f"{tomorrow}T06:00", "reason": "hotfix must ship"},
+            )
+            assert r.status_code == 200, r.text
+        page = console.get(f"/console/campaigns/{campaign_id}").text
+        assert 'id="rollout"' not in page and 'id="audit"' in page
+        row = re.search(r'<tr data-action="blackoutOverride">(.*?)</tr>', page, re.S)
+        assert row is not None and account.username in row[1] and "hotfix must ship" in row[1]
     finally:
         console.close()
 

@@ -304,8 +304,18 @@ def _campaign_regions(
         "chart": _fragment("_campaign_chart.html", **context),
         "strip": _fragment("_campaign_strip.html", **context),
         "devices": _fragment("_campaign_devices.html", **context),
-        **(_rollout_regions(services, session, summary.campaign.id) if summary.campaign.rollout is not None else {}),
+        **(
+            _rollout_regions(services, session, summary.campaign.id)
+            if summary.campaign.rollout is not None
+            else _audit_region(services, session, summary.campaign.id)
+        ),
     }
+
+
+def _audit_region(services: ServiceContext, session: ConsoleSession, campaign_id: str) -> dict[str, str]:
+    """The audit of a campaign without a rollout (blackout overrides, follow-ups), only once it has an entry."""
+    audit = rollouts.campaign_audit(uow=services.reader(), account_name=session.account_name, campaign_id=campaign_id)
+    return {"audit": _fragment("_campaign_audit.html", audit=audit)} if audit else {}
 
 
 def _detail(
