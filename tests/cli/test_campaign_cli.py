@@ -100,22 +100,6 @@ class Fleet:
         return r.json()
 
 
-@pytest.fixture
-def fleet(server: RunningServer) -> Fleet:
-    account = server.new_account()
-    firmware = server.new_firmware(
-        make="Acme", model=f"M-{uuid.uuid4().hex[:8]}", firmware_from="1.0", firmware_to="2.0"
-    )
-    devices = sorted(imei() for _ in range(4))
-    account.add_devices(
-        [
-            {"deviceId": d, "make": "Acme", "model": firmware["model"], "firmware": "1.0", "protocol": "LWM2M"}
-            for d in devices
-        ]
-    )
-    return Fleet(server, account, firmware, devices)
-
-
 def frame_row(output: str, status: str) -> list[str]:
     """A watch frame's row for a device status: the status, then `count/total` and the share (the bar drops out)."""
     for line in output.splitlines():

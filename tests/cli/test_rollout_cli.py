@@ -3,28 +3,10 @@ against a live server, checked against the API."""
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
-
 from tests.cli.test_admin_cli import failed, ok_fields, ok_json, ok_table, row
-from tests.cli.test_campaign_cli import Fleet, imei
-from tests.conftest import RunningServer
+from tests.cli.test_campaign_cli import Fleet
 
 ROLLOUT = {"waves": [{"name": "canary", "devices": 1}, {"percent": 100}], "advance": {"soakMinutes": 30}}
-
-
-@pytest.fixture
-def fleet(server: RunningServer) -> Fleet:
-    """Four devices of one make and model, on the firmware the campaign upgrades from."""
-    account = server.new_account()
-    model = f"M-{uuid.uuid4().hex[:8]}"
-    firmware = server.new_firmware(make="Acme", model=model, firmware_from="1.0", firmware_to="2.0")
-    devices = sorted(imei() for _ in range(4))
-    account.add_devices(
-        [{"deviceId": d, "make": "Acme", "model": model, "firmware": "1.0", "protocol": "LWM2M"} for d in devices]
-    )
-    return Fleet(server, account, firmware, devices)
 
 
 def test_pause_resume_and_the_audit(fleet: Fleet) -> None:

@@ -7,10 +7,10 @@ from datetime import timedelta
 import httpx
 
 from tests.cli.test_admin_cli import ok_json
-from tests.cli.test_campaign_cli import Fleet, fleet  # noqa: F401 - the fixture
+from tests.cli.test_campaign_cli import Fleet
 
 
-def test_v2_campaigns_are_listed_and_shown_like_v3_ones(fleet: Fleet) -> None:  # noqa: F811 - the fixture
+def test_v2_campaigns_are_listed_and_shown_like_v3_ones(fleet: Fleet) -> None:
     v3 = fleet.create(fleet.devices[:2])
     start = fleet.today + timedelta(days=3)
     body = {
