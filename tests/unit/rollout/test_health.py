@@ -69,6 +69,13 @@ def test_a_device_reporting_the_old_firmware_within_the_soak_rolled_back() -> No
     assert verdict(last_check_in=minutes(20), now=minutes(21), firmware="1.0") is Unhealthy.ROLLED_BACK
 
 
+def test_the_old_firmware_reported_at_the_instant_of_the_success_does_not_count() -> None:
+    # On a clock that stands still between steps, the check-in that read the firmware before the update shares the
+    # success's instant: only a report after the success tells of a rollback.
+    assert verdict(last_check_in=minutes(0), now=minutes(0), firmware="1.0") is None
+    assert verdict(last_check_in=minutes(0.01), now=minutes(0.01), firmware="1.0") is Unhealthy.ROLLED_BACK
+
+
 def test_the_old_firmware_reported_after_the_soak_does_not_count() -> None:
     assert verdict(last_check_in=minutes(61), now=minutes(62), firmware="1.0") is None
 

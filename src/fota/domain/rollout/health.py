@@ -36,16 +36,18 @@ def unhealthy_reason(
 
     The silence is measured at the earlier of `now` and the soak's end, from the later of the success and the last
     check-in, so a late evaluation still sees a device that fell silent within its soak. The firmware counts when
-    it was reported within the soak (the last check-in carries it). A silence that ended with a check-in before
-    this evaluation is `check_in_gap_reason`'s to see, at that check-in. The service keeps a verdict once given:
-    a device that comes back later stays counted as unhealthy.
+    it was reported within the soak, after the success (the last check-in carries it). A silence that ended with a
+    check-in before this evaluation is `check_in_gap_reason`'s to see, at that check-in. The service keeps a verdict
+    once given: a device that comes back later stays counted as unhealthy.
     """
     soak_end = soak_ends_at(succeeded_at, soak)
     judged_at = min(now, soak_end)
     heard_at = succeeded_at if last_check_in_at is None else max(succeeded_at, last_check_in_at)
     if heard_at <= judged_at and judged_at - heard_at > lifetime:
         return Unhealthy.SILENT
-    reported_in_soak = last_check_in_at is not None and succeeded_at <= last_check_in_at <= soak_end
+    # Strictly after the success: a check-in at the very instant of the success may carry the firmware read before
+    # the update (on a clock that stands still between steps, the whole upgrade takes no time at all).
+    reported_in_soak = last_check_in_at is not None and succeeded_at < last_check_in_at <= soak_end
     if reported_in_soak and reported_firmware is not None and reported_firmware != firmware_to:
         return Unhealthy.ROLLED_BACK
     return None
