@@ -243,6 +243,8 @@ def test_unhealthy_canary_devices_keep_the_next_wave_closed(private_server: Runn
             # Both canaries go quiet without deregistering; one of them comes back on the old firmware.
             for device in canary_fleet.devices:
                 await device.stop(deregister=False)
+            # A minute later (a rollback is a reboot after the success, never the same instant), within the lifetime.
+            await asyncio.to_thread(server.advance, 60)
             comeback = Fleet(1, dataclasses.replace(base, firmware=FROM), imei_start=start + 1)
             await comeback.start()
             await until(lambda: rollout(account, campaign_id)["waves"][0]["unhealthy"] == 1, "a rollback is seen")
