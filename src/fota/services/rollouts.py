@@ -355,11 +355,17 @@ def judge_wave(uow: UnitOfWork, campaign: Campaign, wave: int, *, now: datetime)
     return next_at
 
 
-def judge_check_in(uow: UnitOfWork, device_id: str, *, firmware: str | None, now: datetime) -> None:
+def judge_check_in(
+    uow: UnitOfWork, device_id: str, *, firmware: str | None, now: datetime, read_at: datetime | None = None
+) -> None:
     """At a check-in (an LwM2M registration or its update, an HTTP check-in), before it is recorded: a device in
     its soak that was silent longer than its lifetime before this check-in, or that reports a firmware other than
     firmwareTo (`firmware`: None when the check-in reports none), is unhealthy. One read of the partial index of
-    soaking devices, which holds no row for nearly every device."""
+    soaking devices, which holds no row for nearly every device.
+
+    `read_at`: when `firmware` was read (default `now`). A firmware read before the success is the old one still
+    running (an exchange that read it before the Update reports it after the reboot concluded the attempt), so it
+    says nothing of a rollback."""
     for device, campaign in uow.rollouts.soaking_for_device(device_id):
         if campaign.rollout is None:
             continue
@@ -375,7 +381,7 @@ def judge_check_in(uow: UnitOfWork, device_id: str, *, firmware: str | None, now
             succeeded_at=device.succeeded_at,
             last_check_in_at=now,
             lifetime=lifetime,
-            reported_firmware=_reported(campaign, firmware),
+            reported_firmware=_reported(campaign, firmware) if (read_at or now) > device.succeeded_at else None,
             firmware_to=campaign.firmware_to,
             soak=soak,
             now=now,

@@ -45,6 +45,7 @@ def device_reported(
     firmware: str | None,
     check_in: str | None = None,
     time_zone: str | None = None,
+    read_at: datetime | None = None,
 ) -> bool:
     """Records a check-in and the firmware the device reports; returns whether the firmware or the zone changed
     (either may change the assignment: an auto-add enrolment, the zone a device's windows are read in).
@@ -53,13 +54,16 @@ def device_reported(
     `check_in`: the client type of a check-in this report is (HTTP), for the device's check-in history.
     `time_zone`: the Device object's Timezone (/3/0/15) as read, if the device has one; the device takes it unless
     the administration set a zone (`domain.devices.reported_zone`), in this same write.
+    `read_at`: when the firmware was read from the device (now, when the device reported it itself); a rollout's
+    health gate does not take a firmware read before the success it judges for a rollback.
     """
     now = clock.now()
     with uow:
         device = uow.devices.get(device_id)
         if device is None:
             return False
-        rollouts.judge_check_in(uow, device_id, firmware=firmware, now=now)  # before the check-in is recorded
+        # Before the check-in is recorded.
+        rollouts.judge_check_in(uow, device_id, firmware=firmware, read_at=read_at or now, now=now)
         if check_in is not None:
             note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
         changed = firmware is not None and firmware != device.firmware

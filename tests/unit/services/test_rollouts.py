@@ -168,6 +168,22 @@ def test_a_rolled_back_device_is_unhealthy_at_its_check_in(world: World) -> None
     assert state is not None and state.current_wave == 0  # 1 of 2 soaked: the gate (100 %) is not met
 
 
+def test_a_firmware_read_before_the_success_is_no_rollback(world: World) -> None:
+    campaign_id = scheduled(world)
+    canary = [d for d, (w, _, _) in rows(world, campaign_id).items() if w == 0]
+    before = world.clock.now()
+    world.clock.advance(1)
+    conclude(world, campaign_id, canary, DeviceStatus.SUCCESS)
+    world.clock.advance(5)
+    uow = world.uow_factory()
+    with uow:
+        # An exchange read the old firmware just before the Update and reports it after the success was recorded.
+        rollouts.judge_check_in(uow, canary[0], firmware="1.0", read_at=before, now=world.clock.now())
+        uow.commit()
+    assert world.store.soaks[(campaign_id, canary[0])][2] is None
+    assert actions(world, campaign_id) == []
+
+
 def test_a_silence_that_a_check_in_ends_is_still_unhealthy(world: World) -> None:
     long_soak = parse_rollout({"waves": [{"devices": 2}, {"percent": 100}], "advance": {"soakMinutes": 3000}})
     created = campaigns.create_campaign(

@@ -171,6 +171,7 @@ class DeviceSession:
             assignment = await self._current_assignment()
         firmware: str | None = None
         zone: str | None = None
+        read_at = self.services.clock.now()
         if registered or (assignment is not None and assignment.step is Step.UPDATING):
             firmware, zone = await self._read_firmware()
         # The check-in itself was recorded with the registration; only a reported firmware (and the zone read with
@@ -182,6 +183,7 @@ class DeviceSession:
             device_id=self.device_id,
             firmware=firmware,
             time_zone=zone,
+            read_at=read_at,
         ):
             assignment = await self._current_assignment()
         if assignment is None:
@@ -241,6 +243,7 @@ class DeviceSession:
                             status.delivery,
                         )
                         if assignment.step is Step.UPDATING and firmware is None:
+                            read_at = self.services.clock.now()
                             firmware, zone = await self._read_firmware()  # the verdict after an Update needs it
                             await self._call(
                                 upgrades.device_reported,
@@ -248,6 +251,7 @@ class DeviceSession:
                                 device_id=self.device_id,
                                 firmware=firmware,
                                 time_zone=zone,
+                                read_at=read_at,
                             )
                         observed = Observation(status.state, status.result, firmware, status.delivery)
                     case OfferPackage(method=method):
