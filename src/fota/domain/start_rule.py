@@ -7,10 +7,11 @@ any fleet), computed per zone and stored on the devices of that zone, never per 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from fota.domain.blackouts import NO_BLACKOUTS, Blackout, BlackoutCalendar, BlackoutOverride
@@ -18,6 +19,8 @@ from fota.domain.local_windows import LivePeriod, next_closing, next_opening, wi
 from fota.domain.wall_clock import format_local_minute
 from fota.domain.windows import Schedule, TimeWindow
 from fota.domain.zones import WindowZone, effective_zone
+
+T = TypeVar("T")
 
 
 class HoldKind(StrEnum):
@@ -140,11 +143,22 @@ def next_open_by_zone(
 ) -> dict[str | None, datetime | None]:
     """`next_open_at` for each distinct device zone as stored (None: the device has none), computed once per zone
     its windows are read in: under `windowZone: campaign` that is one computation for the whole campaign."""
-    by_effective: dict[str, datetime | None] = {}
-    result: dict[str | None, datetime | None] = {}
+    return _per_effective_zone(rule, device_zones, lambda zone: rule.next_open_at(zone, now))
+
+
+def holds_by_zone(rule: StartRule, device_zones: Iterable[str | None], now: datetime) -> dict[str | None, Hold | None]:
+    """`hold` at `now` for each distinct device zone as stored, computed once per zone its windows are read in."""
+    return _per_effective_zone(rule, device_zones, lambda zone: rule.hold(zone, now))
+
+
+def _per_effective_zone(
+    rule: StartRule, device_zones: Iterable[str | None], compute: Callable[[ZoneInfo], T]
+) -> dict[str | None, T]:
+    by_effective: dict[str, T] = {}
+    result: dict[str | None, T] = {}
     for device_zone in set(device_zones):
         zone = rule.zone_for(device_zone)
         if zone.key not in by_effective:
-            by_effective[zone.key] = rule.next_open_at(zone, now)
+            by_effective[zone.key] = compute(zone)
         result[device_zone] = by_effective[zone.key]
     return result

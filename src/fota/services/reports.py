@@ -11,7 +11,7 @@ from fota.domain.campaign import Campaign
 from fota.domain.devices import Device
 from fota.domain.errors import NotFound
 from fota.domain.protocols import Protocol
-from fota.domain.start_rule import Hold, StartRule
+from fota.domain.start_rule import Hold, holds_by_zone
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
 
@@ -50,7 +50,7 @@ def campaign_devices(
         waiting = [r.device_id for r in rows[:page_size] if _waits_for_a_window(r, now)]
         zones = {d: device.time_zone for d, device in uow.devices.get_many(waiting).items()} if rule else {}
     if rule is not None:
-        holds = _holds_by_zone(rule, set(zones.values()) | {None}, now)
+        holds = holds_by_zone(rule, set(zones.values()) | {None}, now)
         page = [
             _held(row, holds[zones.get(row.device_id)]) if _waits_for_a_window(row, now) else row
             for row in rows[:page_size]
@@ -69,18 +69,6 @@ def campaign_devices(
 def _waits_for_a_window(row: CampaignDeviceRow, now: datetime) -> bool:
     """Pending and past any back-off: only the start rule keeps it from starting."""
     return row.status is DeviceStatus.PENDING and (row.next_attempt_at is None or row.next_attempt_at <= now)
-
-
-def _holds_by_zone(rule: StartRule, device_zones: set[str | None], now: datetime) -> dict[str | None, Hold | None]:
-    """The start rule's hold for each distinct device zone, computed once per zone its windows are read in."""
-    by_effective: dict[str, Hold | None] = {}
-    holds: dict[str | None, Hold | None] = {}
-    for device_zone in device_zones:
-        zone = rule.zone_for(device_zone)
-        if zone.key not in by_effective:
-            by_effective[zone.key] = rule.hold(zone, now)
-        holds[device_zone] = by_effective[zone.key]
-    return holds
 
 
 def _held(row: CampaignDeviceRow, hold: Hold | None) -> CampaignDeviceRow:

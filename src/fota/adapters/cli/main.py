@@ -25,8 +25,8 @@ device_security_app.add_typer(bootstrap_app, name="bootstrap")
 admin_app.add_typer(signing_keys_app, name="signing-keys")
 admin_app.command(name="signing-policy")(signing_policy)
 app.add_typer(admin_app, name="admin")
-for operation in (pause, resume, approve, audit):
-    campaigns_app.command(name=operation.__name__)(operation)
+for name, operation in (("pause", pause), ("resume", resume), ("approve", approve), ("audit", audit)):
+    campaigns_app.command(name=name)(operation)
 app.add_typer(campaigns_app, name="campaigns")
 app.add_typer(devices_app, name="devices")
 app.command(name="simulate")(simulate)

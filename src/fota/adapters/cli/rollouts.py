@@ -3,6 +3,7 @@ table that `show` and `watch` print for a campaign with a rollout."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -59,74 +60,46 @@ def wave_table(rollout: dict[str, Any]) -> RenderableType:
     return table
 
 
-def _operate(
-    operation: str,
-    campaign_id: str,
-    reason: str | None,
-    credentials_args: tuple[str, str, str, str, str, str],
-    json_out: bool,
-) -> None:
-    credentials = connect(*credentials_args)
-    path = f"/campaigns/{segment(credentials.account)}/{segment(campaign_id)}/rollout/{operation}"
-    body = {} if reason is None else {"reason": reason}
-    with session(credentials) as client:
-        answer = client.post(path, body)
-    if json_out:
-        print_json(answer)
-        return
-    rollout = answer.get("rollout") if isinstance(answer, dict) else None
-    if isinstance(rollout, dict):
-        fields = {"id": answer.get("id", campaign_id), "rollout": rollout.get("state")}
-        if rollout.get("pausedReason"):
-            fields["pausedReason"] = rollout.get("pausedReason")
-        print_fields(fields)
-    elif isinstance(answer, dict):
-        print_fields(answer)
+def rollout_call(operation: str, help_text: str) -> Callable[..., None]:
+    """The command for one of the rollout's calls (`POST .../rollout/<operation>` with an optional reason); the
+    three differ only in their path and help."""
+
+    def command(
+        campaign_id: CampaignArgument,
+        reason: ReasonOption = None,
+        server: ServerOption = DEFAULT_SERVER,
+        account: AccountOption = "",
+        client_id: ClientIdOption = "",
+        client_secret: ClientSecretOption = "",
+        username: UsernameOption = "",
+        password: PasswordOption = "",
+        json_out: JsonOption = False,
+    ) -> None:
+        credentials = connect(server, account, client_id, client_secret, username, password)
+        path = f"/campaigns/{segment(credentials.account)}/{segment(campaign_id)}/rollout/{operation}"
+        with session(credentials) as client:
+            answer = client.post(path, {} if reason is None else {"reason": reason})
+        if json_out:
+            print_json(answer)
+            return
+        rollout = answer.get("rollout") if isinstance(answer, dict) else None
+        if isinstance(rollout, dict):
+            fields = {"id": answer.get("id", campaign_id), "rollout": rollout.get("state")}
+            if rollout.get("pausedReason"):
+                fields["pausedReason"] = rollout.get("pausedReason")
+            print_fields(fields)
+        elif isinstance(answer, dict):
+            print_fields(answer)
+
+    command.__doc__ = help_text
+    return command
 
 
-def pause(
-    campaign_id: CampaignArgument,
-    reason: ReasonOption = None,
-    server: ServerOption = DEFAULT_SERVER,
-    account: AccountOption = "",
-    client_id: ClientIdOption = "",
-    client_secret: ClientSecretOption = "",
-    username: UsernameOption = "",
-    password: PasswordOption = "",
-    json_out: JsonOption = False,
-) -> None:
-    """Stop offering a campaign's upgrade to new devices; devices already under way finish."""
-    _operate("pause", campaign_id, reason, (server, account, client_id, client_secret, username, password), json_out)
-
-
-def resume(
-    campaign_id: CampaignArgument,
-    reason: ReasonOption = None,
-    server: ServerOption = DEFAULT_SERVER,
-    account: AccountOption = "",
-    client_id: ClientIdOption = "",
-    client_secret: ClientSecretOption = "",
-    username: UsernameOption = "",
-    password: PasswordOption = "",
-    json_out: JsonOption = False,
-) -> None:
-    """Offer a paused campaign's upgrade again; after an automatic pause --reason is required."""
-    _operate("resume", campaign_id, reason, (server, account, client_id, client_secret, username, password), json_out)
-
-
-def approve(
-    campaign_id: CampaignArgument,
-    reason: ReasonOption = None,
-    server: ServerOption = DEFAULT_SERVER,
-    account: AccountOption = "",
-    client_id: ClientIdOption = "",
-    client_secret: ClientSecretOption = "",
-    username: UsernameOption = "",
-    password: PasswordOption = "",
-    json_out: JsonOption = False,
-) -> None:
-    """Open the next wave of a rollout whose gate is met and that waits for approval."""
-    _operate("approve", campaign_id, reason, (server, account, client_id, client_secret, username, password), json_out)
+pause = rollout_call("pause", "Stop offering a campaign's upgrade to new devices; devices already under way finish.")
+resume = rollout_call(
+    "resume", "Offer a paused campaign's upgrade again; after an automatic pause --reason is required."
+)
+approve = rollout_call("approve", "Open the next wave of a rollout whose gate is met and that waits for approval.")
 
 
 def audit(
@@ -139,7 +112,7 @@ def audit(
     password: PasswordOption = "",
     json_out: JsonOption = False,
 ) -> None:
-    """Every pause, resume, approval, override and automatic decision of a campaign, oldest first."""
+    """Every pause, resume, approval, override, follow-up and automatic decision of a campaign, oldest first."""
     credentials = connect(server, account, client_id, client_secret, username, password)
     path = f"/campaigns/{segment(credentials.account)}/{segment(campaign_id)}/audit"
     with session(credentials) as client:
