@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fota.adapters import metrics
+from fota.adapters.http.api_route import ROUTE_NOTE
 from fota.adapters.logging_setup import REQUEST_ID
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -60,12 +61,15 @@ class RequestIdMiddleware:
             REQUEST_ID.reset(token)
 
 
-def route_template(scope: Scope, request: Scope) -> str:
+def route_template(scope: Scope, request: Scope, note: dict[str, str]) -> str:
     """The matched route's path template (`/fw/{token}`), so a label never holds a raw path and its ids or secrets.
 
-    `scope` is the one the application saw (FastAPI leaves its API route in it); `request` is a copy taken before,
-    matched against the application's routes for what FastAPI does not mark: /docs, /openapi.json, mounts.
+    `note` is what an `ApiRoute` wrote when it answered; `request` is a copy of the scope taken before routing,
+    matched against the application's routes for the others: /docs, /openapi.json, mounts, the console.
     """
+    noted = note.get("template")
+    if noted is not None:
+        return noted
     route = scope.get("route")
     if route is None:
         route = _match(scope.get("app"), request)
@@ -98,6 +102,8 @@ class HttpMetricsMiddleware:
             return
         # Routing rewrites root_path and friends in the scope; this is what matching needs, as it arrived.
         request: Scope = {key: scope[key] for key in ("type", "path", "root_path", "method") if key in scope}
+        note: dict[str, str] = {}
+        scope[ROUTE_NOTE] = note
         status = 500  # what the client gets if the application fails before it answers
         started = time.perf_counter()
 
@@ -111,8 +117,7 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             elapsed = time.perf_counter() - started
-            # Routing has run by now: the router left the matched route in the (shared) scope.
-            route = route_template(scope, request)
+            route = route_template(scope, request, note)
             method = str(scope.get("method", ""))
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_REQUEST_DURATION.labels(method, route).observe(elapsed)

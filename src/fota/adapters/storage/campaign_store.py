@@ -120,6 +120,12 @@ def _mutable_values(campaign: Campaign) -> dict[str, Any]:
     }
 
 
+# Built once: the GET campaign route reads by this on every call, and building a statement costs more than running it.
+_CAMPAIGN_BY_ID = select(campaigns).where(
+    campaigns.c.id == bindparam("id"), campaigns.c.account_name == bindparam("account")
+)
+
+
 class SqlCampaignRepository:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
@@ -154,9 +160,7 @@ class SqlCampaignRepository:
         notify(self.c, ENGINE_CHANNEL)
 
     def get(self, account_name: str, campaign_id: str) -> Campaign | None:
-        row = self.c.execute(
-            select(campaigns).where(campaigns.c.id == campaign_id, campaigns.c.account_name == account_name)
-        ).first()
+        row = self.c.execute(_CAMPAIGN_BY_ID, {"id": campaign_id, "account": account_name}).first()
         return _campaign(row) if row else None
 
     def get_for_update(self, account_name: str, campaign_id: str) -> Campaign | None:

@@ -49,7 +49,8 @@ def _sqlite_engine(url: str) -> Engine:
         # writes can fail with "database is locked" without waiting, which busy_timeout cannot help.
         # Read-only units of work begin DEFERRED and never wait for writers (WAL).
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
-        connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        # On the driver's connection: a statement through SQLAlchemy costs more than a short read's own query.
+        connection.connection.driver_connection.execute("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

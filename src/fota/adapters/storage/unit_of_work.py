@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, text
 
@@ -41,14 +41,60 @@ from fota.adapters.storage.upgrade_store import (
     SqlUpgradeRepository,
 )
 
+R = TypeVar("R")
+
+
+class _Repository(Generic[R]):
+    """A repository of the unit of work, made on first use within each `with uow:`: a read that touches one table
+    does not build the other twenty-two."""
+
+    def __init__(self, kind: Callable[[Connection], R]) -> None:
+        self.kind = kind
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: SqlUnitOfWork, owner: type | None = None) -> R:
+        made = uow._repositories.get(self.name)
+        if made is None:
+            assert uow._connection is not None, "a repository used outside of `with uow:`"
+            made = uow._repositories[self.name] = self.kind(uow._connection)
+        return cast(R, made)
+
 
 class SqlUnitOfWork:
     """`read_only` units never write: on SQLite they begin DEFERRED instead of taking the write lock."""
+
+    accounts = _Repository(SqlAccountRepository)
+    credentials = _Repository(SqlCredentialRepository)
+    tokens = _Repository(SqlTokenRepository)
+    devices = _Repository(SqlDeviceRepository)
+    firmware = _Repository(SqlFirmwareRepository)
+    campaigns = _Repository(SqlCampaignRepository)
+    campaign_devices = _Repository(SqlCampaignDeviceRepository)
+    history = _Repository(SqlHistoryRepository)
+    callbacks = _Repository(SqlCallbackRepository)
+    outbox = _Repository(SqlOutboxRepository)
+    cancel_list = _Repository(SqlLicenseCancelListRepository)
+    firmware_reports = _Repository(SqlFirmwareReportRequestRepository)
+    upgrades = _Repository(SqlUpgradeRepository)
+    registrations = _Repository(SqlRegistrationRepository)
+    downloads = _Repository(SqlDownloadRepository)
+    bandwidth = _Repository(SqlBandwidthRepository)
+    insight = _Repository(SqlInsightRepository)
+    device_security = _Repository(SqlDeviceSecurityRepository)
+    bootstrap = _Repository(SqlBootstrapRepository)
+    signing_keys = _Repository(SqlSigningKeyRepository)
+    activity = _Repository(SqlDeviceActivityRepository)
+    rollouts = _Repository(SqlRolloutRepository)
+    audit = _Repository(SqlAuditRepository)
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
         self._read_only = read_only
         self._connection: Connection | None = None
+        self._repositories: dict[str, object] = {}
 
     def __enter__(self) -> Self:
         connection = self._engine.connect()
@@ -56,29 +102,7 @@ class SqlUnitOfWork:
             connection = connection.execution_options(**{READ_ONLY_OPTION: True})
         connection.begin()
         self._connection = connection
-        self.accounts = SqlAccountRepository(connection)
-        self.credentials = SqlCredentialRepository(connection)
-        self.tokens = SqlTokenRepository(connection)
-        self.devices = SqlDeviceRepository(connection)
-        self.firmware = SqlFirmwareRepository(connection)
-        self.campaigns = SqlCampaignRepository(connection)
-        self.campaign_devices = SqlCampaignDeviceRepository(connection)
-        self.history = SqlHistoryRepository(connection)
-        self.callbacks = SqlCallbackRepository(connection)
-        self.outbox = SqlOutboxRepository(connection)
-        self.cancel_list = SqlLicenseCancelListRepository(connection)
-        self.firmware_reports = SqlFirmwareReportRequestRepository(connection)
-        self.upgrades = SqlUpgradeRepository(connection)
-        self.registrations = SqlRegistrationRepository(connection)
-        self.downloads = SqlDownloadRepository(connection)
-        self.bandwidth = SqlBandwidthRepository(connection)
-        self.insight = SqlInsightRepository(connection)
-        self.device_security = SqlDeviceSecurityRepository(connection)
-        self.bootstrap = SqlBootstrapRepository(connection)
-        self.signing_keys = SqlSigningKeyRepository(connection)
-        self.activity = SqlDeviceActivityRepository(connection)
-        self.rollouts = SqlRolloutRepository(connection)
-        self.audit = SqlAuditRepository(connection)
+        self._repositories = {}
         return self
 
     def __exit__(
@@ -86,6 +110,7 @@ class SqlUnitOfWork:
     ) -> None:
         connection = self._connection
         self._connection = None
+        self._repositories = {}
         if connection is None:
             return
         try:

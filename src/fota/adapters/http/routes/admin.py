@@ -31,9 +31,9 @@ from fota.adapters.http.admin_schemas import (
     UserCreate,
     UserRead,
 )
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
 from fota.domain.devices import Device
 from fota.domain.errors import InvalidRequest, NotFound, Unauthorized
@@ -52,7 +52,7 @@ router = APIRouter(
     tags=["admin"],
     dependencies=[Depends(require_admin)],
     responses=ADMIN_ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.bootstrap_schemas import DeviceBootstrapRead, DeviceBootstrapUpdate
 from fota.adapters.http.dependencies import ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.bootstrap import BootstrapSettings, ManagementAccount
 from fota.domain.security import SecurityMode
 from fota.services import device_bootstrap
@@ -19,7 +19,7 @@ router = APIRouter(
     tags=["admin"],
     dependencies=[Depends(require_admin)],
     responses=ADMIN_ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 

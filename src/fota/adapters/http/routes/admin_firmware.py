@@ -18,10 +18,10 @@ from fota.adapters.http.admin_schemas import (
     SigningPolicyRead,
     SigningPolicyUpdate,
 )
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import ServicesDep
 from fota.adapters.http.errors import ADMIN_ERROR_RESPONSES
 from fota.adapters.http.routes.admin import require_admin
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
 from fota.domain.campaign import Firmware
 from fota.domain.errors import InvalidRequest
@@ -36,7 +36,7 @@ router = APIRouter(
     tags=["admin"],
     dependencies=[Depends(require_admin)],
     responses=ADMIN_ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 

@@ -10,15 +10,15 @@ from urllib.parse import parse_qs, unquote
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import ServicesDep, bearer_token
 from fota.adapters.http.errors import SESSION_ERROR_RESPONSES
 from fota.adapters.http.schemas import LoginBody, LoginRead, PasswordResetBody, PasswordResetRead
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.errors import TooManyAttempts
 from fota.services import auth
 from fota.services.throttle import FailureThrottle
 
-router = APIRouter(tags=["authentication"], route_class=DocstringSummaryRoute)
+router = APIRouter(tags=["authentication"], route_class=ApiRoute)
 
 _TOKEN_SCHEMA = {
     "type": "object",

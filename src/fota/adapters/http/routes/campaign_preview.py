@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.extension_schemas import (
@@ -14,12 +15,9 @@ from fota.adapters.http.extension_schemas import (
 )
 from fota.adapters.http.routes.campaigns import create_request
 from fota.adapters.http.schemas import CampaignCreate
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.services.preview import CampaignPreview, preview_campaign
 
-router = APIRouter(
-    prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 @router.post("/campaigns/firmware/{account}/preview")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi import APIRouter
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES, ROLLOUT_RESPONSES, STATE_CONFLICT_RESPONSES
 from fota.adapters.http.presenters import blackout_override, campaign_read, firmware_campaign
@@ -25,7 +26,6 @@ from fota.adapters.http.schemas import (
     SuccessRead,
     TimeWindowBody,
 )
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
 from fota.domain.rollout import parse_rollout
@@ -38,9 +38,7 @@ from fota.services.auth import Caller
 from fota.services.blackout_override import override_blackouts
 from fota.services.context import ServiceContext
 
-router = APIRouter(
-    prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 def _windows(body: list[TimeWindowBody] | None) -> list[TimeWindow]:

@@ -10,17 +10,17 @@ from pydantic import Field, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters import metrics
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep, bearer_token
 from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
 from fota.adapters.http.schemas import RequestBody, ResponseBody
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.services import device_logging, device_poll
 
 router = APIRouter(
     prefix="/device/v1",
     tags=["HTTP device protocol"],
     responses=DEVICE_ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 

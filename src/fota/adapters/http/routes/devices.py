@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from fota.adapters.http import stated
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, account_device, firmware_package
@@ -23,7 +24,6 @@ from fota.adapters.http.schemas import (
     FirmwareReportRequestRead,
     SuccessRead,
 )
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.protocols import Protocol
 from fota.services import callbacks, firmware, reports
 
@@ -31,7 +31,7 @@ router = APIRouter(
     prefix="/api/fota/v3",
     tags=["v3 firmware and devices"],
     responses=ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES, STATE_CONFLICT_RESPONSES
 from fota.adapters.http.extension_schemas import FollowUpCreate, FollowUpRead, RejectionCountRead
 from fota.adapters.http.presenters import campaign_read
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.windows import TimeWindow
 from fota.services import follow_up as service
 
-router = APIRouter(
-    prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 campaigns"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 @router.post(

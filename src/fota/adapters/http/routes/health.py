@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import ApiPartsDep
-from fota.adapters.http.summaries import DocstringSummaryRoute
 
-router = APIRouter(tags=["health"], route_class=DocstringSummaryRoute)
+router = APIRouter(tags=["health"], route_class=ApiRoute)
 
 
 @router.get("/healthz")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
@@ -21,19 +22,14 @@ from fota.adapters.http.schemas import (
     SubscriptionRead,
     SuccessRead,
 )
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.accounts import Account
 from fota.domain.devices import check_imei
 from fota.domain.errors import InvalidRequest
 from fota.services import admin, licenses
 from fota.services.licenses import LicenseChange
 
-v3 = APIRouter(
-    prefix="/api/fota/v3", tags=["v3 licenses"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
-v2 = APIRouter(
-    prefix="/api/fota/v2", tags=["v2 licenses"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+v3 = APIRouter(prefix="/api/fota/v3", tags=["v3 licenses"], responses=ERROR_RESPONSES, route_class=ApiRoute)
+v2 = APIRouter(prefix="/api/fota/v2", tags=["v2 licenses"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 @v3.get("/subscriptions/{account}", response_model_exclude_none=True)

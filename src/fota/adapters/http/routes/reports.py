@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http import stated
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
@@ -15,14 +16,11 @@ from fota.adapters.http.schemas import (
     CampaignHistoryRead,
     DeviceFirmwareUpgradeRead,
 )
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.domain.errors import InvalidRequest
 from fota.domain.statuses import CampaignStatus
 from fota.services import reports as service
 
-router = APIRouter(
-    prefix="/api/fota/v3", tags=["v3 reports"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v3", tags=["v3 reports"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 def campaign_status_query(text: str | None) -> CampaignStatus:

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from fota.adapters.http import stated
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.schemas import (
     V1CallbackServiceCreate,
     V1CallbackServiceRead,
@@ -19,9 +19,7 @@ from fota.adapters.http.v1.schemas import (
 from fota.services import callbacks
 from fota.services.callbacks import FOTA_SERVICE
 
-router = APIRouter(
-    prefix="/api/fota/v1", tags=["v1 callbacks"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v1", tags=["v1 callbacks"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 @router.get("/callbacks/{account}", response_model_exclude_none=True)

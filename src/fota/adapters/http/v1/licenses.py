@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.presenters import device_change
 from fota.adapters.http.v1.schemas import (
     V1CancelListChangeRead,
@@ -31,7 +31,7 @@ router = APIRouter(
     prefix="/api/fota/v1",
     tags=["v1 subscription and licenses"],
     responses=ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 # An index into a list; bounded so a huge one cannot overflow the database's integers.

@@ -6,19 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, NEVER_UPGRADED, rfc3339
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.licenses import StartIndex
 from fota.adapters.http.v1.presenters import UPGRADE_PAGE_SIZE, upgrade_read
 from fota.adapters.http.v1.schemas import V1DeviceListRead, V1DeviceRead, V1DeviceUpgradeHistoryRead, V1UpgradeListRead
 from fota.domain.upgrade_statuses import UpgradeStatus
 from fota.services import reports, upgrade_reports
 
-router = APIRouter(
-    prefix="/api/fota/v1", tags=["v1 reports"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v1", tags=["v1 reports"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 # v1 pages devices by IMEI: 0 first, then the last IMEI seen (an IMEI is 15 digits, so a number).
 ImeiIndex = Annotated[str, Path(pattern=r"^[0-9]{1,15}$", description="0, then the previous lastSeenDeviceId")]

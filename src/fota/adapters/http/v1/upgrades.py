@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep, TokenCallerDep
 from fota.adapters.http.errors import ERROR_RESPONSES
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v1.presenters import device_change, upgrade_read
 from fota.adapters.http.v1.schemas import (
     V1FirmwareRead,
@@ -26,7 +26,7 @@ router = APIRouter(
     prefix="/api/fota/v1",
     tags=["v1 firmware and upgrades"],
     responses=ERROR_RESPONSES,
-    route_class=DocstringSummaryRoute,
+    route_class=ApiRoute,
 )
 
 

@@ -7,19 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
 from fota.adapters.http.schemas import CallbackCreate, CallbackRead, DeviceListBody, SubscriptionRead, SuccessRead
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.schemas import DeviceStatusRead, LicenseChangeRead, LicenseDeviceRead, LicenseSummaryRead
 from fota.domain.accounts import Account
 from fota.services import admin, callbacks, licenses
 from fota.services.licenses import LicenseChange
 
-router = APIRouter(
-    prefix="/api/fota/v2", tags=["v2 account"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v2", tags=["v2 account"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 VERSION = "v2"
 
 

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter
 
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.schemas import SuccessRead, TimeWindowBody
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import scheduled_campaign, software_campaign
 from fota.adapters.http.v2.schemas import (
     CampaignDevicesChangeRead,
@@ -31,9 +31,7 @@ from fota.domain.phases import Phases
 from fota.domain.windows import TimeWindow
 from fota.services import campaigns as service
 
-router = APIRouter(
-    prefix="/api/fota/v2", tags=["v2 campaigns"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v2", tags=["v2 campaigns"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 # v2 has no licence flag: a listed device without a licence gets one from the pool, as v3's autoAssignLicenseFlag.
 AUTO_ASSIGN_LICENSE = True

@@ -8,9 +8,9 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from fota.adapters.http import stated
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import DEVICE_PLATFORM, available_file
 from fota.adapters.http.v2.reports import distribution_filter
 from fota.adapters.http.v2.schemas import AvailableFileListRead, UploadedFileRead
@@ -18,7 +18,7 @@ from fota.domain.errors import InvalidRequest
 from fota.services import config_files
 
 router = APIRouter(
-    prefix="/api/fota/v2", tags=["v2 configuration files"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
+    prefix="/api/fota/v2", tags=["v2 configuration files"], responses=ERROR_RESPONSES, route_class=ApiRoute
 )
 FormText = Annotated[str | None, Form(max_length=1024)]
 

@@ -7,17 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from fota.adapters.http import stated
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.schemas import SuccessRead
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.schemas import CheckInHistoryRead, DeviceLogRead, LoggingCreate, LoggingStatusRead
 from fota.services import device_logging
 from fota.services.ports import LoggingStatus
 
-router = APIRouter(
-    prefix="/api/fota/v2", tags=["v2 device logging"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v2", tags=["v2 device logging"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 ImeiPath = Annotated[str, Path(json_schema_extra=stated.IMEI)]
 

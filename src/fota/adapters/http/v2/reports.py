@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http import stated
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE
 from fota.adapters.http.routes.reports import campaign_status_query
-from fota.adapters.http.summaries import DocstringSummaryRoute
 from fota.adapters.http.v2.presenters import account_device, device_status, software_campaign, software_package
 from fota.adapters.http.v2.schemas import (
     AccountDeviceListRead,
@@ -24,9 +24,7 @@ from fota.adapters.http.v2.schemas import (
 from fota.domain.protocols import Protocol
 from fota.services import firmware, reports
 
-router = APIRouter(
-    prefix="/api/fota/v2", tags=["v2 reports"], responses=ERROR_RESPONSES, route_class=DocstringSummaryRoute
-)
+router = APIRouter(prefix="/api/fota/v2", tags=["v2 reports"], responses=ERROR_RESPONSES, route_class=ApiRoute)
 
 
 def distribution_filter(text: str | None) -> Protocol | None:
