@@ -102,7 +102,9 @@ def note_check_in(uow: UnitOfWork, device_id: str, client_type: str, event: str,
     uow.activity.add_check_ins([CheckInRecord(device_id, client_type, "Success", "None", now)])
     status = uow.activity.logging_of(device_id, now=now)
     if status is not None:
-        uow.activity.add_logs([DeviceLogEntry(status.account_name, device_id, now, "AgentService", event)])
+        uow.activity.add_logs(
+            [DeviceLogEntry(status.account_name, device_id, now, "AgentService", event)], received_at=now
+        )
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,8 @@ def upload(*, uow: UnitOfWork, clock: Clock, device_id: str, entries: Sequence[U
                     e.binary_log_filename,
                 )
                 for e in entries
-            ]
+            ],
+            received_at=now,
         )
         uow.commit()
     return len(entries)

@@ -137,5 +137,6 @@ def _log_upgrade_steps(uow: UnitOfWork, batch: list[HistoryEntry]) -> None:
                 DeviceLogEntry(e.account_name, e.device_id, e.at, "SoftwareUpdate", f"{e.status}: {e.reason or ''}")
                 for e in batch
                 if e.device_id is not None and e.device_id in logging and e.campaign_id is not None
-            ]
+            ],
+            received_at=batch[0].at,
         )

@@ -79,7 +79,7 @@ class SqlDeviceActivityRepository:
         )
         return int(self.c.execute(statement).rowcount)
 
-    def add_logs(self, entries: Sequence[DeviceLogEntry]) -> None:
+    def add_logs(self, entries: Sequence[DeviceLogEntry], *, received_at: datetime) -> None:
         if entries:
             self.c.execute(
                 insert(device_logs),
@@ -92,6 +92,7 @@ class SqlDeviceActivityRepository:
                         "event_log": e.event_log,
                         "binary_log_file_base64": e.binary_log_file_base64,
                         "binary_log_filename": e.binary_log_filename,
+                        "received_at": received_at,
                     }
                     for e in entries
                 ],
@@ -120,7 +121,7 @@ class SqlDeviceActivityRepository:
 
     def prune(self, before: datetime, limit: int) -> int:
         removed = 0
-        for table, column in ((check_ins, check_ins.c.completed_at), (device_logs, device_logs.c.log_time)):
+        for table, column in ((check_ins, check_ins.c.completed_at), (device_logs, device_logs.c.received_at)):
             oldest = select(table.c.id).where(column < before).order_by(column).limit(limit)
             removed += int(self.c.execute(delete(table).where(table.c.id.in_(oldest.scalar_subquery()))).rowcount)
         return removed

@@ -513,8 +513,11 @@ device_logs = Table(
     Column("event_log", Text, nullable=False),
     Column("binary_log_file_base64", Text, nullable=False),
     Column("binary_log_filename", String(255), nullable=False),
+    # When fota stored the entry: retention counts from it, not from the device's own clock (log_time), which may
+    # be years behind and would have an entry pruned right after its upload.
+    Column("received_at", UTCDateTime, nullable=False),
     Index("ix_device_logs_device", "account_name", "device_id", "id"),
-    Index("ix_device_logs_time", "log_time"),  # retention (services/device_logging.prune)
+    Index("ix_device_logs_received", "received_at"),  # retention (services/device_logging.prune)
 )
 
 # Every registration, registration update and HTTP check-in fota received (v2 server logging, checkInHistory).
