@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from fota.adapters.storage.bulk import member_of
 from fota.adapters.storage.tables import check_ins, device_logging, device_logs
 from fota.services.ports import CheckInRecord, DeviceLogEntry, LoggingStatus
+
+# Built once: every check-in asks it.
+_LOGGING_OF = select(device_logging).where(
+    device_logging.c.device_id == bindparam("device_id"), device_logging.c.expires_at > bindparam("now")
+)
 
 
 class SqlDeviceActivityRepository:
@@ -48,9 +53,7 @@ class SqlDeviceActivityRepository:
         return [LoggingStatus(r.device_id, r.account_name, r.expires_at) for r in self.c.execute(query)]
 
     def logging_of(self, device_id: str, *, now: datetime) -> LoggingStatus | None:
-        r = self.c.execute(
-            select(device_logging).where(device_logging.c.device_id == device_id, device_logging.c.expires_at > now)
-        ).first()
+        r = self.c.execute(_LOGGING_OF, {"device_id": device_id, "now": now}).first()
         return LoggingStatus(r.device_id, r.account_name, r.expires_at) if r else None
 
     def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, exists, insert, literal, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, exists, insert, literal, select, update
 
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
 from fota.adapters.storage.tables import (
@@ -102,12 +102,19 @@ def _device_values(device: Device) -> dict[str, Any]:
     }
 
 
+# Built once: the statements of every HTTP device check-in, where building one cost more than running it.
+_DEVICE_BY_ID = _select_devices().where(devices.c.device_id == bindparam("device_id"))
+_KEY_HASH = select(device_keys.c.key_hash).where(device_keys.c.device_id == bindparam("device_id"))
+# An UPDATE's parameters cannot take its columns' names.
+_TOUCH = update(devices).where(devices.c.device_id == bindparam("b_device_id")).values(last_seen_at=bindparam("b_at"))
+
+
 class SqlDeviceRepository:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
 
     def get(self, device_id: str) -> Device | None:
-        row = self.c.execute(_select_devices().where(devices.c.device_id == device_id)).first()
+        row = self.c.execute(_DEVICE_BY_ID, {"device_id": device_id}).first()
         return _device(row) if row else None
 
     def get_many(self, device_ids: Sequence[str]) -> dict[str, Device]:
@@ -167,11 +174,11 @@ class SqlDeviceRepository:
         self.c.execute(insert(device_keys).values(device_id=device_id, key_hash=key_hash, created_at=at))
 
     def key_hash(self, device_id: str) -> str | None:
-        value = self.c.execute(select(device_keys.c.key_hash).where(device_keys.c.device_id == device_id)).scalar()
+        value = self.c.execute(_KEY_HASH, {"device_id": device_id}).scalar()
         return str(value) if value is not None else None
 
     def touch(self, device_id: str, *, at: datetime) -> None:
-        self.c.execute(update(devices).where(devices.c.device_id == device_id).values(last_seen_at=at))
+        self.c.execute(_TOUCH, {"b_device_id": device_id, "b_at": at})
 
     def matching(
         self,

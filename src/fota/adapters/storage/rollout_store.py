@@ -70,6 +70,15 @@ SOAKING_COLUMNS = (
 )
 
 
+# Built once: every check-in that reads the firmware asks it (building it cost more than running it).
+_SOAKING_FOR_DEVICE = (
+    select(*SOAKING_COLUMNS, *[c.label(f"campaign__{c.name}") for c in campaigns.c])
+    .join(devices, devices.c.device_id == campaign_devices.c.device_id)
+    .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
+    .where(campaign_devices.c.device_id == bindparam("device_id"), campaign_devices.c.status == SUCCESS, SOAKING)
+)
+
+
 class SqlRolloutRepository:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
@@ -171,14 +180,8 @@ class SqlRolloutRepository:
         return [_soaking(r) for r in self.c.execute(query)]
 
     def soaking_for_device(self, device_id: str) -> list[tuple[SoakingDevice, Campaign]]:
-        query = (
-            select(*SOAKING_COLUMNS, *[c.label(f"campaign__{c.name}") for c in campaigns.c])
-            .join(devices, devices.c.device_id == campaign_devices.c.device_id)
-            .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
-            .where(campaign_devices.c.device_id == device_id, campaign_devices.c.status == SUCCESS, SOAKING)
-        )
         found: list[tuple[SoakingDevice, Campaign]] = []
-        for row in self.c.execute(query):
+        for row in self.c.execute(_SOAKING_FOR_DEVICE, {"device_id": device_id}):
             mapping = row._mapping
             values = {k.removeprefix("campaign__"): v for k, v in mapping.items() if k.startswith("campaign__")}
             found.append((_soaking(row), _campaign(_Mapped(values))))
