@@ -91,14 +91,14 @@ def campaign_read(campaign: Campaign, view: RolloutView | None = None) -> Campai
     )
 
 
-def device_status(row: CampaignDeviceRow) -> DeviceStatusRead:
+def device_status(row: CampaignDeviceRow, *, next_attempt: datetime | None) -> DeviceStatusRead:
     return DeviceStatusRead(
         device_id=row.device_id,
         status=row.status.value,
         result_reason=row.reason,
         updated_time=row.updated_at,
         recent_attempt_time=row.recent_attempt_at,
-        next_attempt_time=row.next_attempt_at,
+        next_attempt_time=next_attempt,
         carried_reason=row.carried_reason,
     )
 

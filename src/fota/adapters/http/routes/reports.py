@@ -109,5 +109,5 @@ def get_campaign_device_status(
         has_more_data=report.has_more,
         last_seen_device_id=report.rows[-1].device_id if report.rows else None,
         max_page_size=MAX_PAGE_SIZE,
-        device_list=[device_status(r) for r in report.rows],
+        device_list=[device_status(r, next_attempt=report.next_attempt(r)) for r in report.rows],
     )
