@@ -11,6 +11,8 @@ from datetime import timedelta
 from functools import partial
 from typing import Protocol
 
+import anyio.to_thread
+
 from fota.adapters import metrics
 from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.delivery.packages import PackageStore
@@ -102,6 +104,8 @@ class RoleServices:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        # The thread pool that runs the routes' blocking work is the event loop's own: sized here, inside it.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.process.settings.api_threads
         if self.lwm2m is not None:
             await self.lwm2m.start()
         if self.bootstrap_server is not None:

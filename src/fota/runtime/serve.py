@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from fota.runtime import collector
 from fota.runtime.api import api_app
 from fota.runtime.process import Process
 from fota.runtime.roles import BackgroundService
@@ -24,8 +25,10 @@ def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool,
         background.append(DemoProgress(process.services, campaign_id))
     # log_config=None: uvicorn keeps the handlers configured by `fota serve` instead of installing its own format.
     # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
+    app = api_app(process, background=background)
+    collector.tune()
     uvicorn.run(
-        api_app(process, background=background),
+        app,
         host=host,
         port=port,
         log_level=log_level,

@@ -32,6 +32,9 @@ class Settings:
     public_coap_url: str = ""  # how devices reach our CoAP endpoint; derived from host and port when empty
     public_http_url: str = ""  # how devices reach our HTTP endpoint
     max_downloads: int = 200
+    # Threads for the API's blocking work (database reads and writes): beyond a few per core they only contend for
+    # the interpreter lock, and a report page then costs twice its CPU (docs/adr/0030-api-hot-path.md).
+    api_threads: int = 8
     callback_interval_seconds: float = 1.0
     callback_max_attempts: int = 12
     callback_retention_days: float = 7.0  # delivered and given-up callback events, with their delivery log
@@ -73,6 +76,8 @@ class Settings:
         # Poll intervals of the engine and callback loops; on PostgreSQL notifications wake them sooner.
         if os.environ.get("FOTA_CALLBACK_RETENTION_DAYS"):
             values["callback_retention_days"] = float(os.environ["FOTA_CALLBACK_RETENTION_DAYS"])
+        if os.environ.get("FOTA_API_THREADS"):
+            values["api_threads"] = int(os.environ["FOTA_API_THREADS"])
         if os.environ.get("FOTA_ENGINE_INTERVAL"):
             values["engine_interval_seconds"] = float(os.environ["FOTA_ENGINE_INTERVAL"])
         if os.environ.get("FOTA_CALLBACK_INTERVAL"):

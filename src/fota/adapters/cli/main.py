@@ -98,6 +98,10 @@ def serve(
             "(default: shared when --role is not all).",
         ),
     ] = None,
+    api_threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Threads for the API's database work (default 8, or FOTA_API_THREADS)."),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -133,6 +137,7 @@ def serve(
         public_coap_url=public_coap_url,
         public_http_url=public_http_url or os.environ.get("FOTA_PUBLIC_HTTP_URL") or f"http://{reachable}:{port}",
         max_downloads=max_downloads,
+        api_threads=api_threads,
         coaps_port=coaps_port,
         bootstrap_port=0 if no_lwm2m else bootstrap_port,
         bootstrap_coaps_port=bootstrap_coaps_port,
