@@ -36,8 +36,17 @@ def main() -> None:
     parser.add_argument("--bodies", type=Path, required=True, help="folder of files, each served as /b/<file name>")
     args = parser.parse_args()
     bodies = {path.name: path.read_bytes() for path in args.bodies.iterdir()}
-    # The options `fota serve` passes to uvicorn.run, one worker like it.
-    uvicorn.run(build(bodies), host=args.host, port=args.port, log_config=None, access_log=False, log_level="warning")
+    # The options `fota serve` passes to uvicorn.run, one worker like it; asyncio's loop, which fota takes when it
+    # runs its LwM2M server, as every benchmark starts it (src/fota/runtime/serve.py). httptools parses HTTP in both.
+    uvicorn.run(
+        build(bodies),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        log_level="warning",
+        loop="asyncio",
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool,
         background.append(DemoProgress(process.services, campaign_id))
     # log_config=None: uvicorn keeps the handlers configured by `fota serve` instead of installing its own format.
     # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
+    # loop: aiocoap stops reading its socket on uvloop after a malformed datagram (tests/faults/test_malformed_coap.py),
+    # so a process with a CoAP server keeps asyncio's loop; an API or engine process takes uvloop (ADR 30).
     app = api_app(process, background=background)
     collector.tune()
     uvicorn.run(
@@ -33,5 +35,6 @@ def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool,
         port=port,
         log_level=log_level,
         access_log=False,
+        loop="asyncio" if process.settings.serves_coap else "auto",
         log_config=None,
     )

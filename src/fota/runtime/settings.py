@@ -57,6 +57,11 @@ class Settings:
     # Every firmware image must carry a verified publisher signature (ADR 16); accounts can require it one by one.
     require_signed_firmware: bool = False
 
+    @property
+    def serves_coap(self) -> bool:
+        """Whether the process runs the LwM2M server (and with it any bootstrap server) on aiocoap."""
+        return self.coap_port is not None and Role.LWM2M in self.roles
+
     @classmethod
     def from_environment(cls, **overrides: object) -> Settings:
         values: dict[str, object] = {
