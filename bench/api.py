@@ -6,6 +6,7 @@ session login and the HTTP device check-in. For each it prints fota's and the ba
 ratio fota / bare, all from one run.
 
     .venv/bin/python -m bench.api --database sqlite [--seconds 8] [--connections 64]
+    .venv/bin/python -m bench.api --database postgresql --workers 2
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ class Route:
         return r.content
 
 
-def _bare_server(bodies: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _bare_server(bodies: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     script = str(Path(__file__).with_name("bare_server.py"))
-    process = subprocess.Popen([sys.executable, script, "--port", str(port), "--bodies", str(bodies)])
+    args = [sys.executable, script, "--port", str(port), "--bodies", str(bodies), "--workers", str(workers)]
+    process = subprocess.Popen(args)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -145,12 +147,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per measured route")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", action="append", default=[], help="measure only routes whose label has this text")
+    parser.add_argument("--workers", type=int, default=1, help="fota serve --workers N (PostgreSQL), and as many bare")
     args = parser.parse_args()
+    if args.workers > 1 and args.database != "postgresql":
+        parser.error("--workers needs --database postgresql")
     wrk.require_wrk()
-    print(f"# bench.api database={args.database} wrk -t1 -c{args.connections} -d{args.seconds:g}s")
+    print(
+        f"# bench.api database={args.database} workers={args.workers} wrk -t1 -c{args.connections} -d{args.seconds:g}s"
+    )
     print(f"# {machine()}")
 
-    with running_server(args.database) as server, tempfile.TemporaryDirectory(prefix="fota-bench-bare-") as bodies:
+    extra = ("--workers", str(args.workers)) if args.workers > 1 else ()
+    with (
+        # The system clock, as in production: nothing here moves time, and several workers would otherwise share a
+        # simulated clock that is read from the database at every now().
+        running_server(args.database, *extra, simulated_clock=False) as server,
+        tempfile.TemporaryDirectory(prefix="fota-bench-bare-") as bodies,
+    ):
         account = server.new_account(license_count=REPORT_DEVICES + 10)
         firmware = new_firmware_with_image(server)
         first = IMEI_BASE + 1
@@ -162,7 +175,7 @@ def main() -> None:
         routes = [r for r in routes if not args.only or any(text in r.label for text in args.only)]
         for n, route in enumerate(routes):
             Path(bodies, str(n)).write_bytes(route.fetch())
-        bare, bare_base = _bare_server(Path(bodies))
+        bare, bare_base = _bare_server(Path(bodies), args.workers)
         pairs: list[tuple[wrk.WrkResult, wrk.WrkResult]] = []
         try:
             for n, route in enumerate(routes):

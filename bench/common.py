@@ -67,10 +67,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 @contextmanager
-def running_server(backend: str, *extra_args: str) -> Iterator[RunningServer]:
+def running_server(backend: str, *extra_args: str, simulated_clock: bool = True) -> Iterator[RunningServer]:
     """`fota serve` as a subprocess on a fresh database, stopped (and its PostgreSQL database dropped) on exit."""
     with tempfile.TemporaryDirectory(prefix="fota-bench-") as tmp:
-        server = start_server(backend, Path(tmp), "--log-level", "warning", *extra_args)
+        server = start_server(
+            backend, Path(tmp), "--log-level", "warning", *extra_args, simulated_clock=simulated_clock
+        )
         try:
             yield server
         finally:

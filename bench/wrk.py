@@ -57,9 +57,18 @@ class WrkResult:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc/<pid>/stat, in seconds."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()  # noqa: SIM115 - read at once
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """utime + stime of a process and its live descendants (a server's workers), from /proc, in seconds."""
+    ticks, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])
+            for task in os.listdir(f"/proc/{current}/task"):
+                pending += [int(child) for child in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+        except FileNotFoundError:  # ended meanwhile
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def require_wrk() -> str:

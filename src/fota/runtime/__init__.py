@@ -4,7 +4,8 @@
 `services.context.ServiceContext` the edges take; `api_app(process)` is the ASGI app `fota serve` runs, whose
 lifespan starts and stops the LwM2M server (and bootstrap server), the engine and outbox loops and the PostgreSQL
 notification listener as the settings' roles ask; `serve(process, ...)` runs it under uvicorn, with the demo fleet
-for `--demo`. No adapter imports this package except the `fota serve` command, the process's entry point.
+for `--demo`; `supervise(specs)` runs `--workers N` processes on one port. No adapter imports this package except
+the `fota serve` command, the process's entry point.
 
 In-process, for tests: an API app on a given database with a simulated clock and no LwM2M server; its engine and
 outbox loops run as under `fota serve` (`roles=frozenset({Role.API})` leaves them out, and then only
@@ -22,6 +23,7 @@ from fota.runtime.process import Process, build
 from fota.runtime.roles import BackgroundService
 from fota.runtime.serve import serve
 from fota.runtime.settings import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings
+from fota.runtime.workers import WorkerSpec, supervise, worker_settings
 
 __all__ = [
     "ALL_ROLES",
@@ -30,7 +32,10 @@ __all__ = [
     "Process",
     "Role",
     "Settings",
+    "WorkerSpec",
     "api_app",
     "build",
     "serve",
+    "supervise",
+    "worker_settings",
 ]

@@ -3,7 +3,12 @@ it when asked."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sys
+
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from fota.runtime import collector
 from fota.runtime.api import api_app
@@ -11,7 +16,16 @@ from fota.runtime.process import Process
 from fota.runtime.roles import BackgroundService
 
 
-def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool, base_url: str) -> None:
+def serve(
+    process: Process,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    demo: bool,
+    base_url: str,
+    sock: socket.socket | None = None,
+) -> None:
     """Runs until interrupted. `base_url`: where a person on this machine reaches the API (printed by the demo)."""
     background: list[BackgroundService] = []
     if demo:
@@ -27,10 +41,8 @@ def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool,
     # access_log=False: the HTTP middleware writes the access log, with the route template and the request id.
     # loop: aiocoap stops reading its socket on uvloop after a malformed datagram (tests/faults/test_malformed_coap.py),
     # so a process with a CoAP server keeps asyncio's loop; an API or engine process takes uvloop (ADR 30).
-    app = api_app(process, background=background)
-    collector.tune()
-    uvicorn.run(
-        app,
+    config = uvicorn.Config(
+        api_app(process, background=background),
         host=host,
         port=port,
         log_level=log_level,
@@ -38,3 +50,10 @@ def serve(process: Process, *, host: str, port: int, log_level: str, demo: bool,
         loop="asyncio" if process.settings.serves_coap else "auto",
         log_config=None,
     )
+    collector.tune()
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        # `sock`: a socket bound for this process beside others on the same port (runtime/workers.py).
+        server.run(sockets=[sock] if sock is not None else None)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # as uvicorn.run does: the port was taken, or the lifespan failed

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
@@ -98,6 +100,13 @@ def serve(
             "(default: shared when --role is not all).",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="HTTP processes on the one port (PostgreSQL only): the first runs every role, the others the API.",
+        ),
+    ] = 1,
     api_threads: Annotated[
         int | None,
         typer.Option(min=1, help="Threads for the API's database work (default 8, or FOTA_API_THREADS)."),
@@ -119,7 +128,7 @@ def serve(
     """Run the HTTP API, the campaign engine and the LwM2M server: all in one process, or the roles given."""
     # The demo fleet logs every device step; a newcomer watching it wants the summary, the log a flag away.
     log_level = log_level or ("warning" if demo else "info")
-    configure_logging(level=log_level, log_format=log_format.value if log_format else None)
+    chosen_format = configure_logging(level=log_level, log_format=log_format.value if log_format else None)
     roles = parse_roles(role or [])
     database_url = database or os.environ.get("FOTA_DATABASE_URL") or DEFAULT_DATABASE_URL
     if roles != ALL_ROLES and make_url(database_url).get_backend_name() == "sqlite":
@@ -128,6 +137,12 @@ def serve(
             "roles other than 'all' need PostgreSQL (--database postgresql://...); SQLite serves one process",
             param_hint="--role",
         )
+    if workers > 1 and make_url(database_url).get_backend_name() == "sqlite":
+        raise typer.BadParameter(
+            "several workers need PostgreSQL (--database postgresql://...)", param_hint="--workers"
+        )
+    if workers > 1 and (demo or Role.API not in roles):
+        raise typer.BadParameter("workers serve the API, and the demo runs on SQLite", param_hint="--workers")
     reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - comparing, not binding
     settings = Settings.from_environment(
         database_url=database,
@@ -146,10 +161,21 @@ def serve(
         roles=roles,
         shared_clock=roles != ALL_ROLES if shared_clock is None else shared_clock,
     )
+    base_url = f"http://{reachable}:{port}"
+    if workers > 1:
+        if not settings.admin_token:
+            # Made up here, so that every worker takes the same.
+            settings = replace(settings, admin_token=secrets.token_urlsafe(24))
+            typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {settings.admin_token}")
+        specs = [
+            runtime.WorkerSpec(runtime.worker_settings(settings, n), host, port, log_level, chosen_format, base_url)
+            for n in range(workers)
+        ]
+        raise typer.Exit(runtime.supervise(specs))
     process = runtime.build(settings)
     if not settings.admin_token:
         typer.echo(f"FOTA_ADMIN_TOKEN not set; this run's admin token: {process.admin_token}")
-    runtime.serve(process, host=host, port=port, log_level=log_level, demo=demo, base_url=f"http://{reachable}:{port}")
+    runtime.serve(process, host=host, port=port, log_level=log_level, demo=demo, base_url=base_url)
 
 
 def parse_roles(values: list[str]) -> frozenset[Role]:
