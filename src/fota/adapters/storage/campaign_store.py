@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
 
-from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
+from fota.adapters.storage.bulk import ANALYZE_FROM, GROUP_FROM, insert_keyed, insert_rows, key_chunks, member_of
 from fota.adapters.storage.campaign_start_rule import (
     blackouts_json,
     blackouts_of,
@@ -27,7 +27,7 @@ from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
-from fota.services.ports import CampaignDeviceRow, HistoryEntry
+from fota.services.ports import CampaignDeviceRow, DevicesHistory, HistoryEntry, NewCampaignDevices
 
 FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
 
@@ -276,21 +276,49 @@ class SqlCampaignDeviceRepository:
         return found
 
     def insert(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        added: Counter[str] = Counter()
-
-        def counted() -> Iterator[dict[str, Any]]:
-            for row in rows:
-                added[row.campaign_id] += 1
-                yield _row_values(row)
-
-        insert_rows(self.c, campaign_devices, counted(), analyze_from=ANALYZE_FROM)
-        if added:
-            self.c.execute(
-                update(campaigns)
-                .where(campaigns.c.id == bindparam("b_id"))
-                .values(device_count=campaigns.c.device_count + bindparam("b_added")),
-                [{"b_id": campaign_id, "b_added": n} for campaign_id, n in added.items()],
+        self.insert_groups(
+            NewCampaignDevices(
+                r.campaign_id, r.account_name, r.status, r.reason, r.updated_at, [r.device_id], r.carried_reason, r.wave
             )
+            for r in rows
+        )
+
+    def insert_groups(self, groups: Iterable[NewCampaignDevices]) -> None:
+        """A large group is one `INSERT ... SELECT` from its device ids; the rest go row by row (COPY)."""
+        added: Counter[str] = Counter()
+        rows: list[dict[str, Any]] = []
+        for group in groups:
+            if not group.device_ids:
+                continue
+            added[group.campaign_id] += len(group.device_ids)
+            status, active = _STATUS_COLUMNS[group.status]
+            shared = {
+                "campaign_id": group.campaign_id,
+                "account_name": group.account_name,
+                "status": status,
+                "reason": group.reason,
+                "active": active,
+                "updated_at": group.updated_at,
+                "carried_reason": group.carried_reason,
+                "wave": group.wave,
+            }
+            if len(group.device_ids) >= GROUP_FROM:
+                insert_keyed(self.c, campaign_devices, "device_id", group.device_ids, shared)
+            else:
+                rows.extend({"device_id": device_id, **shared} for device_id in group.device_ids)
+        insert_rows(self.c, campaign_devices, rows)
+        if not added:
+            return
+        if sum(added.values()) >= ANALYZE_FROM and self.c.dialect.name == "postgresql":
+            # Until autovacuum gets to it, the planner would take a just-loaded campaign for a few hundred rows
+            # and sort all of them for every page of its report (docs/adr/0011).
+            self.c.exec_driver_sql("ANALYZE campaign_devices")
+        self.c.execute(
+            update(campaigns)
+            .where(campaigns.c.id == bindparam("b_id"))
+            .values(device_count=campaigns.c.device_count + bindparam("b_added")),
+            [{"b_id": campaign_id, "b_added": n} for campaign_id, n in added.items()],
+        )
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
         # carried_reason is written once, with the row; an update never changes it.
@@ -396,6 +424,26 @@ class SqlHistoryRepository:
                 for e in entries
             ),
         )
+
+    def append_devices(self, changes: Sequence[DevicesHistory]) -> None:
+        # A large change is one `INSERT ... SELECT` from its device ids; entries before it are written first, so
+        # ids keep the order of the changes.
+        pending: list[HistoryEntry] = []
+        for change in changes:
+            if len(change.device_ids) < GROUP_FROM:
+                pending.extend(change.entries())
+                continue
+            self.append(pending)
+            pending = []
+            shared = {
+                "account_name": change.account_name,
+                "campaign_id": change.campaign_id,
+                "status": change.status,
+                "reason": change.reason,
+                "at": change.at,
+            }
+            insert_keyed(self.c, history, "device_id", change.device_ids, shared)
+        self.append(pending)
 
     def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]:
         query = select(history).where(history.c.account_name == account_name, history.c.device_id == device_id)
