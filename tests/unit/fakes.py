@@ -119,7 +119,7 @@ class FakeDevices:
     def add_many(self, devices: Sequence[Device]) -> None:
         self.store.devices.update({d.device_id: d for d in devices})
 
-    def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
+    def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
         for device_id in device_ids:
             device = self.store.devices[device_id]
             self.store.devices[device_id] = replace(

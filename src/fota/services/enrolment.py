@@ -119,7 +119,7 @@ def enrol(
         for (status, reason), ids in changes.items()
     ]
     if to_license:
-        uow.devices.set_licensed(to_license, True, at=now)
+        uow.devices.set_licensed(account_name, to_license, True, at=now)
         uow.accounts.add_licenses_used(account_name, len(to_license), at=now)
         reason = f"auto-assigned for campaign {campaign.id}"
         history.append(DevicesHistory(account_name, None, "LicenseAssigned", reason, now, to_license))

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, keys_table, member_of
+from fota.adapters.storage.bulk import ANALYZE_FROM, insert_keyed, insert_rows, key_chunks, keys_table, member_of
 from fota.adapters.storage.tables import (
     device_keys,
     device_licenses,
@@ -18,7 +18,6 @@ from fota.adapters.storage.tables import (
     firmware_images,
     firmware_report_requests,
 )
-from fota.adapters.storage.types import UTCDateTime
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, DeviceKind, ZoneSource
 from fota.domain.protocols import Protocol
@@ -177,20 +176,17 @@ class SqlDeviceRepository:
             query = query.where(device_licenses.c.device_id > after)
         return [_device(r) for r in self.c.execute(query)]
 
-    def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
-        """Assigns or releases the devices' licenses; the caller passes devices whose license changes."""
+    def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
+        """Assigns or releases the devices' licenses; the caller passes distinct devices of the account whose license
+        changes (it read them under the account's lock)."""
         if not licensed:
             for chunk in key_chunks(device_ids):
                 self.c.execute(delete(device_licenses).where(member_of(self.c, device_licenses.c.device_id, chunk)))
             return
-        # The callers pass distinct devices they read as unlicensed under the account's lock: no NOT EXISTS against
-        # device_licenses, which PostgreSQL could plan as a scan of the table being filled for every row.
-        for chunk in key_chunks(device_ids):
-            keys = keys_table(self.c, chunk)
-            chosen = select(devices.c.device_id, devices.c.account_name, literal(at, UTCDateTime())).select_from(
-                keys.join(devices, devices.c.device_id == keys.c.value)
-            )
-            self.c.execute(insert(device_licenses).from_select(["device_id", "account_name", "assigned_at"], chosen))
+        # Straight from the ids: no NOT EXISTS against device_licenses, which PostgreSQL could plan as a scan of the
+        # table being filled for every row, and no read of `devices` (the foreign key checks each id is one).
+        shared = {"account_name": account_name, "assigned_at": at}
+        insert_keyed(self.c, device_licenses, "device_id", device_ids, shared)
 
     def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None:
         self.c.execute(delete(device_keys).where(device_keys.c.device_id == device_id))
