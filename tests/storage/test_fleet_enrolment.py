@@ -12,7 +12,7 @@ from fota.adapters.storage.bulk import GROUP_FROM
 from fota.adapters.storage.tables import accounts, campaign_devices, campaigns, device_licenses, history
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 from fota.clock import SimulatedClock
-from fota.services import admin, licenses
+from fota.services import admin, device_logging, licenses
 from fota.services import campaigns as campaign_service
 from fota.services.campaigns import CampaignCreate
 from fota.services.enrolment import ENROLLED_REASON
@@ -97,6 +97,8 @@ def test_a_mixed_fleet_gets_what_the_rule_gives_each_device(engine: Engine) -> N
     campaign_service.create_campaign(
         uow=uow(), clock=clock, account_name=ACCOUNT, request=_request([BUSY], clock.now()), signing_required=False
     )
+    logged = [ELIGIBLE[-1], OLD_FIRMWARE[0]]  # device logs are per device: they see each device's change
+    device_logging.enable(uow=uow(), clock=clock, account_name=ACCOUNT, device_ids=logged)
     listed = _device_list()
     created = campaign_service.create_campaign(
         uow=uow(), clock=clock, account_name=ACCOUNT, request=_request(listed, clock.now()), signing_required=False
@@ -135,6 +137,10 @@ def test_a_mixed_fleet_gets_what_the_rule_gives_each_device(engine: Engine) -> N
             .order_by(history.c.id)
         ).all()
     assert {e.at for e in entries} == {clock.now()}
+    for device_id in logged:
+        status, reason = expected[device_id]
+        log = device_logging.logs(uow=uow(), account_name=ACCOUNT, device_id=device_id)
+        assert [(e.log_type, e.event_log) for e in log] == [("SoftwareUpdate", f"{status}: {reason}")]
     auto = f"auto-assigned for campaign {created.id}"
     per_device: dict[str, list[tuple[str | None, str, str]]] = {}
     for device_id, campaign_id, status, reason, _ in entries:

@@ -151,7 +151,8 @@ def record_devices(uow: UnitOfWork, changes: Sequence[DevicesHistory]) -> None:
                 if c.campaign_id is not None
                 for d in c.device_ids
                 if d in logging
-            ]
+            ],
+            received_at=changes[0].at,
         )
     registrations = {name: r for name in accounts if (r := uow.callbacks.registration(name)) is not None}
     if registrations:
