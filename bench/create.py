@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from bench.common import IMEI_BASE, create_campaign, machine, new_firmware_with_image, provision_devices, running_server
 from bench.write_floor import measure
-from tests.conftest import TEARDOWN
+from tests.conftest import DATABASES, POSTGRES_ADMIN_URL, TEARDOWN
 
 
 def creation(backend: str, devices: int, py_spy: tuple[str, str] | None = None) -> float:
@@ -50,18 +50,7 @@ def creation(backend: str, devices: int, py_spy: tuple[str, str] | None = None) 
     return seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--devices", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sqlite", action="store_true", help="also time the creation on SQLite")
-    parser.add_argument("--py-spy", metavar="PATH", help="py-spy's executable and an output prefix, EXE:PREFIX")
-    args = parser.parse_args()
-    print(f"# bench.create devices={args.devices} rounds={args.rounds}")
-    print(f"# {machine()}")
-    floors: list[float] = []
-    creations: list[float] = []
-    lites: list[float] = []
+def _rounds(args: argparse.Namespace, floors: list[float], creations: list[float], lites: list[float]) -> None:
     for round_ in range(1, args.rounds + 1):
         spy = None
         if args.py_spy:
@@ -74,6 +63,24 @@ def main() -> None:
             lites.append(creation("sqlite", args.devices))
             line += f"  create (sqlite) {lites[-1]:5.2f}s"
         print(f"{line}  ratio {creations[-1] / floors[-1]:.2f}  # {machine().rsplit(' ', 1)[1]}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sqlite", action="store_true", help="also time the creation on SQLite")
+    parser.add_argument("--py-spy", metavar="PATH", help="py-spy's executable and an output prefix, EXE:PREFIX")
+    args = parser.parse_args()
+    print(f"# bench.create devices={args.devices} rounds={args.rounds}")
+    print(f"# {machine()}")
+    floors: list[float] = []
+    creations: list[float] = []
+    lites: list[float] = []
+    try:
+        _rounds(args, floors, creations, lites)
+    finally:
+        DATABASES.drop_template(POSTGRES_ADMIN_URL)  # the migrated template every round's databases were cloned from
     floor, created = statistics.median(floors), statistics.median(creations)
     ratio = statistics.median(c / f for c, f in zip(creations, floors, strict=True))
     print(

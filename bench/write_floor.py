@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from bench.common import machine
 from sqlalchemy import Engine, insert, text
-from tests.conftest import TEARDOWN, _drop_postgres_database, _postgres_database
+from tests.conftest import DATABASES, POSTGRES_ADMIN_URL, TEARDOWN, _drop_postgres_database, _postgres_database
 
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.tables import accounts, campaigns, firmware
@@ -112,7 +112,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# bench.write_floor database={args.database} devices={args.devices}")
     print(f"# {machine()}")
-    floor = measure(args.devices)
+    try:
+        floor = measure(args.devices)
+    finally:
+        DATABASES.drop_template(POSTGRES_ADMIN_URL)  # the migrated template the database was cloned from
     print(f"floor for a {args.devices:,}-device campaign: {floor:.2f}s")
 
 
