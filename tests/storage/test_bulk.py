@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from fota.adapters.storage.bulk import insert_rows, key_chunks, member_of
+from fota.adapters.storage.bulk import insert_keyed, insert_rows, key_chunks, member_of
 from fota.adapters.storage.tables import accounts, campaign_devices, campaigns, firmware, history, outbox
 
 ACCOUNT = "0000000001-00001"
@@ -138,3 +138,22 @@ def test_member_of_finds_exactly_the_listed_keys_past_any_parameter_limit(engine
         assert (
             connection.execute(select(history.c.id).where(member_of(connection, history.c.device_id, []))).all() == []
         )
+
+
+def test_keyed_inserts_store_the_bytes_row_inserts_store(engine: Engine) -> None:
+    """`insert_keyed` binds its shared values through the column types as `insert_rows` does: the same text on
+    SQLite (timestamps are compared as text there), the same values on PostgreSQL, and the keys in their order."""
+    at = AT + timedelta(microseconds=250_000)
+    keys = [f"{350000000000000 + i}" for i in range(5)] + ["it's"]
+    shared = {"account_name": ACCOUNT, "campaign_id": None, "status": "LicenseAssigned", "reason": "a\tb", "at": at}
+    with engine.begin() as connection:
+        insert_keyed(connection, history, "device_id", keys, shared)
+        insert_rows(connection, history, [{**shared, "device_id": key} for key in keys])
+        insert_keyed(connection, history, "device_id", [], shared)
+    with engine.connect() as connection:
+        raw = connection.exec_driver_sql(
+            "SELECT device_id, account_name, campaign_id, status, reason, at FROM history ORDER BY id"
+        ).all()
+        assert connection.execute(select(history.c.at).distinct()).scalars().all() == [at]
+    assert [tuple(r) for r in raw[: len(keys)]] == [tuple(r) for r in raw[len(keys) :]]
+    assert [r[0] for r in raw[: len(keys)]] == keys

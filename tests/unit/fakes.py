@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from fota.domain.accounts import Account
 from fota.domain.campaign import Campaign, Firmware, due_transition
-from fota.domain.devices import Device
+from fota.domain.devices import Device, DeviceKind
 from fota.domain.rollout import RolloutState, Unhealthy, WaveTally
 from fota.domain.statuses import DeviceStatus
 from fota.domain.upgrade import Step
@@ -28,7 +28,9 @@ from fota.services.ports import (
     CampaignDeviceRow,
     ClaimedEvent,
     DeliveryAttempt,
+    DevicesHistory,
     HistoryEntry,
+    NewCampaignDevices,
     OutboxEvent,
     SoakingDevice,
 )
@@ -108,10 +110,16 @@ class FakeDevices:
     def get_many(self, device_ids: Sequence[str]) -> dict[str, Device]:
         return {d: self.store.devices[d] for d in device_ids if d in self.store.devices}
 
+    def kinds(self, device_ids: Sequence[str]) -> dict[str, DeviceKind]:
+        return {
+            d: DeviceKind(x.account_name, x.make, x.model, x.firmware, x.protocol, x.license_assigned)
+            for d, x in self.get_many(device_ids).items()
+        }
+
     def add_many(self, devices: Sequence[Device]) -> None:
         self.store.devices.update({d.device_id: d for d in devices})
 
-    def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
+    def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
         for device_id in device_ids:
             device = self.store.devices[device_id]
             self.store.devices[device_id] = replace(
@@ -155,6 +163,22 @@ class FakeCampaignDevices:
             key = (row.campaign_id, row.device_id)
             assert key not in self.store.campaign_devices, f"duplicate campaign device {key}"
             self.store.campaign_devices[key] = row
+
+    def insert_groups(self, groups: Iterable[NewCampaignDevices]) -> None:
+        self.insert(
+            CampaignDeviceRow(
+                g.campaign_id,
+                d,
+                g.account_name,
+                g.status,
+                g.reason,
+                g.updated_at,
+                carried_reason=g.carried_reason,
+                wave=g.wave,
+            )
+            for g in groups
+            for d in g.device_ids
+        )
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
         for row in rows:
@@ -282,6 +306,10 @@ class FakeHistory:
 
     def append(self, entries: Iterable[HistoryEntry]) -> None:
         self.store.history.extend(entries)
+
+    def append_devices(self, changes: Sequence[DevicesHistory]) -> None:
+        for change in changes:
+            self.store.history.extend(change.entries())
 
     def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]:
         return [e for e in self.store.history if e.account_name == account_name and e.device_id == device_id]

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fota.domain.campaign import Campaign
-from fota.domain.devices import ineligibility_reason
+from fota.domain.devices import DeviceKind, ineligibility_reason
 from fota.domain.statuses import DeviceStatus
 from fota.services import events
-from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
+from fota.services.ports import CampaignDeviceRow, DevicesHistory, NewCampaignDevices, UnitOfWork
 from fota.services.rollouts import OFFERED_REASON, late_member
 
 ENROLLED_REASON = OFFERED_REASON
@@ -45,20 +45,25 @@ def enrol(
 
     A device already active in this campaign counts as enrolled and is left alone; only rejected or removed
     devices are evaluated again. `carried`: a follow-up campaign's reason per device, kept on its row.
+    The rule is decided once per kind of device (`DeviceKind`), and new rows and history go as groups of devices
+    that share everything else: a fleet of 100 000 is a few groups, not 100 000 rows built here.
     """
     unique_ids = list(dict.fromkeys(device_ids))
-    devices = uow.devices.get_many(unique_ids)
+    kinds = uow.devices.kinds(unique_ids)
     existing = uow.campaign_devices.get_many(campaign.id, unique_ids)
     busy = uow.campaign_devices.active_elsewhere(unique_ids, campaign.id)
     account = uow.accounts.get(campaign.account_name) if campaign.auto_assign_license else None
     licenses_free = account.licenses_free if account else 0
 
     late = late_member(campaign)
+    # A device enrolled after the rollout's plan joins the last wave (`rollouts.late_member`).
+    enrolled_reason, enrolled_wave = (ENROLLED_REASON, None) if late is None else (late[1], late[0])
+    decided: dict[tuple[DeviceKind | None, bool, bool], str | None] = {}
     results: list[EnrolmentResult] = []
     to_license: list[str] = []
-    new_rows: list[CampaignDeviceRow] = []
+    new_rows: dict[tuple[DeviceStatus, str, str | None, int | None], list[str]] = {}
     changed_rows: list[CampaignDeviceRow] = []
-    entries: list[HistoryEntry] = []
+    changes: dict[tuple[DeviceStatus, str], list[str]] = {}
     for device_id in unique_ids:
         current = existing.get(device_id)
         if current is not None and current.status not in REENROLLABLE:
@@ -69,48 +74,61 @@ def enrol(
                 )
             )
             continue
-        device = devices.get(device_id)
-        if device is not None and device.account_name != campaign.account_name:
-            device = None  # another account's device is indistinguishable from an unknown one
-        reason = ineligibility_reason(
-            device, campaign, in_other_live_campaign=device_id in busy, license_obtainable=licenses_free > 0
-        )
+        kind = kinds.get(device_id)
+        if kind is not None and kind.account_name != campaign.account_name:
+            kind = None  # another account's device is indistinguishable from an unknown one
+        case = (kind, device_id in busy, licenses_free > 0)
+        if case in decided:
+            reason = decided[case]
+        else:
+            reason = decided[case] = ineligibility_reason(
+                kind, campaign, in_other_live_campaign=case[1], license_obtainable=case[2]
+            )
         if reason is None:
-            assert device is not None
-            if not device.license_assigned:
+            assert kind is not None
+            if not kind.license_assigned:
                 to_license.append(device_id)
                 licenses_free -= 1
-            status, row_reason = DeviceStatus.PENDING, ENROLLED_REASON if late is None else late[1]
+            status, row_reason, wave = DeviceStatus.PENDING, enrolled_reason, enrolled_wave
         else:
-            status, row_reason = DeviceStatus.REJECTED, reason
+            status, row_reason, wave = DeviceStatus.REJECTED, reason, None
         results.append(EnrolmentResult(device_id, reason is None, reason or ADD_SUCCEEDED_REASON))
         if reason is not None and not record_rejections:
             continue
-        # A device enrolled after the rollout's plan joins the last wave (`rollouts.late_member`).
-        wave = late[0] if late is not None and reason is None else None
-        row = CampaignDeviceRow(
-            campaign.id,
-            device_id,
-            campaign.account_name,
-            status,
-            row_reason,
-            now,
-            carried_reason=carried.get(device_id) if carried is not None else None,
-            wave=wave,
-        )
-        (changed_rows if current is not None else new_rows).append(row)
-        entries.append(
-            HistoryEntry(campaign.account_name, campaign.id, device_id, STATUS_TEXT[status], row_reason, now)
-        )
+        carried_reason = carried.get(device_id) if carried is not None else None
+        if current is None:
+            new_rows.setdefault((status, row_reason, carried_reason, wave), []).append(device_id)
+        else:
+            changed_rows.append(
+                CampaignDeviceRow(
+                    campaign.id,
+                    device_id,
+                    campaign.account_name,
+                    status,
+                    row_reason,
+                    now,
+                    carried_reason=carried_reason,
+                    wave=wave,
+                )
+            )
+        changes.setdefault((status, row_reason), []).append(device_id)
 
+    account_name = campaign.account_name
+    history = [
+        DevicesHistory(account_name, campaign.id, STATUS_TEXT[status], reason, now, ids)
+        for (status, reason), ids in changes.items()
+    ]
     if to_license:
-        uow.devices.set_licensed(to_license, True, at=now)
-        uow.accounts.add_licenses_used(campaign.account_name, len(to_license), at=now)
+        uow.devices.set_licensed(account_name, to_license, True, at=now)
+        uow.accounts.add_licenses_used(account_name, len(to_license), at=now)
         reason = f"auto-assigned for campaign {campaign.id}"
-        entries.extend(HistoryEntry(campaign.account_name, None, d, "LicenseAssigned", reason, now) for d in to_license)
-    uow.campaign_devices.insert(new_rows)
+        history.append(DevicesHistory(account_name, None, "LicenseAssigned", reason, now, to_license))
+    uow.campaign_devices.insert_groups(
+        NewCampaignDevices(campaign.id, account_name, status, reason, now, ids, carried_reason, wave)
+        for (status, reason, carried_reason, wave), ids in new_rows.items()
+    )
     uow.campaign_devices.update(changed_rows)
-    events.record(uow, entries)
+    events.record_devices(uow, history)
     return results
 
 

@@ -7,12 +7,19 @@ takes the shape of the API version the account's callback was registered through
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fota.domain.campaign import Campaign
-from fota.services.ports import CallbackRegistration, DeviceLogEntry, HistoryEntry, OutboxEvent, UnitOfWork
+from fota.services.ports import (
+    CallbackRegistration,
+    DeviceLogEntry,
+    DevicesHistory,
+    HistoryEntry,
+    OutboxEvent,
+    UnitOfWork,
+)
 from fota.services.v1_events import (
     CONCLUSIONS,
     announcements,
@@ -121,6 +128,36 @@ def record(uow: UnitOfWork, entries: Iterable[HistoryEntry]) -> None:
     registrations = {name: r for name in names if (r := uow.callbacks.registration(name)) is not None}
     if registrations:
         events = _events(uow, batch, registrations)
+        if events:
+            uow.outbox.add(events)
+
+
+def record_devices(uow: UnitOfWork, changes: Sequence[DevicesHistory]) -> None:
+    """`record` for the same change of many devices at a time (a fleet's enrolment): history takes each change as a
+    set; callbacks and device logs, which are per device, get each entry as `record` gives it."""
+    changes = [c for c in changes if c.device_ids]
+    if not changes:
+        return
+    uow.history.append_devices(changes)
+    accounts = sorted({c.account_name for c in changes if c.campaign_id is not None})
+    if not accounts:
+        return
+    logging = uow.activity.logging_in(accounts, now=changes[0].at)
+    if logging:
+        uow.activity.add_logs(
+            [
+                DeviceLogEntry(c.account_name, d, c.at, "SoftwareUpdate", f"{c.status}: {c.reason or ''}")
+                for c in changes
+                if c.campaign_id is not None
+                for d in c.device_ids
+                if d in logging
+            ],
+            received_at=changes[0].at,
+        )
+    registrations = {name: r for name in accounts if (r := uow.callbacks.registration(name)) is not None}
+    if registrations:
+        entries = [e for c in changes if c.account_name in registrations for e in c.entries()]
+        events = _events(uow, entries, registrations)
         if events:
             uow.outbox.add(events)
 

@@ -72,7 +72,7 @@ def assign(
                 free -= 1
                 granted.append(device_id)
                 changes.append(LicenseChange(device_id, "LicenseAssignSuccess", "License assigned", now))
-        uow.devices.set_licensed(granted, True, at=now)
+        uow.devices.set_licensed(account_name, granted, True, at=now)
         uow.accounts.add_licenses_used(account_name, len(granted), at=now)
         events.record(uow, [HistoryEntry(account_name, None, d, "LicenseAssigned", None, now) for d in granted])
         uow.commit()
@@ -110,7 +110,7 @@ def remove(
             else:
                 released.append(device_id)
                 changes.append(LicenseChange(device_id, "LicenseRemoveSuccess", "License removed", now))
-        uow.devices.set_licensed(released, False, at=now)
+        uow.devices.set_licensed(account_name, released, False, at=now)
         uow.accounts.add_licenses_used(account_name, -len(released), at=now)
         events.record(uow, [HistoryEntry(account_name, None, d, "LicenseRemoved", None, now) for d in released])
         uow.commit()

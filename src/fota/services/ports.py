@@ -16,7 +16,7 @@ from fota.domain.accounts import Account, Token, TokenKind
 from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.bootstrap import BootstrapSettings
 from fota.domain.campaign import Campaign, Firmware
-from fota.domain.devices import Device
+from fota.domain.devices import Device, DeviceKind
 from fota.domain.outbound import Target
 from fota.domain.protocols import Protocol as DeviceProtocol
 from fota.domain.rollout import RolloutState, WaveTally
@@ -48,6 +48,20 @@ class CampaignDeviceRow:
     wave: int | None = None  # a rollout campaign's member: its wave (0-based); None without a rollout
 
 
+@dataclass(frozen=True)
+class NewCampaignDevices:
+    """New rows of one campaign that differ only in their device, as a fleet enrolled at once makes them."""
+
+    campaign_id: str
+    account_name: str
+    status: DeviceStatus
+    reason: str | None
+    updated_at: datetime
+    device_ids: Sequence[str]
+    carried_reason: str | None = None
+    wave: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     account_name: str
@@ -56,6 +70,22 @@ class HistoryEntry:
     status: str
     reason: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class DevicesHistory:
+    """The same status change of many devices (a fleet's enrolment): a HistoryEntry per device, not spelt out."""
+
+    account_name: str
+    campaign_id: str | None
+    status: str
+    reason: str | None
+    at: datetime
+    device_ids: Sequence[str]
+
+    def entries(self) -> Iterator[HistoryEntry]:
+        for device_id in self.device_ids:
+            yield HistoryEntry(self.account_name, self.campaign_id, device_id, self.status, self.reason, self.at)
 
 
 @dataclass(frozen=True)
@@ -129,13 +159,20 @@ class TokenRepository(Protocol):
 class DeviceRepository(Protocol):
     def get(self, device_id: str) -> Device | None: ...
     def get_many(self, device_ids: Sequence[str]) -> dict[str, Device]: ...
+    def kinds(self, device_ids: Sequence[str]) -> dict[str, DeviceKind]:
+        """Each found device's kind; devices of one kind share one object."""
+        ...
+
     def add_many(self, devices: Sequence[Device]) -> None: ...
     def update(self, device: Device) -> None: ...
     def page(
         self, account_name: str, *, protocol: DeviceProtocol | None, after: str | None, limit: int
     ) -> list[Device]: ...
     def licensed_page(self, account_name: str, *, after: str | None, limit: int, offset: int = 0) -> list[Device]: ...
-    def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None: ...
+    def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
+        """Assigns or releases the licenses of these distinct devices of the account, whose license changes."""
+        ...
+
     def touch(self, device_id: str, *, at: datetime) -> None:
         """Records that the device was heard from."""
         ...
@@ -198,6 +235,10 @@ class CampaignRepository(Protocol):
 class CampaignDeviceRepository(Protocol):
     def get_many(self, campaign_id: str, device_ids: Sequence[str]) -> dict[str, CampaignDeviceRow]: ...
     def insert(self, rows: Iterable[CampaignDeviceRow]) -> None: ...
+    def insert_groups(self, groups: Iterable[NewCampaignDevices]) -> None:
+        """`insert` of rows that differ only in their device, a group at a time."""
+        ...
+
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None: ...
     def active_elsewhere(self, device_ids: Sequence[str], campaign_id: str) -> set[str]:
         """Which of these devices hold an active row in another campaign."""
@@ -216,6 +257,10 @@ class CampaignDeviceRepository(Protocol):
 
 class HistoryRepository(Protocol):
     def append(self, entries: Iterable[HistoryEntry]) -> None: ...
+    def append_devices(self, changes: Sequence[DevicesHistory]) -> None:
+        """Appends each change's entries, in order (ids ascending, as `append`)."""
+        ...
+
     def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]: ...
     def for_campaign(self, campaign_id: str) -> list[HistoryEntry]:
         """The campaign's own status changes (not its devices'), oldest first."""

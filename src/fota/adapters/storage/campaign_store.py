@@ -1,15 +1,15 @@
-"""SQL repositories for campaigns, the devices in each campaign, and the status history."""
+"""SQL repositories for campaigns and the devices in each campaign (the status history: history_store.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
 
-from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
+from fota.adapters.storage.bulk import ANALYZE_FROM, GROUP_FROM, insert_keyed, insert_rows, key_chunks, member_of
 from fota.adapters.storage.campaign_start_rule import (
     blackouts_json,
     blackouts_of,
@@ -18,7 +18,7 @@ from fota.adapters.storage.campaign_start_rule import (
     window_zone_of,
 )
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
-from fota.adapters.storage.tables import campaign_devices, campaigns, history
+from fota.adapters.storage.tables import campaign_devices, campaigns
 from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
 from fota.domain.phases import Phases
@@ -27,7 +27,7 @@ from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
-from fota.services.ports import CampaignDeviceRow, HistoryEntry
+from fota.services.ports import CampaignDeviceRow, NewCampaignDevices
 
 FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
 
@@ -276,21 +276,49 @@ class SqlCampaignDeviceRepository:
         return found
 
     def insert(self, rows: Iterable[CampaignDeviceRow]) -> None:
-        added: Counter[str] = Counter()
-
-        def counted() -> Iterator[dict[str, Any]]:
-            for row in rows:
-                added[row.campaign_id] += 1
-                yield _row_values(row)
-
-        insert_rows(self.c, campaign_devices, counted(), analyze_from=ANALYZE_FROM)
-        if added:
-            self.c.execute(
-                update(campaigns)
-                .where(campaigns.c.id == bindparam("b_id"))
-                .values(device_count=campaigns.c.device_count + bindparam("b_added")),
-                [{"b_id": campaign_id, "b_added": n} for campaign_id, n in added.items()],
+        self.insert_groups(
+            NewCampaignDevices(
+                r.campaign_id, r.account_name, r.status, r.reason, r.updated_at, [r.device_id], r.carried_reason, r.wave
             )
+            for r in rows
+        )
+
+    def insert_groups(self, groups: Iterable[NewCampaignDevices]) -> None:
+        """A large group is one `INSERT ... SELECT` from its device ids; the rest go row by row (COPY)."""
+        added: Counter[str] = Counter()
+        rows: list[dict[str, Any]] = []
+        for group in groups:
+            if not group.device_ids:
+                continue
+            added[group.campaign_id] += len(group.device_ids)
+            status, active = _STATUS_COLUMNS[group.status]
+            shared = {
+                "campaign_id": group.campaign_id,
+                "account_name": group.account_name,
+                "status": status,
+                "reason": group.reason,
+                "active": active,
+                "updated_at": group.updated_at,
+                "carried_reason": group.carried_reason,
+                "wave": group.wave,
+            }
+            if len(group.device_ids) >= GROUP_FROM:
+                insert_keyed(self.c, campaign_devices, "device_id", group.device_ids, shared)
+            else:
+                rows.extend({"device_id": device_id, **shared} for device_id in group.device_ids)
+        insert_rows(self.c, campaign_devices, rows)
+        if not added:
+            return
+        if sum(added.values()) >= ANALYZE_FROM and self.c.dialect.name == "postgresql":
+            # Until autovacuum gets to it, the planner would take a just-loaded campaign for a few hundred rows
+            # and sort all of them for every page of its report (docs/adr/0011).
+            self.c.exec_driver_sql("ANALYZE campaign_devices")
+        self.c.execute(
+            update(campaigns)
+            .where(campaigns.c.id == bindparam("b_id"))
+            .values(device_count=campaigns.c.device_count + bindparam("b_added")),
+            [{"b_id": campaign_id, "b_added": n} for campaign_id, n in added.items()],
+        )
 
     def update(self, rows: Iterable[CampaignDeviceRow]) -> None:
         # carried_reason is written once, with the row; an update never changes it.
@@ -369,38 +397,3 @@ class SqlCampaignDeviceRepository:
                 .values(status=status.value, reason=reason, active=status.is_active, updated_at=at)
             )
         return pending
-
-
-def _entry(row: Any) -> HistoryEntry:
-    r = row._mapping
-    return HistoryEntry(r["account_name"], r["campaign_id"], r["device_id"], r["status"], r["reason"], r["at"])
-
-
-class SqlHistoryRepository:
-    def __init__(self, connection: Connection) -> None:
-        self.c = connection
-
-    def append(self, entries: Iterable[HistoryEntry]) -> None:
-        insert_rows(
-            self.c,
-            history,
-            (
-                {
-                    "account_name": e.account_name,
-                    "campaign_id": e.campaign_id,
-                    "device_id": e.device_id,
-                    "status": e.status,
-                    "reason": e.reason,
-                    "at": e.at,
-                }
-                for e in entries
-            ),
-        )
-
-    def for_device(self, account_name: str, device_id: str) -> list[HistoryEntry]:
-        query = select(history).where(history.c.account_name == account_name, history.c.device_id == device_id)
-        return [_entry(r) for r in self.c.execute(query.order_by(history.c.id))]
-
-    def for_campaign(self, campaign_id: str) -> list[HistoryEntry]:
-        query = select(history).where(history.c.campaign_id == campaign_id, history.c.device_id.is_(None))
-        return [_entry(r) for r in self.c.execute(query.order_by(history.c.id))]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, exists, insert, literal, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from fota.adapters.storage.bulk import ANALYZE_FROM, insert_rows, key_chunks, member_of
+from fota.adapters.storage.bulk import ANALYZE_FROM, insert_keyed, insert_rows, key_chunks, keys_table, member_of
 from fota.adapters.storage.tables import (
     device_keys,
     device_licenses,
@@ -17,9 +18,8 @@ from fota.adapters.storage.tables import (
     firmware_images,
     firmware_report_requests,
 )
-from fota.adapters.storage.types import UTCDateTime
 from fota.domain.campaign import Firmware
-from fota.domain.devices import Device, ZoneSource
+from fota.domain.devices import Device, DeviceKind, ZoneSource
 from fota.domain.protocols import Protocol
 
 # Devices are read with their license: the row in device_licenses, if any.
@@ -125,6 +125,28 @@ class SqlDeviceRepository:
                 found[device.device_id] = device
         return found
 
+    def kinds(self, device_ids: Sequence[str]) -> dict[str, DeviceKind]:
+        # Grouped by the database: a fleet of one kind is a row whose ids come as one JSON array (parsed in C).
+        licensed = device_licenses.c.device_id.is_not(None)
+        facts = (devices.c.account_name, devices.c.make, devices.c.model, devices.c.firmware, devices.c.protocol)
+        members = func.json_agg if self.c.dialect.name == "postgresql" else func.json_group_array
+        shared: dict[tuple[Any, ...], DeviceKind] = {}
+        found: dict[str, DeviceKind] = {}
+        for chunk in key_chunks(list(dict.fromkeys(device_ids))):
+            keys = keys_table(self.c, chunk)
+            query = (
+                select(*facts, licensed, members(devices.c.device_id))
+                .select_from(keys.join(_WITH_LICENSE, devices.c.device_id == keys.c.value))
+                .group_by(*facts, licensed)
+            )
+            for account, make, model, version, protocol, is_licensed, ids in self.c.execute(query):
+                key = (account, make, model, version, protocol, bool(is_licensed))
+                kind = shared.get(key)
+                if kind is None:
+                    kind = shared[key] = DeviceKind(account, make, model, version, _PROTOCOLS[protocol], key[-1])
+                found.update(dict.fromkeys(json.loads(ids) if isinstance(ids, str) else ids, kind))
+        return found
+
     def add_many(self, batch: Sequence[Device]) -> None:
         insert_rows(self.c, devices, (_device_values(d) for d in batch), analyze_from=ANALYZE_FROM)
 
@@ -154,20 +176,17 @@ class SqlDeviceRepository:
             query = query.where(device_licenses.c.device_id > after)
         return [_device(r) for r in self.c.execute(query)]
 
-    def set_licensed(self, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
-        """Assigns or releases the devices' licenses; the caller passes devices whose license changes."""
+    def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
+        """Assigns or releases the devices' licenses; the caller passes distinct devices of the account whose license
+        changes (it read them under the account's lock)."""
         if not licensed:
             for chunk in key_chunks(device_ids):
                 self.c.execute(delete(device_licenses).where(member_of(self.c, device_licenses.c.device_id, chunk)))
             return
-        for chunk in key_chunks(device_ids):
-            unlicensed = select(devices.c.device_id, devices.c.account_name, literal(at, UTCDateTime())).where(
-                member_of(self.c, devices.c.device_id, chunk),
-                ~exists().where(device_licenses.c.device_id == devices.c.device_id),
-            )
-            self.c.execute(
-                insert(device_licenses).from_select(["device_id", "account_name", "assigned_at"], unlicensed)
-            )
+        # Straight from the ids: no NOT EXISTS against device_licenses, which PostgreSQL could plan as a scan of the
+        # table being filled for every row, and no read of `devices` (the foreign key checks each id is one).
+        shared = {"account_name": account_name, "assigned_at": at}
+        insert_keyed(self.c, device_licenses, "device_id", device_ids, shared)
 
     def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None:
         self.c.execute(delete(device_keys).where(device_keys.c.device_id == device_id))

@@ -19,17 +19,14 @@ from fota.adapters.storage.account_store import (
 from fota.adapters.storage.activity_store import SqlDeviceActivityRepository
 from fota.adapters.storage.bandwidth_store import SqlBandwidthRepository
 from fota.adapters.storage.bootstrap_store import SqlBootstrapRepository
-from fota.adapters.storage.campaign_store import (
-    SqlCampaignDeviceRepository,
-    SqlCampaignRepository,
-    SqlHistoryRepository,
-)
+from fota.adapters.storage.campaign_store import SqlCampaignDeviceRepository, SqlCampaignRepository
 from fota.adapters.storage.database import READ_ONLY_OPTION
 from fota.adapters.storage.device_store import (
     SqlDeviceRepository,
     SqlFirmwareReportRequestRepository,
     SqlFirmwareRepository,
 )
+from fota.adapters.storage.history_store import SqlHistoryRepository
 from fota.adapters.storage.insight_store import SqlInsightRepository
 from fota.adapters.storage.outbox_store import SqlOutboxRepository
 from fota.adapters.storage.rollout_store import SqlAuditRepository, SqlRolloutRepository
