@@ -53,6 +53,9 @@ class RoleServices:
         self.download_gate = DownloadGate(settings.max_downloads)
         gate = self.download_gate
         metrics.DOWNLOADS_ACTIVE.set_function(lambda: gate.active)
+        metrics.DOWNLOAD_LIMIT.set_function(lambda: gate.limit)
+        metrics.DOWNLOAD_STARTS_WAITING.set_function(lambda: gate.waiting)
+        metrics.EVENT_LOOP_LAG.set_function(lambda: gate.lag.seconds)
         self.lwm2m = (
             Lwm2mServer(
                 services,
@@ -102,6 +105,7 @@ class RoleServices:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        self.download_gate.start()
         if self.lwm2m is not None:
             await self.lwm2m.start()
         if self.bootstrap_server is not None:
@@ -126,6 +130,7 @@ class RoleServices:
                 await asyncio.to_thread(self.listener.stop)
             await self.engine_loop.stop()
             await self.outbox_loop.stop()
+            await self.download_gate.stop()
             await asyncio.to_thread(self.process.callback_sender.close)
             self.process.engine.dispose()
 
