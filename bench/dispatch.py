@@ -291,6 +291,11 @@ def main() -> None:
             f"upgrades completed: {len(done)}/{n}; first {done[0]:.2f}s p50 {percentile(done, 50):.2f}s "
             f"last {done[-1]:.2f}s; wave {float(result['wave']):.1f}s -> {done_rate:,.0f} full upgrades/min"
         )
+    finished = len(done) == n
+    print(
+        f"every device finished: {'yes' if finished else 'NO'} ({len(done)}/{n} on {TO} "
+        f"within the {args.max_seconds:g}s budget)"
+    )
     blocks = -(-args.image_kib * 1024 // args.block_size)
     print(f"baseline aiocoap raw GET: {ok} ok {errors} err in {seconds:.2f}s -> {raw_per_min:,.0f} requests/min")
     print(f"ratio started/min : raw requests/min = {start_rate / raw_per_min:.3f}")

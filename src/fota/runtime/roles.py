@@ -131,6 +131,7 @@ class RoleServices:
             await self.engine_loop.stop()
             await self.outbox_loop.stop()
             await self.download_gate.stop()
+            await self.packages.close()
             await asyncio.to_thread(self.process.callback_sender.close)
             self.process.engine.dispose()
 
