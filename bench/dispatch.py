@@ -34,6 +34,7 @@ from datetime import time as dtime
 from pathlib import Path
 
 import aiocoap
+import httpx
 from bench.common import (
     FROM,
     IMEI_BASE,
@@ -115,6 +116,47 @@ def udp_receive_buffer_errors() -> int:
         else:
             total += sum(int(line.split()[1]) for line in lines if line.startswith(key))
     return total
+
+
+ADMISSION = (
+    "fota_download_limit",
+    "fota_downloads_active",
+    "fota_download_starts_waiting",
+    "fota_event_loop_lag_seconds",
+)
+
+
+async def sample_admission(server: RunningServer, samples: list[dict[str, float]], step: float = 1.0) -> None:
+    """The server's admission gauges (docs/adr/0028) once a `step`, from its /metrics; a failed scrape is skipped."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            try:
+                text = (await client.get(f"{server.base_url}/metrics")).text
+            except httpx.HTTPError:
+                text = ""
+            found = {}
+            for line in text.splitlines():
+                name, _, rest = line.partition(" ")
+                if name in ADMISSION or name == "fota_download_starts_deferred_total":
+                    found[name] = float(rest)
+            if found:
+                samples.append(found)
+            await asyncio.sleep(step)
+
+
+def admission(samples: list[dict[str, float]]) -> list[str]:
+    """How the download limit moved during the wave, and the starts it made wait."""
+    lines = []
+    for name in ADMISSION:
+        values = [s[name] for s in samples if name in s]
+        if values:
+            lines.append(
+                f"{name}: min {min(values):g} p50 {percentile(values, 50):g} max {max(values):g} (n={len(values)})"
+            )
+    deferred = [s["fota_download_starts_deferred_total"] for s in samples if "fota_download_starts_deferred_total" in s]
+    if deferred:
+        lines.append(f"starts deferred to a later check-in: {deferred[-1] - deferred[0]:g}")
+    return lines
 
 
 def timing(devices: list[SimulatedDevice], opened: float) -> list[str]:
@@ -232,6 +274,8 @@ def main() -> None:
                 await asyncio.to_thread(server.set_clock, opening)
                 # The simulated clock follows wall time from here, so that time-outs and retry back-offs come due.
                 ticking = asyncio.create_task(follow_wall_time(server))
+                gauges: list[dict[str, float]] = []
+                sampling = asyncio.create_task(sample_admission(server, gauges))
                 started: dict[str, float] = {}
                 done: dict[str, float] = {}
                 deadline = time.monotonic() + args.max_seconds
@@ -246,7 +290,9 @@ def main() -> None:
                             done[d.imei] = at
                     await asyncio.sleep(0.05)
                 ticking.cancel()
+                sampling.cancel()
                 return {
+                    "admission": admission(gauges),
                     "registered": registered,
                     "started": started,
                     "done": done,
@@ -306,6 +352,8 @@ def main() -> None:
     )
     print(f"server peak RSS (VmHWM): {rss:.0f} MiB")
     print(f"UDP datagrams dropped for a full receive buffer during the wave (whole machine): {result['drops']}")
+    for line in result["admission"]:  # type: ignore[attr-defined]
+        print(f"admission: {line}")
     for line in result["timing"]:  # type: ignore[attr-defined]
         print(f"timing: {line}")
     for line in result["unfinished"]:  # type: ignore[attr-defined]
