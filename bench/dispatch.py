@@ -123,10 +123,11 @@ ADMISSION = (
     "fota_downloads_active",
     "fota_download_starts_waiting",
     "fota_event_loop_lag_seconds",
+    "fota_event_loop_busy_ratio",
 )
 
 
-async def sample_admission(server: RunningServer, samples: list[dict[str, float]], step: float = 1.0) -> None:
+async def sample_admission(server: RunningServer, samples: list[dict[str, float]], step: float = 2.0) -> None:
     """The server's admission gauges (docs/adr/0028) once a `step`, from its /metrics; a failed scrape is skipped."""
     async with httpx.AsyncClient(timeout=10) as client:
         while True:

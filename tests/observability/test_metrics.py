@@ -47,6 +47,7 @@ METRICS = {
     "fota_download_starts_deferred": "counter",
     "fota_downloads_refused": "counter",
     "fota_event_loop_lag_seconds": "gauge",
+    "fota_event_loop_busy_ratio": "gauge",
     "fota_callback_deliveries": "counter",
     "fota_engine_ticks": "counter",
     "fota_engine_tick_seconds": "histogram",

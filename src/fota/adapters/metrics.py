@@ -150,7 +150,12 @@ DOWNLOADS_REFUSED = Counter(
 )
 EVENT_LOOP_LAG = Gauge(
     "fota_event_loop_lag_seconds",
-    "How late this process's event loop runs its timers (smoothed): the signal the download limit follows.",
+    "How late this process's event loop runs its timers (smoothed): one signal the download limit follows.",
+    registry=REGISTRY,
+)
+EVENT_LOOP_BUSY = Gauge(
+    "fota_event_loop_busy_ratio",
+    "Share of time this process's event loop works rather than waits for I/O (smoothed, 0..1): the other signal.",
     registry=REGISTRY,
 )
 

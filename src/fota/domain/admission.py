@@ -1,5 +1,6 @@
-"""How many firmware downloads one process lets run at once: an AIMD rule driven by how late its event loop runs,
-between a floor and the operator's ceiling (--max-downloads); pure, on the time it is given (docs/adr/0028)."""
+"""How many firmware downloads one process lets run at once: an AIMD rule driven by its event loop's load (how late
+it runs, how much of the time it works), between a floor and the operator's ceiling (--max-downloads); pure, on the
+time it is given (docs/adr/0028)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import dataclass, field
 
 @dataclass
 class DownloadLimit:
-    """The current limit, moved at most once a `period`: down by `decrease` (a fraction) when the measured lag is
-    past `target_lag`, up by `increase` when the lag is fine and the limit is what holds downloads back.
+    """The current limit, moved at most once a `period`: down by `decrease` (a fraction) when the loop is overloaded
+    (its lag past `target_lag`, or its busy share past `target_busy`), up by `increase` when it is not and the limit
+    is what holds downloads back.
 
     A decrease takes effect only as downloads under way finish, so the lag stays high for a while after one: the
     rule waits `hold` before it decreases again, rather than falling to the floor on the echo of one overload."""
@@ -18,6 +20,7 @@ class DownloadLimit:
     floor: int = 4
     initial: int = 32
     target_lag: float = 0.05
+    target_busy: float = 0.85
     increase: int = 4
     decrease: float = 0.7
     period: float = 1.0
@@ -32,13 +35,13 @@ class DownloadLimit:
         self.floor = max(1, min(self.floor, self.ceiling))
         self.limit = max(self.floor, min(self.initial, self.ceiling))
 
-    def observe(self, now: float, *, lag: float, in_use: int, waiting: int) -> int:
+    def observe(self, now: float, *, lag: float, busy: float = 0.0, in_use: int, waiting: int) -> int:
         """The limit after a measurement at `now` (seconds on any monotonic scale): `lag` how late the loop ran,
-        `in_use` downloads holding a place, `waiting` starts queued for one."""
+        `busy` the share of time it worked (0..1), `in_use` downloads holding a place, `waiting` starts queued."""
         if self._checked is not None and now - self._checked < self.period:
             return self.limit
         self._checked = now
-        if lag > self.target_lag:
+        if lag > self.target_lag or busy > self.target_busy:
             if self._decreased is None or now - self._decreased >= self.hold:
                 self._decreased = now
                 self.limit = max(self.floor, int(self.limit * self.decrease))

@@ -56,6 +56,7 @@ class RoleServices:
         metrics.DOWNLOAD_LIMIT.set_function(lambda: gate.limit)
         metrics.DOWNLOAD_STARTS_WAITING.set_function(lambda: gate.waiting)
         metrics.EVENT_LOOP_LAG.set_function(lambda: gate.lag.seconds)
+        metrics.EVENT_LOOP_BUSY.set_function(lambda: gate.lag.busy)
         self.lwm2m = (
             Lwm2mServer(
                 services,

@@ -138,6 +138,6 @@ class DownloadGate:
             self._held.move_to_end(key)
             future.set_result(True)
 
-    def _retune(self, now: float, lag: float) -> None:
-        self.rule.observe(now, lag=lag, in_use=len(self._held), waiting=len(self._line))
+    def _retune(self, now: float, lag: float, busy: float) -> None:
+        self.rule.observe(now, lag=lag, busy=busy, in_use=len(self._held), waiting=len(self._line))
         self._grant()
