@@ -127,22 +127,26 @@ ADMISSION = (
 )
 
 
-async def sample_admission(server: RunningServer, samples: list[dict[str, float]], step: float = 2.0) -> None:
-    """The server's admission gauges (docs/adr/0028) once a `step`, from its /metrics; a failed scrape is skipped."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        while True:
-            try:
-                text = (await client.get(f"{server.base_url}/metrics")).text
-            except httpx.HTTPError:
-                text = ""
-            found = {}
-            for line in text.splitlines():
-                name, _, rest = line.partition(" ")
-                if name in ADMISSION or name == "fota_download_starts_deferred_total":
-                    found[name] = float(rest)
-            if found:
-                samples.append(found)
-            await asyncio.sleep(step)
+async def sample_admission_once(server: RunningServer, samples: list[dict[str, float]]) -> None:
+    """The server's admission gauges (docs/adr/0028), from its /metrics; a failed scrape is skipped."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            text = (await client.get(f"{server.base_url}/metrics")).text
+    except httpx.HTTPError:
+        return
+    found = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if name in ADMISSION or name == "fota_download_starts_deferred_total":
+            found[name] = float(rest)
+    if found:
+        samples.append(found)
+
+
+async def sample_admission(server: RunningServer, samples: list[dict[str, float]], step: float) -> None:
+    while True:
+        await sample_admission_once(server, samples)
+        await asyncio.sleep(step)
 
 
 def admission(samples: list[dict[str, float]]) -> list[str]:
@@ -218,6 +222,12 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="budget for the whole upgrade wave")
     parser.add_argument("--baseline-requests", type=int, default=5000)
     parser.add_argument("--register-seconds", type=float, default=300.0, help="budget for the fleet to register")
+    parser.add_argument(
+        "--admission-every",
+        type=float,
+        default=0.0,
+        help="seconds between scrapes of the server's admission gauges during the wave (0: only one, at the end)",
+    )
     args = parser.parse_args()
     print(
         f"# bench.dispatch database={args.database} devices={args.devices} image={args.image_kib} KiB "
@@ -276,7 +286,7 @@ def main() -> None:
                 # The simulated clock follows wall time from here, so that time-outs and retry back-offs come due.
                 ticking = asyncio.create_task(follow_wall_time(server))
                 gauges: list[dict[str, float]] = []
-                sampling = asyncio.create_task(sample_admission(server, gauges))
+                sampling = asyncio.create_task(sample_admission(server, gauges, args.admission_every or 3600))
                 started: dict[str, float] = {}
                 done: dict[str, float] = {}
                 deadline = time.monotonic() + args.max_seconds
@@ -292,6 +302,7 @@ def main() -> None:
                     await asyncio.sleep(0.05)
                 ticking.cancel()
                 sampling.cancel()
+                await sample_admission_once(server, gauges)
                 return {
                     "admission": admission(gauges),
                     "registered": registered,

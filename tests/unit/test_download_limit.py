@@ -71,6 +71,6 @@ def test_after_an_overload_it_climbs_back_when_the_loop_keeps_up() -> None:
 
 def test_a_loop_busy_past_its_target_is_overloaded_even_with_punctual_timers() -> None:
     # One datagram per loop iteration keeps timers on time while requests queue in the socket: the busy share says.
-    rule = DownloadLimit(200, initial=100, decrease=0.5, target_busy=0.85)
+    rule = DownloadLimit(200, initial=100, decrease=0.5, target_busy=0.75)
     assert rule.observe(0.0, lag=FINE, busy=0.97, in_use=100, waiting=10) == 50
     assert rule.observe(1.0, lag=FINE, busy=0.5, in_use=50, waiting=10) == 54

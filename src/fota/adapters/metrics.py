@@ -155,7 +155,7 @@ EVENT_LOOP_LAG = Gauge(
 )
 EVENT_LOOP_BUSY = Gauge(
     "fota_event_loop_busy_ratio",
-    "Share of time this process's event loop works rather than waits for I/O (smoothed, 0..1): the other signal.",
+    "Share of wall time this process's event-loop thread is on the CPU (smoothed, 0..1): the limit's other signal.",
     registry=REGISTRY,
 )
 

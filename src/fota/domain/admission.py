@@ -20,7 +20,7 @@ class DownloadLimit:
     floor: int = 4
     initial: int = 32
     target_lag: float = 0.05
-    target_busy: float = 0.85
+    target_busy: float = 0.75
     increase: int = 4
     decrease: float = 0.7
     period: float = 1.0
