@@ -34,6 +34,7 @@ from datetime import time as dtime
 from pathlib import Path
 
 import aiocoap
+import httpx
 from bench.common import (
     FROM,
     IMEI_BASE,
@@ -117,6 +118,52 @@ def udp_receive_buffer_errors() -> int:
     return total
 
 
+ADMISSION = (
+    "fota_download_limit",
+    "fota_downloads_active",
+    "fota_download_starts_waiting",
+    "fota_event_loop_lag_seconds",
+    "fota_event_loop_busy_ratio",
+)
+
+
+async def sample_admission_once(server: RunningServer, samples: list[dict[str, float]]) -> None:
+    """The server's admission gauges (docs/adr/0028), from its /metrics; a failed scrape is skipped."""
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            text = (await client.get(f"{server.base_url}/metrics")).text
+    except httpx.HTTPError:
+        return
+    found = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if name in ADMISSION or name == "fota_download_starts_deferred_total":
+            found[name] = float(rest)
+    if found:
+        samples.append(found)
+
+
+async def sample_admission(server: RunningServer, samples: list[dict[str, float]], step: float) -> None:
+    while True:
+        await sample_admission_once(server, samples)
+        await asyncio.sleep(step)
+
+
+def admission(samples: list[dict[str, float]]) -> list[str]:
+    """How the download limit moved during the wave, and the starts it made wait."""
+    lines = []
+    for name in ADMISSION:
+        values = [s[name] for s in samples if name in s]
+        if values:
+            lines.append(
+                f"{name}: min {min(values):g} p50 {percentile(values, 50):g} max {max(values):g} (n={len(values)})"
+            )
+    deferred = [s["fota_download_starts_deferred_total"] for s in samples if "fota_download_starts_deferred_total" in s]
+    if deferred:
+        lines.append(f"starts deferred to a later check-in: {deferred[-1] - deferred[0]:g}")
+    return lines
+
+
 def timing(devices: list[SimulatedDevice], opened: float) -> list[str]:
     """Where a start's time goes, from the devices' own event logs (loop time, same process):
     the first check-in answered after the window opened, the Package URI write that followed it, and the spacing of
@@ -175,6 +222,12 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="budget for the whole upgrade wave")
     parser.add_argument("--baseline-requests", type=int, default=5000)
     parser.add_argument("--register-seconds", type=float, default=300.0, help="budget for the fleet to register")
+    parser.add_argument(
+        "--admission-every",
+        type=float,
+        default=0.0,
+        help="seconds between scrapes of the server's admission gauges during the wave (0: only one, at the end)",
+    )
     args = parser.parse_args()
     print(
         f"# bench.dispatch database={args.database} devices={args.devices} image={args.image_kib} KiB "
@@ -232,6 +285,8 @@ def main() -> None:
                 await asyncio.to_thread(server.set_clock, opening)
                 # The simulated clock follows wall time from here, so that time-outs and retry back-offs come due.
                 ticking = asyncio.create_task(follow_wall_time(server))
+                gauges: list[dict[str, float]] = []
+                sampling = asyncio.create_task(sample_admission(server, gauges, args.admission_every or 3600))
                 started: dict[str, float] = {}
                 done: dict[str, float] = {}
                 deadline = time.monotonic() + args.max_seconds
@@ -246,7 +301,10 @@ def main() -> None:
                             done[d.imei] = at
                     await asyncio.sleep(0.05)
                 ticking.cancel()
+                sampling.cancel()
+                await sample_admission_once(server, gauges)
                 return {
+                    "admission": admission(gauges),
                     "registered": registered,
                     "started": started,
                     "done": done,
@@ -291,6 +349,11 @@ def main() -> None:
             f"upgrades completed: {len(done)}/{n}; first {done[0]:.2f}s p50 {percentile(done, 50):.2f}s "
             f"last {done[-1]:.2f}s; wave {float(result['wave']):.1f}s -> {done_rate:,.0f} full upgrades/min"
         )
+    finished = len(done) == n
+    print(
+        f"every device finished: {'yes' if finished else 'NO'} ({len(done)}/{n} on {TO} "
+        f"within the {args.max_seconds:g}s budget)"
+    )
     blocks = -(-args.image_kib * 1024 // args.block_size)
     print(f"baseline aiocoap raw GET: {ok} ok {errors} err in {seconds:.2f}s -> {raw_per_min:,.0f} requests/min")
     print(f"ratio started/min : raw requests/min = {start_rate / raw_per_min:.3f}")
@@ -301,6 +364,8 @@ def main() -> None:
     )
     print(f"server peak RSS (VmHWM): {rss:.0f} MiB")
     print(f"UDP datagrams dropped for a full receive buffer during the wave (whole machine): {result['drops']}")
+    for line in result["admission"]:  # type: ignore[attr-defined]
+        print(f"admission: {line}")
     for line in result["timing"]:  # type: ignore[attr-defined]
         print(f"timing: {line}")
     for line in result["unfinished"]:  # type: ignore[attr-defined]

@@ -123,7 +123,39 @@ BANDWIDTH_WAITS = Counter(
 )
 DOWNLOADS_ACTIVE = Gauge(
     "fota_downloads_active",
-    "Downloads under way in this process (counted against --max-downloads); idle ones drop out after a minute.",
+    "Download places held in this process (downloads under way and starts about to offer one, counted against "
+    "fota_download_limit); idle ones drop out after a minute.",
+    registry=REGISTRY,
+)
+DOWNLOAD_LIMIT = Gauge(
+    "fota_download_limit",
+    "Concurrent downloads this process lets run now: adapted to its event-loop lag, at most --max-downloads.",
+    registry=REGISTRY,
+)
+DOWNLOAD_STARTS_WAITING = Gauge(
+    "fota_download_starts_waiting",
+    "LwM2M upgrade starts waiting in line for a download place.",
+    registry=REGISTRY,
+)
+DOWNLOAD_STARTS_DEFERRED = Counter(
+    "fota_download_starts_deferred_total",
+    "LwM2M upgrade starts that found no download place within their wait and wait for the device's next check-in.",
+    registry=REGISTRY,
+)
+DOWNLOADS_REFUSED = Counter(
+    "fota_downloads_refused_total",
+    "Download requests answered 5.03 / 503 with Max-Age / Retry-After: no place free for a download that held none.",
+    ["transport"],
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG = Gauge(
+    "fota_event_loop_lag_seconds",
+    "How late this process's event loop runs its timers (smoothed): one signal the download limit follows.",
+    registry=REGISTRY,
+)
+EVENT_LOOP_BUSY = Gauge(
+    "fota_event_loop_busy_ratio",
+    "Share of wall time this process's event-loop thread is on the CPU (smoothed, 0..1): the limit's other signal.",
     registry=REGISTRY,
 )
 
@@ -168,6 +200,7 @@ for _step in ("Starting", "Downloading", "Downloaded", "Updating"):
 for _outcome in ("success", "failed", "retry"):
     UPGRADES.labels(_outcome)
 for _transport in ("coap", "http"):
+    DOWNLOADS_REFUSED.labels(_transport)
     DOWNLOADS.labels(_transport)
     DOWNLOAD_BYTES.labels(_transport)
 for _result in ("delivered", "retry", "given_up"):

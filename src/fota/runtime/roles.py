@@ -55,6 +55,10 @@ class RoleServices:
         self.download_gate = DownloadGate(settings.max_downloads)
         gate = self.download_gate
         metrics.DOWNLOADS_ACTIVE.set_function(lambda: gate.active)
+        metrics.DOWNLOAD_LIMIT.set_function(lambda: gate.limit)
+        metrics.DOWNLOAD_STARTS_WAITING.set_function(lambda: gate.waiting)
+        metrics.EVENT_LOOP_LAG.set_function(lambda: gate.lag.seconds)
+        metrics.EVENT_LOOP_BUSY.set_function(lambda: gate.lag.busy)
         self.lwm2m = (
             Lwm2mServer(
                 services,
@@ -106,6 +110,7 @@ class RoleServices:
     async def running(self) -> AsyncIterator[None]:
         # The thread pool that runs the routes' blocking work is the event loop's own: sized here, inside it.
         anyio.to_thread.current_default_thread_limiter().total_tokens = self.process.settings.api_threads
+        self.download_gate.start()
         if self.lwm2m is not None:
             await self.lwm2m.start()
         if self.bootstrap_server is not None:
@@ -130,6 +135,8 @@ class RoleServices:
                 await asyncio.to_thread(self.listener.stop)
             await self.engine_loop.stop()
             await self.outbox_loop.stop()
+            await self.download_gate.stop()
+            await self.packages.close()
             await asyncio.to_thread(self.process.callback_sender.close)
             self.process.engine.dispose()
 

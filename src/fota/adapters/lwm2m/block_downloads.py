@@ -26,6 +26,9 @@ class BlockDownloads:
             raise coap_error.NotFound()
         package, link = found
         if not self.gate.admit(token):
+            # A download that holds no place (its start took none, or it was silent past its place) at a full
+            # limit: a download under way is never refused here.
+            metrics.DOWNLOADS_REFUSED.labels("coap").inc()
             return Message(code=Code.SERVICE_UNAVAILABLE, max_age=30, payload=b"too many downloads; retry later")
         requested = request.opt.block2
         szx = requested.size_exponent if requested is not None else min(6, request.remote.maximum_block_size_exp)

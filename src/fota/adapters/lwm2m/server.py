@@ -62,7 +62,7 @@ class Lwm2mServer:
         ledger = services.refusal_ledger
         self.shared_refusals = SharedRefusals(self.refusals, ledger) if ledger is not None else None
         self.registered = metrics.RegisteredDevices()
-        self.sessions = SessionRegistry(services, self.config, coaps_base_url=self.coaps_base_url)
+        self.sessions = SessionRegistry(services, self.config, coaps_base_url=self.coaps_base_url, places=gate)
         self.registrations = RegistrationInterface(
             services, node=self.node, allow_nosec=allow_nosec, sessions=self.sessions, registered=self.registered
         )

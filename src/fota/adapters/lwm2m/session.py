@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from fota.adapters import metrics
+from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
 from fota.domain.bandwidth import BudgetWait
@@ -67,6 +68,9 @@ class SessionConfig:
     awake_seconds: float = 60.0
     poll_seconds: float = 2.0
     node: str | None = None  # this LwM2M process's name in registrations; None skips the ownership checks
+    # How long a new upgrade start waits in line for a download place while the device is awake; past it the start
+    # waits for the next check-in (docs/adr/0028). Well inside a queue-mode device's awake spell.
+    start_wait_seconds: float = 5.0
 
 
 class StepBatches:
@@ -137,13 +141,16 @@ class DeviceSession:
         device_id: str,
         config: SessionConfig,
         batches: StepBatches,
+        places: DownloadGate | None = None,
     ) -> None:
         self.services = services
         self.client = client
         self.device_id = device_id
         self.config = config
         self.batches = batches
+        self.places = places
         self._here = False
+        self._reserved = False  # holds a download place not yet handed to a download's token
 
     async def _call(self, function: Any, **kwargs: Any) -> Any:
         """Runs a (synchronous, transactional) service function off the event loop."""
@@ -165,6 +172,36 @@ class DeviceSession:
         except DeviceUnreachable as error:
             # The device went back to sleep or lost its link; its step is stored and time-outs guard it.
             log.info("device %s unreachable: %s", self.device_id, error)
+        finally:
+            self._give_back_place()
+
+    @property
+    def _place_key(self) -> str:
+        return f"start:{self.device_id}"
+
+    async def _take_place(self) -> bool:
+        """A download place for the upgrade this session is about to start (or offer again); False when the process
+        has none for it within the start's wait, and the start waits for the device's next check-in."""
+        if self.places is None or self._reserved:
+            return True
+        if await self.places.reserve(self._place_key, timeout=self.config.start_wait_seconds):
+            self._reserved = True
+            return True
+        metrics.DOWNLOAD_STARTS_DEFERRED.inc()
+        log.info("device %s: no download place free; the start waits for its next check-in", self.device_id)
+        return False
+
+    def _give_back_place(self) -> None:
+        if self.places is not None and self._reserved:
+            self.places.release(self._place_key)
+        self._reserved = False
+
+    def _hand_place_to(self, token: str | None) -> None:
+        """The download by `token` (a pull) keeps the place its start took; a push or no offer gives it back."""
+        if self.places is not None and self._reserved and token is not None:
+            self.places.bind(self._place_key, token)
+            self._reserved = False
+        self._give_back_place()
 
     async def _run(self, *, registered: bool, assignment: Assignment | None, assignment_known: bool) -> None:
         if not assignment_known:
@@ -229,6 +266,8 @@ class DeviceSession:
                 now = self.services.clock.now()
                 match next_action(assignment, observed, now=now, awaiting_download=watch is not None):
                     case Claim():
+                        if not await self._take_place():
+                            return
                         if not await self.batches.claims.submit((assignment, self.device_id)):
                             return
                         metrics.UPGRADE_STEPS.labels(Step.STARTING.value).inc()
@@ -256,6 +295,8 @@ class DeviceSession:
                         observed = Observation(status.state, status.result, firmware, status.delivery)
                     case OfferPackage(method=method):
                         assert status is not None
+                        if not await self._take_place():
+                            return
                         if not await self._deliver(assignment, status, method):
                             return
                         assignment = assignment.moved_to(Step.DOWNLOADING, self.services.policy, now)
@@ -377,6 +418,8 @@ class DeviceSession:
         concluded elsewhere) and nothing was sent."""
         push = method is DeliveryMethod.PUSH
         token = await self.batches.offers.submit(Offer(assignment, self.device_id, "push" if push else "pull"))
+        # Before the Package URI goes out: the device's first block finds its place held.
+        self._hand_place_to(None if push else token)
         if token is None:
             return False
         metrics.UPGRADE_STEPS.labels(Step.DOWNLOADING.value).inc()

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiocoap import Context
 
+from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.lwm2m.device_client import DeviceClient
 from fota.adapters.lwm2m.session import DeviceSession, SessionConfig, StepBatches
 from fota.domain.upgrade import Assignment
@@ -20,9 +21,18 @@ log = logging.getLogger(__name__)
 
 
 class SessionRegistry:
-    def __init__(self, services: ServiceContext, config: SessionConfig, *, coaps_base_url: str) -> None:
+    def __init__(
+        self,
+        services: ServiceContext,
+        config: SessionConfig,
+        *,
+        coaps_base_url: str,
+        places: DownloadGate | None = None,
+    ) -> None:
+        """`places`: the download places new upgrade starts take (docs/adr/0028); None lets every start go on."""
         self.services = services
         self.config = config
+        self.places = places
         # A device that checked in over coaps is sent its package link on the coaps endpoint too.
         self.coaps_config = replace(config, coap_base_url=coaps_base_url)
         self.steps = StepBatches(services)
@@ -53,7 +63,7 @@ class SessionRegistry:
         client = DeviceClient(self.context, address, remote=remote)
         over_dtls = remote is not None and remote.scheme == "coaps"
         session = DeviceSession(
-            self.services, client, device_id, self.coaps_config if over_dtls else self.config, self.steps
+            self.services, client, device_id, self.coaps_config if over_dtls else self.config, self.steps, self.places
         )
         task = asyncio.create_task(
             session.run(registered=registered, assignment=assignment, assignment_known=assignment_known, here=here),

@@ -26,6 +26,7 @@ async def download_package(
         return Response(status_code=404, content=b"unknown or expired download link")
     package, link = found
     if not gate.admit(token):
+        metrics.DOWNLOADS_REFUSED.labels("http").inc()
         return Response(status_code=503, headers={"Retry-After": "30"}, content=b"too many downloads; retry later")
     total = len(package.data)
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{package.etag.hex()}"', "Content-Type": "application/octet-stream"}
