@@ -71,7 +71,8 @@ def test_both_workers_answer_and_a_logout_reaches_both(two_workers: RunningServe
     headers = account.headers()
     for _ in range(REQUESTS):
         assert _fresh(server, f"/api/fota/v3/licenses/{account.name}", headers).status_code == 200
-    # Each worker counts what it answered: two counts, both short of the whole, that add up to it.
+    # Each worker counts what it answered. A count short of the whole means the other answered the rest; two
+    # different counts add up to the whole (two equal ones are both half of it).
     counts: set[float] = set()
     for _ in range(60):
         for line in _fresh(server, "/metrics").text.splitlines():
@@ -79,7 +80,8 @@ def test_both_workers_answer_and_a_logout_reaches_both(two_workers: RunningServe
                 counts.add(float(line.rsplit(" ", 1)[1]))
         if len(counts) == 2:
             break
-    assert len(counts) == 2 and sum(counts) == REQUESTS, counts
+    assert counts and max(counts) < REQUESTS, counts
+    assert sum(counts) == REQUESTS if len(counts) == 2 else counts == {REQUESTS / 2}, counts
 
     r = httpx.post(f"{server.base_url}/api/m2m/v1/session/logout", headers=headers, timeout=30)
     assert r.status_code == 200, r.text

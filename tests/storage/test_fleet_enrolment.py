@@ -16,6 +16,7 @@ from fota.services import admin, device_logging, licenses
 from fota.services import campaigns as campaign_service
 from fota.services.campaigns import CampaignCreate
 from fota.services.enrolment import ENROLLED_REASON
+from tests.storage.provisioning import add_firmware
 
 ACCOUNT, OTHER = "0000000001-00001", "0000000002-00001"
 ELIGIBLE = [f"{350000000000000 + i}" for i in range(GROUP_FROM + 200)]
@@ -31,18 +32,7 @@ NO_LICENSE = "No FOTA license available in the account's pool"
 def _provision(uow: SqlUnitOfWorkFactory, clock: SimulatedClock) -> None:
     for name in (ACCOUNT, OTHER):
         admin.create_account(uow=uow(), clock=clock, name=name, license_count=LICENSES, purchase_type=None)
-    admin.create_firmware(
-        uow=uow(),
-        clock=clock,
-        name="fw",
-        make="M",
-        model="X",
-        firmware_from="1",
-        firmware_to="2",
-        protocol="LWM2M",
-        release_note=None,
-        launch_date=None,
-    )
+    add_firmware(uow, clock)
     ours = [admin.DeviceSpec(d, "M", "X", "1", "LWM2M") for d in [*ELIGIBLE, BUSY]]
     ours += [admin.DeviceSpec(d, "M", "X", "0.9", "LWM2M") for d in OLD_FIRMWARE]
     admin.provision_devices(uow=uow(), clock=clock, account_name=ACCOUNT, specs=ours)

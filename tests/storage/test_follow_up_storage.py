@@ -13,6 +13,7 @@ from fota.clock import SimulatedClock
 from fota.services import admin, follow_up
 from fota.services import campaigns as campaign_service
 from fota.services.campaigns import CampaignCreate
+from tests.storage.provisioning import add_firmware
 
 ACCOUNT = "0000000001-00001"
 DEVICES = ["350000000000001", "350000000000002"]
@@ -22,18 +23,7 @@ def test_origin_and_carried_reasons_are_stored_and_kept(engine: Engine) -> None:
     uow = SqlUnitOfWorkFactory(engine)
     clock = SimulatedClock(datetime(2026, 12, 1, 10, tzinfo=UTC))
     admin.create_account(uow=uow(), clock=clock, name=ACCOUNT, license_count=5, purchase_type=None)
-    admin.create_firmware(
-        uow=uow(),
-        clock=clock,
-        name="fw",
-        make="M",
-        model="X",
-        firmware_from="1",
-        firmware_to="2",
-        protocol="LWM2M",
-        release_note=None,
-        launch_date=None,
-    )
+    add_firmware(uow, clock)
     admin.provision_devices(
         uow=uow(),
         clock=clock,

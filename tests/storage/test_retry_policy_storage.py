@@ -16,6 +16,7 @@ from fota.services import admin, upgrades
 from fota.services import campaigns as campaign_service
 from fota.services.campaigns import CampaignCreate
 from fota.services.engine import tick
+from tests.storage.provisioning import add_firmware
 
 ACCOUNT = "0000000001-00001"
 DEVICES = ["350000000000001", "350000000000002", "350000000000003"]
@@ -26,18 +27,7 @@ def test_the_policy_is_stored_read_back_and_decides_step_expiry(engine: Engine) 
     clock = SimulatedClock(datetime(2026, 12, 1, 10, tzinfo=UTC))
     policy = UpgradePolicy()
     admin.create_account(uow=uow(), clock=clock, name=ACCOUNT, license_count=5, purchase_type=None)
-    admin.create_firmware(
-        uow=uow(),
-        clock=clock,
-        name="fw",
-        make="M",
-        model="X",
-        firmware_from="1",
-        firmware_to="2",
-        protocol="LWM2M",
-        release_note=None,
-        launch_date=None,
-    )
+    add_firmware(uow, clock)
     admin.provision_devices(
         uow=uow(),
         clock=clock,

@@ -16,6 +16,7 @@ from fota.services import admin, rollouts
 from fota.services import campaigns as campaign_service
 from fota.services.campaigns import CampaignCreate
 from fota.services.ports import AuditRecord
+from tests.storage.provisioning import add_firmware
 
 ACCOUNT = "0000000001-00001"
 DEVICES = [f"3500000000000{i:02d}" for i in range(15)]
@@ -27,18 +28,7 @@ def test_rollout_storage(engine: Engine) -> None:
     clock = SimulatedClock(datetime(2026, 12, 1, 10, tzinfo=UTC))
     now = clock.now()
     admin.create_account(uow=uow(), clock=clock, name=ACCOUNT, license_count=20, purchase_type=None)
-    admin.create_firmware(
-        uow=uow(),
-        clock=clock,
-        name="fw",
-        make="M",
-        model="X",
-        firmware_from="1",
-        firmware_to="2",
-        protocol="LWM2M",
-        release_note=None,
-        launch_date=None,
-    )
+    add_firmware(uow, clock)
     admin.provision_devices(
         uow=uow(),
         clock=clock,

@@ -13,6 +13,7 @@ from fota.domain.upgrade import Step, UpgradePolicy
 from fota.services import admin, campaigns, upgrades
 from fota.services.campaigns import CampaignCreate
 from fota.services.engine import tick
+from tests.storage.provisioning import add_firmware
 
 
 def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
@@ -22,18 +23,7 @@ def test_expiry_concludes_only_the_attempt_it_read(tmp_path: Path) -> None:
     clock = SimulatedClock(datetime(2026, 12, 1, 10, tzinfo=UTC))
     policy = UpgradePolicy()
     admin.create_account(uow=uow(), clock=clock, name="0000000001-00001", license_count=5, purchase_type=None)
-    admin.create_firmware(
-        uow=uow(),
-        clock=clock,
-        name="fw",
-        make="M",
-        model="X",
-        firmware_from="1",
-        firmware_to="2",
-        protocol="LWM2M",
-        release_note=None,
-        launch_date=None,
-    )
+    add_firmware(uow, clock)
     admin.provision_devices(
         uow=uow(),
         clock=clock,

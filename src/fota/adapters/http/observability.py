@@ -70,9 +70,8 @@ def route_template(scope: Scope, request: Scope, note: dict[str, str]) -> str:
     noted = note.get("template")
     if noted is not None:
         return noted
-    route = scope.get("route")
-    if route is None:
-        route = _match(scope.get("app"), request)
+    # Not `scope["route"]`: FastAPI sets it on a copy of the scope, which this middleware never sees.
+    route = _match(scope.get("app"), request)
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return template if isinstance(template, str) and template else metrics.UNMATCHED_ROUTE
 

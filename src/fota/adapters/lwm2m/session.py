@@ -180,8 +180,8 @@ class DeviceSession:
         return f"start:{self.device_id}"
 
     async def _take_place(self) -> bool:
-        """A download place for the upgrade this session is about to start (or offer again); False when the process
-        has none for it within the start's wait, and the start waits for the device's next check-in."""
+        """A download place for the upgrade this device exchange is about to start (or offer again); False when the
+        process has none for it within the start's wait, and the start waits for the device's next check-in."""
         if self.places is None or self._reserved:
             return True
         if await self.places.reserve(self._place_key, timeout=self.config.start_wait_seconds):

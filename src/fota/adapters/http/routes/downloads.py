@@ -9,9 +9,11 @@ from fastapi.responses import Response
 
 from fota.adapters import metrics
 from fota.adapters.delivery.slicing import parse_range
+from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.parts import ApiParts
 
-router = APIRouter(tags=["device downloads"])
+# ApiRoute: a download names its route to the metrics without matching the path against every route again.
+router = APIRouter(tags=["device downloads"], route_class=ApiRoute)
 
 
 @router.api_route("/fw/{token}", methods=["GET", "HEAD"], include_in_schema=False)
