@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -72,17 +73,40 @@ def rollout(account: Account, campaign_id: str) -> dict[str, Any]:
     return found
 
 
-async def until(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+async def until(
+    predicate: Callable[[], bool],
+    what: str,
+    timeout: float = 120.0,
+    *,
+    passing: RunningServer | None = None,
+    seen: Callable[[], object] | None = None,
+) -> None:
+    """Polls `predicate` until it holds. With `passing`, the server's clock moves PASSING_STEP seconds a round, as a
+    fleet's does: a device whose transfer broke (a block lost under load) is retried after its back-off, which a
+    stopped clock never reaches. `seen` describes the state for the failure message."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await asyncio.to_thread(predicate):
-        assert loop.time() < deadline, what
+        if loop.time() >= deadline:
+            state = await asyncio.to_thread(seen) if seen is not None else None
+            raise AssertionError(f"{what}: not within {timeout:g}s; {state}")
+        if passing is not None:
+            await asyncio.to_thread(passing.advance, PASSING_STEP)
         await asyncio.sleep(0.3)
+
+
+# Ten simulated seconds a poll: a minute's retry back-off passes in about half a minute of wall time, well inside
+# every step's time-out (the shortest, a start's, is five minutes).
+PASSING_STEP = 10.0
 
 
 def statuses(account: Account, campaign_id: str, imeis: list[str]) -> list[str]:
     report = device_report(account, campaign_id)
     return [str(report[i]["status"]) for i in imeis]
+
+
+def tally(account: Account, campaign_id: str, imeis: list[str]) -> Counter[str]:
+    return Counter(statuses(account, campaign_id, imeis))
 
 
 # A hundred devices' upgrades take half a minute: the embedded default by default, both with
@@ -116,8 +140,9 @@ def test_waves_auto_pause_on_failures_and_resume_to_the_end(fleet_server: Runnin
             "advance": {"successPercent": 80, "soakMinutes": soak},
             "abort": {"failurePercent": 20, "minFailures": 2},
         },
-        # An Update failure is final at once, so that 16 of the 20 is what the second wave ends with.
-        retryPolicy={"neverRetry": ["UpdateFailed"]},
+        # An Update failure is final at once, so that 16 of the 20 is what the second wave ends with; a transfer
+        # that breaks under load is retried a minute later, as often as it takes.
+        retryPolicy={"maxAttempts": 10, "backoffSeconds": [60], "neverRetry": ["UpdateFailed"]},
     )
     server.advance(0)  # scheduled now: it starts today, any hour
 
@@ -136,7 +161,12 @@ def test_waves_auto_pause_on_failures_and_resume_to_the_end(fleet_server: Runnin
             await fleet.start()
         devices = {imei: fleet.devices[0] for imei, fleet in zip(imeis, fleets, strict=True)}
         try:
-            await until(lambda: statuses(account, campaign_id, canary) == ["UpgradeSuccess"] * 5, "the canary upgrades")
+            await until(
+                lambda: statuses(account, campaign_id, canary) == ["UpgradeSuccess"] * 5,
+                "the canary upgrades",
+                passing=server,
+                seen=lambda: tally(account, campaign_id, canary),
+            )
             assert not any(offered(devices[i]) for i in second + third), "only the canary is offered"
             state = await asyncio.to_thread(rollout, account, campaign_id)
             assert state["currentWave"] == 0 and state["waves"][0]["state"] == "soaking", state
@@ -171,13 +201,21 @@ def test_waves_auto_pause_on_failures_and_resume_to_the_end(fleet_server: Runnin
             await until(
                 lambda: statuses(account, campaign_id, second).count("UpgradeSuccess") == 16,
                 "the second wave's held devices upgrade",
+                passing=server,
+                seen=lambda: tally(account, campaign_id, second),
             )
-            await asyncio.to_thread(server.advance, soak * 60 + 1)
+            if (await asyncio.to_thread(rollout, account, campaign_id))["currentWave"] == 1:
+                # They finished after the paused hour, so their soak is still to come. (When they finished before
+                # it, the resume opened the third wave at once: an hour's jump now would find its first devices
+                # mid-start and time them out, to be retried.)
+                await asyncio.to_thread(server.advance, soak * 60 + 1)
             await until(lambda: rollout(account, campaign_id)["currentWave"] == 2, "the third wave opens")
             await until(
                 lambda: statuses(account, campaign_id, third) == ["UpgradeSuccess"] * 75,
                 "the third wave upgrades",
                 timeout=300.0,
+                passing=server,
+                seen=lambda: tally(account, campaign_id, third),
             )
             await asyncio.to_thread(server.advance, soak * 60 + 1)
             await until(lambda: rollout(account, campaign_id)["state"] == "completed", "the rollout completes")
