@@ -1,4 +1,5 @@
-"""The LwM2M endpoint remembers answered requests for 67 s, not aiocoap's default 247 s, over real loopback CoAP."""
+"""The LwM2M endpoint remembers answered requests for 67 s, not aiocoap's default 247 s, and reads not at all: a
+retransmitted GET is answered again. Over real loopback CoAP."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from fota.adapters.lwm2m.udp_tuning import RECEIVE_BUFFER_BYTES, tune_udp
 
 
 class Block(resource.Resource):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.served = 0
+
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        self.served += 1
         return aiocoap.Message(payload=b"x" * 512)
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        return aiocoap.Message(code=aiocoap.CHANGED)
 
 
 def _remembered(context: aiocoap.Context) -> list[float]:
@@ -28,7 +37,7 @@ def _remembered(context: aiocoap.Context) -> list[float]:
     ]
 
 
-async def _serve_one_request(tuned: bool) -> tuple[list[float], aiocoap.Context]:
+async def _serve_one_request(tuned: bool, code: aiocoap.Code = aiocoap.POST) -> tuple[list[float], aiocoap.Context]:
     site = resource.Site()
     site.add_resource(["block"], Block())
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -39,10 +48,9 @@ async def _serve_one_request(tuned: bool) -> tuple[list[float], aiocoap.Context]
         tune_udp(server)
     client = await aiocoap.Context.create_client_context(transports=["udp6"])
     try:
-        response = await client.request(
-            aiocoap.Message(code=aiocoap.GET, uri=f"coap://127.0.0.1:{port}/block")
-        ).response
-        assert response.payload == b"x" * 512
+        response = await client.request(aiocoap.Message(code=code, uri=f"coap://127.0.0.1:{port}/block")).response
+        assert response.code.is_successful()
+        await asyncio.sleep(0)  # a forgetting that is due at once runs
         return _remembered(server), server
     finally:
         await client.shutdown()
@@ -54,6 +62,40 @@ def test_answers_are_remembered_for_the_server_window_not_the_rfc_default() -> N
     tuned, _ = asyncio.run(_serve_one_request(tuned=True))
     assert len(default) == 1 and 240 < default[0] <= 247
     assert len(tuned) == 1 and 60 < tuned[0] <= 67
+
+
+def test_reads_are_not_remembered_and_a_retransmitted_one_is_answered_again() -> None:
+    remembered, _ = asyncio.run(_serve_one_request(tuned=True, code=aiocoap.GET))
+    assert remembered == []
+
+    async def twice() -> tuple[list[bytes], int]:
+        block = Block()
+        site = resource.Site()
+        site.add_resource(["block"], block)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port), transports=["udp6"])
+        tune_udp(server)
+        request = aiocoap.Message(code=aiocoap.GET, uri_path=("block",))
+        request.mtype, request.mid, request.token = aiocoap.CON, 4242, b"t1"  # as a device's own stack sets them
+        loop = asyncio.get_running_loop()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as device:
+            device.bind(("127.0.0.1", 0))
+            device.setblocking(False)
+            answers = []
+            try:
+                for _ in range(2):  # the same message ID: a retransmission whose answer was lost
+                    await loop.sock_sendto(device, request.encode(), ("127.0.0.1", port))
+                    answers.append(await asyncio.wait_for(loop.sock_recv(device, 2048), 10))
+            finally:
+                await server.shutdown()
+        return answers, block.served
+
+    answers, served = asyncio.run(twice())
+    decoded = [aiocoap.Message.decode(a) for a in answers]
+    assert [(m.mid, m.mtype, m.payload) for m in decoded] == [(4242, aiocoap.ACK, b"x" * 512)] * 2
+    assert served == 2
 
 
 def test_the_receive_buffer_is_enlarged_up_to_the_kernel_cap() -> None:
