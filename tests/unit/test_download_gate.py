@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from fota.adapters.delivery import gate as gate_module
 from fota.adapters.delivery.gate import DownloadGate
 from fota.domain.admission import DownloadLimit
 
@@ -65,3 +68,21 @@ async def _test_a_released_reservation_frees_its_place() -> None:
     places.release("start:1")
     assert places.active == 0
     assert places.admit("token-2")
+
+
+def test_a_repeat_of_a_finished_downloads_last_block_takes_no_place_for_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(gate_module.time, "monotonic", lambda: now[0])
+    places = gate(1)
+    assert places.admit("a")
+    places.completed("a")
+    assert places.admit("b")  # the place went to the next download
+    assert places.admit("a")  # its last block asked again: served, beside the limit
+    assert places.active == 1 and places.refused == 0
+    now[0] += gate_module.IDLE_SECONDS - 1
+    assert places.admit("b") and places.admit("a")
+    now[0] += 2
+    assert places.admit("b")
+    assert not places.admit("a")  # a minute on, it is a new download at a full limit

@@ -28,6 +28,7 @@ class DownloadGate:
         self.lag = lag if lag is not None else LoopLag()
         self.lag.on_tick = self._retune
         self._held: OrderedDict[str, float] = OrderedDict()  # key -> last seen (monotonic), oldest first
+        self._completed: OrderedDict[str, float] = OrderedDict()  # token -> when its last block went, oldest first
         self._line: deque[tuple[str, asyncio.Future[bool]]] = deque()
         self.refused = 0
 
@@ -55,6 +56,8 @@ class DownloadGate:
             self._held[token] = now
             self._held.move_to_end(token)
             return True
+        if token in self._completed:
+            return True  # a repeat of a finished download's last block: it needs no place
         if len(self._held) >= self.limit or self._someone_waits():
             self.refused += 1
             return False
@@ -101,6 +104,14 @@ class DownloadGate:
     def finished(self, token: str) -> None:
         self.release(token)
 
+    def completed(self, token: str) -> None:
+        """The download sent its last block. Its place frees, and for IDLE_SECONDS a repeat of that block is served
+        without taking one: a device whose acknowledgement was lost asks again, and CoAP reads are answered afresh
+        rather than from memory (docs/adr/0032)."""
+        self._completed[token] = time.monotonic()
+        self._completed.move_to_end(token)
+        self.release(token)
+
     @property
     def active(self) -> int:
         """Places held (downloads under way and reservations), without waiting for the next `admit`."""
@@ -118,6 +129,8 @@ class DownloadGate:
         return bool(self._line)
 
     def _expire(self, now: float) -> None:
+        while self._completed and now - next(iter(self._completed.values())) > IDLE_SECONDS:
+            self._completed.popitem(last=False)
         expired = False
         while self._held:
             key, seen = next(iter(self._held.items()))

@@ -48,7 +48,7 @@ class BlockDownloads:
                 metrics.BANDWIDTH_WAITS.labels("coap").inc()
                 return Message(code=Code.SERVICE_UNAVAILABLE, max_age=wait.max_age, payload=wait.reason.encode())
         if not more:
-            self.gate.finished(token)
+            self.gate.completed(token)
             self.packages.budget.finished(token)
         metrics.record_download("coap", len(chunk), complete=not more)
         response = Message(code=CONTENT, payload=chunk, content_format=AiocoapContentFormat(42), etag=package.etag)

@@ -40,7 +40,7 @@ class ReadTuning(ServerTuning):
     """A GET is not remembered at all. Block reads are nearly every request of a fleet's downloads, and even the
     shorter window held about 100 000 of them (each ~3 KiB with its payload) at 1 500 blocks a second. A read is
     idempotent, so a retransmitted one is simply answered again, as RFC 7252 4.5 allows; serving it costs a slice of
-    the cached image, less than remembering it did."""
+    the cached image, less than remembering it did (docs/adr/0032)."""
 
     EXCHANGE_LIFETIME = 0.0
 
