@@ -18,12 +18,42 @@ outbox loops run as under `fota serve` (`roles=frozenset({Role.API})` leaves the
 `process.services` gives the same unit-of-work factories and clock to call the services directly.
 """
 
-from fota.runtime.api import api_app
-from fota.runtime.process import Process, build
-from fota.runtime.roles import BackgroundService
-from fota.runtime.serve import serve
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from fota.runtime.settings import ALL_ROLES, DEFAULT_DATABASE_URL, Role, Settings
-from fota.runtime.workers import WorkerSpec, supervise, worker_settings
+
+if TYPE_CHECKING:
+    from fota.runtime.api import api_app
+    from fota.runtime.process import Process, build
+    from fota.runtime.roles import BackgroundService
+    from fota.runtime.serve import serve
+    from fota.runtime.workers import WorkerSpec, supervise, worker_settings
+
+# The rest is imported on first use (PEP 562): the CLI reads the settings for every command, and only `fota serve`
+# needs the API app, whose routes and models take most of a process's start-up.
+_LAZY = {
+    "api_app": "fota.runtime.api",
+    "Process": "fota.runtime.process",
+    "build": "fota.runtime.process",
+    "BackgroundService": "fota.runtime.roles",
+    "serve": "fota.runtime.serve",
+    "WorkerSpec": "fota.runtime.workers",
+    "supervise": "fota.runtime.workers",
+    "worker_settings": "fota.runtime.workers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALL_ROLES",

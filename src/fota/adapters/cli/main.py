@@ -9,7 +9,6 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import make_url
 
 from fota import runtime
 from fota.adapters.cli.admin import admin_app, device_security_app
@@ -126,6 +125,8 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP API, the campaign engine and the LwM2M server: all in one process, or the roles given."""
+    from sqlalchemy.engine import make_url  # here, with the runtime: the other commands start without either
+
     # The demo fleet logs every device step; a newcomer watching it wants the summary, the log a flag away.
     log_level = log_level or ("warning" if demo else "info")
     chosen_format = configure_logging(level=log_level, log_format=log_format.value if log_format else None)
