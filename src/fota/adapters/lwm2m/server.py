@@ -74,7 +74,6 @@ class Lwm2mServer:
         site = Dispatcher(self.registrations, self.downloads, RefusalGate(self.refusals))
         self.context = await Context.create_server_context(site, bind=(self.host, self.port), transports=["udp6"])
         self.sessions.context = self.context
-        tune_udp(self.context)
         if self.shared_refusals is not None:
             self.shared_refusals.start()
         metrics.LWM2M_REGISTERED_DEVICES.set_function(lambda: self.registered.count(self.services.clock.now()))
@@ -85,6 +84,7 @@ class Lwm2mServer:
             cipher=self.services.cipher,
             reader=self.services.reader,
         )
+        tune_udp(self.context)  # after the coaps transport is added: its message manager de-duplicates as well
         if not self.allow_nosec:
             log.info("plain CoAP (NoSec) devices are refused; start with --allow-nosec to accept them")
 

@@ -1,5 +1,5 @@
-"""Tuning of the LwM2M server's plain-UDP endpoint for a fleet: a larger receive buffer, a shorter duplicate window,
-and none for reads.
+"""Tuning of the LwM2M server's UDP endpoints for a fleet: a shorter duplicate window, and none for reads, on CoAP
+and on CoAP over DTLS alike; a larger receive buffer for the plain-UDP socket.
 
 Both reach into aiocoap 0.4.17 internals (the pinned version): the UDP transport behind the token manager, and the
 message manager that de-duplicates incoming confirmable messages.
