@@ -1,16 +1,22 @@
 """The LwM2M endpoint remembers answered requests for 67 s, not aiocoap's default 247 s, and reads not at all: a
-retransmitted GET is answered again. Over real loopback CoAP."""
+retransmitted GET is answered again; on plain CoAP and on coaps alike. Over real loopback CoAP."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import socket
+from pathlib import Path
 
 import aiocoap
 from aiocoap import resource
 
+from fota import runtime
+from fota.adapters.delivery.gate import DownloadGate
+from fota.adapters.delivery.packages import PackageStore
+from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.lwm2m.udp_tuning import RECEIVE_BUFFER_BYTES, tune_udp
+from tests.conftest import _free_port
 
 
 class Block(resource.Resource):  # type: ignore[misc]
@@ -115,3 +121,46 @@ def test_the_receive_buffer_is_enlarged_up_to_the_kernel_cap() -> None:
         kernel_cap = int(cap.read())
     # Linux doubles the requested size for bookkeeping; the default is far below either figure.
     assert asyncio.run(buffer_size()) >= min(RECEIVE_BUFFER_BYTES, kernel_cap)
+
+
+def test_the_lwm2m_server_tunes_its_coap_and_coaps_endpoints(tmp_path: Path) -> None:
+    """Both of the server's message managers (plain CoAP, and DTLS added after it) de-duplicate with fota's
+    tuning: the coaps one was once tuned before its transport existed."""
+    process = runtime.build(
+        runtime.Settings(
+            database_url=f"sqlite:///{tmp_path / 'fota.db'}",
+            simulated_clock=True,
+            coap_port=None,
+            secret_key="a-key-of-sixteen-or-more-characters",  # without one, coaps stays off
+        )
+    )
+
+    async def tuned_managers() -> list[str]:
+        server = Lwm2mServer(
+            process.services,
+            host="127.0.0.1",
+            port=_free_port(socket.SOCK_DGRAM),
+            coaps_port=_free_port(socket.SOCK_DGRAM),
+            packages=PackageStore(process.services),
+            gate=DownloadGate(8),
+            coap_base_url="coap://127.0.0.1",
+            public_coaps_url="",
+            http_base_url="http://127.0.0.1",
+            allow_nosec=True,
+        )
+        await server.start()
+        try:
+            assert server.context is not None
+            return [
+                type(interface.token_interface.message_interface).__module__
+                for interface in server.context.request_interfaces
+                if interface.token_interface.dispatch_message.__name__ == "dispatch_with_server_tuning"
+            ]
+        finally:
+            await server.stop()
+
+    try:
+        tuned = asyncio.run(tuned_managers())
+    finally:
+        process.engine.dispose()
+    assert len(tuned) == 2 and any("dtls" in module for module in tuned), tuned
