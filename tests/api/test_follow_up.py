@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -62,7 +63,8 @@ class Fleet:
             self.check_in(imei, FROM, state=0, result=6)  # unsupported package: final, never retried
 
     def create(self, imeis: list[str], **extra: Any) -> str:
-        today = self.server.now().date()
+        # Today where the campaign's dates are read: in Berlin it is tomorrow from 23:00 UTC (22:00 in summer).
+        today = self.server.now().astimezone(ZoneInfo(extra.get("timeZone", "UTC"))).date()
         body = {
             "firmwareName": self.firmware["firmwareName"],
             "firmwareFrom": FROM,
