@@ -95,8 +95,9 @@ async def until(
         await asyncio.sleep(0.3)
 
 
-# Ten simulated seconds a poll: a minute's retry back-off passes in about half a minute of wall time, well inside
-# every step's time-out (the shortest, a start's, is five minutes).
+# Ten simulated seconds a poll: a minute's retry back-off passes in a few seconds of wall time. The shortest step
+# time-out, a start's five minutes, then lasts about fifteen: several times what a start takes, even under load; a
+# start that runs past it anyway is retried, as the retry policy below allows.
 PASSING_STEP = 10.0
 
 
