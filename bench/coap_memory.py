@@ -19,10 +19,10 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import aiocoap
 import aiocoap.resource as resource
+from bench.common import memory_kib
 from tests.conftest import _free_port
 
 IMAGE = os.urandom(64 * 1024)
@@ -53,13 +53,6 @@ async def serve(port: int, mode: str) -> None:
     await asyncio.sleep(600)  # bounded: ends on its own if the benchmark that started it dies
 
 
-def resident_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
-
-
 async def drive(port: int, requests: int, concurrency: int = 64) -> None:
     client = await aiocoap.Context.create_client_context(transports=["udp6"])
     numbers = iter(range(requests))
@@ -87,9 +80,9 @@ def measure(mode: str, requests: int) -> float:
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         asyncio.run(drive(port, 2000))  # imports, first allocations, the client's own warm-up
-        before = resident_kib(server.pid)
+        before = memory_kib(server.pid)
         asyncio.run(drive(port, requests))
-        after = resident_kib(server.pid)
+        after = memory_kib(server.pid)
     finally:
         server.kill()
         server.wait()

@@ -53,9 +53,14 @@ def machine() -> str:
 
 def peak_rss_mib(pid: int) -> float:
     """VmHWM (the kernel's high-water mark of resident memory) of a process, in MiB; psutil is not installed."""
+    return memory_kib(pid, "VmHWM") / 1024
+
+
+def memory_kib(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status (VmRSS: resident now, VmHWM: its peak), in KiB; NaN if absent."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+        if line.startswith(f"{field}:"):
+            return float(line.split()[1])
     return float("nan")
 
 

@@ -43,46 +43,43 @@ def _remembered(context: aiocoap.Context) -> list[float]:
     ]
 
 
-async def _serve_one_request(tuned: bool, code: aiocoap.Code = aiocoap.POST) -> tuple[list[float], aiocoap.Context]:
+async def _block_server(block: Block, *, tuned: bool) -> tuple[aiocoap.Context, int]:
+    """A server of `block` at /block on a free loopback port, with fota's tuning or aiocoap's defaults."""
     site = resource.Site()
-    site.add_resource(["block"], Block())
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    site.add_resource(["block"], block)
+    port = _free_port(socket.SOCK_DGRAM)
     server = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port), transports=["udp6"])
     if tuned:
         tune_udp(server)
+    return server, port
+
+
+async def _serve_one_request(tuned: bool, code: aiocoap.Code = aiocoap.POST) -> list[float]:
+    server, port = await _block_server(Block(), tuned=tuned)
     client = await aiocoap.Context.create_client_context(transports=["udp6"])
     try:
         response = await client.request(aiocoap.Message(code=code, uri=f"coap://127.0.0.1:{port}/block")).response
         assert response.code.is_successful()
         await asyncio.sleep(0)  # a forgetting that is due at once runs
-        return _remembered(server), server
+        return _remembered(server)
     finally:
         await client.shutdown()
         await server.shutdown()
 
 
 def test_answers_are_remembered_for_the_server_window_not_the_rfc_default() -> None:
-    default, _ = asyncio.run(_serve_one_request(tuned=False))
-    tuned, _ = asyncio.run(_serve_one_request(tuned=True))
+    default = asyncio.run(_serve_one_request(tuned=False))
+    tuned = asyncio.run(_serve_one_request(tuned=True))
     assert len(default) == 1 and 240 < default[0] <= 247
     assert len(tuned) == 1 and 60 < tuned[0] <= 67
 
 
 def test_reads_are_not_remembered_and_a_retransmitted_one_is_answered_again() -> None:
-    remembered, _ = asyncio.run(_serve_one_request(tuned=True, code=aiocoap.GET))
-    assert remembered == []
+    assert asyncio.run(_serve_one_request(tuned=True, code=aiocoap.GET)) == []
 
     async def twice() -> tuple[list[bytes], int]:
         block = Block()
-        site = resource.Site()
-        site.add_resource(["block"], block)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port), transports=["udp6"])
-        tune_udp(server)
+        server, port = await _block_server(block, tuned=True)
         request = aiocoap.Message(code=aiocoap.GET, uri_path=("block",))
         request.mtype, request.mid, request.token = aiocoap.CON, 4242, b"t1"  # as a device's own stack sets them
         loop = asyncio.get_running_loop()
