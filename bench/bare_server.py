@@ -34,7 +34,7 @@ def build(bodies: dict[str, bytes]) -> FastAPI:
 
 def serve(host: str, port: int, bodies: dict[str, bytes], loop: str, shared_port: bool) -> None:
     # The options `fota serve` gives uvicorn; asyncio's loop where fota runs its LwM2M server, as every benchmark
-    # starts it, and uvloop for the API-only workers of --workers (src/fota/runtime/serve.py). httptools in both.
+    # starts it, and uvloop for the API-only workers of --workers (src/fota/runtime/serving.py). httptools in both.
     config = uvicorn.Config(
         build(bodies), host=host, port=port, log_config=None, access_log=False, log_level="warning", loop=loop
     )

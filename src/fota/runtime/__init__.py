@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from fota.runtime.api import api_app
     from fota.runtime.process import Process, build
     from fota.runtime.roles import BackgroundService
-    from fota.runtime.serve import serve
+    from fota.runtime.serving import serve
     from fota.runtime.workers import WorkerSpec, supervise, worker_settings
 
 # The rest is imported on first use (PEP 562): the CLI reads the settings for every command, and only `fota serve`
@@ -39,7 +39,7 @@ _LAZY = {
     "Process": "fota.runtime.process",
     "build": "fota.runtime.process",
     "BackgroundService": "fota.runtime.roles",
-    "serve": "fota.runtime.serve",
+    "serve": "fota.runtime.serving",
     "WorkerSpec": "fota.runtime.workers",
     "supervise": "fota.runtime.workers",
     "worker_settings": "fota.runtime.workers",

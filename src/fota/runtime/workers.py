@@ -15,7 +15,7 @@ from types import FrameType
 from fota.adapters.logging_setup import LogFormat
 from fota.adapters.logging_setup import configure as configure_logging
 from fota.runtime.process import build
-from fota.runtime.serve import serve
+from fota.runtime.serving import serve
 from fota.runtime.settings import Role, Settings
 
 STOP_SECONDS = 30.0  # how long a worker gets to finish its requests once asked to stop
