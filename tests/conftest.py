@@ -1,5 +1,6 @@
 """Fixtures that run the server, on SQLite and PostgreSQL: in this process through the ASGI app, or as `fota serve`
-in a subprocess on free ports where a test needs real sockets or processes (CoAP, DTLS, SDKs, crashes, the CLI).
+in another process on free ports where a test needs real sockets or processes (CoAP, DTLS, SDKs, crashes, the CLI);
+those are forked from one that has imported fota already (tests/forked_server.py).
 
 `in_process_server` and `server` are shared by a whole backend's tests (each test provisions its own account);
 `private_in_process_server` and `private_server` are fresh servers for tests that move the simulated clock far.
@@ -21,7 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import forked_server
 from tests.databases import DeferredTeardown, PostgresDatabases, drop
+from tests.forked_server import ServerProcess
 from tests.fota_server import Account as Account  # many test modules import it from here
 from tests.fota_server import FotaServer
 from tests.in_process import InProcessServer, start_in_process_server
@@ -71,9 +74,9 @@ def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
 
 @dataclass
 class RunningServer(FotaServer):
-    """`fota serve` in a subprocess, on free ports of 127.0.0.1."""
+    """`fota serve` in another process (forked: tests/forked_server.py), on free ports of 127.0.0.1."""
 
-    process: subprocess.Popen[bytes]
+    process: ServerProcess
     log_path: Path
     coap_port: int = 0
     args: list[str] = field(default_factory=list)
@@ -220,11 +223,10 @@ def start_server(
     raise RuntimeError(f"fota serve could not bind free ports:\n{log_path.read_text()}")
 
 
-def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> subprocess.Popen[bytes] | None:
+def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> ServerProcess | None:
     """Starts the server and waits until it is healthy; None if it lost a race for its ports."""
     base_url = f"http://127.0.0.1:{args[args.index('--port') + 1]}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
+    process = forked_server.start(args, env=env, log_path=log_path, cwd=cwd)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
@@ -254,7 +256,7 @@ def _stop_and_cleanup(server: RunningServer | InProcessServer) -> None:
 
 
 def _retire(servers: list[RunningServer], database: str | None) -> None:
-    """Signals every subprocess server now; waits for them to exit (one on PostgreSQL takes a second) in the
+    """Signals every server now; waits for them to exit (one on PostgreSQL takes a second) in the
     background, then drops their PostgreSQL `database`, if any."""
     for server in servers:
         server.close_clients()

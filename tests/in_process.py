@@ -12,34 +12,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
-from argon2 import PasswordHasher as Argon2
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from fota import runtime
 from fota.runtime import Settings
+from tests.cheap_hasher import CheapArgon2Hasher
 from tests.fota_server import FotaServer
 
 BASE_URL = "http://testserver"
 CALLBACK_ALLOWANCE = {"callback_allow": "127.0.0.0/8,::1,.example.com", "callback_allow_http": True}
-
-
-class CheapArgon2Hasher:
-    """Argon2id at its lowest cost: the same hashes and checks as the production hasher (adapters/passwords.py),
-    at a fraction of a millisecond instead of 70 ms, which thousands of token and login requests would pay."""
-
-    def __init__(self) -> None:
-        self._argon2 = Argon2(time_cost=1, memory_cost=8, parallelism=1)
-
-    def hash(self, secret: str) -> str:
-        return self._argon2.hash(secret)
-
-    def verify(self, hashed: str, secret: str) -> bool:
-        try:
-            return self._argon2.verify(hashed, secret)
-        except (VerificationError, InvalidHashError):
-            return False
 
 
 def build_app(settings: Settings) -> FastAPI:
