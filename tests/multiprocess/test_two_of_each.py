@@ -13,7 +13,6 @@ import dataclasses
 import os
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from sqlalchemy import Engine, func, select
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.tables import campaign_devices, history, outbox, registrations
 from fota.simulator.fleet import Fleet
+from tests import forked_server
 from tests.conftest import (
     BACKENDS,
     OUTBOUND_ALLOWANCE,
@@ -84,8 +84,7 @@ def _spawn(
         args += ["--allow-nosec", "--coaps-port", "0", "--bootstrap-port", "0"]
     env = {**os.environ, "FOTA_ADMIN_TOKEN": admin_token, "FOTA_DATABASE_URL": database_url, **OUTBOUND_ALLOWANCE}
     log_path = tmp_path / f"{role}-{index}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    process = forked_server.start(args, env=env, log_path=log_path, cwd=tmp_path)
     return RunningServer(
         f"http://127.0.0.1:{port}", admin_token, "postgresql", database_url, process, log_path, coap_port, args, env
     )
