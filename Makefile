@@ -11,7 +11,7 @@ DTLS_STAMP := $(VENV)/.installed-dtls-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
 RUN_ARGS ?=
 
 .PHONY: run test prerequisites lint typecheck pytest clean

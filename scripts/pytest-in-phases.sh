@@ -6,7 +6,7 @@
 set -uo pipefail
 
 pytest=${PYTEST:-.venv/bin/pytest}
-workers=${PYTEST_WORKERS:-2}
+workers=${PYTEST_WORKERS:-3}
 
 "$pytest" -m "not serial" -n "$workers" --dist worksteal "$@"
 parallel=$?
