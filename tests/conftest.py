@@ -146,7 +146,7 @@ def _drop_postgres_database(name: str, after: Callable[[], None] = lambda: None)
 
 
 def _database_url(backend: str, tmp_path: Path) -> str:
-    """A new database: an empty SQLite file in tmp_path (migrating one costs the server a few milliseconds), or a
+    """A new database: an empty SQLite file in tmp_path (migrating one costs the server about 0.2 s), or a
     fresh PostgreSQL database with the schema already migrated."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'fota.db'}"
