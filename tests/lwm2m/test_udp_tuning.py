@@ -1,5 +1,6 @@
 """The LwM2M endpoint remembers answered requests for 67 s, not aiocoap's default 247 s, and reads not at all: a
-retransmitted GET is answered again; on plain CoAP and on coaps alike. Over real loopback CoAP."""
+retransmitted GET is answered again, but a copy that arrives while the first is being answered is dropped; on plain
+CoAP and on coaps alike. Over real loopback CoAP."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import socket
 from pathlib import Path
 
 import aiocoap
+import pytest
 from aiocoap import resource
 
 from fota import runtime
 from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.delivery.packages import PackageStore
 from fota.adapters.lwm2m.server import Lwm2mServer
-from fota.adapters.lwm2m.udp_tuning import RECEIVE_BUFFER_BYTES, tune_udp
+from fota.adapters.lwm2m.udp_tuning import RECEIVE_BUFFER_BYTES, ReadsInProgress, ReadTuning, tune_udp
 from tests.conftest import _free_port
 
 
@@ -99,6 +101,84 @@ def test_reads_are_not_remembered_and_a_retransmitted_one_is_answered_again() ->
     decoded = [aiocoap.Message.decode(a) for a in answers]
     assert [(m.mid, m.mtype, m.payload) for m in decoded] == [(4242, aiocoap.ACK, b"x" * 512)] * 2
     assert served == 2
+
+
+class HeldBlock(resource.Resource):  # type: ignore[misc]
+    """A block read that is answered only once the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = 0
+        self.release = asyncio.Event()
+
+    async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        self.entered += 1
+        await self.release.wait()
+        return aiocoap.Message(payload=b"y" * 512)
+
+
+def test_a_copy_of_a_read_still_being_answered_is_dropped_and_one_after_its_answer_is_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No empty ACK while the read is held: it would end the read as an answer does, at a moment of aiocoap's timer.
+    monkeypatch.setattr(ReadTuning, "EMPTY_ACK_DELAY", 3600.0)
+
+    async def scenario() -> tuple[int, list[aiocoap.Message]]:
+        held, ping = HeldBlock(), Block()
+        site = resource.Site()
+        site.add_resource(["held"], held)
+        site.add_resource(["ping"], ping)
+        port = _free_port(socket.SOCK_DGRAM)
+        server = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", port), transports=["udp6"])
+        tune_udp(server)
+        loop = asyncio.get_running_loop()
+
+        def con_get(path: str, mid: int) -> bytes:
+            request = aiocoap.Message(code=aiocoap.GET, uri_path=(path,))
+            request.mtype, request.mid, request.token = aiocoap.CON, mid, mid.to_bytes(2, "big")
+            return bytes(request.encode())
+
+        async def receive() -> aiocoap.Message:
+            return aiocoap.Message.decode(await asyncio.wait_for(loop.sock_recv(device, 2048), 10))
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as device:
+            device.bind(("127.0.0.1", 0))
+            device.setblocking(False)
+            try:
+                await loop.sock_sendto(device, con_get("held", 7), ("127.0.0.1", port))
+                while held.entered == 0:
+                    await asyncio.sleep(0.01)
+                await loop.sock_sendto(device, con_get("held", 7), ("127.0.0.1", port))  # retransmitted meanwhile
+                # The socket is read in order: once a later request is answered, the copy has been handled.
+                await loop.sock_sendto(device, con_get("ping", 8), ("127.0.0.1", port))
+                answers = [await receive()]
+                held.release.set()
+                answers.append(await receive())
+                # Its answer lost, the device sends the read again: it is served again.
+                await loop.sock_sendto(device, con_get("held", 7), ("127.0.0.1", port))
+                answers.append(await receive())
+            finally:
+                await server.shutdown()
+        return held.entered, answers
+
+    entered, answers = asyncio.run(scenario())
+    assert [(m.mid, m.payload[:1]) for m in answers] == [(8, b"x"), (7, b"y"), (7, b"y")]
+    assert entered == 2
+
+
+def test_reads_in_progress_forgets_answered_reads_at_once_and_unanswered_ones_after_the_retransmit_span() -> None:
+    now = [100.0]
+    reads = ReadsInProgress(monotonic=lambda: now[0])
+    assert reads.arrived(("device-a", 1)) is False
+    assert reads.arrived(("device-a", 1)) is True  # a copy while it is answered
+    assert reads.arrived(("device-b", 1)) is False  # another device's message ID is its own
+    reads.answered(("device-a", 1))
+    assert reads.arrived(("device-a", 1)) is False  # answered, then sent again: served again
+    now[0] += 44.0
+    assert reads.arrived(("device-b", 1)) is True
+    now[0] += 2.0  # past RFC 7252's MAX_TRANSMIT_SPAN of the first copy: no copy of it can still arrive
+    assert reads.arrived(("device-b", 1)) is False
+    assert len(reads) == 1  # device-a's second read, never answered, was swept with the span's end
 
 
 def test_the_receive_buffer_is_enlarged_up_to_the_kernel_cap() -> None:

@@ -1,5 +1,6 @@
-"""Tuning of the LwM2M server's UDP endpoints for a fleet: a shorter duplicate window, and none for reads, on CoAP
-and on CoAP over DTLS alike; a larger receive buffer for the plain-UDP socket.
+"""Tuning of the LwM2M server's UDP endpoints for a fleet: a shorter duplicate window, and for reads only the copies
+that arrive while the first is still being answered dropped, on CoAP and on CoAP over DTLS alike; a larger receive
+buffer for the plain-UDP socket.
 
 Both reach into aiocoap 0.4.17 internals (the pinned version): the UDP transport behind the token manager, and the
 message manager that de-duplicates incoming confirmable messages.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from aiocoap import GET, Context, Message
+from aiocoap import CON, GET, Context, Message
 from aiocoap.numbers.constants import TransportTuning
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,48 @@ class ReadTuning(ServerTuning):
 SERVER_TUNING = ServerTuning()
 READ_TUNING = ReadTuning()
 
+# RFC 7252's MAX_TRANSMIT_SPAN: a client stops retransmitting a confirmable request this long after its first copy.
+RETRANSMIT_SPAN_SECONDS = 45.0
+
+
+class ReadsInProgress:
+    """The confirmable reads received and not yet answered, by (remote, message ID), without their payloads.
+
+    A read that is not remembered (ReadTuning) would otherwise be served once more for every retransmission that
+    arrives while the first copy still waits its turn: under load a device retransmits after 2-3 s, and each copy
+    served twice is work taken from the downloads under way, which makes the next answers later still. RFC 7252 4.5
+    asks that a request be processed only once; aiocoap itself ignores such copies while it remembers the request.
+    Once answered the key is forgotten, so a copy that arrives later (its answer was lost) is answered again.
+    """
+
+    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._since: dict[Hashable, float] = {}
+        self._next_sweep = monotonic() + RETRANSMIT_SPAN_SECONDS
+
+    def __len__(self) -> int:
+        return len(self._since)
+
+    def arrived(self, key: Hashable) -> bool:
+        """Record a read's arrival; True when it is a copy of one still being answered."""
+        now = self._monotonic()
+        if now >= self._next_sweep:
+            self._forget_unanswered(now)
+        since = self._since.get(key)
+        if since is not None and now - since < RETRANSMIT_SPAN_SECONDS:
+            return True
+        self._since[key] = now
+        return False
+
+    def answered(self, key: Hashable) -> None:
+        self._since.pop(key, None)
+
+    def _forget_unanswered(self, now: float) -> None:
+        # A read whose answer was never sent (the handler failed before answering, the endpoint shut down) would
+        # otherwise stay here for good; past the span no copy of it can arrive.
+        self._since = {key: since for key, since in self._since.items() if now - since < RETRANSMIT_SPAN_SECONDS}
+        self._next_sweep = now + RETRANSMIT_SPAN_SECONDS
+
 
 def tune_udp(context: Context) -> None:
     for interface in context.request_interfaces:
@@ -64,13 +108,28 @@ def tune_udp(context: Context) -> None:
 
 def _shorten_duplicate_window(messages: Any) -> None:
     dispatch: Callable[[Message], None] = messages.dispatch_message
+    store_response: Callable[[Message], None] = messages._store_response_for_duplicates
+    reads = ReadsInProgress()
+    messages.reads_in_progress = reads
 
     def dispatch_with_server_tuning(message: Message) -> None:
         # The window is read from the incoming message's tuning when its answer is remembered.
-        message.transport_tuning = READ_TUNING if message.code == GET else SERVER_TUNING
+        if message.code == GET:
+            if message.mtype == CON and reads.arrived((message.remote, message.mid)):
+                return
+            message.transport_tuning = READ_TUNING
+        else:
+            message.transport_tuning = SERVER_TUNING
         dispatch(message)
 
+    def store_response_and_end_read(message: Message) -> None:
+        # Every answer to a confirmable request passes here with the request's message ID, the empty ACK of a
+        # separate response included; after either, the device no longer retransmits.
+        reads.answered((message.remote, message.mid))
+        store_response(message)
+
     messages.dispatch_message = dispatch_with_server_tuning
+    messages._store_response_for_duplicates = store_response_and_end_read
 
 
 def _enlarge_receive_buffer(sock: socket.socket) -> None:
