@@ -74,9 +74,10 @@ def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
 
 @dataclass
 class RunningServer(FotaServer):
-    """`fota serve` in another process (forked: tests/forked_server.py), on free ports of 127.0.0.1."""
+    """`fota serve` in another process (forked: tests/forked_server.py, unless `forked` is off), on free ports of
+    127.0.0.1."""
 
-    process: ServerProcess
+    process: ServerProcess | subprocess.Popen[bytes]
     log_path: Path
     coap_port: int = 0
     args: list[str] = field(default_factory=list)
@@ -84,6 +85,7 @@ class RunningServer(FotaServer):
     coaps_port: int = 0
     bootstrap_port: int = 0
     bootstrap_coaps_port: int = 0
+    forked: bool = True
 
     @property
     def coap_url(self) -> str:
@@ -108,7 +110,9 @@ class RunningServer(FotaServer):
 
     def restart(self) -> None:
         """Starts the same server again, on the same ports and database."""
-        process = _launch(self.args, self.env, self.log_path.with_suffix(".restart.log"), self.log_path.parent)
+        process = _launch(
+            self.args, self.env, self.log_path.with_suffix(".restart.log"), self.log_path.parent, forked=self.forked
+        )
         if process is None:
             raise RuntimeError("the server's ports were taken while it was down")
         self.process = process
@@ -160,9 +164,12 @@ def start_server(
     simulated_clock: bool = True,
     allow_nosec: bool = True,
     env_overrides: dict[str, str] | None = None,
+    forked: bool = True,
 ) -> RunningServer:
     """`allow_nosec`: the simulated devices of most tests speak plain CoAP, which the server refuses by default.
-    `env_overrides` replace (an empty value: unset) the environment's entries, such as OUTBOUND_ALLOWANCE's."""
+    `env_overrides` replace (an empty value: unset) the environment's entries, such as OUTBOUND_ALLOWANCE's.
+    `forked`: from the test forkserver, with the tests' cheap Argon2id (tests/forked_server.py); else a fresh
+    `python -m fota serve` exactly as an operator starts it, which the benchmarks measure."""
     database_url = _database_url(backend, tmp_path)
     admin_token = secrets.token_urlsafe(24)
     env = {
@@ -204,7 +211,7 @@ def start_server(
         if simulated_clock:
             args.append("--simulated-clock")
         log_path = tmp_path / f"server-{attempt}.log" if attempt else tmp_path / "server.log"
-        process = _launch(args, env, log_path, tmp_path)
+        process = _launch(args, env, log_path, tmp_path, forked=forked)
         if process is not None:
             return RunningServer(
                 f"http://127.0.0.1:{port}",
@@ -219,14 +226,22 @@ def start_server(
                 coaps_port=coaps_port,
                 bootstrap_port=bootstrap_port,
                 bootstrap_coaps_port=bootstrap_coaps_port,
+                forked=forked,
             )
     raise RuntimeError(f"fota serve could not bind free ports:\n{log_path.read_text()}")
 
 
-def _launch(args: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> ServerProcess | None:
+def _launch(
+    args: list[str], env: dict[str, str], log_path: Path, cwd: Path, *, forked: bool = True
+) -> ServerProcess | subprocess.Popen[bytes] | None:
     """Starts the server and waits until it is healthy; None if it lost a race for its ports."""
     base_url = f"http://127.0.0.1:{args[args.index('--port') + 1]}"
-    process = forked_server.start(args, env=env, log_path=log_path, cwd=cwd)
+    process: ServerProcess | subprocess.Popen[bytes]
+    if forked:
+        process = forked_server.start(args, env=env, log_path=log_path, cwd=cwd)
+    else:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
