@@ -29,6 +29,7 @@ def api_app(process: Process, *, background: Sequence[BackgroundService] = ()) -
         download_gate=roles.download_gate,
         readiness=partial(readiness_problem, process.engine),
         run_due_work=roles.run_due_work,
+        inline_reads=process.engine.dialect.name == "sqlite",
     )
     if Role.API not in process.settings.roles:
         # An engine- or LwM2M-only process keeps a small listener for its supervisor: /healthz, /readyz, /metrics.
@@ -40,4 +41,5 @@ def api_app(process: Process, *, background: Sequence[BackgroundService] = ()) -
         routers=[*routers.api_routers(), console.router],
         mounts=[*routers.api_mounts(), console.static_mount()],
         lifespan=roles.running,
+        hot_routes=True,
     )

@@ -12,6 +12,7 @@ from starlette.routing import Mount
 from fota import __version__
 from fota.adapters.http.content_type import JsonContentTypeMiddleware
 from fota.adapters.http.errors import install_error_handlers
+from fota.adapters.http.hot_routes import HotRoutes
 from fota.adapters.http.observability import HttpMetricsMiddleware, RequestIdMiddleware
 from fota.adapters.http.parts import ApiParts
 
@@ -20,8 +21,15 @@ Lifespan = Callable[[], AbstractAsyncContextManager[None]]
 
 
 def create_app(
-    parts: ApiParts, *, routers: Sequence[APIRouter], mounts: Sequence[Mount] = (), lifespan: Lifespan
+    parts: ApiParts,
+    *,
+    routers: Sequence[APIRouter],
+    mounts: Sequence[Mount] = (),
+    lifespan: Lifespan,
+    hot_routes: bool = False,
 ) -> FastAPI:
+    """`hot_routes`: the hottest reads answered in front of the routers (hot_routes.py); only beside the API's."""
+
     @asynccontextmanager
     async def app_lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with lifespan():
@@ -36,6 +44,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.parts = parts
+    if hot_routes:
+        app.add_middleware(HotRoutes, parts=parts)
     app.add_middleware(JsonContentTypeMiddleware)
     # Added last, so outermost: every request is counted and timed, and has its id before anything logs.
     app.add_middleware(HttpMetricsMiddleware)

@@ -1,0 +1,157 @@
+"""GET campaign answered in front of the routers (adapters/http/hot_routes.py): the same bytes and headers as the
+full route, with and without a rollout, on both databases; everything but a cached caller's success (a token not
+cached, a logged-out session, another account's campaign, an unknown one) goes on to the full route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from fota.adapters.http.api_route import ROUTE_NOTE
+from fota.adapters.http.hot_routes import HotRoutes
+from tests.api.test_rollout_api import ROLLOUT, create
+from tests.api.test_validation import assert_error
+from tests.conftest import Account
+from tests.in_process import InProcessServer
+
+
+class Answer:
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: dict[bytes, bytes] = {}
+        self.body = b""
+        self.note: dict[str, str] = {}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = dict(message["headers"])
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+def _scope(app: Any, path: str, headers: dict[str, str]) -> Scope:
+    return {
+        "app": app,  # as the application sets it before its middleware
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def _receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class FullRoute:
+    """Stands for the rest of the app: records that the request went on to it, and answers as the routers do."""
+
+    def __init__(self, routers: Any) -> None:
+        self.routers = routers
+        self.calls = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls += 1
+        await self.routers(scope, receive, send)
+
+
+def _call(server: InProcessServer, path: str, headers: dict[str, str]) -> tuple[Answer, Answer, int]:
+    """The request answered by the hot route (falling through to the routers) and by the routers alone; and how
+    many times the hot route went on to the routers."""
+    app = server.test_client.app
+    routers = _behind_the_hot_routes(app.middleware_stack)
+    full = FullRoute(routers)
+    hot = HotRoutes(full, app.state.parts)
+    via_hot, via_routers = Answer(), Answer()
+    for answer, handler in ((via_hot, hot), (via_routers, routers)):
+        scope = _scope(app, path, headers)
+        scope[ROUTE_NOTE] = answer.note  # where the metrics middleware learns the route's template
+        server.test_client.portal.call(handler, scope, _receive, answer.send)
+    return via_hot, via_routers, full.calls
+
+
+def _behind_the_hot_routes(stack: Any) -> Any:
+    """What the app's own HotRoutes hands a request on to: the error handlers and the routers."""
+    while not isinstance(stack, HotRoutes):
+        stack = stack.app
+    return stack.app
+
+
+@pytest.fixture
+def owner(in_process_server: InProcessServer) -> tuple[Account, dict[str, str], dict[str, str]]:
+    account = in_process_server.new_account(license_count=20)
+    headers = account.headers()
+    return account, in_process_server.new_firmware(), headers
+
+
+@pytest.mark.parametrize("rollout", [None, ROLLOUT], ids=["plain", "rollout"])
+def test_a_cached_callers_campaign_is_answered_in_front_with_the_full_routes_bytes(
+    in_process_server: InProcessServer,
+    owner: tuple[Account, dict[str, str], dict[str, str]],
+    rollout: dict[str, Any] | None,
+) -> None:
+    account, firmware, headers = owner
+    extra = {"rollout": rollout} if rollout else {}
+    campaign = create(account, in_process_server, firmware, 3, **extra)
+    path = f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+    # The first call reads the tokens (the full route) and caches them.
+    first = in_process_server.http.get(path, headers=headers)
+    assert first.status_code == 200, first.text
+
+    via_hot, via_routers, fell_through = _call(in_process_server, path, headers)
+    assert fell_through == 0
+    assert (via_hot.status, via_hot.body) == (via_routers.status, via_routers.body) == (200, first.content)
+    assert via_hot.headers == via_routers.headers
+    assert via_hot.note == via_routers.note == {"template": "/api/fota/v3/campaigns/{account}/{campaign_id}"}
+    assert ("rollout" in first.json()) is bool(rollout)
+
+
+def test_anything_but_a_cached_callers_success_goes_on_to_the_full_route(
+    in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
+) -> None:
+    account, firmware, headers = owner
+    campaign = create(account, in_process_server, firmware, 1)
+    path = f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+    other = in_process_server.new_account(license_count=1)
+    cases = {
+        "tokens never seen": other.headers(),  # not yet cached, and of another account: the full route's 403
+        "unknown campaign": headers,
+        "another account's name": headers,
+        "the create route's path": headers,
+    }
+    paths = {
+        "tokens never seen": path,
+        "unknown campaign": f"/api/fota/v3/campaigns/{account.name}/no-such-campaign",
+        "another account's name": f"/api/fota/v3/campaigns/{other.name}/{campaign['id']}",
+        "the create route's path": f"/api/fota/v3/campaigns/firmware/{account.name}",
+    }
+    assert in_process_server.http.get(path, headers=headers).status_code == 200  # caches the owner's tokens
+    for case, case_headers in cases.items():
+        via_hot, via_routers, fell_through = _call(in_process_server, paths[case], case_headers)
+        assert fell_through == 1, case
+        assert (via_hot.status, via_hot.body) == (via_routers.status, via_routers.body), case
+        assert via_hot.status in (403, 404, 405), (case, via_hot.status)
+
+
+def test_a_logged_out_session_is_refused_at_once(
+    in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
+) -> None:
+    account, firmware, headers = owner
+    campaign = create(account, in_process_server, firmware, 1)
+    path = f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+    assert in_process_server.http.get(path, headers=headers).status_code == 200
+    assert in_process_server.http.get(path, headers=headers).status_code == 200  # answered from the cache
+    r = in_process_server.http.post("/api/m2m/v1/session/logout", headers=headers)
+    assert r.status_code == 200, r.text
+    assert_error(in_process_server.http.get(path, headers=headers), 401)
