@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fota.adapters.http.api_route import ApiRoute
+from fota.adapters.http.api_route import ApiRoute, many_rows
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
@@ -46,6 +46,7 @@ def get_account_subscription_status(account: str, services: ServicesDep, _: Call
 
 
 @v3.get("/licenses/{account}", response_model_exclude_none=True)
+@many_rows
 def get_account_licenses_status(
     account: str,
     services: ServicesDep,

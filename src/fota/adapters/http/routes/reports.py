@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fota.adapters.http import stated
-from fota.adapters.http.api_route import ApiRoute
+from fota.adapters.http.api_route import ApiRoute, many_rows
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, device_status, firmware_campaign, rfc3339
@@ -88,6 +88,7 @@ def get_device_firmware_upgrade_history(
 
 
 @router.get("/reports/{account}/campaigns/{campaign_id}/devices", response_model_exclude_none=True)
+@many_rows
 def get_campaign_device_status(
     account: str,
     campaign_id: str,
