@@ -26,6 +26,8 @@ from fota.services.token_cache import TokenCache
 class ServiceContext:
     uow: UnitOfWorkFactory  # a unit of work that may write
     reader: UnitOfWorkFactory  # a unit of work for use cases that only read (never blocks on SQLite's writer)
+    # A reader for the event loop's own thread, on a connection it keeps (SQLite); elsewhere the plain reader.
+    loop_reader: UnitOfWorkFactory
     exclusive: Exclusive  # one process at a time in a section (the engine's tick)
     clock: Clock
     hasher: PasswordHasher

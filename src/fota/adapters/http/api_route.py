@@ -20,8 +20,8 @@ from starlette.types import Receive, Scope, Send
 # The scope key of the middleware's note: a dict shared by every copy of the scope that routing makes.
 ROUTE_NOTE = "fota.route"
 
-# How many reads of many rows (a report page, the license summary) run at once; sized at start-up
-# (runtime/roles.py): one on SQLite, whose driver releases the interpreter lock around every row it steps. Four such
+# How many reads of many rows (a report page, the license summary) run at once; sized when the app is built
+# (runtime/api.py): one on SQLite, whose driver releases the interpreter lock around every row it steps. Four such
 # pages at once cost about three times the CPU of one after another, each thread waiting to take the lock back
 # (docs/adr/0033-hot-routes.md).
 ROW_READS = anyio.CapacityLimiter(8)

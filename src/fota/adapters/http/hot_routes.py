@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from functools import partial
 
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +19,7 @@ from fota.adapters.http.parts import ApiParts
 from fota.adapters.http.presenters import campaign_read
 from fota.domain.errors import DomainError
 from fota.services import auth, rollouts
+from fota.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ class HotRoutes:
             )
             if caller is None:
                 return None  # the full route reads the tokens, and caches them for the next call
-            read: Callable[[], bytes] = partial(_campaign_json, self.parts, account, campaign_id)
             # A SQLite read of one row is a few tens of microseconds and never waits for the writer (WAL): a trip
             # to the thread pool would cost more than the read. A PostgreSQL read is a network round trip.
-            return read() if self.parts.inline_reads else await run_in_threadpool(read)
+            if self.parts.inline_reads:
+                return _campaign_json(services.loop_reader(), account, campaign_id)
+            return await run_in_threadpool(partial(_campaign_json, services.reader(), account, campaign_id))
         except DomainError:
             return None  # the full route raises it again and answers it in the API's shape
         except Exception:
@@ -76,8 +77,8 @@ class HotRoutes:
             return None
 
 
-def _campaign_json(parts: ApiParts, account: str, campaign_id: str) -> bytes:
-    read = rollouts.campaign_with_rollout(uow=parts.services.reader(), account_name=account, campaign_id=campaign_id)
+def _campaign_json(uow: UnitOfWork, account: str, campaign_id: str) -> bytes:
+    read = rollouts.campaign_with_rollout(uow=uow, account_name=account, campaign_id=campaign_id)
     # As FastAPI serialises the route's response model (response_model_exclude_none, by alias).
     return campaign_read(read.campaign, read.view).model_dump_json(by_alias=True, exclude_none=True).encode()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -124,15 +125,79 @@ class SqlUnitOfWork:
         self._connection.begin()
 
 
+class _HeldConnection:
+    """One read-only connection kept open between units of work, for the one thread that uses it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._thread: int | None = None
+
+    def take(self) -> Connection:
+        thread = threading.get_ident()
+        if self._thread is None:
+            self._thread = thread
+        assert thread == self._thread, "a held reader is used by one thread only"
+        if self._connection is None:
+            self._connection = self._engine.connect().execution_options(**{READ_ONLY_OPTION: True})
+        return self._connection
+
+    def discard(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+class HeldReaderUnitOfWork(SqlUnitOfWork):
+    """A read-only unit of work on a connection that stays open between uses: for reads on the event loop's own
+    thread (SQLite), where checking a connection out of the pool and back in cost more than a one-row read. Each use
+    is still its own transaction (`BEGIN DEFERRED` ... rollback), so it reads one snapshot and holds none after."""
+
+    def __init__(self, held: _HeldConnection) -> None:
+        super().__init__(held._engine, read_only=True)
+        self._held = held
+
+    def __enter__(self) -> Self:
+        connection = self._held.take()
+        try:
+            connection.begin()
+        except Exception:
+            self._held.discard()  # a connection in an unknown state is not kept
+            raise
+        self._connection = connection
+        self._repositories = {}
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        connection = self._connection
+        self._connection = None
+        self._repositories = {}
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        except Exception:
+            self._held.discard()
+            raise
+
+
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._held = _HeldConnection(engine)
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine)
 
     def reader(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=True)
+
+    def held_reader(self) -> SqlUnitOfWork:
+        """`reader` on the one connection this factory keeps for a single thread (see HeldReaderUnitOfWork)."""
+        return HeldReaderUnitOfWork(self._held)
 
     @contextmanager
     def exclusive(self, key: str) -> Iterator[bool]:
