@@ -88,6 +88,12 @@ def _behind_the_hot_routes(stack: Any) -> Any:
     return stack.app
 
 
+def _campaign_path(server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]], **extra: Any) -> str:
+    account, firmware, _ = owner
+    campaign = create(account, server, firmware, 1, **extra)
+    return f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+
+
 @pytest.fixture
 def owner(in_process_server: InProcessServer) -> tuple[Account, dict[str, str], dict[str, str]]:
     account = in_process_server.new_account(license_count=20)
@@ -101,10 +107,8 @@ def test_a_cached_callers_campaign_is_answered_in_front_with_the_full_routes_byt
     owner: tuple[Account, dict[str, str], dict[str, str]],
     rollout: dict[str, Any] | None,
 ) -> None:
-    account, firmware, headers = owner
-    extra = {"rollout": rollout} if rollout else {}
-    campaign = create(account, in_process_server, firmware, 3, **extra)
-    path = f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+    headers = owner[2]
+    path = _campaign_path(in_process_server, owner, **({"rollout": rollout} if rollout else {}))
     # The first call reads the tokens (the full route) and caches them.
     first = in_process_server.http.get(path, headers=headers)
     assert first.status_code == 200, first.text
@@ -120,9 +124,9 @@ def test_a_cached_callers_campaign_is_answered_in_front_with_the_full_routes_byt
 def test_anything_but_a_cached_callers_success_goes_on_to_the_full_route(
     in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
 ) -> None:
-    account, firmware, headers = owner
-    campaign = create(account, in_process_server, firmware, 1)
-    path = f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+    account, _, headers = owner
+    path = _campaign_path(in_process_server, owner)
+    campaign_id = path.rsplit("/", 1)[1]
     other = in_process_server.new_account(license_count=1)
     cases = {
         "tokens never seen": other.headers(),  # not yet cached, and of another account: the full route's 403
@@ -133,7 +137,7 @@ def test_anything_but_a_cached_callers_success_goes_on_to_the_full_route(
     paths = {
         "tokens never seen": path,
         "unknown campaign": f"/api/fota/v3/campaigns/{account.name}/no-such-campaign",
-        "another account's name": f"/api/fota/v3/campaigns/{other.name}/{campaign['id']}",
+        "another account's name": f"/api/fota/v3/campaigns/{other.name}/{campaign_id}",
         "the create route's path": f"/api/fota/v3/campaigns/firmware/{account.name}",
     }
     assert in_process_server.http.get(path, headers=headers).status_code == 200  # caches the owner's tokens
@@ -147,9 +151,8 @@ def test_anything_but_a_cached_callers_success_goes_on_to_the_full_route(
 def test_a_logged_out_session_is_refused_at_once(
     in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
 ) -> None:
-    account, firmware, headers = owner
-    campaign = create(account, in_process_server, firmware, 1)
-    path = f"/api/fota/v3/campaigns/{account.name}/{campaign['id']}"
+    headers = owner[2]
+    path = _campaign_path(in_process_server, owner)
     assert in_process_server.http.get(path, headers=headers).status_code == 200
     assert in_process_server.http.get(path, headers=headers).status_code == 200  # answered from the cache
     r = in_process_server.http.post("/api/m2m/v1/session/logout", headers=headers)

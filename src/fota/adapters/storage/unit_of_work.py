@@ -95,10 +95,12 @@ class SqlUnitOfWork:
         self._repositories: dict[str, object] = {}
 
     def __enter__(self) -> Self:
-        connection = self._engine.connect()
-        if self._read_only:
-            connection = connection.execution_options(**{READ_ONLY_OPTION: True})
-        connection.begin()
+        connection = self._open()
+        try:
+            connection.begin()
+        except BaseException:
+            self._release(connection, failed=True)
+            raise
         self._connection = connection
         self._repositories = {}
         return self
@@ -111,11 +113,22 @@ class SqlUnitOfWork:
         self._repositories = {}
         if connection is None:
             return
+        failed = True
         try:
             if connection.in_transaction():
                 connection.rollback()  # anything not committed explicitly is undone
+            failed = False
         finally:
-            connection.close()
+            self._release(connection, failed=failed)
+
+    def _open(self) -> Connection:
+        connection = self._engine.connect()
+        if self._read_only:
+            connection = connection.execution_options(**{READ_ONLY_OPTION: True})
+        return connection
+
+    def _release(self, connection: Connection, *, failed: bool) -> None:
+        connection.close()
 
     def commit(self) -> None:
         assert self._connection is not None, "commit outside of `with uow:`"
@@ -157,31 +170,12 @@ class HeldReaderUnitOfWork(SqlUnitOfWork):
         super().__init__(held._engine, read_only=True)
         self._held = held
 
-    def __enter__(self) -> Self:
-        connection = self._held.take()
-        try:
-            connection.begin()
-        except Exception:
-            self._held.discard()  # a connection in an unknown state is not kept
-            raise
-        self._connection = connection
-        self._repositories = {}
-        return self
+    def _open(self) -> Connection:
+        return self._held.take()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        connection = self._connection
-        self._connection = None
-        self._repositories = {}
-        if connection is None:
-            return
-        try:
-            if connection.in_transaction():
-                connection.rollback()
-        except Exception:
-            self._held.discard()
-            raise
+    def _release(self, connection: Connection, *, failed: bool) -> None:
+        if failed:
+            self._held.discard()  # a connection in an unknown state is not kept
 
 
 class SqlUnitOfWorkFactory:
