@@ -22,9 +22,8 @@ from fota.runtime.settings import Role
 def api_app(process: Process, *, background: Sequence[BackgroundService] = ()) -> FastAPI:
     """The app `fota serve` runs; its lifespan starts and stops what the process's roles run beside it."""
     roles = RoleServices(process, background=background)
-    sqlite = process.engine.dialect.name == "sqlite"
     # Process-wide, as the thread pool it is a lane of: the last app built sizes it (one per process but in tests).
-    ROW_READS.total_tokens = 1 if sqlite else process.settings.api_threads
+    ROW_READS.total_tokens = 1 if process.engine.dialect.name == "sqlite" else process.settings.api_threads
     parts = ApiParts(
         services=process.services,
         admin_token=process.admin_token,
@@ -33,7 +32,6 @@ def api_app(process: Process, *, background: Sequence[BackgroundService] = ()) -
         download_gate=roles.download_gate,
         readiness=partial(readiness_problem, process.engine),
         run_due_work=roles.run_due_work,
-        inline_reads=sqlite,
     )
     if Role.API not in process.settings.roles:
         # An engine- or LwM2M-only process keeps a small listener for its supervisor: /healthz, /readyz, /metrics.

@@ -61,7 +61,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Process:
     services = ServiceContext(
         uow=units,
         reader=units.reader,
-        loop_reader=units.reader if is_postgresql else units.held_reader,
+        # A PostgreSQL read is a network round trip: it never runs on the event loop.
+        loop_reader=None if is_postgresql else units.held_reader,
         exclusive=units.exclusive,
         clock=chosen_clock,
         hasher=Argon2Hasher(),

@@ -26,8 +26,9 @@ from fota.services.token_cache import TokenCache
 class ServiceContext:
     uow: UnitOfWorkFactory  # a unit of work that may write
     reader: UnitOfWorkFactory  # a unit of work for use cases that only read (never blocks on SQLite's writer)
-    # A reader for the event loop's own thread, on a connection it keeps (SQLite); elsewhere the plain reader.
-    loop_reader: UnitOfWorkFactory
+    # A reader for the event loop's own thread, on a connection it keeps: SQLite, whose one-row reads never wait for
+    # the writer. None where reads are network round trips, which go to the thread pool.
+    loop_reader: UnitOfWorkFactory | None
     exclusive: Exclusive  # one process at a time in a section (the engine's tick)
     clock: Clock
     hasher: PasswordHasher

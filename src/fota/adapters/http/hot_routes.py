@@ -66,8 +66,8 @@ class HotRoutes:
             if caller is None:
                 return None  # the full route reads the tokens, and caches them for the next call
             # A SQLite read of one row is a few tens of microseconds and never waits for the writer (WAL): a trip
-            # to the thread pool would cost more than the read. A PostgreSQL read is a network round trip.
-            if self.parts.inline_reads:
+            # to the thread pool would cost more than the read.
+            if services.loop_reader is not None:
                 return _campaign_json(services.loop_reader(), account, campaign_id)
             return await run_in_threadpool(partial(_campaign_json, services.reader(), account, campaign_id))
         except DomainError:

@@ -23,6 +23,3 @@ class ApiParts:
     # The engine's tick, then a callback delivery pass: run when the simulated clock moves, so that the new time's
     # transitions, and the callbacks they enqueue, are visible at once.
     run_due_work: Callable[[], None]
-    # Reads may run on the event loop (SQLite: a local file whose readers never wait for the writer); else on the
-    # thread pool.
-    inline_reads: bool = False

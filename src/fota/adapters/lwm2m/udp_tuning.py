@@ -110,7 +110,6 @@ def _shorten_duplicate_window(messages: Any) -> None:
     dispatch: Callable[[Message], None] = messages.dispatch_message
     store_response: Callable[[Message], None] = messages._store_response_for_duplicates
     reads = ReadsInProgress()
-    messages.reads_in_progress = reads
 
     def dispatch_with_server_tuning(message: Message) -> None:
         # The window is read from the incoming message's tuning when its answer is remembered.

@@ -166,8 +166,8 @@ class HeldReaderUnitOfWork(SqlUnitOfWork):
     thread (SQLite), where checking a connection out of the pool and back in cost more than a one-row read. Each use
     is still its own transaction (`BEGIN DEFERRED` ... rollback), so it reads one snapshot and holds none after."""
 
-    def __init__(self, held: _HeldConnection) -> None:
-        super().__init__(held._engine, read_only=True)
+    def __init__(self, engine: Engine, held: _HeldConnection) -> None:
+        super().__init__(engine, read_only=True)
         self._held = held
 
     def _open(self) -> Connection:
@@ -191,7 +191,7 @@ class SqlUnitOfWorkFactory:
 
     def held_reader(self) -> SqlUnitOfWork:
         """`reader` on the one connection this factory keeps for a single thread (see HeldReaderUnitOfWork)."""
-        return HeldReaderUnitOfWork(self._held)
+        return HeldReaderUnitOfWork(self.engine, self._held)
 
     @contextmanager
     def exclusive(self, key: str) -> Iterator[bool]:
