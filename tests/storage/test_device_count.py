@@ -2,54 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from alembic import command
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 
 from fota.adapters.storage.bulk import insert_rows
 from fota.adapters.storage.campaign_store import SqlCampaignDeviceRepository
 from fota.adapters.storage.database import alembic_config, migrate
-from fota.adapters.storage.tables import accounts, campaign_devices, campaigns, firmware
+from fota.adapters.storage.tables import campaign_devices, campaigns
 from fota.domain.statuses import DeviceStatus
 from fota.services.ports import CampaignDeviceRow
-
-AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
-ACCOUNT = "0000123456-00001"
-
-
-def _campaigns(engine: Engine, *ids: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            insert(accounts).values(name=ACCOUNT, license_count=1, licenses_used=0, created_at=AT, updated_at=AT)
-        )
-        connection.execute(
-            insert(firmware).values(
-                name="fw", make="M", model="X", firmware_from="1", firmware_to="2", protocol="LWM2M", launch_date=AT
-            )
-        )
-        for campaign_id in ids:
-            connection.execute(
-                insert(campaigns).values(
-                    id=campaign_id,
-                    account_name=ACCOUNT,
-                    firmware_name="fw",
-                    firmware_from="1",
-                    firmware_to="2",
-                    protocol="LWM2M",
-                    make="M",
-                    model="X",
-                    start_date=AT.date(),
-                    end_date=AT.date(),
-                    time_zone="UTC",
-                    windows=[],
-                    auto_assign_license=True,
-                    auto_add_devices=False,
-                    status="CampaignQueued",
-                    created_at=AT,
-                    updated_at=AT,
-                )
-            )
+from tests.storage.campaign_rows import ACCOUNT, AT, insert_campaigns
 
 
 def _row(campaign_id: str, n: int) -> CampaignDeviceRow:
@@ -57,7 +19,7 @@ def _row(campaign_id: str, n: int) -> CampaignDeviceRow:
 
 
 def test_every_insert_adds_to_its_own_campaigns_count(engine: Engine) -> None:
-    _campaigns(engine, "c1", "c2", "c3")
+    insert_campaigns(engine, "c1", "c2", "c3")
     with engine.begin() as connection:
         repository = SqlCampaignDeviceRepository(connection)
         repository.insert([_row("c1", n) for n in range(5)] + [_row("c2", n) for n in range(3)])
@@ -69,7 +31,7 @@ def test_every_insert_adds_to_its_own_campaigns_count(engine: Engine) -> None:
 
 
 def test_a_rolled_back_insert_counts_nothing(engine: Engine) -> None:
-    _campaigns(engine, "c1")
+    insert_campaigns(engine, "c1")
     connection = engine.connect()
     with connection.begin():
         SqlCampaignDeviceRepository(connection).insert([_row("c1", n) for n in range(4)])
@@ -81,7 +43,7 @@ def test_a_rolled_back_insert_counts_nothing(engine: Engine) -> None:
 
 
 def test_the_migration_counts_the_rows_already_there(engine: Engine) -> None:
-    _campaigns(engine, "c1", "c2")
+    insert_campaigns(engine, "c1", "c2")
     with engine.begin() as connection:
         rows = [_row("c1", n) for n in range(6)] + [_row("c2", 0)]
         insert_rows(

@@ -49,6 +49,16 @@ class CampaignDeviceRow:
 
 
 @dataclass(frozen=True)
+class ReportItems:
+    """A page of the campaign device report as the wire's JSON, written by the store (docs/adr/0034)."""
+
+    items: str  # the page's items, comma-separated, without the enclosing brackets
+    count: int
+    last_device_id: str | None
+    has_more: bool
+
+
+@dataclass(frozen=True)
 class NewCampaignDevices:
     """New rows of one campaign that differ only in their device, as a fleet enrolled at once makes them."""
 
@@ -245,6 +255,13 @@ class CampaignDeviceRepository(Protocol):
         ...
 
     def page(self, campaign_id: str, *, after: str | None, limit: int) -> list[CampaignDeviceRow]: ...
+    def report_items(
+        self, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
+    ) -> ReportItems:
+        """`page`'s rows as the v3 device report's JSON items, a pending row without a back-off of its own given
+        `next_opening` as its next attempt."""
+        ...
+
     def count(self, campaign_id: str) -> int: ...
     def count_up_to(self, campaign_id: str, status: DeviceStatus, limit: int) -> int:
         """How many of the campaign's devices have `status`, counting no further than `limit`."""

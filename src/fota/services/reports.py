@@ -13,7 +13,7 @@ from fota.domain.errors import NotFound
 from fota.domain.protocols import Protocol
 from fota.domain.start_rule import Hold, holds_by_zone
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork
+from fota.services.ports import CampaignDeviceRow, HistoryEntry, ReportItems, UnitOfWork
 
 
 def campaigns_by_status(
@@ -39,6 +39,14 @@ class CampaignDeviceReport:
         return self.next_opening
 
 
+@dataclass(frozen=True)
+class WrittenDeviceReport:
+    """A page of the device report whose items the store wrote as the wire's JSON (docs/adr/0034)."""
+
+    total: int
+    page: ReportItems
+
+
 def campaign_devices(
     *, uow: UnitOfWork, clock: Clock, account_name: str, campaign_id: str, after: str | None, page_size: int
 ) -> CampaignDeviceReport:
@@ -49,15 +57,43 @@ def campaign_devices(
     """
     now = clock.now()
     with uow:
-        campaign = uow.campaigns.get(account_name, campaign_id)
-        if campaign is None:
-            raise NotFound(f"campaign {campaign_id} not found in account {account_name}")
-        rows = uow.campaign_devices.page(campaign_id, after=after, limit=page_size + 1)
-        total = uow.campaign_devices.count(campaign_id)
-        rule = campaign.start_rule() if not campaign.status.is_final else None
-        waiting = [r.device_id for r in rows[:page_size] if _waits_for_a_window(r, now)]
-        zones = {d: device.time_zone for d, device in uow.devices.get_many(waiting).items()} if rule else {}
+        return _rows_report(uow, _campaign(uow, account_name, campaign_id), now, after, page_size)
+
+
+def written_campaign_devices(
+    *, uow: UnitOfWork, clock: Clock, account_name: str, campaign_id: str, after: str | None, page_size: int
+) -> WrittenDeviceReport | CampaignDeviceReport:
+    """`campaign_devices`, its page written by the store, except where a start rule may hold pending devices back:
+    their reasons come from the rows and the zones (then it is `campaign_devices`' own report)."""
+    now = clock.now()
+    with uow:
+        campaign = _campaign(uow, account_name, campaign_id)
+        if campaign.status.is_final:
+            next_opening = None
+        elif campaign.start_rule() is None:
+            next_opening = campaign.schedule.next_opening(now)
+        else:
+            return _rows_report(uow, campaign, now, after, page_size)
+        page = uow.campaign_devices.report_items(campaign.id, after=after, limit=page_size, next_opening=next_opening)
+        return WrittenDeviceReport(uow.campaign_devices.count(campaign.id), page)
+
+
+def _campaign(uow: UnitOfWork, account_name: str, campaign_id: str) -> Campaign:
+    campaign = uow.campaigns.get(account_name, campaign_id)
+    if campaign is None:
+        raise NotFound(f"campaign {campaign_id} not found in account {account_name}")
+    return campaign
+
+
+def _rows_report(
+    uow: UnitOfWork, campaign: Campaign, now: datetime, after: str | None, page_size: int
+) -> CampaignDeviceReport:
+    rows = uow.campaign_devices.page(campaign.id, after=after, limit=page_size + 1)
+    total = uow.campaign_devices.count(campaign.id)
+    rule = campaign.start_rule() if not campaign.status.is_final else None
     if rule is not None:
+        waiting = [r.device_id for r in rows[:page_size] if _waits_for_a_window(r, now)]
+        zones = {d: device.time_zone for d, device in uow.devices.get_many(waiting).items()}
         holds = holds_by_zone(rule, set(zones.values()) | {None}, now)
         page = [
             _held(row, holds[zones.get(row.device_id)]) if _waits_for_a_window(row, now) else row

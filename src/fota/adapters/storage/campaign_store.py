@@ -17,6 +17,7 @@ from fota.adapters.storage.campaign_start_rule import (
     override_of,
     window_zone_of,
 )
+from fota.adapters.storage.device_report_json import report_items
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
 from fota.adapters.storage.tables import campaign_devices, campaigns
 from fota.domain.bandwidth import BandwidthBudget
@@ -27,7 +28,7 @@ from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
-from fota.services.ports import CampaignDeviceRow, NewCampaignDevices
+from fota.services.ports import CampaignDeviceRow, NewCampaignDevices, ReportItems
 
 FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
 
@@ -362,6 +363,11 @@ class SqlCampaignDeviceRepository:
         if after:
             query = query.where(campaign_devices.c.device_id > after)
         return [_row(r) for r in self.c.execute(query.order_by(campaign_devices.c.device_id).limit(limit))]
+
+    def report_items(
+        self, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
+    ) -> ReportItems:
+        return report_items(self.c, campaign_id, after=after, limit=limit, next_opening=next_opening)
 
     def count(self, campaign_id: str) -> int:
         found = self.c.execute(select(campaigns.c.device_count).where(campaigns.c.id == campaign_id)).scalar()
