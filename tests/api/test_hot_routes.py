@@ -158,3 +158,27 @@ def test_a_logged_out_session_is_refused_at_once(
     r = in_process_server.http.post("/api/m2m/v1/session/logout", headers=headers)
     assert r.status_code == 200, r.text
     assert_error(in_process_server.http.get(path, headers=headers), 401)
+
+
+def test_a_campaign_changed_at_the_same_instant_is_answered_afresh(
+    in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
+) -> None:
+    """The answer is reused only for the very same stored row: a change that leaves `updatedTime` as it was (the
+    simulated clock stands still here) is still seen at once."""
+    account, _, headers = owner
+    path = _campaign_path(in_process_server, owner)
+    before = in_process_server.http.get(path, headers=headers).json()
+    assert in_process_server.http.get(path, headers=headers).json() == before  # the second from the answers kept
+    windows = [{"startTime": 9, "endTime": 13}]
+    dates = {"startDate": before["startDate"], "endDate": before["endDate"], "campaignTimeWindowList": windows}
+    r = in_process_server.http.put(
+        f"/api/fota/v3/campaigns/firmware/{account.name}/{path.rsplit('/', 1)[1]}/dates", json=dates, headers=headers
+    )
+    assert r.status_code == 200, r.text
+    via_hot, via_routers, fell_through = _call(in_process_server, path, headers)
+    assert fell_through == 0
+    assert via_hot.body == via_routers.body
+    assert in_process_server.http.get(path, headers=headers).json()["campaignTimeWindowList"] == windows
+    assert in_process_server.http.delete(path, headers=headers).status_code == 200
+    after = in_process_server.http.get(path, headers=headers).json()
+    assert after["status"] != before["status"]

@@ -17,6 +17,7 @@ from fota.adapters.http.api_route import ROUTE_NOTE
 from fota.adapters.http.dependencies import bearer_token
 from fota.adapters.http.parts import ApiParts
 from fota.adapters.http.presenters import campaign_read
+from fota.domain.campaign import Campaign
 from fota.domain.errors import DomainError
 from fota.services import auth, rollouts
 from fota.services.ports import UnitOfWork
@@ -36,6 +37,7 @@ class HotRoutes:
     def __init__(self, app: ASGIApp, parts: ApiParts) -> None:
         self.app = app
         self.parts = parts
+        self.answers = CampaignAnswers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -68,8 +70,8 @@ class HotRoutes:
             # A SQLite read of one row is a few tens of microseconds and never waits for the writer (WAL): a trip
             # to the thread pool would cost more than the read.
             if services.loop_reader is not None:
-                return _campaign_json(services.loop_reader(), account, campaign_id)
-            return await run_in_threadpool(partial(_campaign_json, services.reader(), account, campaign_id))
+                return self.answers.json(services.loop_reader(), account, campaign_id)
+            return await run_in_threadpool(partial(self.answers.json, services.reader(), account, campaign_id))
         except DomainError:
             return None  # the full route raises it again and answers it in the API's shape
         except Exception:
@@ -77,8 +79,34 @@ class HotRoutes:
             return None
 
 
-def _campaign_json(uow: UnitOfWork, account: str, campaign_id: str) -> bytes:
-    read = rollouts.campaign_with_rollout(uow=uow, account_name=account, campaign_id=campaign_id)
+class CampaignAnswers:
+    """The last answer for each campaign, given again while the read returns the very same `Campaign` object.
+
+    A campaign is frozen and the presenter is a pure function of it, so the same object has the same bytes. On
+    SQLite the store hands out one object per stored row (storage/sqlite_campaign_reads.py); elsewhere every read is
+    a new object and this only costs a lookup. A rollout's view is read from other tables, so it is never reused.
+    """
+
+    REMEMBERED = 4096
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[Campaign, bytes]] = {}
+
+    def json(self, uow: UnitOfWork, account: str, campaign_id: str) -> bytes:
+        read = rollouts.campaign_with_rollout(uow=uow, account_name=account, campaign_id=campaign_id)
+        if read.view is not None:
+            return _campaign_json(read)
+        last = self._last.get(campaign_id)
+        if last is not None and last[0] is read.campaign:
+            return last[1]
+        body = _campaign_json(read)
+        if len(self._last) >= self.REMEMBERED:
+            self._last.clear()
+        self._last[campaign_id] = (read.campaign, body)
+        return body
+
+
+def _campaign_json(read: rollouts.CampaignRollout) -> bytes:
     # As FastAPI serialises the route's response model (response_model_exclude_none, by alias).
     return campaign_read(read.campaign, read.view).model_dump_json(by_alias=True, exclude_none=True).encode()
 

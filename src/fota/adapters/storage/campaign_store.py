@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, literal, select, update
 
+from fota.adapters.storage import sqlite_campaign_reads
 from fota.adapters.storage.bulk import ANALYZE_FROM, GROUP_FROM, insert_keyed, insert_rows, key_chunks, member_of
 from fota.adapters.storage.campaign_start_rule import (
     blackouts_json,
@@ -42,7 +43,11 @@ def _windows_json(windows: Iterable[TimeWindow]) -> list[dict[str, int]]:
 
 
 def _campaign(row: Any) -> Campaign:
-    r = row._mapping
+    return campaign_of(row._mapping)
+
+
+def campaign_of(r: Mapping[str, Any]) -> Campaign:
+    """The campaign of a `campaigns` row's values, as the driver's result processors give them."""
     windows = _windows(r["windows"])
     install_windows = r["install_windows"]
     retry_policy = r["retry_policy"]
@@ -161,6 +166,8 @@ class SqlCampaignRepository:
         notify(self.c, ENGINE_CHANNEL)
 
     def get(self, account_name: str, campaign_id: str) -> Campaign | None:
+        if self.c.dialect.name == "sqlite":
+            return sqlite_campaign_reads.campaign_by_id(self.c, account_name, campaign_id, campaign_of)
         row = self.c.execute(_CAMPAIGN_BY_ID, {"id": campaign_id, "account": account_name}).first()
         return _campaign(row) if row else None
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
-from fota.adapters.storage.campaign_store import _campaign, rollout_state_values
+from fota.adapters.storage.campaign_store import _campaign, campaign_of, rollout_state_values
 from fota.adapters.storage.tables import campaign_audit, campaign_devices, campaigns, devices
 from fota.domain.campaign import Campaign
 from fota.domain.rollout import DeviceOutcome, RolloutState, Unhealthy, WaveTally, outcome_of
@@ -184,7 +184,7 @@ class SqlRolloutRepository:
         for row in self.c.execute(_SOAKING_FOR_DEVICE, {"device_id": device_id}):
             mapping = row._mapping
             values = {k.removeprefix("campaign__"): v for k, v in mapping.items() if k.startswith("campaign__")}
-            found.append((_soaking(row), _campaign(_Mapped(values))))
+            found.append((_soaking(row), campaign_of(values)))
         return found
 
     def set_health(self, campaign_id: str, device_id: str, health: str) -> None:
@@ -197,13 +197,6 @@ class SqlRolloutRepository:
             )
             .values(health=health)
         )
-
-
-class _Mapped:
-    """Lets `_campaign` read a dict as it reads a row."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._mapping = values
 
 
 def _record(row: Any) -> AuditRecord:
