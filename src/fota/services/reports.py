@@ -11,7 +11,7 @@ from fota.domain.campaign import Campaign
 from fota.domain.devices import Device
 from fota.domain.errors import NotFound
 from fota.domain.protocols import Protocol
-from fota.domain.start_rule import Hold, holds_by_zone
+from fota.domain.start_rule import Hold, StartRule, holds_by_zone
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.services.ports import CampaignDeviceRow, HistoryEntry, ReportItems, UnitOfWork
 
@@ -57,7 +57,8 @@ def campaign_devices(
     """
     now = clock.now()
     with uow:
-        return _rows_report(uow, _campaign(uow, account_name, campaign_id), now, after, page_size)
+        campaign = _campaign(uow, account_name, campaign_id)
+        return _rows_report(uow, campaign, _start_rule(campaign), now, after, page_size)
 
 
 def written_campaign_devices(
@@ -68,13 +69,12 @@ def written_campaign_devices(
     now = clock.now()
     with uow:
         campaign = _campaign(uow, account_name, campaign_id)
-        if campaign.status.is_final:
-            next_opening = None
-        elif campaign.start_rule() is None:
-            next_opening = campaign.schedule.next_opening(now)
-        else:
-            return _rows_report(uow, campaign, now, after, page_size)
-        page = uow.campaign_devices.report_items(campaign.id, after=after, limit=page_size, next_opening=next_opening)
+        rule = _start_rule(campaign)
+        if rule is not None:
+            return _rows_report(uow, campaign, rule, now, after, page_size)
+        page = uow.campaign_devices.report_items(
+            campaign.id, after=after, limit=page_size, next_opening=_next_opening(campaign, now)
+        )
         return WrittenDeviceReport(uow.campaign_devices.count(campaign.id), page)
 
 
@@ -85,12 +85,20 @@ def _campaign(uow: UnitOfWork, account_name: str, campaign_id: str) -> Campaign:
     return campaign
 
 
+def _start_rule(campaign: Campaign) -> StartRule | None:
+    """The rule that may hold the campaign's pending devices back; none once the campaign is final."""
+    return campaign.start_rule() if not campaign.status.is_final else None
+
+
+def _next_opening(campaign: Campaign, now: datetime) -> datetime | None:
+    return campaign.schedule.next_opening(now) if not campaign.status.is_final else None
+
+
 def _rows_report(
-    uow: UnitOfWork, campaign: Campaign, now: datetime, after: str | None, page_size: int
+    uow: UnitOfWork, campaign: Campaign, rule: StartRule | None, now: datetime, after: str | None, page_size: int
 ) -> CampaignDeviceReport:
     rows = uow.campaign_devices.page(campaign.id, after=after, limit=page_size + 1)
     total = uow.campaign_devices.count(campaign.id)
-    rule = campaign.start_rule() if not campaign.status.is_final else None
     if rule is not None:
         waiting = [r.device_id for r in rows[:page_size] if _waits_for_a_window(r, now)]
         zones = {d: device.time_zone for d, device in uow.devices.get_many(waiting).items()}
@@ -100,8 +108,7 @@ def _rows_report(
             for row in rows[:page_size]
         ]
         return CampaignDeviceReport(total, page, len(rows) > page_size)
-    next_opening = campaign.schedule.next_opening(now) if not campaign.status.is_final else None
-    return CampaignDeviceReport(total, rows[:page_size], len(rows) > page_size, next_opening)
+    return CampaignDeviceReport(total, rows[:page_size], len(rows) > page_size, _next_opening(campaign, now))
 
 
 def _waits_for_a_window(row: CampaignDeviceRow, now: datetime) -> bool:

@@ -167,7 +167,7 @@ class SqlCampaignRepository:
 
     def get(self, account_name: str, campaign_id: str) -> Campaign | None:
         if self.c.dialect.name == "sqlite":
-            return sqlite_campaign_reads.campaign_by_id(self.c, account_name, campaign_id, campaign_of)
+            return sqlite_campaign_reads.campaign_by_id(self.c, _CAMPAIGN_BY_ID, account_name, campaign_id, campaign_of)
         row = self.c.execute(_CAMPAIGN_BY_ID, {"id": campaign_id, "account": account_name}).first()
         return _campaign(row) if row else None
 
