@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from starlette.types import Message, Receive, Scope, Send
 
 from fota.adapters.http.api_route import ROUTE_NOTE
 from fota.adapters.http.hot_routes import HotRoutes
+from fota.adapters.storage.postgresql_campaign_reads import APPLICATION_NAME
 from tests.api.test_rollout_api import ROLLOUT, create
 from tests.api.test_validation import assert_error
 from tests.conftest import Account
@@ -182,3 +184,34 @@ def test_a_campaign_changed_at_the_same_instant_is_answered_afresh(
     assert in_process_server.http.delete(path, headers=headers).status_code == 200
     after = in_process_server.http.get(path, headers=headers).json()
     assert after["status"] != before["status"]
+
+
+def test_on_postgresql_the_read_stays_in_the_event_loop_and_a_lost_connection_goes_on_to_the_full_route(
+    in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
+) -> None:
+    reads = in_process_server.test_client.app.state.parts.campaign_reads
+    if in_process_server.backend != "postgresql":
+        assert reads is None  # SQLite's one-row read runs on the loop's own connection
+        return
+    headers = owner[2]
+    path = _campaign_path(in_process_server, owner)
+    assert in_process_server.http.get(path, headers=headers).status_code == 200
+    via_hot, _, fell_through = _call(in_process_server, path, headers)
+    assert (fell_through, via_hot.status) == (0, 200)
+    engine = create_engine(in_process_server.database_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as connection:
+            terminated = connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": APPLICATION_NAME},
+            ).all()
+    finally:
+        engine.dispose()
+    assert terminated == [(True,)]
+    lost, via_routers, fell_through = _call(in_process_server, path, headers)
+    assert (fell_through, lost.status, lost.body) == (1, 200, via_routers.body)
+    again, _, fell_through = _call(in_process_server, path, headers)
+    assert (fell_through, again.status, again.body) == (0, 200, via_routers.body)

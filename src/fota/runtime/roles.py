@@ -20,8 +20,10 @@ from fota.adapters.engine_loop import EngineLoop
 from fota.adapters.lwm2m.bootstrap_server import BootstrapServer
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
+from fota.adapters.storage.campaign_store import campaign_of
 from fota.adapters.storage.lag import oldest_due_work
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, OUTBOX_CHANNEL, TOKENS_CHANNEL, NotificationListener
+from fota.adapters.storage.postgresql_campaign_reads import LoopCampaignReads
 from fota.runtime.process import Process
 from fota.runtime.settings import Role, Settings
 
@@ -100,6 +102,11 @@ class RoleServices:
             )
             self.listener = NotificationListener(process.engine, wakes, {TOKENS_CHANNEL: services.tokens.revoked})
             services.tokens.live = self.listener.listening.is_set
+        self.campaign_reads = (
+            LoopCampaignReads(process.engine, campaign_of)
+            if process.engine.dialect.name == "postgresql" and Role.API in roles
+            else None
+        )
 
     def run_due_work(self) -> None:
         """The engine's tick, then a delivery pass (after the tick, so the callbacks of its transitions go out too)."""
@@ -137,6 +144,8 @@ class RoleServices:
             await self.outbox_loop.stop()
             await self.download_gate.stop()
             await self.packages.close()
+            if self.campaign_reads is not None:
+                await self.campaign_reads.close()
             await asyncio.to_thread(self.process.callback_sender.close)
             self.process.engine.dispose()
 

@@ -67,6 +67,12 @@ class HotRoutes:
             )
             if caller is None:
                 return None  # the full route reads the tokens, and caches them for the next call
+            if self.parts.campaign_reads is not None:
+                campaign = await self.parts.campaign_reads.campaign(account, campaign_id)
+                if campaign is None:
+                    return None  # the full route's 404
+                if campaign.rollout is None:
+                    return self.answers.of(campaign)
             # A SQLite read of one row is a few tens of microseconds and never waits for the writer (WAL): a trip
             # to the thread pool would cost more than the read.
             if services.loop_reader is not None:
@@ -82,9 +88,9 @@ class HotRoutes:
 class CampaignAnswers:
     """The last answer for each campaign, given again while the read returns the very same `Campaign` object.
 
-    A campaign is frozen and the presenter is a pure function of it, so the same object has the same bytes. On
-    SQLite the store hands out one object per stored row (storage/sqlite_campaign_reads.py); elsewhere every read is
-    a new object and this only costs a lookup. A rollout's view is read from other tables, so it is never reused.
+    A campaign is frozen and the presenter is a pure function of it, so the same object has the same bytes. Both
+    stores hand out one object per stored row (storage/sqlite_campaign_reads.py, storage/postgresql_campaign_reads.py).
+    A rollout's view is read from other tables, so it is never reused.
     """
 
     REMEMBERED = 4096
@@ -96,13 +102,17 @@ class CampaignAnswers:
         read = rollouts.campaign_with_rollout(uow=uow, account_name=account, campaign_id=campaign_id)
         if read.view is not None:
             return _campaign_json(read)
-        last = self._last.get(campaign_id)
-        if last is not None and last[0] is read.campaign:
+        return self.of(read.campaign)
+
+    def of(self, campaign: Campaign) -> bytes:
+        """The answer for a campaign without a rollout."""
+        last = self._last.get(campaign.id)
+        if last is not None and last[0] is campaign:
             return last[1]
-        body = _campaign_json(read)
+        body = _campaign_json(rollouts.CampaignRollout(campaign, None))
         if len(self._last) >= self.REMEMBERED:
             self._last.clear()
-        self._last[campaign_id] = (read.campaign, body)
+        self._last[campaign.id] = (campaign, body)
         return body
 
 

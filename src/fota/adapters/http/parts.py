@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.delivery.packages import PackageStore
+from fota.domain.campaign import Campaign
 from fota.services.context import ServiceContext
+
+
+class LoopCampaignReads(Protocol):
+    """A campaign read by id in the event loop itself, where the database has an async driver (PostgreSQL)."""
+
+    async def campaign(self, account_name: str, campaign_id: str) -> Campaign | None: ...
 
 
 @dataclass(frozen=True)
@@ -23,3 +31,5 @@ class ApiParts:
     # The engine's tick, then a callback delivery pass: run when the simulated clock moves, so that the new time's
     # transitions, and the callbacks they enqueue, are visible at once.
     run_due_work: Callable[[], None]
+    # GET campaign's read without the thread pool (hot_routes.py); None on SQLite, whose `loop_reader` serves.
+    campaign_reads: LoopCampaignReads | None = None

@@ -1,0 +1,135 @@
+"""A campaign read by id on PostgreSQL from the event loop: an autocommit SELECT of the row's text on an async
+psycopg connection, and one `Campaign` made per distinct stored row (docs/adr/0036).
+
+The row's text (`campaigns::text`, every column in its output form) is the key, as the driver's tuple is on SQLite
+(ADR 35): the same stored bytes give the same object, and a row changed in any column is a new key. Only a row
+not seen before is read again with its columns typed, on the thread pool, through SQLAlchemy's own result
+processing; that read returns its own text beside the columns, so the key and the campaign always agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+import anyio.to_thread
+import psycopg
+from sqlalchemy import Engine, bindparam, literal_column, select
+
+from fota.adapters.storage.tables import campaigns
+from fota.domain.campaign import Campaign
+
+APPLICATION_NAME = "fota-campaign-reads"  # how its connection shows in pg_stat_activity
+# Enough for every campaign an account's dashboards poll; a campaign is a few kilobytes, its text as much again.
+REMEMBERED = 4096
+
+_ROW_TEXTS = "SELECT id, account_name, campaigns::text FROM campaigns WHERE id = ANY(%s)"
+_TYPED = select(literal_column("campaigns::text").label("row_text"), campaigns).where(
+    campaigns.c.id == bindparam("id"), campaigns.c.account_name == bindparam("account")
+)
+
+
+class LoopCampaignReads:
+    """Reads campaigns by id without leaving the event loop, on one connection this object keeps.
+
+    Reads asked for while one is on the wire go together in the next: one round trip answers every request waiting,
+    and each request's answer comes from a read sent after it arrived (so a caller sees its own earlier writes).
+    The connection is made on first use, in the loop that uses it, and made again after an error or when another
+    loop asks (tests run apps in several).
+    """
+
+    def __init__(self, engine: Engine, make: Callable[[Mapping[str, Any]], Campaign]) -> None:
+        self._engine = engine
+        self._make = make
+        url = engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._connection: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        self._reading: asyncio.Task[None] | None = None
+        self._made: dict[str, Campaign] = {}
+
+    async def campaign(self, account_name: str, campaign_id: str) -> Campaign | None:
+        text = await asyncio.shield(self._row_text(account_name, campaign_id))
+        if text is None:
+            return None
+        made = self._made.get(text)
+        if made is not None:
+            return made
+        return await anyio.to_thread.run_sync(self._read_typed, account_name, campaign_id)
+
+    async def close(self) -> None:
+        reading, self._reading = self._reading, None
+        if reading is not None:
+            reading.cancel()
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            future.cancel()
+        await self._close_connection()
+
+    def _row_text(self, account_name: str, campaign_id: str) -> asyncio.Future[str | None]:
+        """The row's text, from the next read sent."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._connection is not None:
+                # Made in a loop that is gone (or going): its socket is closed without that loop's help.
+                self._connection.pgconn.finish()
+                self._connection = None
+            self._loop, self._waiting, self._reading = loop, {}, None
+        key = (campaign_id, account_name)
+        future = self._waiting.get(key)
+        if future is None:
+            future = self._waiting[key] = loop.create_future()
+        if self._reading is None:
+            self._reading = loop.create_task(self._read_while_waiting())
+        return future
+
+    async def _read_while_waiting(self) -> None:
+        batch: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                try:
+                    found = await self._read(list({campaign_id for campaign_id, _ in batch}))
+                except Exception as error:
+                    await self._close_connection()  # made again by the next read
+                    for future in batch.values():
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for key, future in batch.items():
+                    if not future.done():
+                        future.set_result(found.get(key))
+        finally:
+            self._reading = None
+            for future in batch.values():  # when closed mid-read: its requests are not left waiting
+                future.cancel()
+
+    async def _read(self, campaign_ids: list[str]) -> dict[tuple[str, str], str]:
+        if self._connection is None or self._connection.closed:
+            # As the engine's sessions (database.make_engine): the row's text must be the typed read's, in UTC.
+            self._connection = await psycopg.AsyncConnection.connect(
+                self._conninfo,
+                autocommit=True,
+                options="-c TimeZone=UTC",
+                connect_timeout=10,
+                application_name=APPLICATION_NAME,
+            )
+        cursor = await self._connection.execute(_ROW_TEXTS, (campaign_ids,), prepare=True)
+        return {(campaign_id, account_name): text for campaign_id, account_name, text in await cursor.fetchall()}
+
+    async def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
+
+    def _read_typed(self, account_name: str, campaign_id: str) -> Campaign | None:
+        with self._engine.connect() as connection:
+            row = connection.execute(_TYPED, {"id": campaign_id, "account": account_name}).first()
+        if row is None:
+            return None
+        if len(self._made) >= REMEMBERED:
+            self._made.clear()
+        # Two first reads of a row at once both make it; both are given the one kept.
+        return self._made.setdefault(row.row_text, self._make(cast(Mapping[str, Any], row._mapping)))
