@@ -64,7 +64,11 @@ def issue_device_key(*, uow: UnitOfWork, clock: Clock, account_name: str, device
 
 def authenticate(*, uow: UnitOfWork, device_id: str, key: str | None) -> None:
     with uow:
-        stored = uow.devices.key_hash(device_id)
+        _authenticate_in(uow, device_id, key)
+
+
+def _authenticate_in(uow: UnitOfWork, device_id: str, key: str | None) -> None:
+    stored = uow.devices.key_hash(device_id)
     if not key or stored is None or not hmac.compare_digest(stored, _key_hash(key)):
         raise Unauthorized("unknown device or wrong device key")
 
@@ -75,15 +79,15 @@ def check_in(
     clock: Clock,
     policy: UpgradePolicy,
     device_id: str,
+    key: str | None,
     firmware: str | None,
     state: int,
     update_result: int,
     package_base_url: str,
 ) -> Instruction:
-    """Records the check-in, then carries out what the upgrade state machine decides for what the device reports,
-    up to the first action that needs the device: the instruction it gets."""
-    upgrades.device_reported(uow=uow_factory(), clock=clock, device_id=device_id, firmware=firmware, check_in="HTTP")
-    assignment = upgrades.current_assignment(uow=uow_factory(), clock=clock, device_id=device_id)
+    """Checks the device's key and records the check-in, then carries out what the upgrade state machine decides for
+    what the device reports, up to the first action that needs the device: the instruction it gets."""
+    assignment = _recorded(uow_factory(), clock, device_id, key, firmware)
     if assignment is None:
         return NOTHING
     observed = Observation(state, update_result, firmware)
@@ -146,6 +150,20 @@ def check_in(
                 return NOTHING
             case Wait() | ReadStatus():  # the poll carries its status: nothing is left to read
                 return NOTHING
+
+
+def _recorded(
+    uow: UnitOfWork, clock: Clock, device_id: str, key: str | None, firmware: str | None
+) -> Assignment | None:
+    """The key checked, the check-in recorded and the assignment it leaves read, in one transaction: most check-ins
+    end here, with nothing to do."""
+    now = clock.now()
+    with uow:
+        _authenticate_in(uow, device_id, key)  # a wrong key leaves with the transaction undone: nothing recorded
+        upgrades.reported_in(uow, device_id, firmware=firmware, now=now, check_in="HTTP")
+        assignment = upgrades.assignment_in(uow, device_id, now)
+        uow.commit()
+    return assignment
 
 
 def _download(uow: UnitOfWork, assignment: Assignment, package_base_url: str, token: str) -> Instruction:

@@ -59,27 +59,45 @@ def device_reported(
     """
     now = clock.now()
     with uow:
-        device = uow.devices.get(device_id)
-        if device is None:
-            return False
-        # Before the check-in is recorded.
-        rollouts.judge_check_in(uow, device_id, firmware=firmware, read_at=read_at or now, now=now)
-        if check_in is not None:
-            note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
-        changed = firmware is not None and firmware != device.firmware
-        zone = reported_zone(device, time_zone)
-        if changed or zone is not None:
-            if changed:
-                assert firmware is not None
-                device = replace(device, firmware=firmware, firmware_updated_at=now)
-            if zone is not None:
-                device = replace(device, time_zone=zone, time_zone_source=ZoneSource.DEVICE)
-            uow.devices.update(replace(device, updated_at=now, last_seen_at=now))
-        else:
-            uow.devices.touch(device_id, at=now)
-        if changed:
-            enrol_in_auto_add_campaigns(uow, [device_id], now=now)
+        changed = reported_in(
+            uow, device_id, firmware=firmware, now=now, check_in=check_in, time_zone=time_zone, read_at=read_at
+        )
         uow.commit()
+    return changed
+
+
+def reported_in(
+    uow: UnitOfWork,
+    device_id: str,
+    *,
+    firmware: str | None,
+    now: datetime,
+    check_in: str | None = None,
+    time_zone: str | None = None,
+    read_at: datetime | None = None,
+) -> bool:
+    """`device_reported` inside a unit of work the caller holds and commits (an HTTP check-in reads its assignment
+    in the same transaction)."""
+    device = uow.devices.get(device_id)
+    if device is None:
+        return False
+    # Before the check-in is recorded.
+    rollouts.judge_check_in(uow, device_id, firmware=firmware, read_at=read_at or now, now=now)
+    if check_in is not None:
+        note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
+    changed = firmware is not None and firmware != device.firmware
+    zone = reported_zone(device, time_zone)
+    if changed or zone is not None:
+        if changed:
+            assert firmware is not None
+            device = replace(device, firmware=firmware, firmware_updated_at=now)
+        if zone is not None:
+            device = replace(device, time_zone=zone, time_zone_source=ZoneSource.DEVICE)
+        uow.devices.update(replace(device, updated_at=now, last_seen_at=now))
+    else:
+        uow.devices.touch(device_id, at=now)
+    if changed:
+        enrol_in_auto_add_campaigns(uow, [device_id], now=now)
     return changed or zone is not None
 
 
@@ -95,7 +113,8 @@ def current_assignment(*, uow: UnitOfWork, clock: Clock, device_id: str) -> Assi
 
 
 def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment | None:
-    """`current_assignment` inside a unit of work the caller holds (a check-in reads it in its own transaction)."""
+    """`current_assignment` inside a unit of work the caller holds (an HTTP check-in reads it in the transaction
+    that records the check-in)."""
     found = uow.upgrades.active_for_device(device_id)
     if found is None:
         return None

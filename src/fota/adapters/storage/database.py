@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -15,6 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 READ_ONLY_OPTION = "fota_read_only"
+# SQLite takes one writer at a time, and its busy handler retries a waiting writer after sleeps that grow to 100 ms:
+# under contention, threads waited far longer than the writer held the lock. They queue on this lock instead, which
+# hands it over the moment it is released (docs/adr/0037). Other processes still meet the busy handler.
+_SQLITE_WRITERS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
 
 
 def make_engine(url: str) -> Engine:
@@ -29,8 +35,15 @@ def make_engine(url: str) -> Engine:
     )
 
 
+def writer_lock(engine: Engine) -> threading.RLock | None:
+    """The lock a write transaction on this engine holds in the process; None where the database queues writers
+    itself (PostgreSQL)."""
+    return _SQLITE_WRITERS.get(engine)
+
+
 def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20)
+    _SQLITE_WRITERS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -21,7 +21,7 @@ from fota.adapters.storage.activity_store import SqlDeviceActivityRepository
 from fota.adapters.storage.bandwidth_store import SqlBandwidthRepository
 from fota.adapters.storage.bootstrap_store import SqlBootstrapRepository
 from fota.adapters.storage.campaign_store import SqlCampaignDeviceRepository, SqlCampaignRepository
-from fota.adapters.storage.database import READ_ONLY_OPTION
+from fota.adapters.storage.database import READ_ONLY_OPTION, writer_lock
 from fota.adapters.storage.device_store import (
     SqlDeviceRepository,
     SqlFirmwareReportRequestRepository,
@@ -91,14 +91,18 @@ class SqlUnitOfWork:
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._writer = None if read_only else writer_lock(engine)
+        self._holds_writer = False
         self._connection: Connection | None = None
         self._repositories: dict[str, object] = {}
 
     def __enter__(self) -> Self:
         connection = self._open()
         try:
+            self._take_writer()
             connection.begin()
         except BaseException:
+            self._give_writer()
             self._release(connection, failed=True)
             raise
         self._connection = connection
@@ -119,7 +123,19 @@ class SqlUnitOfWork:
                 connection.rollback()  # anything not committed explicitly is undone
             failed = False
         finally:
+            self._give_writer()
             self._release(connection, failed=failed)
+
+    def _take_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.acquire()
+            self._holds_writer = True
+
+    def _give_writer(self) -> None:
+        if self._holds_writer:
+            assert self._writer is not None
+            self._holds_writer = False
+            self._writer.release()
 
     def _open(self) -> Connection:
         connection = self._engine.connect()
@@ -134,8 +150,8 @@ class SqlUnitOfWork:
         assert self._connection is not None, "commit outside of `with uow:`"
         assert not self._read_only, "a read-only unit of work cannot commit"
         self._connection.commit()
-        # Keep the unit usable for reads after commit, in a fresh transaction.
-        self._connection.begin()
+        # The unit stays usable after commit: its next statement, if any, begins a fresh transaction (SQLAlchemy's
+        # autobegin). The process's writer lock is kept until the unit ends, for a unit that commits in steps.
 
 
 class _HeldConnection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -51,24 +52,21 @@ async def check_in(
     authorization: Annotated[str | None, Header()] = None,
 ) -> InstructionRead:
     """Report the running firmware and the download/update state; the answer says what to do next."""
-    key = bearer_token(authorization)
-
-    def authenticated_check_in() -> device_poll.Instruction:
-        # One trip to the thread pool for both: a check-in is the hottest call a fleet makes.
-        device_poll.authenticate(uow=services.reader(), device_id=device_id, key=key)
-        metrics.CHECKINS.inc()
-        return device_poll.check_in(
+    instruction = await run_in_threadpool(
+        partial(
+            device_poll.check_in,
             uow_factory=services.uow,
             clock=services.clock,
             policy=services.policy,
             device_id=device_id,
+            key=bearer_token(authorization),
             firmware=body.firmware,
             state=body.state,
             update_result=body.update_result,
             package_base_url=parts.package_base_url,
         )
-
-    instruction = await run_in_threadpool(authenticated_check_in)
+    )
+    metrics.CHECKINS.inc()
     return InstructionRead(**instruction.__dict__)
 
 
