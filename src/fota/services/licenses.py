@@ -8,10 +8,9 @@ from datetime import datetime
 
 from fota.clock import Clock
 from fota.domain.accounts import Account
-from fota.domain.devices import Device
 from fota.domain.errors import NotFound
 from fota.services import events
-from fota.services.ports import HistoryEntry, UnitOfWork
+from fota.services.ports import HistoryEntry, LicensedDevice, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class LicenseChange:
 @dataclass(frozen=True)
 class LicenseSummary:
     account: Account
-    devices: list[Device]
+    devices: list[LicensedDevice]
     has_more: bool
 
 

@@ -48,6 +48,14 @@ class CampaignDeviceRow:
     wave: int | None = None  # a rollout campaign's member: its wave (0-based); None without a rollout
 
 
+@dataclass(frozen=True, slots=True)
+class LicensedDevice:
+    """A line of the license summary: a licensed device and when its license was assigned."""
+
+    device_id: str
+    license_assigned_at: datetime
+
+
 @dataclass(frozen=True)
 class ReportItems:
     """A page of the campaign device report as the wire's JSON, written by the store (docs/adr/0034)."""
@@ -178,7 +186,9 @@ class DeviceRepository(Protocol):
     def page(
         self, account_name: str, *, protocol: DeviceProtocol | None, after: str | None, limit: int
     ) -> list[Device]: ...
-    def licensed_page(self, account_name: str, *, after: str | None, limit: int, offset: int = 0) -> list[Device]: ...
+    def licensed_page(
+        self, account_name: str, *, after: str | None, limit: int, offset: int = 0
+    ) -> list[LicensedDevice]: ...
     def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
         """Assigns or releases the licenses of these distinct devices of the account, whose license changes."""
         ...

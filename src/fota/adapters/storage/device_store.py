@@ -21,6 +21,7 @@ from fota.adapters.storage.tables import (
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, DeviceKind, ZoneSource
 from fota.domain.protocols import Protocol
+from fota.services.ports import LicensedDevice
 
 # Devices are read with their license: the row in device_licenses, if any.
 _DEVICE_COLUMNS = (
@@ -163,10 +164,13 @@ class SqlDeviceRepository:
             query = query.where(devices.c.device_id > after)
         return [_device(r) for r in self.c.execute(query.order_by(devices.c.device_id).limit(limit))]
 
-    def licensed_page(self, account_name: str, *, after: str | None, limit: int, offset: int = 0) -> list[Device]:
-        # Walks the account's licenses, not its fleet. `offset` serves v1's index paging.
+    def licensed_page(
+        self, account_name: str, *, after: str | None, limit: int, offset: int = 0
+    ) -> list[LicensedDevice]:
+        # Walks the account's licenses, not its fleet, and reads only them (the account's index holds both keys).
+        # `offset` serves v1's index paging.
         query = (
-            _select_devices()
+            select(device_licenses.c.device_id, device_licenses.c.assigned_at)
             .where(device_licenses.c.account_name == account_name)
             .order_by(device_licenses.c.device_id)
             .limit(limit)
@@ -174,7 +178,7 @@ class SqlDeviceRepository:
         )
         if after:
             query = query.where(device_licenses.c.device_id > after)
-        return [_device(r) for r in self.c.execute(query)]
+        return [LicensedDevice(device_id, assigned_at) for device_id, assigned_at in self.c.execute(query)]
 
     def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
         """Assigns or releases the devices' licenses; the caller passes distinct devices of the account whose license
