@@ -10,7 +10,7 @@ from fota.clock import Clock
 from fota.domain.accounts import Account
 from fota.domain.errors import NotFound
 from fota.services import events
-from fota.services.ports import HistoryEntry, LicensedDevice, UnitOfWork
+from fota.services.ports import HistoryEntry, LicensedDevice, UnitOfWork, WrittenItems
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,22 @@ def summary(
             raise NotFound(f"account {account_name} does not exist")
         devices = uow.devices.licensed_page(account_name, after=after, limit=page_size + 1, offset=offset)
     return LicenseSummary(account, devices[:page_size], len(devices) > page_size)
+
+
+@dataclass(frozen=True)
+class WrittenLicenseSummary:
+    """`summary`, its devices written by the store as the wire's JSON items (v2 and v3 spell them alike)."""
+
+    account: Account
+    page: WrittenItems
+
+
+def written_summary(*, uow: UnitOfWork, account_name: str, after: str | None, page_size: int) -> WrittenLicenseSummary:
+    with uow:
+        account = uow.accounts.get(account_name)
+        if account is None:
+            raise NotFound(f"account {account_name} does not exist")
+        return WrittenLicenseSummary(account, uow.devices.licensed_items(account_name, after=after, limit=page_size))
 
 
 def assign(

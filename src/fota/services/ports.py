@@ -57,8 +57,9 @@ class LicensedDevice:
 
 
 @dataclass(frozen=True)
-class ReportItems:
-    """A page of the campaign device report as the wire's JSON, written by the store (docs/adr/0034)."""
+class WrittenItems:
+    """A page's items as the wire's JSON, written by the store: the campaign device report's (docs/adr/0034), the
+    license summary's."""
 
     items: str  # the page's items, comma-separated, without the enclosing brackets
     count: int
@@ -189,6 +190,10 @@ class DeviceRepository(Protocol):
     def licensed_page(
         self, account_name: str, *, after: str | None, limit: int, offset: int = 0
     ) -> list[LicensedDevice]: ...
+    def licensed_items(self, account_name: str, *, after: str | None, limit: int) -> WrittenItems:
+        """`licensed_page` as the v2/v3 summary's `deviceList` items (deviceId, assignmentTime in milliseconds)."""
+        ...
+
     def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
         """Assigns or releases the licenses of these distinct devices of the account, whose license changes."""
         ...
@@ -267,7 +272,7 @@ class CampaignDeviceRepository(Protocol):
     def page(self, campaign_id: str, *, after: str | None, limit: int) -> list[CampaignDeviceRow]: ...
     def report_items(
         self, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
-    ) -> ReportItems:
+    ) -> WrittenItems:
         """`page`'s rows as the v3 device report's JSON items, a pending row without a back-off of its own given
         `next_opening` as its next attempt."""
         ...

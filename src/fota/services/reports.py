@@ -13,7 +13,7 @@ from fota.domain.errors import NotFound
 from fota.domain.protocols import Protocol
 from fota.domain.start_rule import Hold, StartRule, holds_by_zone
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.services.ports import CampaignDeviceRow, HistoryEntry, ReportItems, UnitOfWork
+from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork, WrittenItems
 
 
 def campaigns_by_status(
@@ -44,7 +44,7 @@ class WrittenDeviceReport:
     """A page of the device report whose items the store wrote as the wire's JSON (docs/adr/0034)."""
 
     total: int
-    page: ReportItems
+    page: WrittenItems
 
 
 def campaign_devices(

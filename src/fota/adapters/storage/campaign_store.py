@@ -29,7 +29,7 @@ from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
-from fota.services.ports import CampaignDeviceRow, NewCampaignDevices, ReportItems
+from fota.services.ports import CampaignDeviceRow, NewCampaignDevices, WrittenItems
 
 FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
 
@@ -373,7 +373,7 @@ class SqlCampaignDeviceRepository:
 
     def report_items(
         self, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
-    ) -> ReportItems:
+    ) -> WrittenItems:
         return report_items(self.c, campaign_id, after=after, limit=limit, next_opening=next_opening)
 
     def count(self, campaign_id: str) -> int:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
-from fota.services.ports import ReportItems
+from fota.services.ports import WrittenItems
 
 
 def _sqlite_instant(column: str) -> str:
@@ -83,7 +83,7 @@ def _instant_text(instant: datetime) -> str:
 
 def report_items(
     connection: Connection, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
-) -> ReportItems:
+) -> WrittenItems:
     opening = f',"nextAttemptTime":"{_instant_text(next_opening)}"' if next_opening is not None else ""
     count, last, items = connection.execute(
         _PAGE[connection.dialect.name],
@@ -92,4 +92,4 @@ def report_items(
     has_more = (
         last is not None and connection.execute(_MORE, {"campaign_id": campaign_id, "after": last}).first() is not None
     )
-    return ReportItems(items or "", int(count), last, has_more)
+    return WrittenItems(items or "", int(count), last, has_more)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
+from fota.adapters.storage import license_page_json
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_keyed, insert_rows, key_chunks, keys_table, member_of
 from fota.adapters.storage.tables import (
     device_keys,
@@ -21,7 +22,7 @@ from fota.adapters.storage.tables import (
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, DeviceKind, ZoneSource
 from fota.domain.protocols import Protocol
-from fota.services.ports import LicensedDevice
+from fota.services.ports import LicensedDevice, WrittenItems
 
 # Devices are read with their license: the row in device_licenses, if any.
 _DEVICE_COLUMNS = (
@@ -179,6 +180,9 @@ class SqlDeviceRepository:
         if after:
             query = query.where(device_licenses.c.device_id > after)
         return [LicensedDevice(device_id, assigned_at) for device_id, assigned_at in self.c.execute(query)]
+
+    def licensed_items(self, account_name: str, *, after: str | None, limit: int) -> WrittenItems:
+        return license_page_json.licensed_items(self.c, account_name, after=after, limit=limit)
 
     def set_licensed(self, account_name: str, device_ids: Sequence[str], licensed: bool, *, at: datetime) -> None:
         """Assigns or releases the devices' licenses; the caller passes distinct devices of the account whose license

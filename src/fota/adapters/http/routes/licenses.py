@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from fota.adapters.http.api_route import ApiRoute, many_rows
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
@@ -17,11 +17,11 @@ from fota.adapters.http.schemas import (
     DeviceListBody,
     DeviceStatusRead,
     LicenseChangeRead,
-    LicenseDeviceRead,
     LicenseSummaryRead,
     SubscriptionRead,
     SuccessRead,
 )
+from fota.adapters.http.written_pages import with_items
 from fota.domain.accounts import Account
 from fota.domain.devices import check_imei
 from fota.domain.errors import InvalidRequest
@@ -45,33 +45,28 @@ def get_account_subscription_status(account: str, services: ServicesDep, _: Call
     )
 
 
-@v3.get("/licenses/{account}", response_model_exclude_none=True)
+@v3.get("/licenses/{account}", response_model=LicenseSummaryRead, response_model_exclude_none=True)
 @many_rows
 def get_account_licenses_status(
     account: str,
     services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
-) -> LicenseSummaryRead:
+) -> Response:
     """List the account's licensed devices, a page at a time."""
-    result = licenses.summary(
+    result = licenses.written_summary(
         uow=services.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE
     )
-    return LicenseSummaryRead(
+    envelope = LicenseSummaryRead(
         account_name=account,
         total_licenses=result.account.license_count,
         assigned_licenses=result.account.licenses_used,
-        has_more_data=result.has_more,
-        last_seen_device_id=result.devices[-1].device_id if result.devices else None,
+        has_more_data=result.page.has_more,
+        last_seen_device_id=result.page.last_device_id,
         max_page_size=MAX_PAGE_SIZE,
-        device_list=[
-            LicenseDeviceRead(
-                device_id=d.device_id,
-                assignment_time=rfc3339(d.license_assigned_at) if d.license_assigned_at else None,
-            )
-            for d in result.devices
-        ],
+        device_list=[],
     )
+    return with_items(envelope, result.page.items)
 
 
 def _license_change(account: Account, changes: list[LicenseChange]) -> LicenseChangeRead:

@@ -16,6 +16,7 @@ from fota.adapters.http.schemas import (
     CampaignHistoryRead,
     DeviceFirmwareUpgradeRead,
 )
+from fota.adapters.http.written_pages import with_items
 from fota.domain.errors import InvalidRequest
 from fota.domain.statuses import CampaignStatus
 from fota.services import reports as service
@@ -128,7 +129,5 @@ def written_device_report(report: service.WrittenDeviceReport, *, page_size: int
         last_seen_device_id=report.page.last_device_id,
         max_page_size=page_size,
         device_list=[],
-    ).model_dump_json(exclude_none=True)
-    head, empty_list = envelope[:-3], envelope[-3:]
-    assert empty_list == "[]}", envelope
-    return Response(f"{head}[{report.page.items}]}}".encode(), media_type="application/json")
+    )
+    return with_items(envelope, report.page.items)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from fota.adapters.http.api_route import ApiRoute, many_rows
 from fota.adapters.http.dependencies import CallerDep, ServicesDep
 from fota.adapters.http.errors import ERROR_RESPONSES
 from fota.adapters.http.presenters import MAX_PAGE_SIZE, rfc3339
 from fota.adapters.http.schemas import CallbackCreate, CallbackRead, DeviceListBody, SubscriptionRead, SuccessRead
-from fota.adapters.http.v2.schemas import DeviceStatusRead, LicenseChangeRead, LicenseDeviceRead, LicenseSummaryRead
+from fota.adapters.http.v2.schemas import DeviceStatusRead, LicenseChangeRead, LicenseSummaryRead
+from fota.adapters.http.written_pages import with_items
 from fota.domain.accounts import Account
 from fota.services import admin, callbacks, licenses
 from fota.services.licenses import LicenseChange
@@ -34,33 +35,28 @@ def get_account_subscription_status(account: str, services: ServicesDep, _: Call
     )
 
 
-@router.get("/licenses/{account}", response_model_exclude_none=True)
+@router.get("/licenses/{account}", response_model=LicenseSummaryRead, response_model_exclude_none=True)
 @many_rows
 def get_account_license_status(
     account: str,
     services: ServicesDep,
     _: CallerDep,
     last_seen_device_id: Annotated[str | None, Query(alias="lastSeenDeviceId")] = None,
-) -> LicenseSummaryRead:
+) -> Response:
     """License usage and the licensed devices, paged by lastSeenDeviceId."""
-    result = licenses.summary(
+    result = licenses.written_summary(
         uow=services.reader(), account_name=account, after=last_seen_device_id, page_size=MAX_PAGE_SIZE
     )
-    return LicenseSummaryRead(
+    envelope = LicenseSummaryRead(
         account_name=account,
         total_license=result.account.license_count,
         assigned_licenses=result.account.licenses_used,
-        has_more_data=result.has_more,
-        last_seen_device_id=result.devices[-1].device_id if result.devices else None,
+        has_more_data=result.page.has_more,
+        last_seen_device_id=result.page.last_device_id,
         max_page_size=MAX_PAGE_SIZE,
-        device_list=[
-            LicenseDeviceRead(
-                device_id=d.device_id,
-                assignment_time=rfc3339(d.license_assigned_at) if d.license_assigned_at else None,
-            )
-            for d in result.devices
-        ],
+        device_list=[],
     )
+    return with_items(envelope, result.page.items)
 
 
 def _license_change(account: Account, changes: list[LicenseChange]) -> LicenseChangeRead:
