@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text, update
 
+from fota.adapters.storage import postgresql_campaign_reads
 from fota.adapters.storage.campaign_store import _CAMPAIGN_BY_ID, _campaign, campaign_of
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.postgresql_campaign_reads import APPLICATION_NAME, LoopCampaignReads
@@ -140,3 +141,34 @@ def test_a_lost_connection_fails_the_reads_on_it_and_the_next_read_makes_a_new_o
 
     asyncio.run(scenario())
     wait_until(lambda: _backends(engine) == set(), "the closed connection's server process gone", timeout=30)
+
+
+def test_an_id_no_row_can_have_is_none_and_fails_no_other_read(engine: Engine) -> None:
+    reads = CountedReads(engine)
+    found, nul, too_long = _read(reads, (ACCOUNT, "c1"), (ACCOUNT, "c\x00"), (ACCOUNT, "c" * 37))
+    assert found is not None and found.id == "c1"
+    assert nul is None and too_long is None
+    assert reads.trips == [["c1"]]
+
+
+def test_a_read_that_does_not_answer_in_time_fails_and_the_next_one_reconnects(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgresql_campaign_reads, "READ_TIMEOUT_SECONDS", 0.5)
+    reads = LoopCampaignReads(engine, campaign_of)
+
+    async def scenario() -> None:
+        assert await reads.campaign(ACCOUNT, "c1") is not None
+        [first] = _backends(engine)
+        with engine.connect() as blocker:
+            # Holds every read of the table until the transaction ends, as a connection that stopped answering.
+            blocker.execute(text("LOCK TABLE campaigns IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(TimeoutError):
+                await reads.campaign(ACCOUNT, "c1")
+            blocker.rollback()
+        campaign = await reads.campaign(ACCOUNT, "c1")
+        assert campaign is not None
+        assert first not in _backends(engine)
+        await reads.close()
+
+    asyncio.run(scenario())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from fota.adapters.storage import unit_of_work
 from fota.adapters.storage.database import make_engine, migrate, writer_lock
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 
@@ -63,3 +64,30 @@ def test_a_failing_unit_gives_the_lock_back(sqlite_engine: Engine) -> None:
 
 def test_postgresql_queues_its_writers_itself(engine: Engine) -> None:
     assert (writer_lock(engine) is None) is (engine.dialect.name == "postgresql")
+
+
+def test_a_unit_that_gets_no_turn_in_time_fails_instead_of_waiting_for_ever(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(unit_of_work, "WRITER_WAIT_SECONDS", 0.2)
+    lock = writer_lock(sqlite_engine)
+    assert lock is not None
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            holding.set()
+            done.wait(timeout=30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(timeout=30)
+        with pytest.raises(TimeoutError), SqlUnitOfWorkFactory(sqlite_engine)():
+            pass
+    finally:
+        done.set()
+        holder.join()
+    with SqlUnitOfWorkFactory(sqlite_engine)() as uow:  # the failed unit left nothing behind
+        uow.accounts.get("nobody")
+    assert _free_for_another_thread(lock)

@@ -157,6 +157,8 @@ def _recorded(
 ) -> Assignment | None:
     """The key checked, the check-in recorded and the assignment it leaves read, in one transaction: most check-ins
     end here, with nothing to do."""
+    if not key:
+        raise Unauthorized("unknown device or wrong device key")  # refused before it takes a writer's place
     now = clock.now()
     with uow:
         _authenticate_in(uow, device_id, key)  # a wrong key leaves with the transaction undone: nothing recorded

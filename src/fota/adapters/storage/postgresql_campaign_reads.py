@@ -15,15 +15,19 @@ from typing import Any, cast
 
 import anyio.to_thread
 import psycopg
-from sqlalchemy import Engine, bindparam, literal_column, select
+from sqlalchemy import Engine, String, bindparam, literal_column, select
 
 from fota.adapters.storage.tables import campaigns
 from fota.domain.campaign import Campaign
 
 APPLICATION_NAME = "fota-campaign-reads"  # how its connection shows in pg_stat_activity
+# A read that takes longer fails its requests over to the full route, and the connection is made again: a silently
+# dropped connection would otherwise hold every GET campaign until the kernel gives up on it, many minutes later.
+READ_TIMEOUT_SECONDS = 5.0
 # Enough for every campaign an account's dashboards poll; a campaign is a few kilobytes, its text as much again.
 REMEMBERED = 4096
 
+_ID_LENGTH = cast(String, campaigns.c.id.type).length or 0
 _ROW_TEXTS = "SELECT id, account_name, campaigns::text FROM campaigns WHERE id = ANY(%s)"
 _TYPED = select(literal_column("campaigns::text").label("row_text"), campaigns).where(
     campaigns.c.id == bindparam("id"), campaigns.c.account_name == bindparam("account")
@@ -51,6 +55,8 @@ class LoopCampaignReads:
         self._made: dict[str, Campaign] = {}
 
     async def campaign(self, account_name: str, campaign_id: str) -> Campaign | None:
+        if len(campaign_id) > _ID_LENGTH or "\x00" in campaign_id or "\x00" in account_name:
+            return None  # no such row, and a NUL would fail the whole batch's statement
         text = await asyncio.shield(self._row_text(account_name, campaign_id))
         if text is None:
             return None
@@ -72,10 +78,10 @@ class LoopCampaignReads:
         """The row's text, from the next read sent."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            if self._connection is not None:
-                # Made in a loop that is gone (or going): its socket is closed without that loop's help.
-                self._connection.pgconn.finish()
-                self._connection = None
+            # Made in a loop that is gone (or going): closed without that loop's help, its requests cancelled.
+            self._drop_connection()
+            for waiting in self._waiting.values():
+                waiting.cancel()
             self._loop, self._waiting, self._reading = loop, {}, None
         key = (campaign_id, account_name)
         future = self._waiting.get(key)
@@ -91,9 +97,10 @@ class LoopCampaignReads:
             while self._waiting:
                 batch, self._waiting = self._waiting, {}
                 try:
-                    found = await self._read(list({campaign_id for campaign_id, _ in batch}))
+                    ids = list({campaign_id for campaign_id, _ in batch})
+                    found = await asyncio.wait_for(self._read(ids), READ_TIMEOUT_SECONDS)
                 except Exception as error:
-                    await self._close_connection()  # made again by the next read
+                    self._drop_connection()  # made again by the next read
                     for future in batch.values():
                         if not future.done():
                             future.set_exception(error)
@@ -102,7 +109,8 @@ class LoopCampaignReads:
                     if not future.done():
                         future.set_result(found.get(key))
         finally:
-            self._reading = None
+            if self._reading is asyncio.current_task():
+                self._reading = None
             for future in batch.values():  # when closed mid-read: its requests are not left waiting
                 future.cancel()
 
@@ -112,9 +120,15 @@ class LoopCampaignReads:
             self._connection = await psycopg.AsyncConnection.connect(
                 self._conninfo,
                 autocommit=True,
-                options="-c TimeZone=UTC",
+                # The server's own limit, behind the client's: bounds a read the client gave up on.
+                options=f"-c TimeZone=UTC -c statement_timeout={int(READ_TIMEOUT_SECONDS * 2000)}",
                 connect_timeout=10,
                 application_name=APPLICATION_NAME,
+                # A peer that vanished is noticed within seconds, not at the kernel's retransmission limit.
+                keepalives=1,
+                keepalives_idle=10,
+                keepalives_interval=5,
+                keepalives_count=3,
             )
         cursor = await self._connection.execute(_ROW_TEXTS, (campaign_ids,), prepare=True)
         return {(campaign_id, account_name): text for campaign_id, account_name, text in await cursor.fetchall()}
@@ -123,6 +137,12 @@ class LoopCampaignReads:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
+
+    def _drop_connection(self) -> None:
+        """Closes the connection's socket at once, whatever state a failed or abandoned read left it in."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.pgconn.finish()
 
     def _read_typed(self, account_name: str, campaign_id: str) -> Campaign | None:
         with self._engine.connect() as connection:

@@ -40,6 +40,7 @@ from fota.adapters.storage.upgrade_store import (
 )
 
 R = TypeVar("R")
+WRITER_WAIT_SECONDS = 30
 
 
 class _Repository(Generic[R]):
@@ -128,7 +129,9 @@ class SqlUnitOfWork:
 
     def _take_writer(self) -> None:
         if self._writer is not None:
-            self._writer.acquire()
+            # As long as SQLite's own busy timeout (database.py): a wait that long is an error, not a queue.
+            if not self._writer.acquire(timeout=WRITER_WAIT_SECONDS):
+                raise TimeoutError(f"no turn to write to SQLite within {WRITER_WAIT_SECONDS} s")
             self._holds_writer = True
 
     def _give_writer(self) -> None:
