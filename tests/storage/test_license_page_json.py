@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Connection, Engine, delete, insert
 
 from fota.adapters.http.presenters import rfc3339
 from fota.adapters.http.schemas import LicenseDeviceRead
@@ -30,26 +30,28 @@ def account(engine: Engine) -> Engine:
     return engine
 
 
+def _licensed_device(connection: Connection, device_id: str, account: str, at: datetime) -> None:
+    connection.execute(
+        insert(devices).values(
+            device_id=device_id,
+            account_name=account,
+            make="M",
+            model="X",
+            firmware="1",
+            protocol="LWM2M",
+            created_at=AT,
+            updated_at=AT,
+        )
+    )
+    connection.execute(insert(device_licenses).values(device_id=device_id, account_name=account, assigned_at=at))
+
+
 def _license(engine: Engine, assigned: dict[str, datetime]) -> None:
     with engine.begin() as connection:
         connection.execute(delete(device_licenses))
         connection.execute(delete(devices))
         for device_id, at in assigned.items():
-            connection.execute(
-                insert(devices).values(
-                    device_id=device_id,
-                    account_name=ACCOUNT,
-                    make="M",
-                    model="X",
-                    firmware="1",
-                    protocol="LWM2M",
-                    created_at=AT,
-                    updated_at=AT,
-                )
-            )
-            connection.execute(
-                insert(device_licenses).values(device_id=device_id, account_name=ACCOUNT, assigned_at=at)
-            )
+            _licensed_device(connection, device_id, ACCOUNT, at)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -77,21 +79,7 @@ def test_pages_follow_device_ids_and_stay_in_the_account(account: Engine) -> Non
         connection.execute(
             insert(accounts).values(name="another", license_count=1, licenses_used=1, created_at=AT, updated_at=AT)
         )
-        connection.execute(
-            insert(devices).values(
-                device_id=str(IMEI + 99),
-                account_name="another",
-                make="M",
-                model="X",
-                firmware="1",
-                protocol="LWM2M",
-                created_at=AT,
-                updated_at=AT,
-            )
-        )
-        connection.execute(
-            insert(device_licenses).values(device_id=str(IMEI + 99), account_name="another", assigned_at=AT)
-        )
+        _licensed_device(connection, str(IMEI + 99), "another", AT)
     seen: list[str] = []
     pages = []
     after = None

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, text
 
+from fota.adapters.storage.written_pages import page_statement, written_page
 from fota.services.ports import WrittenItems
 
 
@@ -59,19 +60,10 @@ def _item(dialect: str) -> str:
     )
 
 
-def _page_statement(dialect: str) -> str:
-    # SQLite's group_concat reads the inner query's rows in its ORDER BY: SQLite does not flatten a subquery with a
-    # LIMIT into an aggregate, and steps it as a co-routine (the test pages a shuffled fleet to hold it to that).
-    aggregate = "group_concat(item, ',')" if dialect == "sqlite" else "string_agg(item, ',' ORDER BY device_id)"
-    # Only this module's constants go into the text; every value is a bound parameter.
-    return (
-        f"SELECT count(*), max(device_id), {aggregate} FROM ("  # noqa: S608
-        f"SELECT device_id, {_item(dialect)} AS item FROM campaign_devices"
-        " WHERE campaign_id = :campaign_id AND device_id > :after ORDER BY device_id LIMIT :limit) AS page"
-    )
-
-
-_PAGE = {dialect: text(_page_statement(dialect)) for dialect in ("sqlite", "postgresql")}
+_PAGE = {
+    dialect: page_statement(dialect, item=_item(dialect), rows="FROM campaign_devices WHERE campaign_id = :campaign_id")
+    for dialect in ("sqlite", "postgresql")
+}
 _MORE = text("SELECT 1 FROM campaign_devices WHERE campaign_id = :campaign_id AND device_id > :after LIMIT 1")
 
 
@@ -85,11 +77,5 @@ def report_items(
     connection: Connection, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
 ) -> WrittenItems:
     opening = f',"nextAttemptTime":"{_instant_text(next_opening)}"' if next_opening is not None else ""
-    count, last, items = connection.execute(
-        _PAGE[connection.dialect.name],
-        {"campaign_id": campaign_id, "after": after or "", "limit": limit, "next_opening": opening},
-    ).one()
-    has_more = (
-        last is not None and connection.execute(_MORE, {"campaign_id": campaign_id, "after": last}).first() is not None
-    )
-    return WrittenItems(items or "", int(count), last, has_more)
+    parameters = {"campaign_id": campaign_id, "limit": limit, "next_opening": opening}
+    return written_page(connection, _PAGE[connection.dialect.name], _MORE, parameters, after=after)

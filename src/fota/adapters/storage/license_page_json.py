@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from fota.adapters.storage.written_pages import page_statement, written_page
 from fota.services.ports import WrittenItems
 
 
@@ -24,28 +25,18 @@ def _instant(dialect: str) -> str:
     return 'to_char(assigned_at, \'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\')'
 
 
-def _page_statement(dialect: str) -> str:
+def _item(dialect: str) -> str:
     quoted = "json_quote(device_id)" if dialect == "sqlite" else "to_json(device_id)::text"
-    item = f"'{{\"deviceId\":' || {quoted} || ',\"assignmentTime\":\"' || {_instant(dialect)} || '\"}}'"
-    # As the device report's: SQLite's group_concat reads the inner query's rows in its ORDER BY.
-    aggregate = "group_concat(item, ',')" if dialect == "sqlite" else "string_agg(item, ',' ORDER BY device_id)"
-    # Only this module's constants go into the text; every value is a bound parameter.
-    return (
-        f"SELECT count(*), max(device_id), {aggregate} FROM ("  # noqa: S608
-        f"SELECT device_id, {item} AS item FROM device_licenses"
-        " WHERE account_name = :account AND device_id > :after ORDER BY device_id LIMIT :limit) AS page"
-    )
+    return f"'{{\"deviceId\":' || {quoted} || ',\"assignmentTime\":\"' || {_instant(dialect)} || '\"}}'"
 
 
-_PAGE = {dialect: text(_page_statement(dialect)) for dialect in ("sqlite", "postgresql")}
+_PAGE = {
+    dialect: page_statement(dialect, item=_item(dialect), rows="FROM device_licenses WHERE account_name = :account")
+    for dialect in ("sqlite", "postgresql")
+}
 _MORE = text("SELECT 1 FROM device_licenses WHERE account_name = :account AND device_id > :after LIMIT 1")
 
 
 def licensed_items(connection: Connection, account_name: str, *, after: str | None, limit: int) -> WrittenItems:
-    count, last, items = connection.execute(
-        _PAGE[connection.dialect.name], {"account": account_name, "after": after or "", "limit": limit}
-    ).one()
-    has_more = (
-        last is not None and connection.execute(_MORE, {"account": account_name, "after": last}).first() is not None
-    )
-    return WrittenItems(items or "", int(count), last, has_more)
+    parameters = {"account": account_name, "limit": limit}
+    return written_page(connection, _PAGE[connection.dialect.name], _MORE, parameters, after=after)
