@@ -26,7 +26,8 @@ from tests.lwm2m.harness import (
     provision,
 )
 
-pytestmark = pytest.mark.slow
+# Alone: beside other workers on a loaded 2-core machine the six upgrades outlasted their wait in CI.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 PER_KIND = 2  # devices of each kind: 1.1 pull, 1.1 push-only, 1.0 pull
 
@@ -99,7 +100,9 @@ def test_campaign_upgrades_every_device_only_inside_its_window(private_server: R
                 watcher = threading.Thread(target=watch_report, daemon=True)
                 watcher.start()
                 await fleets[0].wait_for(
-                    lambda: all(d.firmware_version == TO and d.registered for d in devices), 90, "every device on 2.0.0"
+                    lambda: all(d.firmware_version == TO and d.registered for d in devices),
+                    180,
+                    "every device on 2.0.0",
                 )
                 assert [d.update_executions for d in devices] == [1] * len(devices)
                 # The devices stay up (and checking in) until the server has seen every one come back.
