@@ -44,6 +44,7 @@ class Instruction:
 
 
 NOTHING = Instruction("none")
+_REFUSED = "unknown device or wrong device key"  # the same for both: an unknown id is not told apart
 
 
 def _key_hash(key: str) -> str:
@@ -70,7 +71,7 @@ def authenticate(*, uow: UnitOfWork, device_id: str, key: str | None) -> None:
 def _authenticate_in(uow: UnitOfWork, device_id: str, key: str | None) -> None:
     stored = uow.devices.key_hash(device_id)
     if not key or stored is None or not hmac.compare_digest(stored, _key_hash(key)):
-        raise Unauthorized("unknown device or wrong device key")
+        raise Unauthorized(_REFUSED)
 
 
 def check_in(
@@ -158,7 +159,7 @@ def _recorded(
     """The key checked, the check-in recorded and the assignment it leaves read, in one transaction: most check-ins
     end here, with nothing to do."""
     if not key:
-        raise Unauthorized("unknown device or wrong device key")  # refused before it takes a writer's place
+        raise Unauthorized(_REFUSED)  # refused before it takes a writer's place
     now = clock.now()
     with uow:
         _authenticate_in(uow, device_id, key)  # a wrong key leaves with the transaction undone: nothing recorded

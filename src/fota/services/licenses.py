@@ -40,9 +40,7 @@ def summary(
 ) -> LicenseSummary:
     """Licensed devices by id: after the device `after` (v2/v3 paging) or from position `offset` (v1's index)."""
     with uow:
-        account = uow.accounts.get(account_name)
-        if account is None:
-            raise NotFound(f"account {account_name} does not exist")
+        account = _account(uow, account_name)
         devices = uow.devices.licensed_page(account_name, after=after, limit=page_size + 1, offset=offset)
     return LicenseSummary(account, devices[:page_size], len(devices) > page_size)
 
@@ -57,10 +55,15 @@ class WrittenLicenseSummary:
 
 def written_summary(*, uow: UnitOfWork, account_name: str, after: str | None, page_size: int) -> WrittenLicenseSummary:
     with uow:
-        account = uow.accounts.get(account_name)
-        if account is None:
-            raise NotFound(f"account {account_name} does not exist")
+        account = _account(uow, account_name)
         return WrittenLicenseSummary(account, uow.devices.licensed_items(account_name, after=after, limit=page_size))
+
+
+def _account(uow: UnitOfWork, account_name: str) -> Account:
+    account = uow.accounts.get(account_name)
+    if account is None:
+        raise NotFound(f"account {account_name} does not exist")
+    return account
 
 
 def assign(
