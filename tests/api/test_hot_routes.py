@@ -72,7 +72,7 @@ def _call(server: InProcessServer, path: str, headers: dict[str, str]) -> tuple[
     """The request answered by the hot route (falling through to the routers) and by the routers alone; and how
     many times the hot route went on to the routers."""
     app = server.test_client.app
-    routers = _behind_the_hot_routes(app.middleware_stack)
+    routers = behind_the_hot_routes(app.middleware_stack)
     full = FullRoute(routers)
     hot = HotRoutes(full, app.state.parts)
     via_hot, via_routers = Answer(), Answer()
@@ -83,7 +83,7 @@ def _call(server: InProcessServer, path: str, headers: dict[str, str]) -> tuple[
     return via_hot, via_routers, full.calls
 
 
-def _behind_the_hot_routes(stack: Any) -> Any:
+def behind_the_hot_routes(stack: Any) -> Any:
     """What the app's own HotRoutes hands a request on to: the error handlers and the routers."""
     while not isinstance(stack, HotRoutes):
         stack = stack.app

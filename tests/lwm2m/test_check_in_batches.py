@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 import aiocoap
 import pytest
 
-from fota.adapters.lwm2m.batching import Batcher
+from fota.adapters.batching import Batcher
 from fota.adapters.lwm2m.refusals import REFUSAL_BURST
 from fota.simulator.device import DeviceConfig
 from fota.simulator.fleet import Fleet

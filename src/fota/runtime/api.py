@@ -32,6 +32,7 @@ def api_app(process: Process, *, background: Sequence[BackgroundService] = ()) -
         download_gate=roles.download_gate,
         readiness=partial(readiness_problem, process.engine),
         run_due_work=roles.run_due_work,
+        check_ins=roles.check_ins,
         campaign_reads=roles.campaign_reads,
     )
     if Role.API not in process.settings.roles:

@@ -17,6 +17,7 @@ from fota.adapters import metrics
 from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.delivery.packages import PackageStore
 from fota.adapters.engine_loop import EngineLoop
+from fota.adapters.http.check_in_lane import CheckInLane
 from fota.adapters.lwm2m.bootstrap_server import BootstrapServer
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.outbox_loop import OutboxLoop
@@ -102,6 +103,7 @@ class RoleServices:
             )
             self.listener = NotificationListener(process.engine, wakes, {TOKENS_CHANNEL: services.tokens.revoked})
             services.tokens.live = self.listener.listening.is_set
+        self.check_ins = CheckInLane(services)
         self.campaign_reads = (
             LoopCampaignReads(process.engine, campaign_of)
             if process.engine.dialect.name == "postgresql" and Role.API in roles
@@ -144,6 +146,7 @@ class RoleServices:
             await self.outbox_loop.stop()
             await self.download_gate.stop()
             await self.packages.close()
+            await self.check_ins.close()
             if self.campaign_reads is not None:
                 await self.campaign_reads.close()
             await asyncio.to_thread(self.process.callback_sender.close)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from fota.clock import Clock
 from fota.domain.errors import NotFound, Unauthorized
@@ -74,6 +76,28 @@ def _authenticate_in(uow: UnitOfWork, device_id: str, key: str | None) -> None:
         raise Unauthorized(_REFUSED)
 
 
+@dataclass(frozen=True)
+class Poll:
+    """One HTTP check-in as the device sent it: its key, its firmware and its Object 5-style state."""
+
+    device_id: str
+    key: str | None
+    firmware: str | None
+    state: int = 0
+    update_result: int = 0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A poll after its transaction: refused (nothing was written for it), or recorded with the assignment it left."""
+
+    refused: bool = False
+    assignment: Assignment | None = None
+
+
+_REFUSED_POLL = Recorded(refused=True)
+
+
 def check_in(
     *,
     uow_factory: UnitOfWorkFactory,
@@ -88,10 +112,62 @@ def check_in(
 ) -> Instruction:
     """Checks the device's key and records the check-in, then carries out what the upgrade state machine decides for
     what the device reports, up to the first action that needs the device: the instruction it gets."""
-    assignment = _recorded(uow_factory(), clock, device_id, key, firmware)
+    poll = Poll(device_id, key, firmware, state, update_result)
+    (recorded,) = record_polls(uow=uow_factory(), clock=clock, polls=[poll])
+    return carry_on(
+        uow_factory=uow_factory,
+        clock=clock,
+        policy=policy,
+        poll=poll,
+        recorded=recorded,
+        package_base_url=package_base_url,
+    )
+
+
+def record_polls(*, uow: UnitOfWork, clock: Clock, polls: Sequence[Poll]) -> list[Recorded]:
+    """Checks each poll's key, records the check-in and reads the assignment it leaves, all polls in one transaction
+    (group commit: most check-ins end here, with nothing to do); results in input order. A poll with a wrong key
+    writes nothing, and one without a key does not even take a writer's place."""
+    if not any(poll.key for poll in polls):
+        return [_REFUSED_POLL] * len(polls)
+    now = clock.now()
+    # In device order, so that two processes' batches take the devices' row locks in one order and never deadlock.
+    order = sorted(range(len(polls)), key=lambda i: polls[i].device_id)
+    results: list[Recorded] = [_REFUSED_POLL] * len(polls)
+    with uow:
+        for i in order:
+            results[i] = _recorded(uow, polls[i], now)
+        uow.commit()
+    return results
+
+
+def _recorded(uow: UnitOfWork, poll: Poll, now: datetime) -> Recorded:
+    try:
+        _authenticate_in(uow, poll.device_id, poll.key)  # reads only: a refused poll leaves nothing behind
+    except Unauthorized:
+        return _REFUSED_POLL
+    upgrades.reported_in(uow, poll.device_id, firmware=poll.firmware, now=now, check_in="HTTP")
+    return Recorded(assignment=upgrades.assignment_in(uow, poll.device_id, now))
+
+
+def carry_on(
+    *,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    policy: UpgradePolicy,
+    poll: Poll,
+    recorded: Recorded,
+    package_base_url: str,
+) -> Instruction:
+    """After `record_polls`: what the upgrade state machine decides for what the device reports, carried out up to
+    the first action that needs the device. Raises Unauthorized for a refused poll."""
+    if recorded.refused:
+        raise Unauthorized(_REFUSED)
+    assignment = recorded.assignment
     if assignment is None:
         return NOTHING
-    observed = Observation(state, update_result, firmware)
+    device_id = poll.device_id
+    observed = Observation(poll.state, poll.update_result, poll.firmware)
     while True:
         now = clock.now()
         match next_action(assignment, observed, now=now):
@@ -151,22 +227,6 @@ def check_in(
                 return NOTHING
             case Wait() | ReadStatus():  # the poll carries its status: nothing is left to read
                 return NOTHING
-
-
-def _recorded(
-    uow: UnitOfWork, clock: Clock, device_id: str, key: str | None, firmware: str | None
-) -> Assignment | None:
-    """The key checked, the check-in recorded and the assignment it leaves read, in one transaction: most check-ins
-    end here, with nothing to do."""
-    if not key:
-        raise Unauthorized(_REFUSED)  # refused before it takes a writer's place
-    now = clock.now()
-    with uow:
-        _authenticate_in(uow, device_id, key)  # a wrong key leaves with the transaction undone: nothing recorded
-        upgrades.reported_in(uow, device_id, firmware=firmware, now=now, check_in="HTTP")
-        assignment = upgrades.assignment_in(uow, device_id, now)
-        uow.commit()
-    return assignment
 
 
 def _download(uow: UnitOfWork, assignment: Assignment, package_base_url: str, token: str) -> Instruction:

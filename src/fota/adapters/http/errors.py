@@ -101,6 +101,15 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return JSONResponse({"errorCode": code, "errorMessage": message}, status_code=status, headers=headers)
 
 
+def domain_error_response(error: DomainError) -> JSONResponse:
+    """A domain error in the API's shape, with its status (and for a 401 or a 429 the header the client needs)."""
+    status = STATUS_OF.get(type(error), 400)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(error, TooManyAttempts):
+        headers = {"Retry-After": str(error.retry_after)}
+    return error_response(status, error.code, error.message, headers)
+
+
 def describe_validation_errors(errors: Any) -> str:
     parts = []
     for error in errors:
@@ -115,11 +124,7 @@ def describe_validation_errors(errors: Any) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, error: DomainError) -> JSONResponse:
-        status = STATUS_OF.get(type(error), 400)
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if isinstance(error, TooManyAttempts):
-            headers = {"Retry-After": str(error.retry_after)}
-        return error_response(status, error.code, error.message, headers)
+        return domain_error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:

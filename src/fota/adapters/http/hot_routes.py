@@ -1,25 +1,31 @@
-"""The hottest read, GET campaign, answered as plain ASGI before FastAPI's routing and dependency solving, which cost
-more than the read itself (docs/performance.md). Only a success is answered here: a caller whose tokens are not
-cached, an error of any kind, or a path that is not exactly the route's goes on to the full route, which answers it
-as it always has. The bytes are the full route's own: the same service, presenter and pydantic serialisation.
+"""The hottest routes, GET campaign and the HTTP device check-in, answered as plain ASGI before FastAPI's routing
+and dependency solving, which cost more than the work itself (docs/performance.md). GET campaign is answered here
+only on success: a caller whose tokens are not cached, an error of any kind, or a path that is not exactly the
+route's goes on to the full route, which answers it as it always has. A check-in whose body the full route would
+not read as the same JSON goes on too. The bytes are the full route's own: the same services, models and pydantic
+serialisation.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from functools import partial
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fota.adapters import metrics
 from fota.adapters.http.api_route import ROUTE_NOTE
 from fota.adapters.http.dependencies import bearer_token
+from fota.adapters.http.errors import domain_error_response
 from fota.adapters.http.parts import ApiParts
 from fota.adapters.http.presenters import campaign_read
+from fota.adapters.http.routes.device_api import CheckInBody, InstructionRead
 from fota.domain.campaign import Campaign
 from fota.domain.errors import DomainError
-from fota.services import auth, rollouts
+from fota.services import auth, device_poll, rollouts
 from fota.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -29,10 +35,12 @@ CAMPAIGN_TEMPLATE = "/api/fota/v3/campaigns/{account}/{campaign_id}"
 _CAMPAIGN_PATH = re.compile(r"/api/fota/v3/campaigns/([^/]+)/([^/]+)")
 # `firmware/{account}` is the create route (POST) and no GET: a GET of it is the full router's 405 to give.
 _NOT_AN_ACCOUNT = frozenset({"firmware"})
+CHECK_IN_TEMPLATE = "/device/v1/devices/{device_id}/checkin"
+_CHECK_IN_PATH = re.compile(r"/device/v1/devices/([^/]+)/checkin")
 
 
 class HotRoutes:
-    """Pure ASGI middleware in front of the routers, for GET campaign."""
+    """Pure ASGI middleware in front of the routers, for GET campaign and the HTTP device check-in."""
 
     def __init__(self, app: ASGIApp, parts: ApiParts) -> None:
         self.app = app
@@ -45,9 +53,35 @@ class HotRoutes:
             if match is not None and match[1] not in _NOT_AN_ACCOUNT:
                 body = await self._campaign(scope, match[1], match[2])
                 if body is not None:
-                    await _send_json(scope, send, body)
+                    await _send_json(scope, send, body, CAMPAIGN_TEMPLATE)
                     return
+        elif scope["type"] == "http" and scope["method"] == "POST":
+            match = _CHECK_IN_PATH.fullmatch(scope["path"])
+            if match is not None and _is_json(scope):
+                await self._check_in(scope, receive, send, match[1])
+                return
         await self.app(scope, receive, send)
+
+    async def _check_in(self, scope: Scope, receive: Receive, send: Send, device_id: str) -> None:
+        raw = await _body(receive)
+        try:
+            body = CheckInBody.model_validate(json.loads(raw))  # as FastAPI reads a JSON body: json, then pydantic
+        except (ValueError, RecursionError):  # not JSON, or not a check-in: the full route's 400 to give
+            await self.app(scope, _replay(raw, receive), send)
+            return
+        authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+        poll = device_poll.Poll(device_id, bearer_token(authorization), body.firmware, body.state, body.update_result)
+        try:
+            instruction = await self.parts.check_ins.check_in(poll, package_base_url=self.parts.package_base_url)
+        except DomainError as error:
+            _note(scope, CHECK_IN_TEMPLATE)
+            await domain_error_response(error)(scope, receive, send)
+            return
+        metrics.CHECKINS.inc()
+        answer = InstructionRead(**instruction.__dict__)
+        await _send_json(
+            scope, send, answer.model_dump_json(by_alias=True, exclude_none=True).encode(), CHECK_IN_TEMPLATE
+        )
 
     async def _campaign(self, scope: Scope, account: str, campaign_id: str) -> bytes | None:
         services = self.parts.services
@@ -121,10 +155,49 @@ def _campaign_json(read: rollouts.CampaignRollout) -> bytes:
     return campaign_read(read.campaign, read.view).model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
-async def _send_json(scope: Scope, send: Send, body: bytes) -> None:
+def _is_json(scope: Scope) -> bool:
+    """Whether the content type is plain JSON. FastAPI refuses a body with no content type, or one that is not JSON,
+    and the full route is left to say so (it also reads `+json` types, rare enough to leave to it)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bool(value.split(b";")[0].strip().lower() == b"application/json")
+    return False
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away: the body so far, which the full route's validation refuses
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the full route: the body already read, then whatever the connection says next."""
+    given = False
+
+    async def replayed() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+def _note(scope: Scope, template: str) -> None:
     note = scope.get(ROUTE_NOTE)
     if note is not None:
-        note["template"] = CAMPAIGN_TEMPLATE
+        note["template"] = template
+
+
+async def _send_json(scope: Scope, send: Send, body: bytes, template: str) -> None:
+    _note(scope, template)
     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.delivery.packages import PackageStore
+from fota.adapters.http.check_in_lane import CheckInLane
 from fota.domain.campaign import Campaign
 from fota.services.context import ServiceContext
 
@@ -31,5 +32,6 @@ class ApiParts:
     # The engine's tick, then a callback delivery pass: run when the simulated clock moves, so that the new time's
     # transitions, and the callbacks they enqueue, are visible at once.
     run_due_work: Callable[[], None]
+    check_ins: CheckInLane  # the HTTP device check-ins, written by group commit
     # GET campaign's read without the thread pool (hot_routes.py); None on SQLite, whose `loop_reader` serves.
     campaign_reads: LoopCampaignReads | None = None

@@ -16,7 +16,7 @@ from aiocoap import CHANGED, CREATED, DELETED, Message
 from aiocoap import error as coap_error
 
 from fota.adapters import metrics
-from fota.adapters.lwm2m.batching import Batcher
+from fota.adapters.batching import Batcher
 from fota.adapters.lwm2m.codec import CodecError, parse_link_format
 from fota.adapters.lwm2m.dtls import claim_of
 from fota.adapters.lwm2m.registration import DEFAULT_LIFETIME, RegistrationError, device_id_of, parse_query
@@ -49,7 +49,7 @@ class RegistrationInterface:
         self.refused_security = 0
         # Registration Updates (the fleet's periodic check-ins) are admitted, recorded and answered with the
         # device's work in batched transactions: one per burst, not one per message.
-        self.check_ins: Batcher[CheckIn, CheckInResult] = Batcher(self._write_check_ins)
+        self.check_ins: Batcher[CheckIn, CheckInResult] = Batcher(self._write_check_ins, name="lwm2m-check-ins")
 
     async def close(self) -> None:
         await self.check_ins.close()

@@ -16,8 +16,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from fota.adapters import metrics
+from fota.adapters.batching import Batcher
 from fota.adapters.delivery.gate import DownloadGate
-from fota.adapters.lwm2m.batching import Batcher
 from fota.adapters.lwm2m.device_client import DeviceClient, DeviceUnreachable, as_int
 from fota.domain.bandwidth import BudgetWait
 from fota.domain.upgrade import (
@@ -81,12 +81,14 @@ class StepBatches:
         self.claims: Batcher[tuple[Assignment, str], bool] = Batcher(
             lambda items: upgrades.claim_many(
                 uow=services.uow(), clock=services.clock, policy=services.policy, claims=items
-            )
+            ),
+            name="lwm2m-claims",
         )
         self.offers: Batcher[Offer, str | None] = Batcher(
             lambda items: upgrades.offer_many(
                 uow=services.uow(), clock=services.clock, policy=services.policy, offers=items
-            )
+            ),
+            name="lwm2m-offers",
         )
 
     async def close(self) -> None:

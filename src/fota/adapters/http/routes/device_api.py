@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -47,25 +46,12 @@ class InstructionRead(ResponseBody):
 async def check_in(
     device_id: str,
     body: CheckInBody,
-    services: ServicesDep,
     parts: ApiPartsDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> InstructionRead:
     """Report the running firmware and the download/update state; the answer says what to do next."""
-    instruction = await run_in_threadpool(
-        partial(
-            device_poll.check_in,
-            uow_factory=services.uow,
-            clock=services.clock,
-            policy=services.policy,
-            device_id=device_id,
-            key=bearer_token(authorization),
-            firmware=body.firmware,
-            state=body.state,
-            update_result=body.update_result,
-            package_base_url=parts.package_base_url,
-        )
-    )
+    poll = device_poll.Poll(device_id, bearer_token(authorization), body.firmware, body.state, body.update_result)
+    instruction = await parts.check_ins.check_in(poll, package_base_url=parts.package_base_url)
     metrics.CHECKINS.inc()
     return InstructionRead(**instruction.__dict__)
 

@@ -1,4 +1,5 @@
-"""Group commit for check-ins: registration Updates that arrive while one batch is being written go in the next.
+"""Group commit: writes (LwM2M registration Updates, HTTP check-ins, upgrade steps) that arrive while one batch is
+being written go in the next.
 
 A fleet checking in at once would otherwise cost one transaction (and, on SQLite, one turn at the single write lock)
 per message. Here one worker thread writes a whole batch in one transaction; nothing waits for a timer, so a lone
@@ -28,8 +29,11 @@ class Batcher(Generic[T, R]):
     executor. If a batch fails as a whole, its items are retried one by one so that one bad item fails alone.
     """
 
-    def __init__(self, write: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int = 200) -> None:
+    def __init__(
+        self, write: Callable[[Sequence[T]], Sequence[R]], *, max_batch: int = 200, name: str = "lwm2m-batch"
+    ) -> None:
         self._write = write
+        self.name = name  # of the drain task and the thread
         self.max_batch = max_batch
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -41,7 +45,7 @@ class Batcher(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="lwm2m-check-in-batches")
+            self._drainer = asyncio.create_task(self._drain(), name=self.name)
         return await future
 
     async def _drain(self) -> None:
@@ -56,7 +60,7 @@ class Batcher(Generic[T, R]):
             try:
                 results = await self._run([item for item, _ in batch])
             except Exception:
-                log.warning("a batch of %d check-ins failed; writing them one by one", len(batch), exc_info=True)
+                log.warning("a batch of %d (%s) failed; writing them one by one", len(batch), self.name, exc_info=True)
                 await self._one_by_one(batch)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
@@ -76,7 +80,7 @@ class Batcher(Generic[T, R]):
 
     async def _run(self, items: list[T]) -> Sequence[R]:
         if self._thread is None:
-            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lwm2m-batch")
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, items)
 
     async def close(self) -> None:
