@@ -2,8 +2,8 @@
 app (bench/bare_server.py, its own process, same uvicorn options) answering the very bytes fota answered.
 
 Routes: GET campaign, the campaign device report (a 1 000-device page), the license summary, the OAuth token, the
-session login and the HTTP device check-in. For each it prints fota's and the baseline's req/s, p50 and p99, and the
-ratio fota / bare, all from one run.
+session login and the HTTP device check-in (1 000 devices by default, polling in turn, each with its own key). For
+each it prints fota's and the baseline's req/s, p50 and p99, and the ratio fota / bare, all from one run.
 
     .venv/bin/python -m bench.api --database sqlite [--seconds 8] [--connections 64]
     .venv/bin/python -m bench.api --database postgresql --workers 2
@@ -49,6 +49,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     answer: bytes = b""
+    fleet: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, headers), taken in turn by wrk
 
     def fetch(self) -> bytes:
         r = httpx.request(self.method, self.url, headers=self.headers, content=self.body.encode(), timeout=60)
@@ -75,11 +76,14 @@ def _bare_server(bodies: Path, workers: int) -> tuple[subprocess.Popen[bytes], s
     raise RuntimeError("the bare FastAPI baseline did not start")
 
 
-def _routes(server: RunningServer, account: Account, campaign_id: str, http_device: tuple[str, str]) -> list[Route]:
+def _routes(
+    server: RunningServer, account: Account, campaign_id: str, http_devices: list[tuple[str, str]]
+) -> list[Route]:
     headers = account.headers()
     base = f"{server.base_url}/api/fota/v3"
     basic = base64.b64encode(f"{account.client_id}:{account.client_secret}".encode()).decode()
-    imei, key = http_device
+    imei, key = http_devices[0]
+    check_in_headers = {"Content-Type": "application/json"}
     return [
         Route("GET campaign", f"{base}/campaigns/{account.name}/{campaign_id}", headers=headers),
         Route(
@@ -103,21 +107,30 @@ def _routes(server: RunningServer, account: Account, campaign_id: str, http_devi
             body=json.dumps({"username": account.username, "password": account.password}),
         ),
         Route(
-            "POST HTTP device check-in",
+            f"POST HTTP device check-in ({len(http_devices)})",
             f"{server.base_url}/device/v1/devices/{imei}/checkin",
             method="POST",
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {key}", **check_in_headers},
             body=json.dumps({"firmware": FROM, "state": 0, "updateResult": 0}),
+            fleet=[
+                (f"/device/v1/devices/{device}/checkin", {"Authorization": f"Bearer {secret}", **check_in_headers})
+                for device, secret in http_devices
+            ],
         ),
     ]
 
 
-def _http_device(server: RunningServer, account: Account) -> tuple[str, str]:
-    """An HTTP device enrolled in a campaign that starts tomorrow: each check-in finds its work and waits."""
-    imei = str(IMEI_BASE + 900_001)
-    spec = {"deviceId": imei, "make": MAKE, "model": f"{MODEL}-http", "firmware": FROM, "protocol": "HTTP"}
-    account.add_devices([spec])
-    key = server.admin.post(f"/accounts/{account.name}/devices/{imei}/key").json()["deviceKey"]
+def _http_devices(server: RunningServer, account: Account, count: int) -> list[tuple[str, str]]:
+    """HTTP devices enrolled in a campaign that starts tomorrow, each with its own key: each check-in finds its
+    work and waits."""
+    imeis = [str(IMEI_BASE + 900_001 + i) for i in range(count)]
+    account.add_devices(
+        [
+            {"deviceId": imei, "make": MAKE, "model": f"{MODEL}-http", "firmware": FROM, "protocol": "HTTP"}
+            for imei in imeis
+        ]
+    )
+    keys = [server.admin.post(f"/accounts/{account.name}/devices/{imei}/key").json()["deviceKey"] for imei in imeis]
     firmware = server.new_firmware(
         make=MAKE, model=f"{MODEL}-http", firmware_from=FROM, firmware_to="2.0.0", protocol="HTTP"
     )
@@ -132,13 +145,13 @@ def _http_device(server: RunningServer, account: Account) -> tuple[str, str]:
                 "protocol": "HTTP",
                 "startDate": tomorrow.isoformat(),
                 "endDate": (tomorrow + timedelta(days=1)).isoformat(),
-                "deviceList": [imei],
+                "deviceList": imeis,
                 "autoAssignLicenseFlag": True,
                 "autoAddDevicesFlag": False,
             },
         )
         r.raise_for_status()
-    return imei, key
+    return list(zip(imeis, keys, strict=True))
 
 
 def main() -> None:
@@ -148,6 +161,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", action="append", default=[], help="measure only routes whose label has this text")
     parser.add_argument("--workers", type=int, default=1, help="fota serve --workers N (PostgreSQL), and as many bare")
+    parser.add_argument(
+        "--check-in-devices", type=int, default=1000, help="HTTP devices polling in turn, each with its own key"
+    )
     args = parser.parse_args()
     if args.workers > 1 and args.database != "postgresql":
         parser.error("--workers needs --database postgresql")
@@ -164,14 +180,14 @@ def main() -> None:
         running_server(args.database, *extra, simulated_clock=False) as server,
         tempfile.TemporaryDirectory(prefix="fota-bench-bare-") as bodies,
     ):
-        account = server.new_account(license_count=REPORT_DEVICES + 10)
+        account = server.new_account(license_count=REPORT_DEVICES + args.check_in_devices + 10)
         firmware = new_firmware_with_image(server)
         first = IMEI_BASE + 1
         provision_devices(server, account, REPORT_DEVICES, first=first)
         imeis = [str(first + i) for i in range(REPORT_DEVICES)]
         start = server.now().date() + timedelta(days=1)
         campaign_id, _ = create_campaign(account, account.headers(), firmware, imeis, start, windows=((2, 6),))
-        routes = _routes(server, account, campaign_id, _http_device(server, account))
+        routes = _routes(server, account, campaign_id, _http_devices(server, account, args.check_in_devices))
         routes = [r for r in routes if not args.only or any(text in r.label for text in args.only)]
         for n, route in enumerate(routes):
             Path(bodies, str(n)).write_bytes(route.fetch())
@@ -189,6 +205,7 @@ def main() -> None:
                     body=route.body,
                     seconds=2,
                     connections=args.connections,
+                    fleet=route.fleet,
                 )
                 fota = wrk.run(
                     route.url,
@@ -197,6 +214,7 @@ def main() -> None:
                     headers=route.headers,
                     body=route.body,
                     server_pid=server.process.pid,
+                    fleet=route.fleet,
                     **load,
                 )
                 wrk.run(

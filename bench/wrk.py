@@ -1,5 +1,6 @@
-"""`wrk` as the HTTP load generator: one request shape (method, headers, body) from a generated Lua script, and the
-figures read back from wrk's own `done` hook as JSON (requests/s, p50/p99, errors), not parsed from its text."""
+"""`wrk` as the HTTP load generator: one request shape (method, headers, body), or a fleet of them taken in turn
+(each device its own path and key), from a generated Lua script; the figures read back from wrk's own `done` hook
+as JSON (requests/s, p50/p99, errors), not parsed from its text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,29 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(99)))
 end
 """
+
+
+# Formatted once per wrk thread, then handed out in turn: the generator does no work per request.
+_LUA_FLEET = """
+local fleet = {{
+{entries}
+}}
+local requests = {{}}
+local n = 0
+init = function(args)
+  for i, entry in ipairs(fleet) do
+    requests[i] = wrk.format(nil, entry[1], entry[2])
+  end
+end
+request = function()
+  n = n % #requests + 1
+  return requests[n]
+end
+"""
+
+
+def _lua_table(headers: dict[str, str]) -> str:
+    return "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()) + "}"
 
 
 def _lua_string(text: str) -> str:
@@ -89,10 +114,15 @@ def run(
     connections: int = 64,
     threads: int = 1,
     server_pid: int | None = None,
+    fleet: Sequence[tuple[str, dict[str, str]]] = (),
 ) -> WrkResult:
-    """`wrk -t{threads} -c{connections} -d{seconds}s` against `url` with one fixed request."""
+    """`wrk -t{threads} -c{connections} -d{seconds}s` against `url` with one fixed request, or with `fleet`'s
+    (path, headers) in turn, each with `method` and `body`."""
     header_lines = "\n".join(f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items())
     script = _LUA.format(method=_lua_string(method), body=_lua_string(body), headers=header_lines)
+    if fleet:
+        entries = ",\n".join(f"{{{_lua_string(path)}, {_lua_table(h)}}}" for path, h in fleet)
+        script += _LUA_FLEET.format(entries=entries)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         lua = Path(handle.name)
