@@ -97,6 +97,11 @@ def prune(*, uow_factory: UnitOfWorkFactory, clock: Clock, keep: timedelta = RET
     return removed
 
 
+def check_in_event(client_type: str, firmware: str | None) -> str:
+    """The log entry of a device's check-in that reports its firmware."""
+    return f"{client_type} check-in, firmware {firmware}"
+
+
 def note_check_in(uow: UnitOfWork, device_id: str, client_type: str, event: str, *, now: datetime) -> None:
     """Inside the check-in's own transaction: its history row, and a log entry when the device logs."""
     uow.activity.add_check_ins([CheckInRecord(device_id, client_type, "Success", "None", now)])

@@ -8,7 +8,6 @@ import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from fota.clock import Clock
 from fota.domain.errors import NotFound, Unauthorized
@@ -29,6 +28,7 @@ from fota.domain.upgrade import (
     next_action,
 )
 from fota.services import upgrades
+from fota.services.check_in_batch import Report, reported_in_batch
 from fota.services.ports import UnitOfWork, UnitOfWorkFactory
 
 
@@ -71,9 +71,12 @@ def authenticate(*, uow: UnitOfWork, device_id: str, key: str | None) -> None:
 
 
 def _authenticate_in(uow: UnitOfWork, device_id: str, key: str | None) -> None:
-    stored = uow.devices.key_hash(device_id)
-    if not key or stored is None or not hmac.compare_digest(stored, _key_hash(key)):
+    if not _key_matches(uow.devices.key_hash(device_id), key):
         raise Unauthorized(_REFUSED)
+
+
+def _key_matches(stored: str | None, key: str | None) -> bool:
+    return key is not None and key != "" and stored is not None and hmac.compare_digest(stored, _key_hash(key))
 
 
 @dataclass(frozen=True)
@@ -98,56 +101,28 @@ class Recorded:
 _REFUSED_POLL = Recorded(refused=True)
 
 
-def check_in(
-    *,
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    policy: UpgradePolicy,
-    device_id: str,
-    key: str | None,
-    firmware: str | None,
-    state: int,
-    update_result: int,
-    package_base_url: str,
-) -> Instruction:
-    """Checks the device's key and records the check-in, then carries out what the upgrade state machine decides for
-    what the device reports, up to the first action that needs the device: the instruction it gets."""
-    poll = Poll(device_id, key, firmware, state, update_result)
-    (recorded,) = record_polls(uow=uow_factory(), clock=clock, polls=[poll])
-    return carry_on(
-        uow_factory=uow_factory,
-        clock=clock,
-        policy=policy,
-        poll=poll,
-        recorded=recorded,
-        package_base_url=package_base_url,
-    )
-
-
 def record_polls(*, uow: UnitOfWork, clock: Clock, polls: Sequence[Poll]) -> list[Recorded]:
     """Checks each poll's key, records the check-in and reads the assignment it leaves, all polls in one transaction
-    (group commit: most check-ins end here, with nothing to do); results in input order. A poll with a wrong key
-    writes nothing, and one without a key does not even take a writer's place."""
+    (group commit: most check-ins end here, with nothing to do) with a few statements for the whole batch
+    (services/check_in_batch.py); results in input order. A poll with a wrong key writes nothing, and a batch in
+    which no poll has a key opens no transaction."""
     if not any(poll.key for poll in polls):
         return [_REFUSED_POLL] * len(polls)
     now = clock.now()
-    # In device order, so that two processes' batches take the devices' row locks in one order and never deadlock.
-    order = sorted(range(len(polls)), key=lambda i: polls[i].device_id)
     results: list[Recorded] = [_REFUSED_POLL] * len(polls)
     with uow:
-        for i in order:
-            results[i] = _recorded(uow, polls[i], now)
+        stored = uow.devices.key_hashes(sorted({poll.device_id for poll in polls if poll.key}))
+        # In device order, so that two processes' batches take the devices' row locks in one order.
+        accepted = sorted(
+            (i for i, poll in enumerate(polls) if _key_matches(stored.get(poll.device_id), poll.key)),
+            key=lambda i: polls[i].device_id,
+        )
+        reports = [Report(polls[i].device_id, polls[i].firmware) for i in accepted]
+        assignments = reported_in_batch(uow, reports, now=now, client_type="HTTP")
+        for i, assignment in zip(accepted, assignments, strict=True):
+            results[i] = Recorded(assignment=assignment)
         uow.commit()
     return results
-
-
-def _recorded(uow: UnitOfWork, poll: Poll, now: datetime) -> Recorded:
-    try:
-        _authenticate_in(uow, poll.device_id, poll.key)  # reads only: a refused poll leaves nothing behind
-    except Unauthorized:
-        return _REFUSED_POLL
-    upgrades.reported_in(uow, poll.device_id, firmware=poll.firmware, now=now, check_in="HTTP")
-    return Recorded(assignment=upgrades.assignment_in(uow, poll.device_id, now))
 
 
 def carry_on(

@@ -202,8 +202,15 @@ class DeviceRepository(Protocol):
         """Records that the device was heard from."""
         ...
 
+    def touch_many(self, device_ids: Sequence[str], *, at: datetime) -> None:
+        """`touch` for each device, in the order given (the order their row locks are taken in)."""
+        ...
+
     def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None: ...
     def key_hash(self, device_id: str) -> str | None: ...
+    def key_hashes(self, device_ids: Sequence[str]) -> dict[str, str]:
+        """The key hash of each of these devices that has a key."""
+        ...
 
     def matching(
         self,
@@ -375,6 +382,10 @@ class RolloutRepository(Protocol):
         """The device's memberships in their soak without a verdict (a partial index: few rows, if any)."""
         ...
 
+    def soaking_among(self, device_ids: Sequence[str]) -> set[str]:
+        """Which of these devices have a membership in its soak without a verdict."""
+        ...
+
     def set_health(self, campaign_id: str, device_id: str, health: str) -> None:
         """Keeps a verdict (HEALTHY once the soak passed, or an `Unhealthy` value); only over no verdict."""
         ...
@@ -495,6 +506,11 @@ class UpgradeRepository(Protocol):
 
     def active_for_device(self, device_id: str) -> tuple[CampaignDeviceRow, Campaign] | None:
         """The device's active row (with its `device_zone`) and its campaign, in one query."""
+        ...
+
+    def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, tuple[CampaignDeviceRow, Campaign]]:
+        """`active_for_device` for each of these devices that has an active row; devices of one campaign share
+        its object."""
         ...
 
     def claim(
@@ -663,6 +679,10 @@ class DeviceActivityRepository(Protocol):
         ...
 
     def logging_of(self, device_id: str, *, now: datetime) -> LoggingStatus | None: ...
+    def logging_among(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, LoggingStatus]:
+        """`logging_of` for each of these devices whose logging is on."""
+        ...
+
     def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:
         """Ids of the devices of these accounts whose logging is on (a few per account)."""
         ...

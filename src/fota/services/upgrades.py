@@ -32,9 +32,9 @@ from fota.domain.upgrade import (
     timed_out,
 )
 from fota.services import bandwidth, events, rollouts
-from fota.services.device_logging import note_check_in
+from fota.services.device_logging import check_in_event, note_check_in
 from fota.services.enrolment import enrol_in_auto_add_campaigns
-from fota.services.ports import DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
+from fota.services.ports import CampaignDeviceRow, DownloadLink, HistoryEntry, UnitOfWork, UnitOfWorkFactory
 
 
 def device_reported(
@@ -84,7 +84,7 @@ def reported_in(
     # Before the check-in is recorded.
     rollouts.judge_check_in(uow, device_id, firmware=firmware, read_at=read_at or now, now=now)
     if check_in is not None:
-        note_check_in(uow, device_id, check_in, f"{check_in} check-in, firmware {firmware}", now=now)
+        note_check_in(uow, device_id, check_in, check_in_event(check_in, firmware), now=now)
     changed = firmware is not None and firmware != device.firmware
     zone = reported_zone(device, time_zone)
     if changed or zone is not None:
@@ -116,9 +116,11 @@ def assignment_in(uow: UnitOfWork, device_id: str, now: datetime) -> Assignment 
     """`current_assignment` inside a unit of work the caller holds (an HTTP check-in reads it in the transaction
     that records the check-in)."""
     found = uow.upgrades.active_for_device(device_id)
-    if found is None:
-        return None
-    row, campaign = found  # the device's zone comes with the row: no second query per check-in
+    return None if found is None else assignment_of(*found, now=now)
+
+
+def assignment_of(row: CampaignDeviceRow, campaign: Campaign, *, now: datetime) -> Assignment | None:
+    """`assignment_in` for the device's active row (with its `device_zone`) and its campaign, as read."""
     pending = row.status is DeviceStatus.PENDING
     if pending and not may_start(
         campaign, now, retry_after=row.next_attempt_at, device_zone=row.device_zone, wave=row.wave

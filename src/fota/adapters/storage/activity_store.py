@@ -56,6 +56,12 @@ class SqlDeviceActivityRepository:
         r = self.c.execute(_LOGGING_OF, {"device_id": device_id, "now": now}).first()
         return LoggingStatus(r.device_id, r.account_name, r.expires_at) if r else None
 
+    def logging_among(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, LoggingStatus]:
+        query = select(device_logging).where(
+            member_of(self.c, device_logging.c.device_id, device_ids), device_logging.c.expires_at > now
+        )
+        return {r.device_id: LoggingStatus(r.device_id, r.account_name, r.expires_at) for r in self.c.execute(query)}
+
     def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:
         query = select(device_logging.c.device_id).where(
             member_of(self.c, device_logging.c.account_name, account_names), device_logging.c.expires_at > now

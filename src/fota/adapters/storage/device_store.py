@@ -204,8 +204,22 @@ class SqlDeviceRepository:
         value = self.c.execute(_KEY_HASH, {"device_id": device_id}).scalar()
         return str(value) if value is not None else None
 
+    def key_hashes(self, device_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in key_chunks(device_ids):
+            query = select(device_keys.c.device_id, device_keys.c.key_hash).where(
+                member_of(self.c, device_keys.c.device_id, chunk)
+            )
+            found.update((device_id, str(key_hash)) for device_id, key_hash in self.c.execute(query))
+        return found
+
     def touch(self, device_id: str, *, at: datetime) -> None:
         self.c.execute(_TOUCH, {"b_device_id": device_id, "b_at": at})
+
+    def touch_many(self, device_ids: Sequence[str], *, at: datetime) -> None:
+        # One statement run for each device, in the given order; psycopg pipelines them into one round trip.
+        if device_ids:
+            self.c.execute(_TOUCH, [{"b_device_id": device_id, "b_at": at} for device_id in device_ids])
 
     def matching(
         self,

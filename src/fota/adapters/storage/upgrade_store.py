@@ -7,13 +7,14 @@ and a time-out) can never both advance the same upgrade.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
-from fota.adapters.storage.campaign_store import _campaign, _row
+from fota.adapters.storage.bulk import key_chunks, member_of
+from fota.adapters.storage.campaign_store import _row, campaign_of
 from fota.adapters.storage.tables import (
     campaign_devices,
     campaigns,
@@ -33,8 +34,8 @@ PENDING = DeviceStatus.PENDING.value
 
 
 # Built once, like the other statements of a device's check-in: building this one (fifty labelled columns) cost
-# more than running it.
-_ACTIVE_FOR_DEVICE = (
+# more than running it. A device's first active row is its oldest campaign's.
+_ACTIVE = (
     select(
         campaign_devices,
         *[c.label(f"campaign__{c.name}") for c in campaigns.c],
@@ -42,10 +43,18 @@ _ACTIVE_FOR_DEVICE = (
     )
     .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
     .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)  # by primary key
-    .where(campaign_devices.c.device_id == bindparam("device_id"), campaign_devices.c.active.is_(True))
-    .order_by(campaigns.c.created_at)
+    .where(campaign_devices.c.active.is_(True))
+)
+_ACTIVE_FOR_DEVICE = (
+    _ACTIVE.where(campaign_devices.c.device_id == bindparam("device_id"))
+    .order_by(campaigns.c.created_at, campaigns.c.id)
     .limit(1)
 )
+
+
+def _joined_campaign(row: Any) -> Campaign:
+    values = {name.removeprefix("campaign__"): v for name, v in row._mapping.items() if name.startswith("campaign__")}
+    return campaign_of(values)
 
 
 class SqlUpgradeRepository:
@@ -56,11 +65,25 @@ class SqlUpgradeRepository:
         found = self.c.execute(_ACTIVE_FOR_DEVICE, {"device_id": device_id}).first()
         if found is None:
             return None
-        mapping = found._mapping
-        campaign_values = {
-            name.removeprefix("campaign__"): v for name, v in mapping.items() if name.startswith("campaign__")
-        }
-        return replace(_row(found), device_zone=mapping["device__time_zone"]), _campaign(_Mapped(campaign_values))
+        return replace(_row(found), device_zone=found._mapping["device__time_zone"]), _joined_campaign(found)
+
+    def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, tuple[CampaignDeviceRow, Campaign]]:
+        found: dict[str, tuple[CampaignDeviceRow, Campaign]] = {}
+        campaign_of_id: dict[str, Campaign] = {}  # one object per campaign, made from its first row
+        for chunk in key_chunks(device_ids):
+            query = _ACTIVE.where(member_of(self.c, campaign_devices.c.device_id, chunk)).order_by(
+                campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id
+            )
+            for row in self.c.execute(query):
+                mapping = row._mapping
+                device_id, campaign_id = mapping["device_id"], mapping["campaign_id"]
+                if device_id in found:
+                    continue
+                campaign = campaign_of_id.get(campaign_id)
+                if campaign is None:
+                    campaign = campaign_of_id[campaign_id] = _joined_campaign(row)
+                found[device_id] = replace(_row(row), device_zone=mapping["device__time_zone"]), campaign
+        return found
 
     def claim(
         self,
@@ -200,13 +223,6 @@ class SqlUpgradeRepository:
             .with_for_update(skip_locked=True)
         )
         return [_row(r) for r in self.c.execute(query)]
-
-
-@dataclass(frozen=True)
-class _Mapped:
-    """Lets `_campaign` read a dict as it reads a row."""
-
-    _mapping: dict[str, Any]
 
 
 def _registration(row: Any) -> Registration:
