@@ -5,15 +5,14 @@ recorded on its own by `upgrades.reported_in`, in the same transaction."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from fota.domain.devices import Device
 from fota.domain.upgrade import Assignment
 from fota.services import upgrades
 from fota.services.device_logging import check_in_event
-from fota.services.ports import CheckInRecord, DeviceLogEntry, UnitOfWork
+from fota.services.ports import CheckInFacts, CheckInRecord, DeviceLogEntry, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -25,18 +24,21 @@ class Report:
 
 
 def reported_in_batch(
-    uow: UnitOfWork, reports: Sequence[Report], *, now: datetime, client_type: str
+    uow: UnitOfWork,
+    reports: Sequence[Report],
+    *,
+    facts: Mapping[str, CheckInFacts],
+    now: datetime,
+    client_type: str,
 ) -> list[Assignment | None]:
     """`upgrades.reported_in` and then `upgrades.assignment_in` for each report, inside a unit the caller holds and
-    commits; the assignments in input order. The caller passes the reports in device order: row locks are taken in
-    it, so that two processes' batches never deadlock."""
-    ids = [report.device_id for report in reports]
-    known = uow.devices.get_many(ids)
-    twice = {device_id for device_id, n in Counter(ids).items() if n > 1}  # the second must see the first's writes
-    alone = uow.rollouts.soaking_among(ids) | twice
-    common = [_is_common(report, known.get(report.device_id)) and report.device_id not in alone for report in reports]
+    commits; the assignments in input order. `facts`: the devices' `check_in_facts`, read in this unit. The caller
+    passes the reports in device order: row locks are taken in it, so that two processes' batches never deadlock."""
+    twice = {device_id for device_id, n in Counter(r.device_id for r in reports).items() if n > 1}
+    # The second of a device's two check-ins must see what the first wrote.
+    common = [_is_common(report, facts.get(report.device_id)) and report.device_id not in twice for report in reports]
     common_reports = [report for report, is_common in zip(reports, common, strict=True) if is_common]
-    _note_check_ins(uow, common_reports, now, client_type)
+    _note_check_ins(uow, common_reports, facts, now, client_type)
 
     results: list[Assignment | None] = [None] * len(reports)
     touched: list[str] = []
@@ -58,20 +60,20 @@ def reported_in_batch(
     return results
 
 
-def _is_common(report: Report, device: Device | None) -> bool:
-    return device is not None and (report.firmware is None or report.firmware == device.firmware)
+def _is_common(report: Report, facts: CheckInFacts | None) -> bool:
+    return facts is not None and not facts.soaking and (report.firmware is None or report.firmware == facts.firmware)
 
 
-def _note_check_ins(uow: UnitOfWork, reports: Sequence[Report], now: datetime, client_type: str) -> None:
+def _note_check_ins(
+    uow: UnitOfWork, reports: Sequence[Report], facts: Mapping[str, CheckInFacts], now: datetime, client_type: str
+) -> None:
     """`device_logging.note_check_in` for each report: its history row, and a log entry for the few devices that
     log."""
-    records = [CheckInRecord(r.device_id, client_type, "Success", "None", now) for r in reports]
-    uow.activity.add_check_ins(records)
-    logging = uow.activity.logging_among([r.device_id for r in reports], now=now)
+    uow.activity.add_check_ins([CheckInRecord(r.device_id, client_type, "Success", "None", now) for r in reports])
     entries = [
-        DeviceLogEntry(status.account_name, r.device_id, now, "AgentService", check_in_event(client_type, r.firmware))
+        DeviceLogEntry(account, r.device_id, now, "AgentService", check_in_event(client_type, r.firmware))
         for r in reports
-        if (status := logging.get(r.device_id)) is not None
+        if (account := facts[r.device_id].logging_account) is not None
     ]
     if entries:
         uow.activity.add_logs(entries, received_at=now)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from fota.clock import Clock
@@ -29,7 +29,7 @@ from fota.domain.upgrade import (
 )
 from fota.services import upgrades
 from fota.services.check_in_batch import Report, reported_in_batch
-from fota.services.ports import UnitOfWork, UnitOfWorkFactory
+from fota.services.ports import CheckInFacts, UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,11 @@ def _authenticate_in(uow: UnitOfWork, device_id: str, key: str | None) -> None:
         raise Unauthorized(_REFUSED)
 
 
+def _stored_key(facts: Mapping[str, CheckInFacts], device_id: str) -> str | None:
+    found = facts.get(device_id)
+    return found.key_hash if found is not None else None
+
+
 def _key_matches(stored: str | None, key: str | None) -> bool:
     return key is not None and key != "" and stored is not None and hmac.compare_digest(stored, _key_hash(key))
 
@@ -111,14 +116,14 @@ def record_polls(*, uow: UnitOfWork, clock: Clock, polls: Sequence[Poll]) -> lis
     now = clock.now()
     results: list[Recorded] = [_REFUSED_POLL] * len(polls)
     with uow:
-        stored = uow.devices.key_hashes(sorted({poll.device_id for poll in polls if poll.key}))
+        facts = uow.devices.check_in_facts(sorted({poll.device_id for poll in polls if poll.key}), now=now)
         # In device order, so that two processes' batches take the devices' row locks in one order.
         accepted = sorted(
-            (i for i, poll in enumerate(polls) if _key_matches(stored.get(poll.device_id), poll.key)),
+            (i for i, poll in enumerate(polls) if _key_matches(_stored_key(facts, poll.device_id), poll.key)),
             key=lambda i: polls[i].device_id,
         )
         reports = [Report(polls[i].device_id, polls[i].firmware) for i in accepted]
-        assignments = reported_in_batch(uow, reports, now=now, client_type="HTTP")
+        assignments = reported_in_batch(uow, reports, facts=facts, now=now, client_type="HTTP")
         for i, assignment in zip(accepted, assignments, strict=True):
             results[i] = Recorded(assignment=assignment)
         uow.commit()

@@ -56,6 +56,16 @@ class LicensedDevice:
     license_assigned_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInFacts:
+    """What recording a device's check-in needs to know of it, read for a whole batch of check-ins at once."""
+
+    firmware: str
+    key_hash: str | None  # of its HTTP device key, if it has one
+    soaking: bool  # a campaign membership in its soak without a verdict, which the check-in may judge
+    logging_account: str | None  # the account its log entries go to, while its logging is on
+
+
 @dataclass(frozen=True)
 class WrittenItems:
     """A page's items as the wire's JSON, written by the store: the campaign device report's (docs/adr/0034), the
@@ -208,8 +218,8 @@ class DeviceRepository(Protocol):
 
     def set_key(self, device_id: str, key_hash: str, *, at: datetime) -> None: ...
     def key_hash(self, device_id: str) -> str | None: ...
-    def key_hashes(self, device_ids: Sequence[str]) -> dict[str, str]:
-        """The key hash of each of these devices that has a key."""
+    def check_in_facts(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, CheckInFacts]:
+        """The facts of each of these devices that exists, in one read."""
         ...
 
     def matching(
@@ -380,10 +390,6 @@ class RolloutRepository(Protocol):
 
     def soaking_for_device(self, device_id: str) -> list[tuple[SoakingDevice, Campaign]]:
         """The device's memberships in their soak without a verdict (a partial index: few rows, if any)."""
-        ...
-
-    def soaking_among(self, device_ids: Sequence[str]) -> set[str]:
-        """Which of these devices have a membership in its soak without a verdict."""
         ...
 
     def set_health(self, campaign_id: str, device_id: str, health: str) -> None:
@@ -679,9 +685,6 @@ class DeviceActivityRepository(Protocol):
         ...
 
     def logging_of(self, device_id: str, *, now: datetime) -> LoggingStatus | None: ...
-    def logging_among(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, LoggingStatus]:
-        """`logging_of` for each of these devices whose logging is on."""
-        ...
 
     def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:
         """Ids of the devices of these accounts whose logging is on (a few per account)."""

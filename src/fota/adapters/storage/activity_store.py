@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from fota.adapters.storage.bulk import member_of
+from fota.adapters.storage.bulk import insert_keyed, member_of
 from fota.adapters.storage.tables import check_ins, device_logging, device_logs
 from fota.services.ports import CheckInRecord, DeviceLogEntry, LoggingStatus
 
@@ -22,20 +22,18 @@ class SqlDeviceActivityRepository:
         self.c = connection
 
     def add_check_ins(self, records: Sequence[CheckInRecord]) -> None:
-        if records:
-            self.c.execute(
-                insert(check_ins),
-                [
-                    {
-                        "device_id": r.device_id,
-                        "client_type": r.client_type,
-                        "result": r.result,
-                        "failure_type": r.failure_type,
-                        "completed_at": r.completed_at,
-                    }
-                    for r in records
-                ],
-            )
+        # Records that differ only in their device (a batch of check-ins) go as one INSERT ... SELECT from the ids.
+        groups: dict[tuple[str, str, str, datetime], list[str]] = {}
+        for r in records:
+            groups.setdefault((r.client_type, r.result, r.failure_type, r.completed_at), []).append(r.device_id)
+        for (client_type, result, failure_type, completed_at), device_ids in groups.items():
+            shared = {
+                "client_type": client_type,
+                "result": result,
+                "failure_type": failure_type,
+                "completed_at": completed_at,
+            }
+            insert_keyed(self.c, check_ins, "device_id", device_ids, shared)
 
     def check_ins(self, device_id: str, *, limit: int) -> list[CheckInRecord]:
         query = select(check_ins).where(check_ins.c.device_id == device_id).order_by(check_ins.c.id.desc()).limit(limit)
@@ -55,12 +53,6 @@ class SqlDeviceActivityRepository:
     def logging_of(self, device_id: str, *, now: datetime) -> LoggingStatus | None:
         r = self.c.execute(_LOGGING_OF, {"device_id": device_id, "now": now}).first()
         return LoggingStatus(r.device_id, r.account_name, r.expires_at) if r else None
-
-    def logging_among(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, LoggingStatus]:
-        query = select(device_logging).where(
-            member_of(self.c, device_logging.c.device_id, device_ids), device_logging.c.expires_at > now
-        )
-        return {r.device_id: LoggingStatus(r.device_id, r.account_name, r.expires_at) for r in self.c.execute(query)}
 
     def logging_in(self, account_names: Sequence[str], *, now: datetime) -> set[str]:
         query = select(device_logging.c.device_id).where(

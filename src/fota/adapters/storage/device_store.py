@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, exists, func, insert, select, update
 
 from fota.adapters.storage import license_page_json
 from fota.adapters.storage.bulk import ANALYZE_FROM, insert_keyed, insert_rows, key_chunks, keys_table, member_of
+from fota.adapters.storage.rollout_store import SOAKING, SUCCESS
 from fota.adapters.storage.tables import (
+    campaign_devices,
     device_keys,
     device_licenses,
+    device_logging,
     devices,
     firmware,
     firmware_images,
@@ -22,7 +25,7 @@ from fota.adapters.storage.tables import (
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, DeviceKind, ZoneSource
 from fota.domain.protocols import Protocol
-from fota.services.ports import LicensedDevice, WrittenItems
+from fota.services.ports import CheckInFacts, LicensedDevice, WrittenItems
 
 # Devices are read with their license: the row in device_licenses, if any.
 _DEVICE_COLUMNS = (
@@ -107,6 +110,19 @@ def _device_values(device: Device) -> dict[str, Any]:
 # Built once: the statements of every HTTP device check-in, where building one cost more than running it.
 _DEVICE_BY_ID = _select_devices().where(devices.c.device_id == bindparam("device_id"))
 _KEY_HASH = select(device_keys.c.key_hash).where(device_keys.c.device_id == bindparam("device_id"))
+# The three other tables a check-in consults, joined by primary key (and the soaking rows' partial index).
+_CHECK_IN_FACTS = select(
+    devices.c.device_id,
+    devices.c.firmware,
+    device_keys.c.key_hash,
+    exists().where(campaign_devices.c.device_id == devices.c.device_id, campaign_devices.c.status == SUCCESS, SOAKING),
+    device_logging.c.account_name,
+).select_from(
+    devices.outerjoin(device_keys, device_keys.c.device_id == devices.c.device_id).outerjoin(
+        device_logging,
+        and_(device_logging.c.device_id == devices.c.device_id, device_logging.c.expires_at > bindparam("now")),
+    )
+)
 # An UPDATE's parameters cannot take its columns' names.
 _TOUCH = update(devices).where(devices.c.device_id == bindparam("b_device_id")).values(last_seen_at=bindparam("b_at"))
 
@@ -204,22 +220,28 @@ class SqlDeviceRepository:
         value = self.c.execute(_KEY_HASH, {"device_id": device_id}).scalar()
         return str(value) if value is not None else None
 
-    def key_hashes(self, device_ids: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def check_in_facts(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, CheckInFacts]:
+        found: dict[str, CheckInFacts] = {}
         for chunk in key_chunks(device_ids):
-            query = select(device_keys.c.device_id, device_keys.c.key_hash).where(
-                member_of(self.c, device_keys.c.device_id, chunk)
-            )
-            found.update((device_id, str(key_hash)) for device_id, key_hash in self.c.execute(query))
+            query = _CHECK_IN_FACTS.where(member_of(self.c, devices.c.device_id, chunk))
+            for device_id, running, key_hash, soaking, logging_account in self.c.execute(query, {"now": now}):
+                found[device_id] = CheckInFacts(running, key_hash, bool(soaking), logging_account)
         return found
 
     def touch(self, device_id: str, *, at: datetime) -> None:
         self.c.execute(_TOUCH, {"b_device_id": device_id, "b_at": at})
 
     def touch_many(self, device_ids: Sequence[str], *, at: datetime) -> None:
-        # One statement run for each device, in the given order; psycopg pipelines them into one round trip.
-        if device_ids:
-            self.c.execute(_TOUCH, [{"b_device_id": device_id, "b_at": at} for device_id in device_ids])
+        for chunk in key_chunks(device_ids):
+            # Locked first, in device order, where rows are locked one by one (PostgreSQL): an UPDATE alone takes
+            # its rows' locks in whatever order its plan reads them.
+            locked = (
+                select(devices.c.device_id)
+                .where(member_of(self.c, devices.c.device_id, chunk))
+                .order_by(devices.c.device_id)
+                .with_for_update(key_share=True)
+            )
+            self.c.execute(update(devices).where(devices.c.device_id.in_(locked)).values(last_seen_at=at))
 
     def matching(
         self,

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
-from fota.adapters.storage.bulk import member_of
 from fota.adapters.storage.campaign_store import _campaign, campaign_of, rollout_state_values
 from fota.adapters.storage.tables import campaign_audit, campaign_devices, campaigns, devices
 from fota.domain.campaign import Campaign
@@ -187,12 +186,6 @@ class SqlRolloutRepository:
             values = {k.removeprefix("campaign__"): v for k, v in mapping.items() if k.startswith("campaign__")}
             found.append((_soaking(row), campaign_of(values)))
         return found
-
-    def soaking_among(self, device_ids: Sequence[str]) -> set[str]:
-        query = select(campaign_devices.c.device_id).where(
-            member_of(self.c, campaign_devices.c.device_id, device_ids), campaign_devices.c.status == SUCCESS, SOAKING
-        )
-        return set(self.c.execute(query).scalars())
 
     def set_health(self, campaign_id: str, device_id: str, health: str) -> None:
         self.c.execute(

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from fota.adapters.storage.bulk import key_chunks, member_of
-from fota.adapters.storage.campaign_store import _row, campaign_of
+from fota.adapters.storage.campaign_store import _campaign, _row, campaign_of
 from fota.adapters.storage.tables import (
     campaign_devices,
     campaigns,
@@ -45,6 +45,12 @@ _ACTIVE = (
     .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)  # by primary key
     .where(campaign_devices.c.active.is_(True))
 )
+_ACTIVE_ROWS = (
+    select(campaign_devices, devices.c.time_zone.label("device__time_zone"))
+    .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
+    .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)
+    .where(campaign_devices.c.active.is_(True))
+)
 _ACTIVE_FOR_DEVICE = (
     _ACTIVE.where(campaign_devices.c.device_id == bindparam("device_id"))
     .order_by(campaigns.c.created_at, campaigns.c.id)
@@ -68,22 +74,21 @@ class SqlUpgradeRepository:
         return replace(_row(found), device_zone=found._mapping["device__time_zone"]), _joined_campaign(found)
 
     def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, tuple[CampaignDeviceRow, Campaign]]:
-        found: dict[str, tuple[CampaignDeviceRow, Campaign]] = {}
-        campaign_of_id: dict[str, Campaign] = {}  # one object per campaign, made from its first row
+        rows: dict[str, CampaignDeviceRow] = {}
         for chunk in key_chunks(device_ids):
-            query = _ACTIVE.where(member_of(self.c, campaign_devices.c.device_id, chunk)).order_by(
+            query = _ACTIVE_ROWS.where(member_of(self.c, campaign_devices.c.device_id, chunk)).order_by(
                 campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id
             )
             for row in self.c.execute(query):
-                mapping = row._mapping
-                device_id, campaign_id = mapping["device_id"], mapping["campaign_id"]
-                if device_id in found:
-                    continue
-                campaign = campaign_of_id.get(campaign_id)
-                if campaign is None:
-                    campaign = campaign_of_id[campaign_id] = _joined_campaign(row)
-                found[device_id] = replace(_row(row), device_zone=mapping["device__time_zone"]), campaign
-        return found
+                if row.device_id not in rows:
+                    rows[row.device_id] = replace(_row(row), device_zone=row.device__time_zone)
+        # Each campaign read once, not once a device: its row is the larger part, JSON columns included.
+        wanted = sorted({row.campaign_id for row in rows.values()})
+        of_id = {
+            r.id: _campaign(r)
+            for r in self.c.execute(select(campaigns).where(member_of(self.c, campaigns.c.id, wanted)))
+        }
+        return {device_id: (row, of_id[row.campaign_id]) for device_id, row in rows.items()}
 
     def claim(
         self,
