@@ -16,16 +16,15 @@ from functools import partial
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fota.adapters import metrics
 from fota.adapters.http.api_route import ROUTE_NOTE
 from fota.adapters.http.dependencies import bearer_token
 from fota.adapters.http.errors import domain_error_response
 from fota.adapters.http.parts import ApiParts
 from fota.adapters.http.presenters import campaign_read
-from fota.adapters.http.routes.device_api import CheckInBody, InstructionRead
+from fota.adapters.http.routes.device_api import CheckInBody, instruction_for
 from fota.domain.campaign import Campaign
 from fota.domain.errors import DomainError
-from fota.services import auth, device_poll, rollouts
+from fota.services import auth, rollouts
 from fota.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -70,15 +69,12 @@ class HotRoutes:
             await self.app(scope, _replay(raw, receive), send)
             return
         authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
-        poll = device_poll.Poll(device_id, bearer_token(authorization), body.firmware, body.state, body.update_result)
         try:
-            instruction = await self.parts.check_ins.check_in(poll, package_base_url=self.parts.package_base_url)
+            answer = await instruction_for(self.parts, device_id, body, authorization)
         except DomainError as error:
             _note(scope, CHECK_IN_TEMPLATE)
             await domain_error_response(error)(scope, receive, send)
             return
-        metrics.CHECKINS.inc()
-        answer = InstructionRead(**instruction.__dict__)
         await _send_json(
             scope, send, answer.model_dump_json(by_alias=True, exclude_none=True).encode(), CHECK_IN_TEMPLATE
         )

@@ -13,6 +13,7 @@ from fota.adapters import metrics
 from fota.adapters.http.api_route import ApiRoute
 from fota.adapters.http.dependencies import ApiPartsDep, ServicesDep, bearer_token
 from fota.adapters.http.errors import DEVICE_ERROR_RESPONSES
+from fota.adapters.http.parts import ApiParts
 from fota.adapters.http.schemas import RequestBody, ResponseBody
 from fota.services import device_logging, device_poll
 
@@ -50,6 +51,14 @@ async def check_in(
     authorization: Annotated[str | None, Header()] = None,
 ) -> InstructionRead:
     """Report the running firmware and the download/update state; the answer says what to do next."""
+    return await instruction_for(parts, device_id, body, authorization)
+
+
+async def instruction_for(
+    parts: ApiParts, device_id: str, body: CheckInBody, authorization: str | None
+) -> InstructionRead:
+    """A check-in's answer, for this route and for the same route answered in front of the routers
+    (hot_routes.py); raises a DomainError for an unknown device or a wrong key."""
     poll = device_poll.Poll(device_id, bearer_token(authorization), body.firmware, body.state, body.update_result)
     instruction = await parts.check_ins.check_in(poll, package_base_url=parts.package_base_url)
     metrics.CHECKINS.inc()
