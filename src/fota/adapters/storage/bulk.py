@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnElement,
     Connection,
     FromClause,
@@ -51,20 +52,45 @@ def member_of(connection: Connection, column: ColumnElement[Any], keys: Sequence
     As a subquery, the planner may hash the list or probe an index per key; it never compares each row with each
     key in turn, whatever the table's statistics say.
     """
-    keys_json = bindparam(None, json.dumps(list(keys)), type_=String)
-    if connection.dialect.name == "postgresql":
-        return column.in_(select(func.json_array_elements_text(cast(keys_json, JSON))))
-    return column.in_(select(literal_column("value")).select_from(func.json_each(keys_json)))
+    return _member_of(connection.dialect.name, column, bindparam(None, keys_json(keys), type_=String))
+
+
+# The name `keys_in` and `keyed_rows` bind their keys under, as `keys_json` of them.
+KEYS = "keys"
+
+
+def keys_json(keys: Sequence[str]) -> str:
+    return json.dumps(list(keys))
+
+
+def keys_in(dialect: str, column: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`member_of` for a statement built once per dialect and run many times (building and keying a statement
+    cost more than running it, for a batch of check-ins): the keys are bound at execution, as `KEYS`."""
+    return _member_of(dialect, column, bindparam(KEYS, type_=String))
+
+
+def _member_of(dialect: str, column: ColumnElement[Any], keys: BindParameter[str]) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return column.in_(select(func.json_array_elements_text(cast(keys, JSON))))
+    return column.in_(select(literal_column("value")).select_from(func.json_each(keys)))
 
 
 def keys_table(connection: Connection, keys: Sequence[str]) -> FromClause:
     """The keys as a one-column table (`value`), bound as one JSON array like `member_of`'s. Joined to a table by
     its key, it is faster than `member_of` (no set of the keys is built first: 100 000 licenses are written in half
     the time) where the keys are known to be distinct."""
-    keys_json = bindparam(None, json.dumps(list(keys)), type_=String)
-    if connection.dialect.name == "postgresql":
-        return func.json_array_elements_text(cast(keys_json, JSON)).table_valued("value")
-    return func.json_each(keys_json).table_valued("value")
+    return _keys_table(connection.dialect.name, bindparam(None, keys_json(keys), type_=String))
+
+
+def keyed_rows(dialect: str) -> FromClause:
+    """`keys_table` for a statement built once per dialect: the keys are bound at execution, as `KEYS`."""
+    return _keys_table(dialect, bindparam(KEYS, type_=String))
+
+
+def _keys_table(dialect: str, keys: BindParameter[str]) -> FromClause:
+    if dialect == "postgresql":
+        return func.json_array_elements_text(cast(keys, JSON)).table_valued("value")
+    return func.json_each(keys).table_valued("value")
 
 
 def insert_keyed(connection: Connection, table: Table, key: str, keys: Sequence[str], shared: dict[str, Any]) -> None:

@@ -226,7 +226,7 @@ _STATUS_OF = {status.value: status for status in DeviceStatus}
 _STEP_OF = {step.value: step for step in Step}
 
 
-def _row(row: Any) -> CampaignDeviceRow:
+def _row(row: Any, *, device_zone: str | None = None) -> CampaignDeviceRow:
     r = row._mapping
     return CampaignDeviceRow(
         r["campaign_id"],
@@ -242,6 +242,7 @@ def _row(row: Any) -> CampaignDeviceRow:
         r["attempts"],
         r["delivery"],
         r["update_executed_at"],
+        device_zone=device_zone,
         carried_reason=r["carried_reason"],
         wave=r["wave"],
     )

@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Select, Update, and_, bindparam, delete, exists, func, insert, select, update
 
 from fota.adapters.storage import license_page_json
-from fota.adapters.storage.bulk import ANALYZE_FROM, insert_keyed, insert_rows, key_chunks, keys_table, member_of
+from fota.adapters.storage.bulk import (
+    ANALYZE_FROM,
+    KEYS,
+    insert_keyed,
+    insert_rows,
+    key_chunks,
+    keys_in,
+    keys_json,
+    keys_table,
+    member_of,
+)
 from fota.adapters.storage.rollout_store import SOAKING, SUCCESS
 from fota.adapters.storage.tables import (
     campaign_devices,
@@ -127,6 +138,24 @@ _CHECK_IN_FACTS = select(
 _TOUCH = update(devices).where(devices.c.device_id == bindparam("b_device_id")).values(last_seen_at=bindparam("b_at"))
 
 
+@cache
+def _check_in_facts(dialect: str) -> Select[Any]:
+    return _CHECK_IN_FACTS.where(keys_in(dialect, devices.c.device_id))
+
+
+@cache
+def _touch_many(dialect: str) -> Update:
+    # Locked first, in device order, where rows are locked one by one (PostgreSQL): an UPDATE alone takes its rows'
+    # locks in whatever order its plan reads them.
+    locked = (
+        select(devices.c.device_id)
+        .where(keys_in(dialect, devices.c.device_id))
+        .order_by(devices.c.device_id)
+        .with_for_update(key_share=True)
+    )
+    return update(devices).where(devices.c.device_id.in_(locked)).values(last_seen_at=bindparam("b_at"))
+
+
 class SqlDeviceRepository:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
@@ -222,9 +251,10 @@ class SqlDeviceRepository:
 
     def check_in_facts(self, device_ids: Sequence[str], *, now: datetime) -> dict[str, CheckInFacts]:
         found: dict[str, CheckInFacts] = {}
+        query = _check_in_facts(self.c.dialect.name)
         for chunk in key_chunks(device_ids):
-            query = _CHECK_IN_FACTS.where(member_of(self.c, devices.c.device_id, chunk))
-            for device_id, running, key_hash, soaking, logging_account in self.c.execute(query, {"now": now}):
+            found_rows = self.c.execute(query, {KEYS: keys_json(chunk), "now": now})
+            for device_id, running, key_hash, soaking, logging_account in found_rows:
                 found[device_id] = CheckInFacts(running, key_hash, bool(soaking), logging_account)
         return found
 
@@ -232,16 +262,9 @@ class SqlDeviceRepository:
         self.c.execute(_TOUCH, {"b_device_id": device_id, "b_at": at})
 
     def touch_many(self, device_ids: Sequence[str], *, at: datetime) -> None:
+        statement = _touch_many(self.c.dialect.name)
         for chunk in key_chunks(device_ids):
-            # Locked first, in device order, where rows are locked one by one (PostgreSQL): an UPDATE alone takes
-            # its rows' locks in whatever order its plan reads them.
-            locked = (
-                select(devices.c.device_id)
-                .where(member_of(self.c, devices.c.device_id, chunk))
-                .order_by(devices.c.device_id)
-                .with_for_update(key_share=True)
-            )
-            self.c.execute(update(devices).where(devices.c.device_id.in_(locked)).values(last_seen_at=at))
+            self.c.execute(statement, {KEYS: keys_json(chunk), "b_at": at})
 
     def matching(
         self,

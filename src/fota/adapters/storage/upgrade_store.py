@@ -7,13 +7,13 @@ and a time-out) can never both advance the same upgrade.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
 
-from fota.adapters.storage.bulk import key_chunks, member_of
+from fota.adapters.storage.bulk import KEYS, key_chunks, keys_in, keys_json
 from fota.adapters.storage.campaign_store import _campaign, _row, campaign_of
 from fota.adapters.storage.tables import (
     campaign_devices,
@@ -51,6 +51,20 @@ _ACTIVE_ROWS = (
     .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)
     .where(campaign_devices.c.active.is_(True))
 )
+
+
+@cache
+def _active_rows(dialect: str) -> Select[Any]:
+    return _ACTIVE_ROWS.where(keys_in(dialect, campaign_devices.c.device_id)).order_by(
+        campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id
+    )
+
+
+@cache
+def _campaigns_by_id(dialect: str) -> Select[Any]:
+    return select(campaigns).where(keys_in(dialect, campaigns.c.id))
+
+
 _ACTIVE_FOR_DEVICE = (
     _ACTIVE.where(campaign_devices.c.device_id == bindparam("device_id"))
     .order_by(campaigns.c.created_at, campaigns.c.id)
@@ -71,23 +85,18 @@ class SqlUpgradeRepository:
         found = self.c.execute(_ACTIVE_FOR_DEVICE, {"device_id": device_id}).first()
         if found is None:
             return None
-        return replace(_row(found), device_zone=found._mapping["device__time_zone"]), _joined_campaign(found)
+        return _row(found, device_zone=found._mapping["device__time_zone"]), _joined_campaign(found)
 
     def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, tuple[CampaignDeviceRow, Campaign]]:
+        dialect = self.c.dialect.name
         rows: dict[str, CampaignDeviceRow] = {}
         for chunk in key_chunks(device_ids):
-            query = _ACTIVE_ROWS.where(member_of(self.c, campaign_devices.c.device_id, chunk)).order_by(
-                campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id
-            )
-            for row in self.c.execute(query):
+            for row in self.c.execute(_active_rows(dialect), {KEYS: keys_json(chunk)}):
                 if row.device_id not in rows:
-                    rows[row.device_id] = replace(_row(row), device_zone=row.device__time_zone)
+                    rows[row.device_id] = _row(row, device_zone=row.device__time_zone)
         # Each campaign read once, not once a device: its row is the larger part, JSON columns included.
         wanted = sorted({row.campaign_id for row in rows.values()})
-        of_id = {
-            r.id: _campaign(r)
-            for r in self.c.execute(select(campaigns).where(member_of(self.c, campaigns.c.id, wanted)))
-        }
+        of_id = {r.id: _campaign(r) for r in self.c.execute(_campaigns_by_id(dialect), {KEYS: keys_json(wanted)})}
         return {device_id: (row, of_id[row.campaign_id]) for device_id, row in rows.items()}
 
     def claim(
