@@ -17,10 +17,12 @@ from fota.services.ports import CheckInFacts, CheckInRecord, DeviceLogEntry, Uni
 
 @dataclass(frozen=True)
 class Report:
-    """What one check-in says: the device, and the firmware it runs (None when the check-in names none)."""
+    """What one check-in says: the device, and the firmware it runs (None when the check-in names none); `event`,
+    its log entry where it is not `check_in_event`'s."""
 
     device_id: str
     firmware: str | None
+    event: str | None = None
 
 
 def reported_in_batch(
@@ -48,7 +50,9 @@ def reported_in_batch(
             continue
         uow.devices.touch_many(touched, at=now)  # the rows before this one, so that locks stay in device order
         touched = []
-        upgrades.reported_in(uow, report.device_id, firmware=report.firmware, now=now, check_in=client_type)
+        upgrades.reported_in(
+            uow, report.device_id, firmware=report.firmware, now=now, check_in=client_type, event=report.event
+        )
         results[i] = upgrades.assignment_in(uow, report.device_id, now)
     uow.devices.touch_many(touched, at=now)
 
@@ -71,7 +75,7 @@ def _note_check_ins(
     log."""
     uow.activity.add_check_ins([CheckInRecord(r.device_id, client_type, "Success", "None", now) for r in reports])
     entries = [
-        DeviceLogEntry(account, r.device_id, now, "AgentService", check_in_event(client_type, r.firmware))
+        DeviceLogEntry(account, r.device_id, now, "AgentService", r.event or check_in_event(client_type, r.firmware))
         for r in reports
         if (account := facts[r.device_id].logging_account) is not None
     ]

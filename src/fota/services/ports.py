@@ -20,7 +20,7 @@ from fota.domain.devices import Device, DeviceKind
 from fota.domain.outbound import Target
 from fota.domain.protocols import Protocol as DeviceProtocol
 from fota.domain.rollout import RolloutState, WaveTally
-from fota.domain.security import DeviceSecurity
+from fota.domain.security import DeviceSecurity, SecurityMode
 from fota.domain.signing import SignatureAlgorithm, SigningKey
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import Step
@@ -64,6 +64,7 @@ class CheckInFacts:
     key_hash: str | None  # of its HTTP device key, if it has one
     soaking: bool  # a campaign membership in its soak without a verdict, which the check-in may judge
     logging_account: str | None  # the account its log entries go to, while its logging is on
+    security: SecurityMode = SecurityMode.NOSEC  # its LwM2M security record's mode (NOSEC without one)
 
 
 @dataclass(frozen=True)
@@ -574,7 +575,15 @@ class RegistrationRepository(Protocol):
     def save(self, registration: Registration) -> None: ...
     def get(self, location: str) -> Registration | None: ...
     def for_device(self, device_id: str) -> Registration | None: ...
+    def get_many(self, locations: Sequence[str]) -> dict[str, Registration]:
+        """The registrations found, by location."""
+        ...
+
     def touch(self, location: str, *, now: datetime, expires_at: datetime, address: str, lifetime: int) -> None: ...
+    def touch_many(self, refreshed: Sequence[Registration]) -> None:
+        """`touch` for each registration, with its `updated_at`, `expires_at`, `address` and `lifetime`, in order."""
+        ...
+
     def delete(self, location: str) -> bool: ...
     def purge_expired(self, now: datetime) -> int: ...
     def count_unknown(self, endpoint: str, *, address: str, now: datetime) -> None: ...

@@ -9,13 +9,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from fota.clock import Clock
-from fota.domain.security import channel_refusal
+from fota.domain.security import SecurityMode, channel_refusal, refusal
 from fota.domain.upgrade import Assignment
 from fota.services import rollouts
+from fota.services.check_in_batch import Report, reported_in_batch
 from fota.services.device_logging import note_check_in
-from fota.services.device_security import admission_refusal_in
 from fota.services.ports import Registration, UnitOfWork, UnitOfWorkFactory
-from fota.services.upgrades import assignment_in
 
 
 def register(
@@ -95,43 +94,58 @@ def check_in_many(
 ) -> list[CheckInResult]:
     """Admits and records many Updates in one transaction and reads each device's assignment; results in input order.
 
-    Each check-in is admitted by `device_security.admission_refusal_in`, refreshed and given the assignment
-    `upgrades.assignment_in` reads: a refused check-in writes nothing, an unknown or expired registration is left alone.
+    Each check-in is admitted as `device_security.admission_refusal_in` admits it, its registration refreshed, and
+    its device's check-in recorded set-wise (services/check_in_batch.py) with the assignment it leaves: a refused
+    check-in writes nothing, an unknown or expired registration is left alone.
     """
     now = clock.now()
-    results: list[CheckInResult] = []
+    results = [CheckInResult()] * len(check_ins)
+    to_read = []
+    for i, check_in in enumerate(check_ins):
+        early = channel_refusal(over_dtls=check_in.over_dtls, allow_nosec=allow_nosec)
+        if early is not None:
+            results[i] = CheckInResult(refused=early)  # nothing to read
+        else:
+            to_read.append(i)
+    if not to_read:
+        return results
     with uow:
-        for check_in in check_ins:
-            results.append(_check_in(uow, now, check_in, allow_nosec))
+        current = uow.registrations.get_many([check_ins[i].location for i in to_read])
+        facts = uow.devices.check_in_facts(sorted({r.device_id for r in current.values()}), now=now)
+        admitted: list[tuple[int, Registration]] = []
+        for i in to_read:
+            check_in, registration = check_ins[i], current.get(check_ins[i].location)
+            if registration is None:
+                continue
+            found = facts.get(registration.device_id)
+            reason = refusal(
+                device_id=registration.device_id,
+                mode=found.security if found is not None else SecurityMode.NOSEC,
+                dtls_device_id=check_in.dtls_device_id,
+                over_dtls=check_in.over_dtls,
+                allow_nosec=allow_nosec,
+            )
+            if reason is not None:
+                results[i] = CheckInResult(refused=reason)
+            elif registration.expires_at > now:
+                admitted.append((i, _refreshed(now, registration, check_in)))
+        # In device order, so that two processes' batches take the rows' locks in one order.
+        admitted.sort(key=lambda item: item[1].device_id)
+        _save(uow, [(check_ins[i], refreshed) for i, refreshed in admitted])
+        reports = [
+            Report(r.device_id, None, event=f"LwM2M registration Update from {check_ins[i].address}")
+            for i, r in admitted
+        ]
+        assignments = reported_in_batch(uow, reports, facts=facts, now=now, client_type="LWM2M")
+        for (i, refreshed), assignment in zip(admitted, assignments, strict=True):
+            results[i] = CheckInResult(registration=refreshed, assignment=assignment)
         uow.commit()
     return results
 
 
-def _check_in(uow: UnitOfWork, now: datetime, check_in: CheckIn, allow_nosec: bool) -> CheckInResult:
-    early = channel_refusal(over_dtls=check_in.over_dtls, allow_nosec=allow_nosec)
-    if early is not None:
-        return CheckInResult(refused=early)  # nothing to read
-    current = uow.registrations.get(check_in.location)
-    if current is None:
-        return CheckInResult()
-    reason = admission_refusal_in(
-        uow,
-        device_id=current.device_id,
-        dtls_device_id=check_in.dtls_device_id,
-        over_dtls=check_in.over_dtls,
-        allow_nosec=allow_nosec,
-    )
-    if reason is not None:
-        return CheckInResult(refused=reason)
-    if current.expires_at <= now:
-        return CheckInResult()
-    refreshed = _refresh(uow, now, current, check_in)
-    return CheckInResult(registration=refreshed, assignment=assignment_in(uow, current.device_id, now))
-
-
-def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: CheckIn) -> Registration:
+def _refreshed(now: datetime, current: Registration, check_in: CheckIn) -> Registration:
     lifetime = check_in.lifetime or current.lifetime
-    refreshed = replace(
+    return replace(
         current,
         lifetime=lifetime,
         binding=check_in.binding or current.binding,
@@ -140,16 +154,20 @@ def _refresh(uow: UnitOfWork, now: datetime, current: Registration, check_in: Ch
         updated_at=now,
         expires_at=now + timedelta(seconds=lifetime),
     )
-    if check_in.objects is not None or check_in.binding is not None:
-        uow.registrations.save(refreshed)
-    else:  # the common check-in: one small UPDATE
-        uow.registrations.touch(
-            current.location, now=now, expires_at=refreshed.expires_at, address=check_in.address, lifetime=lifetime
-        )
-    rollouts.judge_check_in(uow, current.device_id, firmware=None, now=now)  # reads the previous check-in
-    uow.devices.touch(current.device_id, at=now)
-    note_check_in(uow, current.device_id, "LWM2M", f"LwM2M registration Update from {check_in.address}", now=now)
-    return refreshed
+
+
+def _save(uow: UnitOfWork, refreshed: Sequence[tuple[CheckIn, Registration]]) -> None:
+    """The common Update (no objects, no binding) is a small UPDATE, run for all of them at once; any other is saved
+    on its own, in turn, so that the rows are still taken in the order given."""
+    touched: list[Registration] = []
+    for check_in, registration in refreshed:
+        if check_in.objects is None and check_in.binding is None:
+            touched.append(registration)
+            continue
+        uow.registrations.touch_many(touched)
+        touched = []
+        uow.registrations.save(registration)
+    uow.registrations.touch_many(touched)
 
 
 def held_elsewhere(*, uow: UnitOfWork, device_id: str, node: str) -> bool:

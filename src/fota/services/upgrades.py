@@ -75,16 +75,17 @@ def reported_in(
     check_in: str | None = None,
     time_zone: str | None = None,
     read_at: datetime | None = None,
+    event: str | None = None,
 ) -> bool:
     """`device_reported` inside a unit of work the caller holds and commits (an HTTP check-in reads its assignment
-    in the same transaction)."""
+    in the same transaction). `event`: the check-in's log entry, if not `check_in_event`'s."""
     device = uow.devices.get(device_id)
     if device is None:
         return False
     # Before the check-in is recorded.
     rollouts.judge_check_in(uow, device_id, firmware=firmware, read_at=read_at or now, now=now)
     if check_in is not None:
-        note_check_in(uow, device_id, check_in, check_in_event(check_in, firmware), now=now)
+        note_check_in(uow, device_id, check_in, event or check_in_event(check_in, firmware), now=now)
     changed = firmware is not None and firmware != device.firmware
     zone = reported_zone(device, time_zone)
     if changed or zone is not None:

@@ -28,6 +28,7 @@ from fota.adapters.storage.tables import (
     device_keys,
     device_licenses,
     device_logging,
+    device_security,
     devices,
     firmware,
     firmware_images,
@@ -36,6 +37,7 @@ from fota.adapters.storage.tables import (
 from fota.domain.campaign import Firmware
 from fota.domain.devices import Device, DeviceKind, ZoneSource
 from fota.domain.protocols import Protocol
+from fota.domain.security import SecurityMode
 from fota.services.ports import CheckInFacts, LicensedDevice, WrittenItems
 
 # Devices are read with their license: the row in device_licenses, if any.
@@ -121,18 +123,21 @@ def _device_values(device: Device) -> dict[str, Any]:
 # Built once: the statements of every HTTP device check-in, where building one cost more than running it.
 _DEVICE_BY_ID = _select_devices().where(devices.c.device_id == bindparam("device_id"))
 _KEY_HASH = select(device_keys.c.key_hash).where(device_keys.c.device_id == bindparam("device_id"))
-# The three other tables a check-in consults, joined by primary key (and the soaking rows' partial index).
+# The four other tables a check-in consults, joined by primary key (and the soaking rows' partial index).
 _CHECK_IN_FACTS = select(
     devices.c.device_id,
     devices.c.firmware,
     device_keys.c.key_hash,
     exists().where(campaign_devices.c.device_id == devices.c.device_id, campaign_devices.c.status == SUCCESS, SOAKING),
     device_logging.c.account_name,
+    device_security.c.mode,
 ).select_from(
-    devices.outerjoin(device_keys, device_keys.c.device_id == devices.c.device_id).outerjoin(
+    devices.outerjoin(device_keys, device_keys.c.device_id == devices.c.device_id)
+    .outerjoin(
         device_logging,
         and_(device_logging.c.device_id == devices.c.device_id, device_logging.c.expires_at > bindparam("now")),
     )
+    .outerjoin(device_security, device_security.c.device_id == devices.c.device_id)
 )
 # An UPDATE's parameters cannot take its columns' names.
 _TOUCH = update(devices).where(devices.c.device_id == bindparam("b_device_id")).values(last_seen_at=bindparam("b_at"))
@@ -254,8 +259,9 @@ class SqlDeviceRepository:
         query = _check_in_facts(self.c.dialect.name)
         for chunk in key_chunks(device_ids):
             found_rows = self.c.execute(query, {KEYS: keys_json(chunk), "now": now})
-            for device_id, running, key_hash, soaking, logging_account in found_rows:
-                found[device_id] = CheckInFacts(running, key_hash, bool(soaking), logging_account)
+            for device_id, running, key_hash, soaking, logging_account, mode in found_rows:
+                security = SecurityMode(mode) if mode is not None else SecurityMode.NOSEC
+                found[device_id] = CheckInFacts(running, key_hash, bool(soaking), logging_account, security)
         return found
 
     def touch(self, device_id: str, *, at: datetime) -> None:

@@ -257,6 +257,24 @@ def _registration(row: Any) -> Registration:
     )
 
 
+# An UPDATE's parameters cannot take its columns' names.
+_TOUCH_REGISTRATION = (
+    update(registrations)
+    .where(registrations.c.location == bindparam("b_location"))
+    .values(
+        updated_at=bindparam("b_now"),
+        expires_at=bindparam("b_expires"),
+        address=bindparam("b_address"),
+        lifetime=bindparam("b_lifetime"),
+    )
+)
+
+
+@cache
+def _registrations_at(dialect: str) -> Select[Any]:
+    return select(registrations).where(keys_in(dialect, registrations.c.location))
+
+
 class SqlRegistrationRepository:
     def __init__(self, connection: Connection) -> None:
         self.c = connection
@@ -278,12 +296,35 @@ class SqlRegistrationRepository:
         ).first()
         return _registration(row) if row else None
 
+    def get_many(self, locations: Sequence[str]) -> dict[str, Registration]:
+        found: dict[str, Registration] = {}
+        statement = _registrations_at(self.c.dialect.name)
+        for chunk in key_chunks(locations):
+            for row in self.c.execute(statement, {KEYS: keys_json(chunk)}):
+                registration = _registration(row)
+                found[registration.location] = registration
+        return found
+
     def touch(self, location: str, *, now: datetime, expires_at: datetime, address: str, lifetime: int) -> None:
         self.c.execute(
             update(registrations)
             .where(registrations.c.location == location)
             .values(updated_at=now, expires_at=expires_at, address=address, lifetime=lifetime)
         )
+
+    def touch_many(self, refreshed: Sequence[Registration]) -> None:
+        if refreshed:  # one statement run for each, in order; psycopg pipelines them
+            values = [
+                {
+                    "b_location": r.location,
+                    "b_now": r.updated_at,
+                    "b_expires": r.expires_at,
+                    "b_address": r.address,
+                    "b_lifetime": r.lifetime,
+                }
+                for r in refreshed
+            ]
+            self.c.execute(_TOUCH_REGISTRATION, values)
 
     def delete(self, location: str) -> bool:
         return bool(self.c.execute(delete(registrations).where(registrations.c.location == location)).rowcount)
