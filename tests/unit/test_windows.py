@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fota.domain.errors import InvalidRequest
-from fota.domain.windows import MIN_WINDOW_HOURS, Schedule, TimeWindow, parse_time_zone, validate_windows
+from fota.domain.windows import (
+    END_OF_TIME,
+    MIN_WINDOW_HOURS,
+    Schedule,
+    TimeWindow,
+    parse_time_zone,
+    validate_windows,
+)
 
 BERLIN = "Europe/Berlin"
 # Zones with and without DST, with a half-hour DST shift (Lord Howe) and a southern-hemisphere DST.
@@ -371,3 +378,28 @@ def test_validate_windows_never_accepts_overlapping_or_short_windows(windows: li
 @given(valid_windows())
 def test_validate_windows_accepts_every_set_of_disjoint_long_windows(windows: list[TimeWindow]) -> None:
     assert validate_windows(windows) == tuple(sorted(windows))
+
+
+@given(
+    zone=st.sampled_from(["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Los_Angeles", "Asia/Kolkata"]),
+    end=st.dates(min_value=date(9999, 12, 20)),
+    windows=st.sampled_from([(), (TimeWindow(8, 12),), (TimeWindow(20, 24),)]),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_schedule_that_ends_on_the_calendar_s_last_days_ends_at_the_end_of_time(
+    zone: str, end: date, windows: tuple[TimeWindow, ...]
+) -> None:
+    # 24:00 of 9999-12-31 is past what a datetime holds: the schedule ends at END_OF_TIME instead of overflowing.
+    s = Schedule(date(9999, 12, 1), end, windows, zone)
+    assert s.ends_at <= END_OF_TIME
+    assert s.ends_at.astimezone(parse_time_zone(zone)) is not None  # representable in its own zone
+    for now in (utc(2026, 12, 3), utc(9999, 12, 28, 7), END_OF_TIME - timedelta(seconds=1), END_OF_TIME):
+        opening = s.next_opening(now)
+        assert opening is None or now <= opening < s.ends_at
+        s.window_open(now)
+
+
+def test_the_end_of_time_holds_a_day_of_the_last_month_in_every_zone() -> None:
+    # A campaign ending on 9999-12-27 keeps its own 24:00 in any zone; one ending on the last day ends at END_OF_TIME.
+    assert Schedule(date(9999, 1, 1), date(9999, 12, 27), (), "Pacific/Kiritimati").ends_at == utc(9999, 12, 27, 10)
+    assert Schedule(date(9999, 1, 1), date(9999, 12, 31), (), "UTC").ends_at == END_OF_TIME

@@ -52,6 +52,18 @@ def parse_time_zone(name: str | None) -> ZoneInfo:
         raise InvalidRequest(f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin") from None
 
 
+# The latest instant an end may be: 24:00 of 9999-12-31 is past what a datetime holds, and an instant must still be
+# representable in every zone (up to 14 hours ahead of UTC). A campaign that ends on 9999-12-30 or later ends here.
+END_OF_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def day_end(day: date, zone: ZoneInfo) -> datetime:
+    """24:00 of `day` in `zone`, as UTC; never later than `END_OF_TIME`."""
+    if day >= END_OF_TIME.date() - timedelta(days=1):
+        return END_OF_TIME
+    return min(datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC), END_OF_TIME)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A campaign's dates, windows and zone: when it is live and when a window is open."""
@@ -71,8 +83,8 @@ class Schedule:
 
     @property
     def ends_at(self) -> datetime:
-        """24:00 of the end date in the campaign's zone."""
-        return datetime.combine(self.end_date + timedelta(days=1), time(), self.zone).astimezone(UTC)
+        """24:00 of the end date in the campaign's zone (`END_OF_TIME` for the calendar's last days)."""
+        return day_end(self.end_date, self.zone)
 
     def local_today(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
@@ -102,6 +114,6 @@ class Schedule:
                 candidate = datetime.combine(day, time(w.start_hour), self.zone).astimezone(UTC)
                 if candidate >= moment and candidate < self.ends_at:
                     return candidate
-            day += timedelta(days=1)
-            if datetime.combine(day, time(), self.zone).astimezone(UTC) >= self.ends_at:
+            if day_end(day, self.zone) >= self.ends_at:
                 return None
+            day += timedelta(days=1)
