@@ -82,6 +82,15 @@ def test_invalid_blackouts_are_rejected_naming_the_field(item: dict[str, object]
         parse_blackouts([item], BERLIN)
 
 
+def test_a_blackout_past_the_last_instant_is_refused_and_one_just_before_it_kept() -> None:
+    # 23:00 of 9999-12-31 at UTC-11 is past what a datetime holds: a 400, not an overflow.
+    pago_pago = ZoneInfo("Pacific/Pago_Pago")
+    with pytest.raises(InvalidRequest, match=r"^blackouts\[0\] reaches past 9999-12-31"):
+        parse_blackouts([{"from": "9999-12-31T00:00", "to": "9999-12-31T23:00"}], pago_pago)
+    (kept,) = parse_blackouts([{"from": "9999-12-31T00:00", "to": "9999-12-31T12:00"}], pago_pago)
+    assert kept.ends_at == utc(9999, 12, 31, 23)
+
+
 def test_the_failing_entry_is_named_by_its_index() -> None:
     good = {"from": "2030-12-24T00:00", "to": "2030-12-27T00:00"}
     with pytest.raises(InvalidRequest, match=r"^blackouts\[2\]\.from"):

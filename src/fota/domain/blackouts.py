@@ -34,7 +34,10 @@ class Blackout:
             raise InvalidRequest(
                 f"{field}.to {format_local_minute(local_to)} must be after from {format_local_minute(local_from)}"
             )
-        starts_at, ends_at = instant_of(local_from, zone), instant_of(local_to, zone)
+        try:
+            starts_at, ends_at = instant_of(local_from, zone), instant_of(local_to, zone)
+        except OverflowError:  # late on 9999-12-31 in a zone behind UTC: past the last instant a datetime holds
+            raise InvalidRequest(f"{field} reaches past 9999-12-31 in UTC, the last day an instant can hold") from None
         if ends_at <= starts_at:
             raise InvalidRequest(f"{field} lies entirely in the hour that {zone.key}'s clock skips")
         return cls(starts_at, ends_at, local_from, local_to, reason)
