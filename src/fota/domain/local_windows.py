@@ -100,7 +100,7 @@ class LivePeriod:
     def of_dates(cls, start_date: date, end_date: date, time_zone: str) -> LivePeriod:
         zone = parse_time_zone(time_zone)
         ends_at = END_OF_TIME if end_date >= END_OF_TIME.date() - _DAY else _instant_at_hour(end_date + _DAY, 0, zone)
-        return cls(_instant_at_hour(start_date, 0, zone), min(ends_at, END_OF_TIME))
+        return cls(_instant_at_hour(start_date, 0, zone), ends_at)
 
     @classmethod
     def of_schedule(cls, schedule: Schedule, download_after: date | None = None) -> LivePeriod:

@@ -61,7 +61,7 @@ def day_end(day: date, zone: ZoneInfo) -> datetime:
     """24:00 of `day` in `zone`, as UTC; never later than `END_OF_TIME`."""
     if day >= END_OF_TIME.date() - timedelta(days=1):
         return END_OF_TIME
-    return min(datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC), END_OF_TIME)
+    return datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)  # before it even at UTC-12
 
 
 @dataclass(frozen=True)

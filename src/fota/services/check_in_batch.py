@@ -11,8 +11,8 @@ from datetime import datetime
 
 from fota.domain.upgrade import Assignment
 from fota.services import upgrades
-from fota.services.device_logging import check_in_event
-from fota.services.ports import CheckInFacts, CheckInRecord, DeviceLogEntry, UnitOfWork
+from fota.services.device_logging import check_in_event, note_check_ins
+from fota.services.ports import CheckInFacts, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,11 @@ def reported_in_batch(
     # The second of a device's two check-ins must see what the first wrote.
     common = [_is_common(report, facts.get(report.device_id)) and report.device_id not in twice for report in reports]
     common_reports = [report for report, is_common in zip(reports, common, strict=True) if is_common]
-    _note_check_ins(uow, common_reports, facts, now, client_type)
+    noted = [
+        (r.device_id, r.event or check_in_event(client_type, r.firmware), facts[r.device_id].logging_account)
+        for r in common_reports
+    ]
+    note_check_ins(uow, noted, client_type, now=now)
 
     results: list[Assignment | None] = [None] * len(reports)
     touched: list[str] = []
@@ -66,18 +70,3 @@ def reported_in_batch(
 
 def _is_common(report: Report, facts: CheckInFacts | None) -> bool:
     return facts is not None and not facts.soaking and (report.firmware is None or report.firmware == facts.firmware)
-
-
-def _note_check_ins(
-    uow: UnitOfWork, reports: Sequence[Report], facts: Mapping[str, CheckInFacts], now: datetime, client_type: str
-) -> None:
-    """`device_logging.note_check_in` for each report: its history row, and a log entry for the few devices that
-    log."""
-    uow.activity.add_check_ins([CheckInRecord(r.device_id, client_type, "Success", "None", now) for r in reports])
-    entries = [
-        DeviceLogEntry(account, r.device_id, now, "AgentService", r.event or check_in_event(client_type, r.firmware))
-        for r in reports
-        if (account := facts[r.device_id].logging_account) is not None
-    ]
-    if entries:
-        uow.activity.add_logs(entries, received_at=now)

@@ -104,12 +104,25 @@ def check_in_event(client_type: str, firmware: str | None) -> str:
 
 def note_check_in(uow: UnitOfWork, device_id: str, client_type: str, event: str, *, now: datetime) -> None:
     """Inside the check-in's own transaction: its history row, and a log entry when the device logs."""
-    uow.activity.add_check_ins([CheckInRecord(device_id, client_type, "Success", "None", now)])
     status = uow.activity.logging_of(device_id, now=now)
-    if status is not None:
-        uow.activity.add_logs(
-            [DeviceLogEntry(status.account_name, device_id, now, "AgentService", event)], received_at=now
-        )
+    note_check_ins(uow, [(device_id, event, status.account_name if status else None)], client_type, now=now)
+
+
+def note_check_ins(
+    uow: UnitOfWork, check_ins: Sequence[tuple[str, str, str | None]], client_type: str, *, now: datetime
+) -> None:
+    """`note_check_in` for check-ins whose devices' logging was read with them: (device, event, the account its log
+    entries go to, or None when it does not log) each."""
+    uow.activity.add_check_ins(
+        [CheckInRecord(device_id, client_type, "Success", "None", now) for device_id, _, _ in check_ins]
+    )
+    entries = [
+        DeviceLogEntry(account, device_id, now, "AgentService", event)
+        for device_id, event, account in check_ins
+        if account is not None
+    ]
+    if entries:
+        uow.activity.add_logs(entries, received_at=now)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,20 @@ def _campaign(row: Any) -> Campaign:
     return campaign_of(row._mapping)
 
 
+# A query that reads a campaign beside another table's row labels the campaign's columns with this prefix
+# (`campaign_columns`), and `joined_campaign` makes the campaign from them.
+_JOINED = "campaign__"
+
+
+def campaign_columns() -> list[Any]:
+    return [c.label(f"{_JOINED}{c.name}") for c in campaigns.c]
+
+
+def joined_campaign(row: Any) -> Campaign:
+    """The campaign of a row whose query selected `campaign_columns()`."""
+    return campaign_of({k.removeprefix(_JOINED): v for k, v in row._mapping.items() if k.startswith(_JOINED)})
+
+
 def campaign_of(r: Mapping[str, Any]) -> Campaign:
     """The campaign of a `campaigns` row's values, as the driver's result processors give them."""
     windows = _windows(r["windows"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
-from fota.adapters.storage.campaign_store import _campaign, campaign_of, rollout_state_values
+from fota.adapters.storage.campaign_store import _campaign, campaign_columns, joined_campaign, rollout_state_values
 from fota.adapters.storage.tables import campaign_audit, campaign_devices, campaigns, devices
 from fota.domain.campaign import Campaign
 from fota.domain.rollout import DeviceOutcome, RolloutState, Unhealthy, WaveTally, outcome_of
@@ -72,7 +72,7 @@ SOAKING_COLUMNS = (
 
 # Built once: every check-in that reads the firmware asks it (building it cost more than running it).
 _SOAKING_FOR_DEVICE = (
-    select(*SOAKING_COLUMNS, *[c.label(f"campaign__{c.name}") for c in campaigns.c])
+    select(*SOAKING_COLUMNS, *campaign_columns())
     .join(devices, devices.c.device_id == campaign_devices.c.device_id)
     .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
     .where(campaign_devices.c.device_id == bindparam("device_id"), campaign_devices.c.status == SUCCESS, SOAKING)
@@ -182,9 +182,7 @@ class SqlRolloutRepository:
     def soaking_for_device(self, device_id: str) -> list[tuple[SoakingDevice, Campaign]]:
         found: list[tuple[SoakingDevice, Campaign]] = []
         for row in self.c.execute(_SOAKING_FOR_DEVICE, {"device_id": device_id}):
-            mapping = row._mapping
-            values = {k.removeprefix("campaign__"): v for k, v in mapping.items() if k.startswith("campaign__")}
-            found.append((_soaking(row), campaign_of(values)))
+            found.append((_soaking(row), joined_campaign(row)))
         return found
 
     def set_health(self, campaign_id: str, device_id: str, health: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
 
 from fota.adapters.storage.bulk import KEYS, key_chunks, keys_in, keys_json
-from fota.adapters.storage.campaign_store import _campaign, _row, campaign_of
+from fota.adapters.storage.campaign_store import _campaign, _row, campaign_columns, joined_campaign
 from fota.adapters.storage.tables import (
     campaign_devices,
     campaigns,
@@ -33,22 +33,12 @@ IN_PROGRESS = DeviceStatus.IN_PROGRESS.value
 PENDING = DeviceStatus.PENDING.value
 
 
-# Built once, like the other statements of a device's check-in: building this one (fifty labelled columns) cost
-# more than running it. A device's first active row is its oldest campaign's.
-_ACTIVE = (
-    select(
-        campaign_devices,
-        *[c.label(f"campaign__{c.name}") for c in campaigns.c],
-        devices.c.time_zone.label("device__time_zone"),
-    )
-    .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
-    .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)  # by primary key
-    .where(campaign_devices.c.active.is_(True))
-)
+# Built once, like the other statements of a device's check-in: building these (fifty labelled columns) cost more
+# than running them. A device's first active row is its oldest campaign's.
 _ACTIVE_ROWS = (
     select(campaign_devices, devices.c.time_zone.label("device__time_zone"))
     .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
-    .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)
+    .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)  # by primary key
     .where(campaign_devices.c.active.is_(True))
 )
 
@@ -66,15 +56,11 @@ def _campaigns_by_id(dialect: str) -> Select[Any]:
 
 
 _ACTIVE_FOR_DEVICE = (
-    _ACTIVE.where(campaign_devices.c.device_id == bindparam("device_id"))
+    _ACTIVE_ROWS.add_columns(*campaign_columns())
+    .where(campaign_devices.c.device_id == bindparam("device_id"))
     .order_by(campaigns.c.created_at, campaigns.c.id)
     .limit(1)
 )
-
-
-def _joined_campaign(row: Any) -> Campaign:
-    values = {name.removeprefix("campaign__"): v for name, v in row._mapping.items() if name.startswith("campaign__")}
-    return campaign_of(values)
 
 
 class SqlUpgradeRepository:
@@ -85,7 +71,7 @@ class SqlUpgradeRepository:
         found = self.c.execute(_ACTIVE_FOR_DEVICE, {"device_id": device_id}).first()
         if found is None:
             return None
-        return _row(found, device_zone=found._mapping["device__time_zone"]), _joined_campaign(found)
+        return _row(found, device_zone=found._mapping["device__time_zone"]), joined_campaign(found)
 
     def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, tuple[CampaignDeviceRow, Campaign]]:
         dialect = self.c.dialect.name
@@ -304,13 +290,6 @@ class SqlRegistrationRepository:
                 registration = _registration(row)
                 found[registration.location] = registration
         return found
-
-    def touch(self, location: str, *, now: datetime, expires_at: datetime, address: str, lifetime: int) -> None:
-        self.c.execute(
-            update(registrations)
-            .where(registrations.c.location == location)
-            .values(updated_at=now, expires_at=expires_at, address=address, lifetime=lifetime)
-        )
 
     def touch_many(self, refreshed: Sequence[Registration]) -> None:
         if refreshed:  # one statement run for each, in order; psycopg pipelines them
