@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, or_, select, update
 
 from fota.adapters.storage.bulk import KEYS, key_chunks, keys_in, keys_json
-from fota.adapters.storage.campaign_store import _campaign, _row, campaign_columns, joined_campaign
+from fota.adapters.storage.campaign_store import _row, campaign_columns, joined_campaign
 from fota.adapters.storage.tables import (
     campaign_devices,
     campaigns,
@@ -45,14 +45,13 @@ _ACTIVE_ROWS = (
 
 @cache
 def _active_rows(dialect: str) -> Select[Any]:
-    return _ACTIVE_ROWS.where(keys_in(dialect, campaign_devices.c.device_id)).order_by(
-        campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id
+    # The campaign's columns on every row: one statement, where a second read of the campaigns by id had cost a
+    # round trip per batch of check-ins; each campaign is still made once (`active_for_devices`).
+    return (
+        _ACTIVE_ROWS.add_columns(*campaign_columns())
+        .where(keys_in(dialect, campaign_devices.c.device_id))
+        .order_by(campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id)
     )
-
-
-@cache
-def _campaigns_by_id(dialect: str) -> Select[Any]:
-    return select(campaigns).where(keys_in(dialect, campaigns.c.id))
 
 
 _ACTIVE_FOR_DEVICE = (
@@ -75,15 +74,17 @@ class SqlUpgradeRepository:
 
     def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, tuple[CampaignDeviceRow, Campaign]]:
         dialect = self.c.dialect.name
-        rows: dict[str, CampaignDeviceRow] = {}
+        found: dict[str, tuple[CampaignDeviceRow, Campaign]] = {}
+        made: dict[str, Campaign] = {}
         for chunk in key_chunks(device_ids):
             for row in self.c.execute(_active_rows(dialect), {KEYS: keys_json(chunk)}):
-                if row.device_id not in rows:
-                    rows[row.device_id] = _row(row, device_zone=row.device__time_zone)
-        # Each campaign read once, not once a device: its row is the larger part, JSON columns included.
-        wanted = sorted({row.campaign_id for row in rows.values()})
-        of_id = {r.id: _campaign(r) for r in self.c.execute(_campaigns_by_id(dialect), {KEYS: keys_json(wanted)})}
-        return {device_id: (row, of_id[row.campaign_id]) for device_id, row in rows.items()}
+                if row.device_id in found:
+                    continue  # a later campaign's row: the earliest created is the device's
+                campaign = made.get(row.campaign_id)
+                if campaign is None:
+                    campaign = made[row.campaign_id] = joined_campaign(row)
+                found[row.device_id] = (_row(row, device_zone=row.device__time_zone), campaign)
+        return found
 
     def claim(
         self,
