@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import Connection, Insert, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from fota.adapters.storage.bulk import KEYS, key_chunks, keyed_rows, keys_json, member_of
+from fota.adapters.storage.bulk import insert_keyed, member_of
 from fota.adapters.storage.tables import check_ins, device_logging, device_logs
 from fota.services.ports import CheckInRecord, DeviceLogEntry, LoggingStatus
 
@@ -16,22 +15,6 @@ from fota.services.ports import CheckInRecord, DeviceLogEntry, LoggingStatus
 _LOGGING_OF = select(device_logging).where(
     device_logging.c.device_id == bindparam("device_id"), device_logging.c.expires_at > bindparam("now")
 )
-
-
-@cache
-def _add_check_ins(dialect: str) -> Insert:
-    ids = keyed_rows(dialect)
-    shared = [
-        bindparam(name, type_=check_ins.c[column].type)
-        for name, column in (
-            ("client_type", "client_type"),
-            ("result", "result"),
-            ("failure_type", "failure_type"),
-            ("at", "completed_at"),
-        )
-    ]
-    columns = ["device_id", "client_type", "result", "failure_type", "completed_at"]
-    return insert(check_ins).from_select(columns, select(ids.c.value, *shared))
 
 
 class SqlDeviceActivityRepository:
@@ -43,11 +26,14 @@ class SqlDeviceActivityRepository:
         groups: dict[tuple[str, str, str, datetime], list[str]] = {}
         for r in records:
             groups.setdefault((r.client_type, r.result, r.failure_type, r.completed_at), []).append(r.device_id)
-        statement = _add_check_ins(self.c.dialect.name)
         for (client_type, result, failure_type, completed_at), device_ids in groups.items():
-            shared = {"client_type": client_type, "result": result, "failure_type": failure_type, "at": completed_at}
-            for chunk in key_chunks(device_ids):
-                self.c.execute(statement, {KEYS: keys_json(chunk), **shared})
+            shared = {
+                "client_type": client_type,
+                "result": result,
+                "failure_type": failure_type,
+                "completed_at": completed_at,
+            }
+            insert_keyed(self.c, check_ins, "device_id", device_ids, shared)
 
     def check_ins(self, device_id: str, *, limit: int) -> list[CheckInRecord]:
         query = select(check_ins).where(check_ins.c.device_id == device_id).order_by(check_ins.c.id.desc()).limit(limit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import cache
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
+    Insert,
     String,
     Table,
     any_,
@@ -27,7 +29,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal,
     literal_column,
     select,
 )
@@ -103,18 +104,29 @@ def _keys_table(dialect: str, keys: BindParameter[str]) -> FromClause:
     return func.json_each(keys).table_valued("value")
 
 
-def insert_keyed(connection: Connection, table: Table, key: str, keys: Sequence[str], shared: dict[str, Any]) -> None:
+def insert_keyed(
+    connection: Connection, table: Table, key: str, keys: Sequence[str], shared: Mapping[str, Any]
+) -> None:
     """Inserts one row per key (column `key`) whose other columns all hold the `shared` values, in key order, as
     `INSERT ... SELECT` from the key list: the database makes the rows, and nothing is done per row in Python.
 
-    Each value is bound through its column's type (the SQLite timestamp text, JSON), as `insert_rows` binds it.
+    Each value is bound through its column's type (the SQLite timestamp text, JSON), as `insert_rows` binds it. The
+    statement is built once per table and columns: a batch of check-ins runs it every few milliseconds.
     """
-    names = list(shared)
+    statement = _keyed_insert(connection.dialect.name, table, key, tuple(shared))
+    values = {_SHARED + name: value for name, value in shared.items()}
     for chunk in key_chunks(keys):
-        keyed = keys_table(connection, chunk)
-        values = [literal(shared[name], table.c[name].type) for name in names]
-        rows = select(keyed.c.value, *values)
-        connection.execute(insert(table).from_select([key, *names], rows))
+        connection.execute(statement, {KEYS: keys_json(chunk), **values})
+
+
+# A bound value cannot take the name of a column the statement inserts.
+_SHARED = "shared_"
+
+
+@cache
+def _keyed_insert(dialect: str, table: Table, key: str, names: tuple[str, ...]) -> Insert:
+    values = [bindparam(_SHARED + name, type_=table.c[name].type) for name in names]
+    return insert(table).from_select([key, *names], select(keyed_rows(dialect).c.value, *values))
 
 
 def insert_rows(
