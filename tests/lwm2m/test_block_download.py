@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import random
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 from fota.clock import SystemClock
 from fota.domain.upgrade import Assignment, UpgradePolicy
 from fota.services import upgrades
+from fota.services.ports import DownloadLink, UnitOfWork
 from tests.conftest import RunningServer
 
 COAP_CLIENT = shutil.which("coap-client-notls") or shutil.which("coap-client")
@@ -72,15 +74,21 @@ def download_token(server: RunningServer) -> str:
         assignment = Assignment(
             r.json()["id"], account.name, firmware["firmwareName"], firmware["firmwareTo"], None, 0, None, False
         )
-        return upgrades.issue_download_link(
-            uow=SqlUnitOfWorkFactory(engine)(),
-            clock=SystemClock(),
-            policy=UpgradePolicy(),
-            assignment=assignment,
-            device_id=imei,
-        )
+        return _download_link(SqlUnitOfWorkFactory(engine)(), assignment, imei)
     finally:
         engine.dispose()
+
+
+def _download_link(uow: UnitOfWork, assignment: Assignment, device_id: str) -> str:
+    """A download link for the device's package, stored as the server stores one when it offers the package."""
+    token = secrets.token_urlsafe(24)
+    now = SystemClock().now()
+    with uow:
+        expires_at = now + UpgradePolicy().download_link_lifetime
+        link = DownloadLink(device_id, assignment.campaign_id, assignment.firmware_name, now, expires_at)
+        uow.downloads.add(upgrades.download_token_hash(token), link)
+        uow.commit()
+    return token
 
 
 @pytest.mark.skipif(COAP_CLIENT is None, reason="libcoap3-bin is not installed (.ci/run installs it)")

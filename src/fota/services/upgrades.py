@@ -295,7 +295,7 @@ def offer_many(*, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, offers: 
     """Records each offer (step Downloading from Starting or Downloading, with its delivery) and issues its download
     link in one transaction; per offer the link's token, or None when the upgrade was no longer at those steps.
 
-    Committed before the device is sent anything, as `advance` and `issue_download_link` are one by one.
+    Committed before the device is sent anything, as `advance` is one by one.
     """
     now = clock.now()
     tokens: list[str | None] = []
@@ -464,23 +464,6 @@ def conclude(
             rollouts.started_soak(uow, campaign, device_id, ended.status, now=now)
         uow.commit()
     return ended.status
-
-
-def issue_download_link(
-    *, uow: UnitOfWork, clock: Clock, policy: UpgradePolicy, assignment: Assignment, device_id: str
-) -> str:
-    """A random token naming this device's package download; only its hash is stored."""
-    now = clock.now()
-    token = secrets.token_urlsafe(24)
-    with uow:
-        uow.downloads.add(
-            download_token_hash(token),
-            DownloadLink(
-                device_id, assignment.campaign_id, assignment.firmware_name, now, now + policy.download_link_lifetime
-            ),
-        )
-        uow.commit()
-    return token
 
 
 def download_token_hash(token: str) -> str:
