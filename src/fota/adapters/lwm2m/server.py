@@ -23,6 +23,7 @@ from fota.adapters.lwm2m.dispatch import Dispatcher
 from fota.adapters.lwm2m.refusal_gate import RefusalGate
 from fota.adapters.lwm2m.refusals import RefusalBucket, SharedRefusals
 from fota.adapters.lwm2m.registration_interface import RegistrationInterface
+from fota.adapters.lwm2m.render_tasks import name_render_tasks_plainly
 from fota.adapters.lwm2m.session import SessionConfig
 from fota.adapters.lwm2m.session_registry import SessionRegistry
 from fota.adapters.lwm2m.udp_tuning import tune_udp
@@ -73,6 +74,7 @@ class Lwm2mServer:
         # devices here do not use and which may collide with other TCP services.
         site = Dispatcher(self.registrations, self.downloads, RefusalGate(self.refusals))
         self.context = await Context.create_server_context(site, bind=(self.host, self.port), transports=["udp6"])
+        name_render_tasks_plainly(self.context)
         self.sessions.context = self.context
         if self.shared_refusals is not None:
             self.shared_refusals.start()
