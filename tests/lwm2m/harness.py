@@ -1,4 +1,5 @@
-"""Helpers for end-to-end device tests: a callback receiver, fleet provisioning and a campaign through the SDK."""
+"""Helpers for end-to-end device tests: a callback receiver, fleet provisioning, a campaign through the SDK, and an
+LwM2M server on loopback for tests of its endpoint."""
 
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ from sqlalchemy import Engine, select
 from verizon.models.campaign_firmware_upgrade import CampaignFirmwareUpgrade
 from verizon.models.v3_time_window import V3TimeWindow
 
+from fota.adapters.delivery.gate import DownloadGate
+from fota.adapters.delivery.packages import PackageStore
+from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.tables import history, outbox
+from fota.services.context import ServiceContext
 from fota.simulator.device import DeviceConfig
 from fota.simulator.package import build_image
 from tests.api.sdk_client import sdk_session
@@ -228,3 +233,20 @@ def watched_campaign(
     campaign_id = create_campaign_with_sdk(account, firmware, imeis, today, today + timedelta(days=2))
     server.advance(0)
     return campaign_id, imeis, start
+
+
+def loopback_lwm2m_server(services: ServiceContext, *, port: int, coaps_port: int) -> Lwm2mServer:
+    """The LwM2M server of `services` on 127.0.0.1 (coaps on `coaps_port`, 0 for none), plain CoAP devices allowed;
+    not started."""
+    return Lwm2mServer(
+        services,
+        host="127.0.0.1",
+        port=port,
+        coaps_port=coaps_port,
+        packages=PackageStore(services),
+        gate=DownloadGate(8),
+        coap_base_url="coap://127.0.0.1",
+        public_coaps_url="",
+        http_base_url="http://127.0.0.1",
+        allow_nosec=True,
+    )

@@ -11,11 +11,9 @@ import aiocoap
 from aiocoap import resource
 
 from fota import runtime
-from fota.adapters.delivery.gate import DownloadGate
-from fota.adapters.delivery.packages import PackageStore
 from fota.adapters.lwm2m.render_tasks import RENDER_TASK_NAME, name_render_tasks_plainly
-from fota.adapters.lwm2m.server import Lwm2mServer
 from tests.conftest import _free_port
+from tests.lwm2m.harness import loopback_lwm2m_server
 
 
 class TaskName(resource.Resource):  # type: ignore[misc]
@@ -75,18 +73,7 @@ def test_the_lwm2m_server_names_its_render_tasks_plainly(tmp_path: Path) -> None
 
     async def rendered_in() -> bytes:
         port = _free_port(socket.SOCK_DGRAM)
-        server = Lwm2mServer(
-            process.services,
-            host="127.0.0.1",
-            port=port,
-            coaps_port=0,
-            packages=PackageStore(process.services),
-            gate=DownloadGate(8),
-            coap_base_url="coap://127.0.0.1",
-            public_coaps_url="",
-            http_base_url="http://127.0.0.1",
-            allow_nosec=True,
-        )
+        server = loopback_lwm2m_server(process.services, port=port, coaps_port=0)
         await server.start()
         try:
             assert server.context is not None

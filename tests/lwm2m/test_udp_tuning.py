@@ -14,11 +14,9 @@ import pytest
 from aiocoap import resource
 
 from fota import runtime
-from fota.adapters.delivery.gate import DownloadGate
-from fota.adapters.delivery.packages import PackageStore
-from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.adapters.lwm2m.udp_tuning import RECEIVE_BUFFER_BYTES, ReadsInProgress, ReadTuning, tune_udp
 from tests.conftest import _free_port
+from tests.lwm2m.harness import loopback_lwm2m_server
 
 
 class Block(resource.Resource):  # type: ignore[misc]
@@ -213,18 +211,8 @@ def test_the_lwm2m_server_tunes_its_coap_and_coaps_endpoints(tmp_path: Path) -> 
     )
 
     async def tuned_managers() -> list[str]:
-        server = Lwm2mServer(
-            process.services,
-            host="127.0.0.1",
-            port=_free_port(socket.SOCK_DGRAM),
-            coaps_port=_free_port(socket.SOCK_DGRAM),
-            packages=PackageStore(process.services),
-            gate=DownloadGate(8),
-            coap_base_url="coap://127.0.0.1",
-            public_coaps_url="",
-            http_base_url="http://127.0.0.1",
-            allow_nosec=True,
-        )
+        port, coaps_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_DGRAM)
+        server = loopback_lwm2m_server(process.services, port=port, coaps_port=coaps_port)
         await server.start()
         try:
             assert server.context is not None
