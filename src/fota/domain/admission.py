@@ -10,8 +10,13 @@ from dataclasses import dataclass, field
 @dataclass
 class DownloadLimit:
     """The current limit, moved at most once a `period`: down by `decrease` (a fraction) when the loop is overloaded
-    (its lag past `target_lag`, or its busy share past `target_busy`), up by `increase` when it is not and the limit
-    is what holds downloads back.
+    (its lag past `target_lag`, or its busy share past `target_busy`), up when it is not and the limit is what holds
+    downloads back.
+
+    Up by `growth` (a fraction of the limit) until the first overload, as TCP's slow start grows its window: from the
+    modest `initial` a wave's limit reaches a ceiling of 200 in about ten periods, where `increase` alone took 42 s
+    while the loop was idle half the time (docs/performance.md). After an overload it grows by `increase` only, so
+    it creeps towards the load it once could not carry instead of leaping back to it.
 
     A decrease takes effect only as downloads under way finish, so the lag stays high for a while after one: the
     rule waits `hold` before it decreases again, rather than falling to the floor on the echo of one overload."""
@@ -22,12 +27,14 @@ class DownloadLimit:
     target_lag: float = 0.05
     target_busy: float = 0.75
     increase: int = 4
+    growth: float = 0.25
     decrease: float = 0.7
     period: float = 1.0
     hold: float = 3.0
     limit: int = field(init=False)
     _checked: float | None = field(default=None, init=False)
     _decreased: float | None = field(default=None, init=False)
+    _overloaded_once: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if self.ceiling < 1:
@@ -42,10 +49,12 @@ class DownloadLimit:
             return self.limit
         self._checked = now
         if lag > self.target_lag or busy > self.target_busy:
+            self._overloaded_once = True
             if self._decreased is None or now - self._decreased >= self.hold:
                 self._decreased = now
                 self.limit = max(self.floor, int(self.limit * self.decrease))
         elif waiting > 0 or in_use >= self.limit:
             # Only a limit that binds grows: an idle process keeps a modest one for the next wave to start from.
-            self.limit = min(self.ceiling, self.limit + self.increase)
+            step = self.increase if self._overloaded_once else max(self.increase, int(self.limit * self.growth))
+            self.limit = min(self.ceiling, self.limit + step)
         return self.limit
