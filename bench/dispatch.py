@@ -36,7 +36,6 @@ from pathlib import Path
 
 import aiocoap
 import httpx
-from bench import coap_load
 from bench.common import (
     FROM,
     IMEI_BASE,
@@ -53,6 +52,7 @@ from bench.common import (
 )
 from tests.conftest import RunningServer, _free_port
 
+from bench import coap_load
 from fota.simulator.device import DeviceConfig, SimulatedDevice
 from fota.simulator.firmware import Delivery, Protocol, State
 from fota.simulator.fleet import Fleet
@@ -170,6 +170,14 @@ def admission(samples: list[dict[str, float]]) -> list[str]:
             lines.append(
                 f"{name}: min {min(values):g} p50 {percentile(values, 50):g} max {max(values):g} (n={len(values)})"
             )
+    if len(samples) > 2:
+        # In order, one sample a scrape: how fast the limit grew, and whether it or the loop held the downloads back.
+        series = " ".join(
+            f"{s.get('fota_download_limit', 0):g}/{s.get('fota_downloads_active', 0):g}/"
+            f"{s.get('fota_download_starts_waiting', 0):g}/{s.get('fota_event_loop_busy_ratio', 0):.2f}"
+            for s in samples
+        )
+        lines.append(f"limit/active/waiting/busy at each scrape: {series}")
     deferred = [s["fota_download_starts_deferred_total"] for s in samples if "fota_download_starts_deferred_total" in s]
     if deferred:
         lines.append(f"starts deferred to a later check-in: {deferred[-1] - deferred[0]:g}")
