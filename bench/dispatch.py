@@ -241,6 +241,7 @@ def main() -> None:
     parser.add_argument("--checkin", type=float, default=1.0, help="seconds between a device's check-ins")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="budget for the whole upgrade wave")
     parser.add_argument("--baseline-requests", type=int, default=5000)
+    parser.add_argument("--max-downloads", type=int, default=None, help="the server's ceiling (unset: its default)")
     parser.add_argument("--register-seconds", type=float, default=300.0, help="budget for the fleet to register")
     parser.add_argument(
         "--admission-every",
@@ -251,11 +252,12 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"# bench.dispatch database={args.database} devices={args.devices} image={args.image_kib} KiB "
-        f"block={args.block_size} checkin={args.checkin}s"
+        f"block={args.block_size} checkin={args.checkin}s max-downloads={args.max_downloads or 'default'}"
     )
     print(f"# {machine()}")
 
-    with running_server(args.database) as server:
+    extra = ("--max-downloads", str(args.max_downloads)) if args.max_downloads is not None else ()
+    with running_server(args.database, *extra) as server:
         account = server.new_account(license_count=args.devices)
         firmware = new_firmware_with_image(server, build_image(TO, args.image_kib * 1024))
         first = IMEI_BASE + 10_000_001
