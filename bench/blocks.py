@@ -15,13 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import socket
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
-from bench import coap_load
 from bench.common import (
     IMEI_BASE,
     TO,
@@ -33,8 +28,9 @@ from bench.common import (
     provision_devices,
     running_server,
 )
-from tests.conftest import RunningServer, _free_port
+from tests.conftest import RunningServer
 
+from bench import coap_baseline_server, coap_load
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 from fota.services.ports import DownloadLink
@@ -62,20 +58,17 @@ def download_tokens(server: RunningServer, campaign_id: str, firmware_name: str,
 
 def raw_rate(endpoints: int, seconds: float, *, tuned: bool = False) -> coap_load.Load:
     """The rate of bench/coap_baseline_server.py (`tuned`: with fota's tuning of its endpoint)."""
-    port = _free_port(socket.SOCK_DGRAM)
-    script = str(Path(__file__).with_name("coap_baseline_server.py"))
-    command = [sys.executable, script, "--port", str(port), "--seconds", str(seconds + 60)]
-    server = subprocess.Popen([*command, "--tuned"] if tuned else command)
-    try:
-        return asyncio.run(_after_bind(port, [("x",)] * endpoints, 0, seconds))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+
+    async def measure() -> coap_load.Load:
+        async with coap_baseline_server.running(seconds, tuned=tuned) as port:
+            return await coap_load.drive(port, paths=[("x",)] * endpoints, seconds=seconds)
+
+    return asyncio.run(measure())
 
 
-async def _after_bind(port: int, paths: list[tuple[str, ...]], blocks: int, seconds: float) -> coap_load.Load:
-    await asyncio.sleep(1.0)  # aiocoap has no readiness signal
-    return await coap_load.drive(port, paths=paths, blocks=blocks, seconds=seconds)
+async def _blocks(port: int, tokens: list[str], blocks: int, seconds: float) -> coap_load.Load:
+    await asyncio.sleep(1.0)  # the server's CoAP endpoint has no readiness signal either
+    return await coap_load.drive(port, paths=[("fw", t) for t in tokens], blocks=blocks, seconds=seconds)
 
 
 def line(label: str, load: coap_load.Load) -> str:
@@ -109,7 +102,7 @@ def main() -> None:
         tomorrow = server.now().date() + timedelta(days=1)
         campaign_id, _ = create_campaign(account, account.headers(), firmware, device_ids, tomorrow)
         tokens = download_tokens(server, campaign_id, firmware["firmwareName"], device_ids)
-        fota = asyncio.run(_after_bind(server.coap_port, [("fw", t) for t in tokens], blocks, args.seconds))
+        fota = asyncio.run(_blocks(server.coap_port, tokens, blocks, args.seconds))
         rss = peak_rss_mib(server.process.pid)
 
     raw = raw_rate(args.endpoints, args.seconds)

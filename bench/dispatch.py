@@ -25,9 +25,6 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -50,9 +47,9 @@ from bench.common import (
     provision_devices,
     running_server,
 )
-from tests.conftest import RunningServer, _free_port
+from tests.conftest import RunningServer
 
-from bench import coap_load
+from bench import coap_baseline_server, coap_load
 from fota.simulator.device import DeviceConfig, SimulatedDevice
 from fota.simulator.firmware import Delivery, Protocol, State
 from fota.simulator.fleet import Fleet
@@ -63,16 +60,9 @@ async def coap_baseline(requests: int, concurrency: int, max_seconds: float) -> 
     """aiocoap's raw GET rate for a trivial resource in its own process: as driven by the datagram load generator
     (bench/coap_load.py, the ceiling the ratios use), then by one aiocoap client context, for reference. An aiocoap
     client costs more per request than the server it drives, so that second figure is the client's rate."""
-    port = _free_port(socket.SOCK_DGRAM)
-    script = str(Path(__file__).with_name("coap_baseline_server.py"))
-    server = subprocess.Popen([sys.executable, script, "--port", str(port), "--seconds", str(2 * max_seconds + 30)])
-    try:
-        await asyncio.sleep(1.0)  # let it bind; aiocoap has no readiness signal
+    async with coap_baseline_server.running(2 * max_seconds) as port:
         ceiling = await coap_load.drive(port, paths=[("x",)] * concurrency, seconds=5.0)
         return ceiling, await _aiocoap_client_rate(port, requests, concurrency, max_seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 async def _aiocoap_client_rate(port: int, requests: int, concurrency: int, max_seconds: float) -> coap_load.Load:

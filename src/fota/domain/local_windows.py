@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from fota.domain.wall_clock import instant_of, repeated_stretches
-from fota.domain.windows import END_OF_TIME, Schedule, TimeWindow, parse_time_zone
+from fota.domain.windows import END_OF_TIME, Schedule, TimeWindow, ends_at_end_of_time, parse_time_zone
 
 _DAY = timedelta(days=1)
 
@@ -99,7 +99,7 @@ class LivePeriod:
     @classmethod
     def of_dates(cls, start_date: date, end_date: date, time_zone: str) -> LivePeriod:
         zone = parse_time_zone(time_zone)
-        ends_at = END_OF_TIME if end_date >= END_OF_TIME.date() - _DAY else _instant_at_hour(end_date + _DAY, 0, zone)
+        ends_at = END_OF_TIME if ends_at_end_of_time(end_date) else _instant_at_hour(end_date + _DAY, 0, zone)
         return cls(_instant_at_hour(start_date, 0, zone), ends_at)
 
     @classmethod

@@ -57,11 +57,17 @@ def parse_time_zone(name: str | None) -> ZoneInfo:
 END_OF_TIME = datetime(9999, 12, 30, tzinfo=UTC)
 
 
+def ends_at_end_of_time(day: date) -> bool:
+    """Whether a period ending with `day` ends at `END_OF_TIME`: its 24:00 may lie past it in some zone. Earlier
+    days end before it even at UTC-12."""
+    return day >= END_OF_TIME.date() - timedelta(days=1)
+
+
 def day_end(day: date, zone: ZoneInfo) -> datetime:
     """24:00 of `day` in `zone`, as UTC; never later than `END_OF_TIME`."""
-    if day >= END_OF_TIME.date() - timedelta(days=1):
+    if ends_at_end_of_time(day):
         return END_OF_TIME
-    return datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)  # before it even at UTC-12
+    return datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,10 @@ PENDING = DeviceStatus.PENDING.value
 
 
 # Built once, like the other statements of a device's check-in: building these (fifty labelled columns) cost more
-# than running them. A device's first active row is its oldest campaign's.
-_ACTIVE_ROWS = (
-    select(campaign_devices, devices.c.time_zone.label("device__time_zone"))
+# than running them. Each row carries its campaign's columns, so that one statement reads both; a device's first
+# active row is its oldest campaign's.
+_ACTIVE = (
+    select(campaign_devices, devices.c.time_zone.label("device__time_zone"), *campaign_columns())
     .join(campaigns, campaigns.c.id == campaign_devices.c.campaign_id)
     .outerjoin(devices, devices.c.device_id == campaign_devices.c.device_id)  # by primary key
     .where(campaign_devices.c.active.is_(True))
@@ -45,18 +46,13 @@ _ACTIVE_ROWS = (
 
 @cache
 def _active_rows(dialect: str) -> Select[Any]:
-    # The campaign's columns on every row: one statement, where a second read of the campaigns by id had cost a
-    # round trip per batch of check-ins; each campaign is still made once (`active_for_devices`).
-    return (
-        _ACTIVE_ROWS.add_columns(*campaign_columns())
-        .where(keys_in(dialect, campaign_devices.c.device_id))
-        .order_by(campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id)
+    return _ACTIVE.where(keys_in(dialect, campaign_devices.c.device_id)).order_by(
+        campaign_devices.c.device_id, campaigns.c.created_at, campaigns.c.id
     )
 
 
 _ACTIVE_FOR_DEVICE = (
-    _ACTIVE_ROWS.add_columns(*campaign_columns())
-    .where(campaign_devices.c.device_id == bindparam("device_id"))
+    _ACTIVE.where(campaign_devices.c.device_id == bindparam("device_id"))
     .order_by(campaigns.c.created_at, campaigns.c.id)
     .limit(1)
 )
@@ -80,6 +76,7 @@ class SqlUpgradeRepository:
             for row in self.c.execute(_active_rows(dialect), {KEYS: keys_json(chunk)}):
                 if row.device_id in found:
                     continue  # a later campaign's row: the earliest created is the device's
+                # Made once per campaign, not per row: its columns are the larger part of each, JSON included.
                 campaign = made.get(row.campaign_id)
                 if campaign is None:
                     campaign = made[row.campaign_id] = joined_campaign(row)
