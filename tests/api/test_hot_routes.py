@@ -4,6 +4,7 @@ cached, a logged-out session, another account's campaign, an unknown one) goes o
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ class Answer:
             self.body += message.get("body", b"")
 
 
-def _scope(app: Any, path: str, headers: dict[str, str]) -> Scope:
+def _scope(app: Any, path: str, headers: dict[str, str], query: bytes = b"") -> Scope:
     return {
         "app": app,  # as the application sets it before its middleware
         "type": "http",
@@ -44,7 +45,7 @@ def _scope(app: Any, path: str, headers: dict[str, str]) -> Scope:
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": [(b"host", b"testserver"), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
         "client": ("127.0.0.1", 1),
@@ -68,7 +69,9 @@ class FullRoute:
         await self.routers(scope, receive, send)
 
 
-def _call(server: InProcessServer, path: str, headers: dict[str, str]) -> tuple[Answer, Answer, int]:
+def _call(
+    server: InProcessServer, path: str, headers: dict[str, str], query: bytes = b""
+) -> tuple[Answer, Answer, int]:
     """The request answered by the hot route (falling through to the routers) and by the routers alone; and how
     many times the hot route went on to the routers."""
     app = server.test_client.app
@@ -77,7 +80,7 @@ def _call(server: InProcessServer, path: str, headers: dict[str, str]) -> tuple[
     hot = HotRoutes(full, app.state.parts)
     via_hot, via_routers = Answer(), Answer()
     for answer, handler in ((via_hot, hot), (via_routers, routers)):
-        scope = _scope(app, path, headers)
+        scope = _scope(app, path, headers, query)
         scope[ROUTE_NOTE] = answer.note  # where the metrics middleware learns the route's template
         server.test_client.portal.call(handler, scope, _receive, answer.send)
     return via_hot, via_routers, full.calls
@@ -215,3 +218,44 @@ def test_on_postgresql_the_read_stays_in_the_event_loop_and_a_lost_connection_go
     assert (fell_through, lost.status, lost.body) == (1, 200, via_routers.body)
     again, _, fell_through = _call(in_process_server, path, headers)
     assert (fell_through, again.status, again.body) == (0, 200, via_routers.body)
+
+
+def test_a_cached_report_page_is_answered_in_front_and_a_changed_one_by_the_full_route(
+    in_process_server: InProcessServer, owner: tuple[Account, dict[str, str], dict[str, str]]
+) -> None:
+    account, firmware, headers = owner
+    campaign = create(account, in_process_server, firmware, 3)
+    path = f"/api/fota/v3/reports/{account.name}/campaigns/{campaign['id']}/devices"
+    first = in_process_server.http.get(path, headers=headers)  # caches the tokens and the page
+    assert first.status_code == 200, first.text
+    devices = [d["deviceId"] for d in first.json()["deviceList"]]
+    after_first = f"lastSeenDeviceId={devices[0]}".encode()
+    assert in_process_server.http.get(f"{path}?{after_first.decode()}", headers=headers).status_code == 200
+
+    template = {"template": "/api/fota/v3/reports/{account}/campaigns/{campaign_id}/devices"}
+    for query in (b"", after_first):
+        via_hot, via_routers, fell_through = _call(in_process_server, path, headers, query)
+        assert fell_through == 0, query
+        assert (via_hot.status, via_hot.body) == (via_routers.status, via_routers.body), query
+        assert via_hot.headers == via_routers.headers and via_hot.note == via_routers.note == template
+    assert via_hot.status == 200 and [d["deviceId"] for d in json.loads(via_hot.body)["deviceList"]] == devices[1:]
+
+    # Queries the hot route does not read as the full route would, and a page not cached, go on to it.
+    for query in (
+        after_first + b"&extra=1",
+        b"lastSeenDeviceId=a&lastSeenDeviceId=b",
+        f"lastSeenDeviceId={devices[1]}".encode(),
+    ):
+        via_hot, via_routers, fell_through = _call(in_process_server, path, headers, query)
+        assert fell_through == 1, query
+        assert (via_hot.status, via_hot.body) == (via_routers.status, via_routers.body), query
+
+    with account.client() as client:
+        r = client.put(
+            f"/campaigns/firmware/{account.name}/{campaign['id']}", json={"type": "remove", "deviceList": devices[:1]}
+        )
+    assert r.status_code == 200, r.text
+    via_hot, via_routers, fell_through = _call(in_process_server, path, headers)
+    assert fell_through == 1  # the page changed: read afresh, by the full route
+    assert via_hot.body == via_routers.body != first.content
+    assert json.loads(via_hot.body)["deviceList"][0]["status"] != "UpgradePending"

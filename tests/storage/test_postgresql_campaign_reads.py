@@ -12,11 +12,18 @@ import pytest
 from sqlalchemy import Engine, text, update
 
 from fota.adapters.storage import postgresql_campaign_reads
-from fota.adapters.storage.campaign_store import _CAMPAIGN_BY_ID, _campaign, campaign_of
+from fota.adapters.storage.campaign_store import (
+    _CAMPAIGN_BY_ID,
+    SqlCampaignDeviceRepository,
+    _campaign,
+    campaign_of,
+)
 from fota.adapters.storage.database import make_engine, migrate
 from fota.adapters.storage.postgresql_campaign_reads import APPLICATION_NAME, LoopCampaignReads
 from fota.adapters.storage.tables import campaigns
 from fota.domain.campaign import Campaign
+from fota.domain.statuses import DeviceStatus
+from fota.services.ports import CampaignDeviceRow, ReportVersion
 from tests.api.test_callbacks import wait_until
 from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
 from tests.storage.campaign_rows import ACCOUNT, AT, insert_campaigns
@@ -95,6 +102,26 @@ def test_the_same_stored_row_gives_the_same_object_and_a_changed_one_a_new_one(e
     assert renamed is not None and renamed.status_reason == "another"
 
 
+def test_the_report_version_read_beside_the_campaign_is_the_stores(engine: Engine) -> None:
+    reads = LoopCampaignReads(engine, campaign_of)
+
+    def both() -> tuple[ReportVersion, ReportVersion]:
+        found = asyncio.run(reads.campaign_and_report(ACCOUNT, "c2"))
+        assert found is not None and found[0] == _through_sqlalchemy(engine, "c2")
+        with engine.connect() as connection:
+            return found[1], SqlCampaignDeviceRepository(connection).report_version("c2")
+
+    before, stored = both()
+    assert before == stored == ReportVersion(changes=0, devices=0)
+    with engine.begin() as connection:
+        SqlCampaignDeviceRepository(connection).insert(
+            [CampaignDeviceRow("c2", "350000000000000", ACCOUNT, DeviceStatus.PENDING, None, AT)]
+        )
+    after, stored = both()
+    assert after == stored and after.devices == 1 and after.changes > before.changes
+    assert asyncio.run(reads.campaign_and_report("another-account", "c2")) is None
+
+
 class CountedReads(LoopCampaignReads):
     """Records the ids each round trip asked for."""
 
@@ -102,7 +129,7 @@ class CountedReads(LoopCampaignReads):
         super().__init__(engine, campaign_of)
         self.trips: list[list[str]] = []
 
-    async def _read(self, campaign_ids: list[str]) -> dict[tuple[str, str], str]:
+    async def _read(self, campaign_ids: list[str]) -> dict[tuple[str, str], tuple[str, ReportVersion]]:
         self.trips.append(sorted(campaign_ids))
         return await super()._read(campaign_ids)
 

@@ -205,6 +205,9 @@ class FakeCampaignDevices:
     def count(self, campaign_id: str) -> int:
         return sum(1 for r in self.store.campaign_devices.values() if r.campaign_id == campaign_id)
 
+    def fold_report_changes(self) -> int:
+        return 0  # the fake keeps no report versions: nothing to fold
+
     def finish_pending(self, campaign_id: str, status: DeviceStatus, reason: str, *, at: datetime) -> list[str]:
         moved = []
         for key, row in sorted(self.store.campaign_devices.items()):

@@ -18,6 +18,7 @@ from fota.services.ports import (
     SignatureVerifier,
     UnitOfWorkFactory,
 )
+from fota.services.report_pages import ReportPages
 from fota.services.throttle import FailureThrottle
 from fota.services.token_cache import TokenCache
 
@@ -41,6 +42,8 @@ class ServiceContext:
     cipher: KeyCipher | None  # stored PSKs; None without FOTA_SECRET_KEY, and then no PSK is stored or read
     refusal_ledger: RefusalLedger | None  # the CoAP refusal budget's, shared on PostgreSQL
     policy: UpgradePolicy = field(default_factory=UpgradePolicy)
+    # Device report pages, served again while the database says the report is unchanged (ADR 43).
+    report_pages: ReportPages = field(default_factory=ReportPages)
     # Every firmware image must carry a verified publisher signature (ADR 16); accounts can require it one by one.
     require_signed_firmware: bool = False
 

@@ -15,7 +15,7 @@ from fota.domain.campaign import Campaign, due_transition
 from fota.domain.errors import DomainError
 from fota.domain.statuses import CampaignStatus, DeviceStatus
 from fota.domain.upgrade import UpgradePolicy
-from fota.services import bandwidth, device_logging, outbox, registrations, rollouts, upgrades
+from fota.services import bandwidth, device_logging, outbox, registrations, reports, rollouts, upgrades
 from fota.services.campaigns import finish_campaign, record_campaign_status
 from fota.services.enrolment import enrol
 from fota.services.ports import Exclusive, UnitOfWorkFactory, always_alone
@@ -61,6 +61,7 @@ def run_due_work(
             report.purged += outbox.prune(uow_factory=uow_factory, clock=clock, keep=callback_retention)
             report.purged += device_logging.prune(uow_factory=uow_factory, clock=clock)
             report.purged += bandwidth.prune(uow_factory=uow_factory, clock=clock)
+            reports.fold_report_changes(uow_factory=uow_factory)
     return report
 
 

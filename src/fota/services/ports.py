@@ -79,6 +79,14 @@ class WrittenItems:
 
 
 @dataclass(frozen=True)
+class ReportVersion:
+    """A campaign's device report at one moment: how often its rows changed (docs/adr/0043) and how many it holds."""
+
+    changes: int
+    devices: int
+
+
+@dataclass(frozen=True)
 class NewCampaignDevices:
     """New rows of one campaign that differ only in their device, as a fleet enrolled at once makes them."""
 
@@ -293,6 +301,14 @@ class CampaignDeviceRepository(Protocol):
     ) -> WrittenItems:
         """`page`'s rows as the v3 device report's JSON items, a pending row without a back-off of its own given
         `next_opening` as its next attempt."""
+        ...
+
+    def report_version(self, campaign_id: str) -> ReportVersion:
+        """What the campaign's device report is at: equal versions mean equal pages (docs/adr/0043)."""
+        ...
+
+    def fold_report_changes(self) -> int:
+        """Folds the rows `report_version` sums into one per campaign, keeping every sum; returns the rows gone."""
         ...
 
     def count(self, campaign_id: str) -> int: ...

@@ -13,7 +13,15 @@ from fota.domain.errors import NotFound
 from fota.domain.protocols import Protocol
 from fota.domain.start_rule import Hold, StartRule, holds_by_zone
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.services.ports import CampaignDeviceRow, HistoryEntry, UnitOfWork, WrittenItems
+from fota.services.ports import (
+    CampaignDeviceRow,
+    HistoryEntry,
+    ReportVersion,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WrittenItems,
+)
+from fota.services.report_pages import PageKey, ReportPages
 
 
 def campaigns_by_status(
@@ -62,20 +70,82 @@ def campaign_devices(
 
 
 def written_campaign_devices(
-    *, uow: UnitOfWork, clock: Clock, account_name: str, campaign_id: str, after: str | None, page_size: int
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    account_name: str,
+    campaign_id: str,
+    after: str | None,
+    page_size: int,
+    pages: ReportPages | None = None,
 ) -> WrittenDeviceReport | CampaignDeviceReport:
     """`campaign_devices`, its page written by the store, except where a start rule may hold pending devices back:
-    their reasons come from the rows and the zones (then it is `campaign_devices`' own report)."""
+    their reasons come from the rows and the zones (then it is `campaign_devices`' own report).
+
+    A written page is kept in `pages` and served from there while the report's version is unchanged (ADR 43).
+    """
     now = clock.now()
     with uow:
         campaign = _campaign(uow, account_name, campaign_id)
         rule = _start_rule(campaign)
         if rule is not None:
             return _rows_report(uow, campaign, rule, now, after, page_size)
-        page = uow.campaign_devices.report_items(
-            campaign.id, after=after, limit=page_size, next_opening=_next_opening(campaign, now)
-        )
-        return WrittenDeviceReport(uow.campaign_devices.count(campaign.id), page)
+        key = PageKey(campaign.id, after or "", page_size, _next_opening(campaign, now))
+        # Read before the page: a page read later is at least as new as its version, never older.
+        version = uow.campaign_devices.report_version(campaign.id)
+        page = pages.get(key, version) if pages is not None else None
+        if page is None:
+            page = uow.campaign_devices.report_items(
+                campaign.id, after=after, limit=page_size, next_opening=key.next_opening
+            )
+            if pages is not None:
+                pages.put(key, version, page)
+        return WrittenDeviceReport(version.devices, page)
+
+
+def cached_campaign_devices(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    account_name: str,
+    campaign_id: str,
+    after: str | None,
+    page_size: int,
+    pages: ReportPages,
+) -> WrittenDeviceReport | None:
+    """`written_campaign_devices`' page if `pages` holds it at the report's version; None for anything else (a
+    page not kept, a campaign with a start rule or none at all), which `written_campaign_devices` answers."""
+    with uow:
+        campaign = uow.campaigns.get(account_name, campaign_id)
+        if campaign is None or _start_rule(campaign) is not None:
+            return None
+        version = uow.campaign_devices.report_version(campaign.id)
+    return cached_page(pages=pages, campaign=campaign, version=version, clock=clock, after=after, page_size=page_size)
+
+
+def cached_page(
+    *,
+    pages: ReportPages,
+    campaign: Campaign,
+    version: ReportVersion,
+    clock: Clock,
+    after: str | None,
+    page_size: int,
+) -> WrittenDeviceReport | None:
+    """`cached_campaign_devices` for a campaign and its report's version already read (together, on PostgreSQL)."""
+    if _start_rule(campaign) is not None:
+        return None
+    page = pages.get(PageKey(campaign.id, after or "", page_size, _next_opening(campaign, clock.now())), version)
+    return None if page is None else WrittenDeviceReport(version.devices, page)
+
+
+def fold_report_changes(*, uow_factory: UnitOfWorkFactory) -> int:
+    """Keeps the rows the report versions are summed from few, so that reading a version stays one index probe."""
+    uow = uow_factory()
+    with uow:
+        folded = uow.campaign_devices.fold_report_changes()
+        uow.commit()
+    return folded
 
 
 def _campaign(uow: UnitOfWork, account_name: str, campaign_id: str) -> Campaign:

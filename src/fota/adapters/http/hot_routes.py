@@ -1,7 +1,8 @@
-"""The hottest routes, GET campaign and the HTTP device check-in, answered as plain ASGI before FastAPI's routing
-and dependency solving, which cost more than the work itself (docs/performance.md). GET campaign is answered here
-only on success: a caller whose tokens are not cached, an error of any kind, or a path that is not exactly the
-route's goes on to the full route, which answers it as it always has. A check-in whose body the full route would
+"""The hottest routes, GET campaign, a device report page already cached and the HTTP device check-in, answered as
+plain ASGI before FastAPI's routing and dependency solving, which cost more than the work itself
+(docs/performance.md). The two GETs are answered here only on success: a caller whose tokens are not cached, an error
+of any kind, a page not cached, or a path or query that is not exactly the route's goes on to the full route, which
+answers it as it always has. A check-in whose body the full route would
 not read as the same JSON goes on too. The bytes are the full route's own: the same services, models and pydantic
 serialisation.
 """
@@ -12,6 +13,7 @@ import json
 import logging
 import re
 from functools import partial
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,11 +22,12 @@ from fota.adapters.http.api_route import ROUTE_NOTE
 from fota.adapters.http.dependencies import bearer_token
 from fota.adapters.http.errors import domain_error_response
 from fota.adapters.http.parts import ApiParts
-from fota.adapters.http.presenters import campaign_read
+from fota.adapters.http.presenters import MAX_PAGE_SIZE, campaign_read
 from fota.adapters.http.routes.device_api import CheckInBody, instruction_for
+from fota.adapters.http.routes.reports import written_device_report_json
 from fota.domain.campaign import Campaign
 from fota.domain.errors import DomainError
-from fota.services import auth, rollouts
+from fota.services import auth, reports, rollouts
 from fota.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ CAMPAIGN_TEMPLATE = "/api/fota/v3/campaigns/{account}/{campaign_id}"
 _CAMPAIGN_PATH = re.compile(r"/api/fota/v3/campaigns/([^/]+)/([^/]+)")
 # `firmware/{account}` is the create route (POST) and no GET: a GET of it is the full router's 405 to give.
 _NOT_AN_ACCOUNT = frozenset({"firmware"})
+REPORT_TEMPLATE = "/api/fota/v3/reports/{account}/campaigns/{campaign_id}/devices"
+_REPORT_PATH = re.compile(r"/api/fota/v3/reports/([^/]+)/campaigns/([^/]+)/devices")
 CHECK_IN_TEMPLATE = "/device/v1/devices/{device_id}/checkin"
 _CHECK_IN_PATH = re.compile(r"/device/v1/devices/([^/]+)/checkin")
 
@@ -53,6 +58,12 @@ class HotRoutes:
                 body = await self._campaign(scope, match[1], match[2])
                 if body is not None:
                     await _send_json(scope, send, body, CAMPAIGN_TEMPLATE)
+                    return
+            match = _REPORT_PATH.fullmatch(scope["path"])
+            if match is not None:
+                body = await self._report(scope, match[1], match[2])
+                if body is not None:
+                    await _send_json(scope, send, body, REPORT_TEMPLATE)
                     return
         elif scope["type"] == "http" and scope["method"] == "POST":
             match = _CHECK_IN_PATH.fullmatch(scope["path"])
@@ -79,24 +90,70 @@ class HotRoutes:
             scope, send, answer.model_dump_json(by_alias=True, exclude_none=True).encode(), CHECK_IN_TEMPLATE
         )
 
-    async def _campaign(self, scope: Scope, account: str, campaign_id: str) -> bytes | None:
-        services = self.parts.services
+    def _cached_caller(self, scope: Scope, account: str) -> auth.Caller | None:
+        """The caller if its tokens are cached; None: the full route reads them, and caches them for the next call."""
         authorization = session = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
             elif name == b"vz-m2m-token":
                 session = value.decode("latin-1")
+        return auth.cached_caller(
+            clock=self.parts.services.clock,
+            bearer=bearer_token(authorization),
+            session=session,
+            account_name=account,
+            cache=self.parts.services.tokens,
+        )
+
+    async def _report(self, scope: Scope, account: str, campaign_id: str) -> bytes | None:
+        after = _last_seen(scope["query_string"])
+        if after is _FULL_ROUTE:
+            return None
+        assert after is None or isinstance(after, str)
+        services = self.parts.services
         try:
-            caller = auth.cached_caller(
+            if self._cached_caller(scope, account) is None:
+                return None
+            if self.parts.campaign_reads is not None:
+                found = await self.parts.campaign_reads.campaign_and_report(account, campaign_id)
+                if found is None:
+                    return None  # the full route's 404
+                cached = reports.cached_page(
+                    pages=services.report_pages,
+                    campaign=found[0],
+                    version=found[1],
+                    clock=services.clock,
+                    after=after,
+                    page_size=MAX_PAGE_SIZE,
+                )
+                return None if cached is None else written_device_report_json(cached, page_size=MAX_PAGE_SIZE)
+            read = partial(
+                reports.cached_campaign_devices,
                 clock=services.clock,
-                bearer=bearer_token(authorization),
-                session=session,
                 account_name=account,
-                cache=services.tokens,
+                campaign_id=campaign_id,
+                after=after,
+                page_size=MAX_PAGE_SIZE,
+                pages=services.report_pages,
             )
-            if caller is None:
-                return None  # the full route reads the tokens, and caches them for the next call
+            # Two one-row reads on SQLite: as GET campaign's, cheaper on the loop than a trip to the thread pool.
+            if services.loop_reader is not None:
+                report = read(uow=services.loop_reader())
+            else:
+                report = await run_in_threadpool(partial(read, uow=services.reader()))
+        except DomainError:
+            return None  # the full route raises it again and answers it in the API's shape
+        except Exception:
+            log.debug("a report page goes to the full route after an unexpected error", exc_info=True)
+            return None
+        return None if report is None else written_device_report_json(report, page_size=MAX_PAGE_SIZE)
+
+    async def _campaign(self, scope: Scope, account: str, campaign_id: str) -> bytes | None:
+        services = self.parts.services
+        try:
+            if self._cached_caller(scope, account) is None:
+                return None
             if self.parts.campaign_reads is not None:
                 campaign = await self.parts.campaign_reads.campaign(account, campaign_id)
                 if campaign is None:
@@ -149,6 +206,19 @@ class CampaignAnswers:
 def _campaign_json(read: rollouts.CampaignRollout) -> bytes:
     # As FastAPI serialises the route's response model (response_model_exclude_none, by alias).
     return campaign_read(read.campaign, read.view).model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+_FULL_ROUTE = object()
+
+
+def _last_seen(query: bytes) -> str | object | None:
+    """The report's `lastSeenDeviceId`, read as Starlette reads a query; `_FULL_ROUTE` for any other query."""
+    if not query:
+        return None
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    if len(pairs) == 1 and pairs[0][0] == "lastSeenDeviceId":
+        return pairs[0][1]
+    return _FULL_ROUTE
 
 
 def _is_json(scope: Scope) -> bool:

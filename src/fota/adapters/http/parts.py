@@ -12,12 +12,16 @@ from fota.adapters.delivery.packages import PackageStore
 from fota.adapters.http.check_in_lane import CheckInLane
 from fota.domain.campaign import Campaign
 from fota.services.context import ServiceContext
+from fota.services.ports import ReportVersion
 
 
 class LoopCampaignReads(Protocol):
     """A campaign read by id in the event loop itself, where the database has an async driver (PostgreSQL)."""
 
     async def campaign(self, account_name: str, campaign_id: str) -> Campaign | None: ...
+    async def campaign_and_report(self, account_name: str, campaign_id: str) -> tuple[Campaign, ReportVersion] | None:
+        """The campaign with its device report's version, read together (services/report_pages.py)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -33,5 +37,6 @@ class ApiParts:
     # transitions, and the callbacks they enqueue, are visible at once.
     run_due_work: Callable[[], None]
     check_ins: CheckInLane  # the HTTP device check-ins, written by group commit
-    # GET campaign's read without the thread pool (hot_routes.py); None on SQLite, whose `loop_reader` serves.
+    # GET campaign's and a cached report page's read without the thread pool (hot_routes.py); None on SQLite, whose
+    # `loop_reader` serves.
     campaign_reads: LoopCampaignReads | None = None

@@ -20,6 +20,7 @@ from fota.adapters.storage.campaign_start_rule import (
 )
 from fota.adapters.storage.device_report_json import report_items
 from fota.adapters.storage.notifications import ENGINE_CHANNEL, notify
+from fota.adapters.storage.report_changes import fold_report_changes, report_version
 from fota.adapters.storage.tables import campaign_devices, campaigns
 from fota.domain.bandwidth import BandwidthBudget
 from fota.domain.campaign import Campaign
@@ -29,7 +30,7 @@ from fota.domain.rollout import RolloutState, RolloutStatus, parse_rollout
 from fota.domain.statuses import FINAL_CAMPAIGN_STATUSES, CampaignStatus, DeviceStatus
 from fota.domain.upgrade import RetryPolicy, Step
 from fota.domain.windows import Schedule, TimeWindow
-from fota.services.ports import CampaignDeviceRow, NewCampaignDevices, WrittenItems
+from fota.services.ports import CampaignDeviceRow, NewCampaignDevices, ReportVersion, WrittenItems
 
 FINAL = [s.value for s in FINAL_CAMPAIGN_STATUSES]
 
@@ -390,6 +391,12 @@ class SqlCampaignDeviceRepository:
         self, campaign_id: str, *, after: str | None, limit: int, next_opening: datetime | None
     ) -> WrittenItems:
         return report_items(self.c, campaign_id, after=after, limit=limit, next_opening=next_opening)
+
+    def report_version(self, campaign_id: str) -> ReportVersion:
+        return report_version(self.c, campaign_id)
+
+    def fold_report_changes(self) -> int:
+        return fold_report_changes(self.c)
 
     def count(self, campaign_id: str) -> int:
         found = self.c.execute(select(campaigns.c.device_count).where(campaigns.c.id == campaign_id)).scalar()

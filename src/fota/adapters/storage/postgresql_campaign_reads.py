@@ -19,6 +19,7 @@ from sqlalchemy import Engine, String, bindparam, literal_column, select
 
 from fota.adapters.storage.tables import campaigns
 from fota.domain.campaign import Campaign
+from fota.services.ports import ReportVersion
 
 APPLICATION_NAME = "fota-campaign-reads"  # how its connection shows in pg_stat_activity
 # A read that takes longer fails its requests over to the full route, and the connection is made again: a silently
@@ -28,10 +29,19 @@ READ_TIMEOUT_SECONDS = 5.0
 REMEMBERED = 4096
 
 _ID_LENGTH = cast(String, campaigns.c.id.type).length or 0
-_ROW_TEXTS = "SELECT id, account_name, campaigns::text FROM campaigns WHERE id = ANY(%s)"
+# With the device report's version (docs/adr/0043): an index probe beside the row, so that a cached report page is
+# answered from the loop as well.
+_ROW_TEXTS = (
+    "SELECT id, account_name, campaigns::text, device_count,"
+    " (SELECT coalesce(sum(changes), 0) FROM campaign_report_changes WHERE campaign_id = campaigns.id)"
+    " FROM campaigns WHERE id = ANY(%s)"
+)
 _TYPED = select(literal_column("campaigns::text").label("row_text"), campaigns).where(
     campaigns.c.id == bindparam("id"), campaigns.c.account_name == bindparam("account")
 )
+
+
+_Read = tuple[str, ReportVersion]  # the row's text, and its device report's version
 
 
 class LoopCampaignReads:
@@ -50,20 +60,26 @@ class LoopCampaignReads:
         self._conninfo = url.render_as_string(hide_password=False)
         self._connection: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        self._waiting: dict[tuple[str, str], asyncio.Future[_Read | None]] = {}
         self._reading: asyncio.Task[None] | None = None
         self._made: dict[str, Campaign] = {}
 
     async def campaign(self, account_name: str, campaign_id: str) -> Campaign | None:
+        found = await self.campaign_and_report(account_name, campaign_id)
+        return None if found is None else found[0]
+
+    async def campaign_and_report(self, account_name: str, campaign_id: str) -> tuple[Campaign, ReportVersion] | None:
+        """The campaign, and its device report's version as read in the same statement."""
         if len(campaign_id) > _ID_LENGTH or "\x00" in campaign_id or "\x00" in account_name:
             return None  # no such row, and a NUL would fail the whole batch's statement
-        text = await asyncio.shield(self._row_text(account_name, campaign_id))
-        if text is None:
+        read = await asyncio.shield(self._row_text(account_name, campaign_id))
+        if read is None:
             return None
+        text, version = read
         made = self._made.get(text)
-        if made is not None:
-            return made
-        return await anyio.to_thread.run_sync(self._read_typed, account_name, campaign_id)
+        if made is None:
+            made = await anyio.to_thread.run_sync(self._read_typed, account_name, campaign_id)
+        return None if made is None else (made, version)
 
     async def close(self) -> None:
         reading, self._reading = self._reading, None
@@ -74,7 +90,7 @@ class LoopCampaignReads:
             future.cancel()
         await self._close_connection()
 
-    def _row_text(self, account_name: str, campaign_id: str) -> asyncio.Future[str | None]:
+    def _row_text(self, account_name: str, campaign_id: str) -> asyncio.Future[_Read | None]:
         """The row's text, from the next read sent."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
@@ -92,7 +108,7 @@ class LoopCampaignReads:
         return future
 
     async def _read_while_waiting(self) -> None:
-        batch: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        batch: dict[tuple[str, str], asyncio.Future[_Read | None]] = {}
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, {}
@@ -114,7 +130,7 @@ class LoopCampaignReads:
             for future in batch.values():  # when closed mid-read: its requests are not left waiting
                 future.cancel()
 
-    async def _read(self, campaign_ids: list[str]) -> dict[tuple[str, str], str]:
+    async def _read(self, campaign_ids: list[str]) -> dict[tuple[str, str], _Read]:
         if self._connection is None or self._connection.closed:
             # As the engine's sessions (database.make_engine): the row's text must be the typed read's, in UTC.
             self._connection = await psycopg.AsyncConnection.connect(
@@ -131,7 +147,10 @@ class LoopCampaignReads:
                 keepalives_count=3,
             )
         cursor = await self._connection.execute(_ROW_TEXTS, (campaign_ids,), prepare=True)
-        return {(campaign_id, account_name): text for campaign_id, account_name, text in await cursor.fetchall()}
+        return {
+            (campaign_id, account_name): (text, ReportVersion(changes=int(changes), devices=int(devices)))
+            for campaign_id, account_name, text, devices, changes in await cursor.fetchall()
+        }
 
     async def _close_connection(self) -> None:
         connection, self._connection = self._connection, None

@@ -235,6 +235,18 @@ campaign_devices = Table(
     ),
 )
 
+# How often each campaign's device report has changed: triggers on campaign_devices (migration 0021) add to it with
+# every transaction that inserts, deletes or changes a reported column of its rows, so an unchanged sum means an
+# unchanged report (docs/adr/0043). SQLite keeps one row per campaign; PostgreSQL appends one row per transaction,
+# which takes no lock another writer waits on, and the engine's sweep folds them into one.
+campaign_report_changes = Table(
+    "campaign_report_changes",
+    metadata,
+    Column("campaign_id", String(36), nullable=False),
+    Column("changes", BigInteger, nullable=False),
+    Index("ix_campaign_report_changes_campaign", "campaign_id"),
+)
+
 # Every pause, resume, approval and automatic decision of a campaign's rollout (and, later, blackout overrides and
 # follow-ups): who, when, why, and the action's own detail.
 campaign_audit = Table(

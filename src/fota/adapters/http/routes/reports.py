@@ -16,7 +16,7 @@ from fota.adapters.http.schemas import (
     CampaignHistoryRead,
     DeviceFirmwareUpgradeRead,
 )
-from fota.adapters.http.written_pages import with_items
+from fota.adapters.http.written_pages import json_with_items, with_items
 from fota.domain.errors import InvalidRequest
 from fota.domain.statuses import CampaignStatus
 from fota.services import reports as service
@@ -109,6 +109,7 @@ def get_campaign_device_status(
         campaign_id=campaign_id,
         after=last_seen_device_id,
         page_size=MAX_PAGE_SIZE,
+        pages=services.report_pages,
     )
     if isinstance(report, service.WrittenDeviceReport):
         return written_device_report(report, page_size=MAX_PAGE_SIZE)
@@ -123,11 +124,19 @@ def get_campaign_device_status(
 
 def written_device_report(report: service.WrittenDeviceReport, *, page_size: int) -> Response:
     """The page whose items the store wrote, inside the envelope pydantic writes (deviceList is its last field)."""
-    envelope = CampaignDeviceReportRead(
+    return with_items(_envelope(report, page_size), report.page.items)
+
+
+def written_device_report_json(report: service.WrittenDeviceReport, *, page_size: int) -> bytes:
+    """`written_device_report`'s body."""
+    return json_with_items(_envelope(report, page_size), report.page.items)
+
+
+def _envelope(report: service.WrittenDeviceReport, page_size: int) -> CampaignDeviceReportRead:
+    return CampaignDeviceReportRead(
         total_device=report.total,
         has_more_data=report.page.has_more,
         last_seen_device_id=report.page.last_device_id,
         max_page_size=page_size,
         device_list=[],
     )
-    return with_items(envelope, report.page.items)
