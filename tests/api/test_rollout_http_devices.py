@@ -1,6 +1,7 @@
 """A staged rollout over the HTTP device protocol (the other device path, through the same start rule): a paused
-rollout and a wave not opened yet offer nothing, the canary's soak opens the next wave, and a canary that checks
-in on its old firmware after its success is unhealthy and keeps the next wave closed."""
+rollout and a wave not opened yet offer nothing, the canary's soak opens the next wave, a canary that checks in on
+its old firmware after its success is unhealthy and keeps the next wave closed, and a canary waiting to retry keeps
+its reason through a pause."""
 
 from __future__ import annotations
 
@@ -131,3 +132,25 @@ def test_an_http_canary_back_on_its_old_firmware_keeps_the_next_wave_closed(
         rollout = client.get(f"/campaigns/{account.name}/{campaign_id}").json()["rollout"]
     assert rollout["currentWave"] == 0
     assert (rollout["waves"][0]["succeeded"], rollout["waves"][0]["unhealthy"]) == (0, 1)
+
+
+def test_an_http_canary_waiting_to_retry_keeps_its_reason_through_a_pause(
+    private_in_process_server: FotaServer,
+) -> None:
+    server = private_in_process_server
+    account, campaign_id, devices = setup(server)
+    canary = devices[0]
+    assert check_in(server, canary, "4.1")["action"] == "download"
+    assert check_in(server, canary, "4.1", state=0, result=4) == {"action": "none"}  # connection lost: retried
+    status, retry_reason = reasons(account, campaign_id)[canary[0]]
+    assert status == "UpgradePending" and retry_reason.startswith("attempt 1 failed"), retry_reason
+
+    assert call(account, campaign_id, "pause", "checking the canary")["state"] == "paused"
+    # The rollout's state says it is paused; the canary's row keeps why it waits to retry.
+    assert reasons(account, campaign_id)[canary[0]] == ("UpgradePending", retry_reason)
+    server.advance(10 * 60)  # past the back-off: the pause alone holds it back
+    assert check_in(server, canary, "4.1") == {"action": "none"}
+
+    assert call(account, campaign_id, "resume", "canary is fine")["state"] == "running"
+    assert reasons(account, campaign_id)[canary[0]] == ("UpgradePending", retry_reason)
+    assert check_in(server, canary, "4.1")["action"] == "download"

@@ -1,6 +1,7 @@
 """A campaign's rollout in SQL (migration 0016): the spec and state round-trip (SQL NULL without one), the plan is
 idempotent, a wave's tally is one grouped query that keeps failed, unhealthy and soaked apart, the next check only
-moves earlier, the soaking index finds a device's soaks, and the audit lists oldest first."""
+moves earlier, the soaking index finds a device's soaks, the audit lists oldest first, and a hold leaves the reason
+of a device waiting out a back-off of its own alone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from fota.adapters.storage.tables import campaign_devices, campaigns
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 from fota.clock import SimulatedClock
 from fota.domain.rollout import RolloutState, RolloutStatus, WaveTally, parse_rollout
+from fota.domain.statuses import DeviceStatus
+from fota.domain.upgrade import Step
 from fota.services import admin, rollouts
 from fota.services import campaigns as campaign_service
 from fota.services.campaigns import CampaignCreate
@@ -170,3 +173,76 @@ def test_rollout_storage(engine: Engine) -> None:
     ]
     assert entries[0].at == now
     assert state == RolloutState(RolloutStatus.PAUSED, 1, "by hand")
+
+
+def test_a_hold_leaves_the_reason_of_a_device_with_a_back_off_alone(engine: Engine) -> None:
+    uow = SqlUnitOfWorkFactory(engine)
+    clock = SimulatedClock(datetime(2026, 12, 1, 10, tzinfo=UTC))
+    now = clock.now()
+    admin.create_account(uow=uow(), clock=clock, name=ACCOUNT, license_count=20, purchase_type=None)
+    add_firmware(uow, clock)
+    members = DEVICES[:5]
+    admin.provision_devices(
+        uow=uow(),
+        clock=clock,
+        account_name=ACCOUNT,
+        specs=[admin.DeviceSpec(device_id, "M", "X", "1", "LWM2M") for device_id in members],
+    )
+    campaign = campaign_service.create_campaign(
+        uow=uow(),
+        clock=clock,
+        account_name=ACCOUNT,
+        signing_required=False,
+        request=CampaignCreate(
+            firmware_name="fw",
+            firmware_from="1",
+            firmware_to="2",
+            protocol="LWM2M",
+            start_date=now.date(),
+            end_date=now.date() + timedelta(days=1),
+            device_ids=members,
+            auto_assign_license=True,
+            auto_add_devices=False,
+            rollout=parse_rollout({"waves": [{"percent": 100}]}),
+        ),
+    )
+    plain, retrying, deferred, re_added, started = members
+    retry_reason = "attempt 1 failed (time-out); retrying after 2026-12-01T10:01:00+00:00"
+    budget_reason = "Waiting for the bandwidth budget of the next hour"
+    writer = uow()
+    with writer:  # the rows as the upgrade store's own statements leave them
+        for device_id in (retrying, re_added, started):
+            claimed = writer.upgrades.claim(
+                campaign.id, device_id, step=Step.STARTING, reason="Starting", now=now, deadline=now
+            )
+            assert claimed
+        for device_id in (retrying, re_added):
+            writer.upgrades.conclude(
+                campaign.id,
+                device_id,
+                status=DeviceStatus.PENDING,
+                reason=retry_reason,
+                now=now,
+                next_attempt_at=now + timedelta(minutes=1),
+            )
+        assert writer.upgrades.defer(
+            campaign.id, deferred, reason=budget_reason, until=now + timedelta(hours=1), now=now
+        )
+        writer.commit()
+    # Removed and added again: pending with its attempt on record but no back-off, the campaign's reason again.
+    for change in (campaign_service.remove_devices, campaign_service.add_devices):
+        change(uow=uow(), clock=clock, account_name=ACCOUNT, campaign_id=campaign.id, device_ids=[re_added])
+    writer = uow()
+    with writer:
+        writer.rollouts.hold_pending(campaign.id, first_wave=0, last_wave=0, reason="Rollout paused: by hand")
+        writer.commit()
+    reader = uow()
+    with reader:
+        found = reader.campaign_devices.get_many(campaign.id, members)
+    assert {d: (r.status, r.reason, r.attempts) for d, r in found.items()} == {
+        plain: (DeviceStatus.PENDING, "Rollout paused: by hand", 0),
+        retrying: (DeviceStatus.PENDING, retry_reason, 1),
+        deferred: (DeviceStatus.PENDING, budget_reason, 0),
+        re_added: (DeviceStatus.PENDING, "Rollout paused: by hand", 1),
+        started: (DeviceStatus.IN_PROGRESS, "Starting", 1),
+    }

@@ -218,7 +218,7 @@ class FakeCampaignDevices:
 
 
 class FakeUpgrades:
-    """The conditional claim and the bandwidth budget's two statements on upgrade rows."""
+    """The conditional claim and conclusion, and the bandwidth budget's two statements on upgrade rows."""
 
     def __init__(self, store: FakeStore) -> None:
         self.store = store
@@ -266,6 +266,37 @@ class FakeUpgrades:
             return False
         self.store.campaign_devices[(campaign_id, device_id)] = replace(
             row, reason=reason, next_attempt_at=until, updated_at=now
+        )
+        return True
+
+    def conclude(
+        self,
+        campaign_id: str,
+        device_id: str,
+        *,
+        status: DeviceStatus,
+        reason: str,
+        now: datetime,
+        next_attempt_at: datetime | None,
+        expected_step: Step | None = None,
+        expired_by: datetime | None = None,
+    ) -> bool:
+        row = self.store.campaign_devices.get((campaign_id, device_id))
+        if row is None or row.status is not DeviceStatus.IN_PROGRESS:
+            return False
+        if expected_step is not None and row.step is not expected_step:
+            return False
+        if expired_by is not None and (row.step_deadline is None or row.step_deadline > expired_by):
+            return False
+        self.store.campaign_devices[(campaign_id, device_id)] = replace(
+            row,
+            status=status,
+            reason=reason,
+            step=None,
+            step_deadline=None,
+            next_attempt_at=next_attempt_at,
+            update_executed_at=None,
+            updated_at=now,
         )
         return True
 
@@ -413,7 +444,7 @@ class FakeRollouts:
 
     def hold_pending(self, campaign_id: str, *, first_wave: int, last_wave: int, reason: str) -> None:
         for key, row in self.store.campaign_devices.items():
-            held = row.campaign_id == campaign_id and row.status is DeviceStatus.PENDING
+            held = row.campaign_id == campaign_id and row.status is DeviceStatus.PENDING and row.next_attempt_at is None
             if held and row.wave is not None and first_wave <= row.wave <= last_wave:
                 self.store.campaign_devices[key] = replace(row, reason=reason)
 

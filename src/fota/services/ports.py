@@ -389,7 +389,9 @@ class RolloutRepository(Protocol):
         ...
 
     def hold_pending(self, campaign_id: str, *, first_wave: int, last_wave: int, reason: str) -> None:
-        """The resultReason of every pending member of waves `first_wave`..`last_wave`, in one statement."""
+        """The resultReason of every pending member of waves `first_wave`..`last_wave` without a back-off of its own
+        (`next_attempt_at` NULL), in one statement. A retry's or a bandwidth wait's reason is the device's: the row
+        has room for one reason only, and a hold written over it could not give it back when the hold ends."""
         ...
 
     def tally(self, campaign_id: str, wave: int) -> WaveTally:

@@ -111,7 +111,8 @@ def plan_members(uow: UnitOfWork, campaign: Campaign) -> None:
 
 
 def _hold(uow: UnitOfWork, campaign_id: str, spec: RolloutSpec, state: RolloutState, waves: Iterable[int]) -> None:
-    """Sets the resultReason of the pending devices of `waves`, one statement per run of waves with one reason."""
+    """Sets the resultReason of the pending devices of `waves` that wait for no back-off of their own (a retry's, a
+    bandwidth wait's: `hold_pending`), one statement per run of waves with one reason."""
     runs: list[tuple[int, int, str]] = []
     for wave in waves:
         reason = hold_reason(state, spec, wave) or OFFERED_REASON
@@ -259,8 +260,12 @@ def _apply(
 
 def _rewritten(spec: RolloutSpec, before: RolloutState, after: RolloutState) -> range:
     """The waves whose held devices' reason a transition changes: every opened wave when the pause reason changes
-    (pause, resume, an automatic pause), else only the waves it opened. Fewer writes, and a pending device's own
-    reason (a retry's) survives a wave opening after it."""
+    (pause, resume, an automatic pause), else only the waves it opened (fewer writes).
+
+    A pending device with a back-off of its own (a retry's or a bandwidth wait's `next_attempt_at`, set until its
+    next attempt starts) keeps its reason through all of them, a pause included: the rollout's state says it is
+    paused, and the pause's text written over the retry's would leave nothing to give back at the resume. A device
+    removed and added back has no back-off, and is held like any other."""
     if after.status is RolloutStatus.COMPLETED:
         return range(0)
     if hold_reason(before, spec, 0) != hold_reason(after, spec, 0):

@@ -1,9 +1,10 @@
-"""services/rollouts.py on the fakes: waves planned at creation and for late devices, the held devices' reasons, the
-engine's settling (soak, advance, automatic pause), resume after an automatic pause, health verdicts at check-in,
-and the audit of each decision."""
+"""services/rollouts.py on the fakes: waves planned at creation and for late devices, the held devices' reasons (a
+retry's own kept through a pause), the engine's settling (soak, advance, automatic pause), resume after an automatic
+pause, health verdicts at check-in, and the audit of each decision."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -12,9 +13,10 @@ import pytest
 from fota.domain.errors import Conflict, InvalidRequest
 from fota.domain.rollout import RolloutStatus, parse_rollout
 from fota.domain.statuses import CampaignStatus, DeviceStatus
-from fota.services import campaigns, rollouts
+from fota.domain.upgrade import Assignment, Step, UpgradePolicy, timed_out
+from fota.services import campaigns, rollouts, upgrades
 from fota.services.ports import HEALTHY, CallbackRegistration
-from tests.unit.services.conftest import ACCOUNT, World, world_with
+from tests.unit.services.conftest import ACCOUNT, FIRMWARE, World, world_with
 
 SPEC = parse_rollout(
     {
@@ -60,6 +62,17 @@ def conclude(world: World, campaign_id: str, device_ids: list[str], status: Devi
             store.devices[device_id] = replace(store.devices[device_id], last_seen_at=now, firmware="2.0")
             rollouts.started_soak(uow, store.campaigns[campaign_id], device_id, status, now=now)
         uow.commit()
+
+
+def operator(world: World, operation: Callable[..., object], campaign_id: str, reason: str | None) -> None:
+    operation(
+        uow=world.uow_factory(),
+        clock=world.clock,
+        account_name=ACCOUNT,
+        campaign_id=campaign_id,
+        actor="operator",
+        reason=reason,
+    )
 
 
 def settle(world: World) -> int:
@@ -124,23 +137,13 @@ def test_failures_pause_by_themselves_and_a_resume_needs_a_reason(world: World) 
     assert state is not None and state.status is RolloutStatus.AUTO_PAUSED
     assert {r for w, s, r in rows(world, campaign_id).values() if w == 1} == {"Waiting for wave wave-2"}
 
-    def call(operation: object, reason: str | None) -> None:
-        operation(  # type: ignore[operator]
-            uow=world.uow_factory(),
-            clock=world.clock,
-            account_name=ACCOUNT,
-            campaign_id=campaign_id,
-            actor="operator",
-            reason=reason,
-        )
-
     with pytest.raises(InvalidRequest):
-        call(rollouts.resume_rollout, None)
+        operator(world, rollouts.resume_rollout, campaign_id, None)
     with pytest.raises(Conflict):
-        call(rollouts.pause_rollout, "again")
+        operator(world, rollouts.pause_rollout, campaign_id, "again")
     with pytest.raises(Conflict):
-        call(rollouts.approve_rollout, "nothing waits")
-    call(rollouts.resume_rollout, "known bad units")
+        operator(world, rollouts.approve_rollout, campaign_id, "nothing waits")
+    operator(world, rollouts.resume_rollout, campaign_id, "known bad units")
     state = world.store.campaigns[campaign_id].rollout_state
     assert state is not None and state.status is RolloutStatus.RUNNING and state.excused_failures == 2
     assert settle(world) == 0  # the excused failures do not pause it again
@@ -235,3 +238,45 @@ def test_a_met_gate_waits_for_approval_then_the_call_opens_the_wave(world: World
     assert opened.rollout_state is not None and opened.rollout_state.current_wave == 1
     assert {r for w, _, r in rows(world, created.id).values() if w == 1} == {rollouts.OFFERED_REASON}
     assert actions(world, created.id) == [("awaitApproval", "fota"), ("approve", "operator")]
+
+
+def test_a_retrying_device_keeps_its_own_reason_through_a_pause_and_a_resume(world: World) -> None:
+    campaign_id = scheduled(world)
+    retrying, offered = sorted(d for d, (w, _, _) in rows(world, campaign_id).items() if w == 0)
+    policy = UpgradePolicy()
+    start = Assignment(
+        campaign_id, ACCOUNT, FIRMWARE, "2.0", step=None, attempts=0, delivery=None, update_executed=False, wave=0
+    )
+    claims = [(start, retrying)]
+    assert upgrades.claim_many(uow=world.uow_factory(), clock=world.clock, policy=policy, claims=claims) == [True]
+    world.clock.advance(6 * 60)  # the device never answered the offer
+    concluded = upgrades.conclude(
+        uow=world.uow_factory(),
+        clock=world.clock,
+        policy=policy,
+        campaign_id=campaign_id,
+        account_name=ACCOUNT,
+        device_id=retrying,
+        outcome=timed_out(Step.STARTING),
+        attempts=1,
+    )
+    assert concluded is DeviceStatus.PENDING
+    retry = world.store.campaign_devices[(campaign_id, retrying)]
+    assert retry.reason is not None and retry.reason.startswith("attempt 1 failed")
+    assert retry.attempts == 1 and retry.next_attempt_at == world.clock.now() + policy.retry_base
+
+    operator(world, rollouts.pause_rollout, campaign_id, "checking the canary")
+    # While paused the retry still says why it failed and when it may go again (the rollout's state says it is
+    # paused): the row has room for one reason, and the pause's would leave nothing to give back at the resume.
+    found = rows(world, campaign_id)
+    assert found[retrying] == (0, DeviceStatus.PENDING, retry.reason)
+    assert found[offered] == (0, DeviceStatus.PENDING, "Rollout paused: checking the canary")
+    assert {r for w, _, r in found.values() if w == 1} == {"Waiting for wave wave-2"}
+
+    world.clock.advance(60)
+    operator(world, rollouts.resume_rollout, campaign_id, "canary is fine")
+    found = rows(world, campaign_id)
+    assert found[retrying] == (0, DeviceStatus.PENDING, retry.reason)
+    assert found[offered] == (0, DeviceStatus.PENDING, rollouts.OFFERED_REASON)
+    assert {r for w, _, r in found.values() if w == 1} == {"Waiting for wave wave-2"}
+    assert world.store.campaign_devices[(campaign_id, retrying)] == retry

@@ -132,6 +132,7 @@ class SqlRolloutRepository:
                 campaign_devices.c.wave >= first_wave,
                 campaign_devices.c.wave <= last_wave,
                 campaign_devices.c.status == PENDING,
+                campaign_devices.c.next_attempt_at.is_(None),
             )
             .values(reason=reason)
         )
