@@ -73,6 +73,9 @@ class DeviceConfig:
     awake_seconds: float = 93.0  # CoAP MAX_TRANSMIT_WAIT, what LwM2M 1.1 suggests a queue-mode client stays awake
     reboot_seconds: float = 2.0
     block_size: int = 512  # Block2 size asked for in CoAP downloads
+    # coap:// downloads written as datagrams by hand (datagram_blocks.py), not by the device's aiocoap context: what
+    # a fleet of hundreds in one process needs so that the server, not its clients, is what a benchmark measures.
+    datagram_downloads: bool = False
     max_block_size: int = 1024  # largest Block1 accepted on a Package push
     request_timeout: float = 10.0
     transfer_timeout: float = 30.0
@@ -200,6 +203,7 @@ class SimulatedDevice:
             transfer_timeout=config.transfer_timeout,
             busy_budget=config.busy_budget,
             http_verify=config.http_verify,
+            datagram_downloads=config.datagram_downloads,
         )
 
     # --- what tests inspect -----------------------------------------------------------------------------------------

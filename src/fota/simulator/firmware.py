@@ -18,6 +18,7 @@ import httpx
 from aiocoap.optiontypes import BlockOption
 
 from fota.simulator.content import Path, Value
+from fota.simulator.datagram_blocks import BlockReply, DatagramBlocks, ExchangeFailed
 from fota.simulator.faults import Fault
 from fota.simulator.package import PackageError, UnsupportedPackage, parse_image
 
@@ -98,6 +99,39 @@ def block_exponent(size: int) -> int:
     return size.bit_length() - 5
 
 
+class _AiocoapBlocks:
+    """The blocks of one download as requests of the device's aiocoap context."""
+
+    def __init__(self, context: aiocoap.Context, uri: str, timeout: float) -> None:
+        self._context = context
+        self._uri = uri
+        self._timeout = timeout
+        self._plain = urlsplit(uri).scheme.lower() == "coap"
+        self._remote: object | None = None  # the server's address once known: later blocks skip resolving the URI
+
+    async def get(self, number: int, exponent: int) -> BlockReply:
+        try:
+            request = aiocoap.Message(code=aiocoap.GET, uri=self._uri)
+        except (ValueError, aiocoap.error.Error) as exc:
+            raise _TransferFailed(Result.INVALID_URI, f"bad URI {self._uri!r}: {exc}") from exc
+        if self._remote is not None:
+            request.remote = self._remote
+        request.opt.block2 = BlockOption.BlockwiseTuple(number, False, exponent)
+        try:
+            response = await asyncio.wait_for(
+                self._context.request(request, handle_blockwise=False).response, self._timeout
+            )
+        except aiocoap.error.ResolutionError as exc:
+            raise _TransferFailed(Result.INVALID_URI, f"cannot resolve {self._uri!r}") from exc
+        if self._plain:
+            self._remote = response.remote
+        opt = response.opt
+        return BlockReply(int(response.code), bytes(response.payload), opt.block2, opt.etag, opt.max_age)
+
+    def close(self) -> None:
+        pass
+
+
 class FirmwareUpdate:
     """Object 5 instance 0; `on_change` receives the changed paths so observers get notified."""
 
@@ -115,6 +149,7 @@ class FirmwareUpdate:
         transfer_timeout: float = 30.0,
         busy_budget: float = 300.0,
         http_verify: bool = True,
+        datagram_downloads: bool = False,
     ) -> None:
         unsupported = set(protocols) - IMPLEMENTED_PROTOCOLS
         if unsupported:
@@ -130,6 +165,7 @@ class FirmwareUpdate:
         self._timeout = transfer_timeout
         self._busy_budget = busy_budget
         self._http_verify = http_verify
+        self._datagram_downloads = datagram_downloads
         self.state = State.IDLE
         self.result = Result.INITIAL
         self.package_uri = ""
@@ -217,47 +253,52 @@ class FirmwareUpdate:
         self._verify_and_stage(data)
 
     async def _coap_get(self, uri: str) -> bytes:
-        """Block-wise GET (RFC 7959) at the configured block size, following a smaller size if the server picks one."""
-        context = self._coap_context()
+        """Block-wise GET (RFC 7959) at the configured block size, following a smaller size if the server picks one.
+
+        Each block is one aiocoap request of the device's context, or, for a coap:// URI on a device configured with
+        `datagram_downloads`, one request written by hand on a socket of the download's own (datagram_blocks.py).
+        """
+        blocks: _AiocoapBlocks | DatagramBlocks
+        if self._datagram_downloads and urlsplit(uri).scheme.lower() == "coap":
+            try:
+                blocks = await DatagramBlocks(uri, timeout=self._timeout).open()
+            except ValueError as exc:
+                raise _TransferFailed(Result.INVALID_URI, f"bad URI {uri!r}: {exc}") from exc
+            except OSError as exc:  # socket.gaierror among them
+                raise _TransferFailed(Result.INVALID_URI, f"cannot resolve {uri!r}: {exc}") from exc
+        else:
+            blocks = _AiocoapBlocks(self._coap_context(), uri, self._timeout)
+        try:
+            return await self._read_blocks(uri, blocks)
+        finally:
+            blocks.close()
+
+    async def _read_blocks(self, uri: str, blocks: _AiocoapBlocks | DatagramBlocks) -> bytes:
         exponent = self.block_exponent
         data = bytearray()
         etag: bytes | None = None
-        remote: object | None = None  # the server's address once known: later blocks skip resolving the URI
         loop = asyncio.get_running_loop()
         busy_until = loop.time() + self._busy_budget  # how long 5.03 answers are waited out, in all
         while True:
-            try:
-                request = aiocoap.Message(code=aiocoap.GET, uri=uri)
-            except (ValueError, aiocoap.error.Error) as exc:
-                raise _TransferFailed(Result.INVALID_URI, f"bad URI {uri!r}: {exc}") from exc
-            if remote is not None:
-                request.remote = remote
             number = len(data) >> (exponent + 4)
-            request.opt.block2 = BlockOption.BlockwiseTuple(number, False, exponent)
             try:
-                response = await asyncio.wait_for(
-                    context.request(request, handle_blockwise=False).response, self._timeout
-                )
-            except aiocoap.error.ResolutionError as exc:
-                raise _TransferFailed(Result.INVALID_URI, f"cannot resolve {uri!r}") from exc
-            except (TimeoutError, aiocoap.error.Error, OSError) as exc:
+                response = await blocks.get(number, exponent)
+            except (TimeoutError, aiocoap.error.Error, OSError, ExchangeFailed) as exc:
                 raise _TransferFailed(Result.CONNECTION_LOST, f"CoAP transfer broke: {exc!r}") from exc
-            if urlsplit(uri).scheme.lower() == "coap":
-                remote = response.remote
             if response.code == aiocoap.NOT_FOUND:
                 raise _TransferFailed(Result.INVALID_URI, f"{uri} answered 4.04")
             if response.code == aiocoap.SERVICE_UNAVAILABLE:
                 # The server is busy and says when to come back (Max-Age, RFC 7252 5.9.3.4): wait and ask for the
                 # same block again, within the transfer's budget, as a device that wants its update does.
-                wait = float(response.opt.max_age if response.opt.max_age is not None else 60)
+                wait = float(response.max_age if response.max_age is not None else 60)
                 if loop.time() + wait > busy_until:
                     raise _TransferFailed(Result.CONNECTION_LOST, f"{uri} answered 5.03 for too long")
                 self._record("download-busy", f"5.03 at block {number}; retrying in {wait:g}s")
                 await asyncio.sleep(wait)
                 continue
-            if not response.code.is_successful():
-                raise _TransferFailed(Result.CONNECTION_LOST, f"{uri} answered {response.code}")
-            block = response.opt.block2
+            if not response.successful:
+                raise _TransferFailed(Result.CONNECTION_LOST, f"{uri} answered {aiocoap.Code(response.code)}")
+            block = response.block2
             if block is None:
                 if data:
                     raise _TransferFailed(Result.CONNECTION_LOST, "server stopped answering block-wise")
@@ -266,8 +307,8 @@ class FirmwareUpdate:
             if block.start != len(data) or (block.more and len(response.payload) != block.size):
                 raise _TransferFailed(Result.CONNECTION_LOST, f"unexpected block {block} at offset {len(data)}")
             if etag is None:
-                etag = response.opt.etag
-            elif response.opt.etag != etag:
+                etag = response.etag
+            elif response.etag != etag:
                 raise _TransferFailed(Result.CONNECTION_LOST, "the image changed during the download (ETag)")
             data += response.payload
             self.received += len(response.payload)
