@@ -23,7 +23,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from bench import wrk
 from bench.common import (
     FROM,
     IMEI_BASE,
@@ -37,6 +36,8 @@ from bench.common import (
     running_server,
 )
 from tests.conftest import Account, RunningServer, _free_port
+
+from bench import wrk
 
 REPORT_DEVICES = 1000  # one full page of the device report (MAX_PAGE_SIZE)
 
