@@ -18,7 +18,8 @@ processes used during the wave.
 The campaign is Scheduled with its window still closed while the fleet registers; the window then opens with a 30 s
 step of the simulated clock, which from there follows wall time (so time-outs and retry back-offs come due). The
 script prints the offered check-in rate (the ceiling of any start rate), where a start's time went (from the
-devices' event logs), UDP datagrams the kernel dropped during the wave, and why unfinished devices are unfinished.
+devices' event logs), UDP datagrams the kernel dropped during the wave, why unfinished devices are unfinished, and
+what the three devices that finished last did (their downloads' starts, busy answers and failures).
 
     .venv/bin/python -m bench.dispatch --database sqlite --devices 300
     .venv/bin/python -m bench.dispatch --database sqlite --devices 1000 --checkin 2
@@ -212,6 +213,23 @@ def timing(devices: list[SimulatedDevice], opened: float) -> list[str]:
     return lines
 
 
+def slowest(devices: list[SimulatedDevice], done: dict[str, float], opened: float, count: int = 3) -> list[str]:
+    """The devices that finished last, and what their own event logs say of the wave: each kind of event counted,
+    and when each download started, was answered busy or failed."""
+    by_imei = {d.imei: d for d in devices}
+    lines = []
+    for imei, at in sorted(done.items(), key=lambda item: item[1])[-count:]:
+        events = [e for e in by_imei[imei].events if e.at >= opened]
+        kinds = Counter(e.kind for e in events)
+        lines.append(f"{imei} done at {at:.1f}s: " + ", ".join(f"{kind} x{n}" for kind, n in kinds.most_common()))
+        lines += [
+            f"  {e.at - opened:.1f}s {e.kind}: {e.detail[:80]}"
+            for e in events
+            if e.kind in ("download-start", "download-busy", "download-done") or e.kind.endswith("failed")
+        ][:8]
+    return lines
+
+
 def unfinished(devices: list[SimulatedDevice]) -> list[str]:
     """Why the devices that are not on the new firmware are not: state, result and last events, grouped."""
     shapes: Counter[str] = Counter()
@@ -332,6 +350,7 @@ def main() -> None:
                     "done": done,
                     "wave": time.perf_counter() - t0,
                     "unfinished": unfinished(devices),
+                    "slowest": slowest(devices, done, opened),
                     "timing": timing(devices, opened),
                     "drops": udp_receive_buffer_errors() - drops,
                     "cpu": cpu,
@@ -407,6 +426,8 @@ def main() -> None:
         print(f"timing: {line}")
     for line in result["unfinished"]:  # type: ignore[attr-defined]
         print(f"unfinished: {line}")
+    for line in result["slowest"]:  # type: ignore[attr-defined]
+        print(f"slowest: {line}")
 
 
 if __name__ == "__main__":
