@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
 
+from fota.simulator.datagram_blocks import encoded_option
+
 # CoAP version 1, confirmable, token length 2 (RFC 7252 3); GET; options Uri-Path (11) and Block2 (23, RFC 7959).
 _CON_TKL2 = 0x42
 _GET = 0x01
@@ -34,26 +36,13 @@ def get_datagram(mid: int, path: tuple[str, ...], block2: tuple[int, int] | None
     options = b""
     number = 0
     for segment in path:
-        options += _option(_URI_PATH - number, segment.encode())
+        options += encoded_option(_URI_PATH - number, segment.encode())
         number = _URI_PATH
     if block2 is not None:
         block, szx = block2
         value = (block << 4) | szx
-        options += _option(_BLOCK2 - number, value.to_bytes((value.bit_length() + 7) // 8, "big"))
+        options += encoded_option(_BLOCK2 - number, value.to_bytes((value.bit_length() + 7) // 8, "big"))
     return struct.pack("!BBHH", _CON_TKL2, _GET, mid, mid) + options
-
-
-def _option(delta: int, value: bytes) -> bytes:
-    (d, d_extended), (n, n_extended) = _nibble(delta), _nibble(len(value))
-    return bytes([(d << 4) | n]) + d_extended + n_extended + value
-
-
-def _nibble(n: int) -> tuple[int, bytes]:
-    if n < 13:
-        return n, b""
-    if n < 269:
-        return 13, bytes([n - 13])
-    return 14, struct.pack("!H", n - 269)
 
 
 @dataclass

@@ -90,7 +90,7 @@ def written_campaign_devices(
         rule = _start_rule(campaign)
         if rule is not None:
             return _rows_report(uow, campaign, rule, now, after, page_size)
-        key = PageKey(campaign.id, after or "", page_size, _next_opening(campaign, now))
+        key = _page_key(campaign, after, page_size, now)
         # Read before the page: a page read later is at least as new as its version, never older.
         version = uow.campaign_devices.report_version(campaign.id)
         page = pages.get(key, version) if pages is not None else None
@@ -103,24 +103,13 @@ def written_campaign_devices(
         return WrittenDeviceReport(version.devices, page)
 
 
-def cached_campaign_devices(
-    *,
-    uow: UnitOfWork,
-    clock: Clock,
-    account_name: str,
-    campaign_id: str,
-    after: str | None,
-    page_size: int,
-    pages: ReportPages,
-) -> WrittenDeviceReport | None:
-    """`written_campaign_devices`' page if `pages` holds it at the report's version; None for anything else (a
-    page not kept, a campaign with a start rule or none at all), which `written_campaign_devices` answers."""
+def campaign_and_report_version(
+    *, uow: UnitOfWork, account_name: str, campaign_id: str
+) -> tuple[Campaign, ReportVersion] | None:
+    """The campaign and its device report's version, for `cached_page`; None when there is no such campaign."""
     with uow:
         campaign = uow.campaigns.get(account_name, campaign_id)
-        if campaign is None or _start_rule(campaign) is not None:
-            return None
-        version = uow.campaign_devices.report_version(campaign.id)
-    return cached_page(pages=pages, campaign=campaign, version=version, clock=clock, after=after, page_size=page_size)
+        return None if campaign is None else (campaign, uow.campaign_devices.report_version(campaign.id))
 
 
 def cached_page(
@@ -132,11 +121,16 @@ def cached_page(
     after: str | None,
     page_size: int,
 ) -> WrittenDeviceReport | None:
-    """`cached_campaign_devices` for a campaign and its report's version already read (together, on PostgreSQL)."""
+    """`written_campaign_devices`' page if `pages` holds it at `version`; None for anything else (a page not kept, a
+    campaign with a start rule), which `written_campaign_devices` answers."""
     if _start_rule(campaign) is not None:
         return None
-    page = pages.get(PageKey(campaign.id, after or "", page_size, _next_opening(campaign, clock.now())), version)
+    page = pages.get(_page_key(campaign, after, page_size, clock.now()), version)
     return None if page is None else WrittenDeviceReport(version.devices, page)
+
+
+def _page_key(campaign: Campaign, after: str | None, page_size: int, now: datetime) -> PageKey:
+    return PageKey(campaign.id, after or "", page_size, _next_opening(campaign, now))
 
 
 def fold_report_changes(*, uow_factory: UnitOfWorkFactory) -> int:

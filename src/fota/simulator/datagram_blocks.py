@@ -68,12 +68,13 @@ def request_options(uri: str) -> tuple[str, int, bytes, int]:
     for number, value in options:
         if len(value) > 255:
             raise ValueError(f"an option of {uri!r} is longer than 255 bytes")
-        encoded += _option(number - last, value)
+        encoded += encoded_option(number - last, value)
         last = number
     return host, port, encoded, last
 
 
-def _option(delta: int, value: bytes) -> bytes:
+def encoded_option(delta: int, value: bytes) -> bytes:
+    """One CoAP option (RFC 7252 3.1): `delta` from the option before it, then the value's length and bytes."""
     (d, d_extended), (n, n_extended) = _nibble(delta), _nibble(len(value))
     return bytes([(d << 4) | n]) + d_extended + n_extended + value
 
@@ -173,7 +174,7 @@ class DatagramBlocks(asyncio.DatagramProtocol):
         self._mid = (self._mid + 1) & 0xFFFF
         self._token = (self._token + 1) & 0xFFFFFFFF
         value = (number << 4) | szx
-        block2 = _option(_BLOCK2 - self._last_option, value.to_bytes((value.bit_length() + 7) // 8, "big"))
+        block2 = encoded_option(_BLOCK2 - self._last_option, value.to_bytes((value.bit_length() + 7) // 8, "big"))
         self._datagram = (
             struct.pack("!BBHI", 0x40 | (_CON << 4) | _TOKEN_LENGTH, _GET, self._mid, self._token)
             + self._options

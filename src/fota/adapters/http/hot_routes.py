@@ -108,46 +108,37 @@ class HotRoutes:
 
     async def _report(self, scope: Scope, account: str, campaign_id: str) -> bytes | None:
         after = _last_seen(scope["query_string"])
-        if after is _FULL_ROUTE:
-            return None
-        assert after is None or isinstance(after, str)
+        if after is None:
+            return None  # a query the full route reads
         services = self.parts.services
         try:
             if self._cached_caller(scope, account) is None:
                 return None
             if self.parts.campaign_reads is not None:
                 found = await self.parts.campaign_reads.campaign_and_report(account, campaign_id)
-                if found is None:
-                    return None  # the full route's 404
-                cached = reports.cached_page(
-                    pages=services.report_pages,
-                    campaign=found[0],
-                    version=found[1],
-                    clock=services.clock,
-                    after=after,
-                    page_size=MAX_PAGE_SIZE,
-                )
-                return None if cached is None else written_device_report_json(cached, page_size=MAX_PAGE_SIZE)
-            read = partial(
-                reports.cached_campaign_devices,
+            else:
+                read = partial(reports.campaign_and_report_version, account_name=account, campaign_id=campaign_id)
+                # Two one-row reads on SQLite: as GET campaign's, cheaper on the loop than a trip to the thread pool.
+                if services.loop_reader is not None:
+                    found = read(uow=services.loop_reader())
+                else:
+                    found = await run_in_threadpool(partial(read, uow=services.reader()))
+            if found is None:
+                return None  # the full route's 404
+            cached = reports.cached_page(
+                pages=services.report_pages,
+                campaign=found[0],
+                version=found[1],
                 clock=services.clock,
-                account_name=account,
-                campaign_id=campaign_id,
                 after=after,
                 page_size=MAX_PAGE_SIZE,
-                pages=services.report_pages,
             )
-            # Two one-row reads on SQLite: as GET campaign's, cheaper on the loop than a trip to the thread pool.
-            if services.loop_reader is not None:
-                report = read(uow=services.loop_reader())
-            else:
-                report = await run_in_threadpool(partial(read, uow=services.reader()))
         except DomainError:
             return None  # the full route raises it again and answers it in the API's shape
         except Exception:
             log.debug("a report page goes to the full route after an unexpected error", exc_info=True)
             return None
-        return None if report is None else written_device_report_json(report, page_size=MAX_PAGE_SIZE)
+        return None if cached is None else written_device_report_json(cached, page_size=MAX_PAGE_SIZE)
 
     async def _campaign(self, scope: Scope, account: str, campaign_id: str) -> bytes | None:
         services = self.parts.services
@@ -208,17 +199,14 @@ def _campaign_json(read: rollouts.CampaignRollout) -> bytes:
     return campaign_read(read.campaign, read.view).model_dump_json(by_alias=True, exclude_none=True).encode()
 
 
-_FULL_ROUTE = object()
-
-
-def _last_seen(query: bytes) -> str | object | None:
-    """The report's `lastSeenDeviceId`, read as Starlette reads a query; `_FULL_ROUTE` for any other query."""
+def _last_seen(query: bytes) -> str | None:
+    """The report's `lastSeenDeviceId` ("" for none), read as Starlette reads a query; None for any other query."""
     if not query:
-        return None
+        return ""
     pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
     if len(pairs) == 1 and pairs[0][0] == "lastSeenDeviceId":
         return pairs[0][1]
-    return _FULL_ROUTE
+    return None
 
 
 def _is_json(scope: Scope) -> bool:

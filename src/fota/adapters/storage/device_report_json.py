@@ -4,6 +4,8 @@ Each item is `DeviceStatusRead` as `model_dump_json(exclude_none=True)` writes i
 absent where the column is NULL, instants as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z`. Building the text in SQL costs the
 database a few microseconds a row where Python's rows, dataclasses and models cost forty (docs/adr/0034).
 tests/storage/test_device_report_json.py holds the two spellings to each other.
+A column added to the items must be counted by the report's triggers as well (migration 0021's REPORTED, in a new
+migration), or a cached page outlives its change (docs/adr/0043).
 """
 
 from __future__ import annotations
