@@ -19,30 +19,18 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import cast
 
-from fota.simulator.datagram_blocks import encoded_option
+from fota.adapters.lwm2m.codec import datagrams as wire
 
 # CoAP version 1, confirmable, token length 2 (RFC 7252 3); GET; options Uri-Path (11) and Block2 (23, RFC 7959).
-_CON_TKL2 = 0x42
-_GET = 0x01
-_ACK = 2
-_CONTENT = 0x45  # 2.05
-_URI_PATH = 11
-_BLOCK2 = 23
 TIMEOUT_SECONDS = 2.0  # a request unanswered this long counts as an error and its socket sends the next
 
 
 def get_datagram(mid: int, path: tuple[str, ...], block2: tuple[int, int] | None = None) -> bytes:
     """A confirmable GET of `/path[0]/path[1]...` with message ID and token `mid`; `block2`: (block number, SZX)."""
-    options = b""
-    number = 0
-    for segment in path:
-        options += encoded_option(_URI_PATH - number, segment.encode())
-        number = _URI_PATH
+    options = [(wire.URI_PATH, segment.encode()) for segment in path]
     if block2 is not None:
-        block, szx = block2
-        value = (block << 4) | szx
-        options += encoded_option(_BLOCK2 - number, value.to_bytes((value.bit_length() + 7) // 8, "big"))
-    return struct.pack("!BBHH", _CON_TKL2, _GET, mid, mid) + options
+        options.append((wire.BLOCK2, wire.uint(wire.block_value(block2[0], False, block2[1]))))
+    return wire.header_bytes(wire.CON, wire.GET, mid, mid.to_bytes(2, "big")) + wire.encoded_options(options)
 
 
 @dataclass
@@ -83,9 +71,9 @@ class _Endpoint(asyncio.DatagramProtocol):
         self.transport.sendto(get_datagram(self.mid, self.path, block2))
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        if len(data) < 4 or (data[0] >> 4) & 0x3 != _ACK or struct.unpack_from("!H", data, 2)[0] != self.mid:
+        if len(data) < 4 or (data[0] >> 4) & 0x3 != wire.ACK or struct.unpack_from("!H", data, 2)[0] != self.mid:
             return  # not the answer to the request in flight (a late one, or an empty ACK)
-        answered = data[1] == _CONTENT
+        answered = data[1] == wire.CONTENT
         if self.counting[0]:
             if answered:
                 self.load.ok += 1

@@ -31,6 +31,8 @@ import argparse
 import asyncio
 import dataclasses
 import itertools
+import signal
+import subprocess
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -99,6 +101,15 @@ async def _aiocoap_client_rate(port: int, requests: int, concurrency: int, max_s
     finally:
         await context.shutdown()
     return load
+
+
+def record_server(py_spy: str | None, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy recording the server from now until it is sent SIGINT (raw format: one collapsed stack a line)."""
+    if not py_spy:
+        return None
+    executable, output = py_spy.split(":", 1)
+    command = [executable, "record", "--nonblocking", "-r", "200", "-f", "raw", "-p", str(pid), "-o", output]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def follow_wall_time(server: RunningServer, step: float = 1.0) -> None:
@@ -230,6 +241,27 @@ def slowest(devices: list[SimulatedDevice], done: dict[str, float], opened: floa
     return lines
 
 
+def after_download(devices: list[SimulatedDevice], done: dict[str, float], opened: float) -> list[str]:
+    """From each device's last block to its new firmware seen by the bench (the Update, reboot and re-registration),
+    and the exchanges the fleet saw fail during the wave, by kind."""
+    spans: list[float] = []
+    failed: Counter[str] = Counter()
+    for d in devices:
+        events = [e for e in d.events if e.at >= opened]
+        failed.update(e.kind for e in events if e.kind.endswith("failed"))
+        finished = [e.at - opened for e in events if e.kind == "download-done"]
+        if d.imei in done and finished:
+            spans.append(done[d.imei] - finished[-1])
+    lines = []
+    if spans:
+        spans.sort()
+        lines.append(
+            f"p50 {percentile(spans, 50):.2f}s p90 {percentile(spans, 90):.2f}s max {spans[-1]:.2f}s (n={len(spans)})"
+        )
+    lines.append("failed exchanges: " + (", ".join(f"{k} x{n}" for k, n in failed.most_common()) or "none"))
+    return lines
+
+
 def unfinished(devices: list[SimulatedDevice]) -> list[str]:
     """Why the devices that are not on the new firmware are not: state, result and last events, grouped."""
     shapes: Counter[str] = Counter()
@@ -257,6 +289,9 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="budget for the whole upgrade wave")
     parser.add_argument("--baseline-requests", type=int, default=5000)
     parser.add_argument("--max-downloads", type=int, default=None, help="the server's ceiling (unset: its default)")
+    parser.add_argument(
+        "--py-spy", metavar="EXE:PATH", help="py-spy and an output file: the server recorded during the wave"
+    )
     parser.add_argument("--register-seconds", type=float, default=300.0, help="budget for the fleet to register")
     parser.add_argument(
         "--admission-every",
@@ -318,6 +353,7 @@ def main() -> None:
                 # Time runs from the request that opens the window: devices checking in while the server handles it
                 # (and runs the engine's tick) may already start.
                 drops = udp_receive_buffer_errors()
+                recorder = record_server(args.py_spy, server.process.pid)
                 cpu = (process_cpu_seconds(server.process.pid), time.process_time())
                 t0 = time.perf_counter()
                 opened = asyncio.get_running_loop().time()  # the devices' events are stamped in loop time
@@ -342,6 +378,9 @@ def main() -> None:
                 cpu = (process_cpu_seconds(server.process.pid) - cpu[0], time.process_time() - cpu[1])
                 ticking.cancel()
                 sampling.cancel()
+                if recorder is not None:
+                    recorder.send_signal(signal.SIGINT)
+                    await asyncio.to_thread(recorder.wait, 60)
                 await sample_admission_once(server, gauges)
                 return {
                     "admission": admission(gauges),
@@ -351,6 +390,7 @@ def main() -> None:
                     "wave": time.perf_counter() - t0,
                     "unfinished": unfinished(devices),
                     "slowest": slowest(devices, done, opened),
+                    "after_download": after_download(devices, done, opened),
                     "timing": timing(devices, opened),
                     "drops": udp_receive_buffer_errors() - drops,
                     "cpu": cpu,
@@ -426,6 +466,8 @@ def main() -> None:
         print(f"timing: {line}")
     for line in result["unfinished"]:  # type: ignore[attr-defined]
         print(f"unfinished: {line}")
+    for line in result["after_download"]:  # type: ignore[attr-defined]
+        print(f"after the download: {line}")
     for line in result["slowest"]:  # type: ignore[attr-defined]
         print(f"slowest: {line}")
 

@@ -9,6 +9,7 @@ import hashlib
 import random
 import secrets
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from aiocoap import GET, Context, Message
 
+from fota.adapters.lwm2m.codec import datagrams as wire
 from fota.adapters.storage.database import make_engine
 from fota.adapters.storage.unit_of_work import SqlUnitOfWorkFactory
 from fota.clock import SystemClock
@@ -163,3 +165,58 @@ def test_http_download_whole_and_by_ranges(server: RunningServer, download_token
     beyond = httpx.get(url, headers={"Range": f"bytes={len(IMAGE)}-"})
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{len(IMAGE)}"
+
+
+def _exchange(sock: socket.socket, request: bytes) -> bytes:
+    """One confirmable request over a plain UDP socket, retransmitted as RFC 7252 4.2 asks until its ACK comes."""
+    for _ in range(5):
+        sock.send(request)
+        try:
+            while True:
+                answer = sock.recv(2048)
+                if answer[2:4] == request[2:4]:
+                    return answer
+        except TimeoutError:
+            continue
+    raise AssertionError("no answer after five transmissions")
+
+
+def _coap_get(mid: int, token: bytes, path: tuple[str, ...], number: int, extra: list[tuple[int, bytes]] = ()) -> bytes:
+    options = [(wire.URI_PATH, segment.encode()) for segment in path]
+    options += [(wire.BLOCK2, wire.uint(wire.block_value(number, False, 5)))]
+    options = sorted([*options, *extra], key=lambda option: option[0])
+    return wire.header_bytes(wire.CON, wire.GET, mid, token) + wire.encoded_options(options)
+
+
+def _direct_blocks_served(server: RunningServer) -> float:
+    for line in httpx.get(f"{server.base_url}/metrics", timeout=30).text.splitlines():
+        if line.startswith("fota_coap_blocks_direct_total "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def test_blocks_after_the_first_are_answered_directly_with_the_bytes_aiocoap_answers(
+    server: RunningServer, download_token: str
+) -> None:
+    """The first block checks the link through aiocoap; every later one is answered before aiocoap decodes it. An
+    Accept option (which the direct path leaves to aiocoap) gets the very same answer from aiocoap's path."""
+    path = ("fw", download_token)
+    blocks = -(-len(IMAGE) // 512)
+    before = _direct_blocks_served(server)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.connect(("127.0.0.1", server.coap_port))
+        received = b""
+        for number in range(blocks):
+            answer = _exchange(sock, _coap_get(number + 1, b"\x07\x08", path, number))
+            header = wire.header(answer)
+            assert (header.mtype, header.code, header.token) == (wire.ACK, wire.CONTENT, b"\x07\x08")
+            options, payload = wire.options(answer, 6)
+            assert dict(options)[wire.BLOCK2] == wire.uint(wire.block_value(number, number < blocks - 1, 5))
+            received += payload
+        assert received == IMAGE
+        assert _direct_blocks_served(server) - before == blocks - 1
+        direct = _exchange(sock, _coap_get(1000, b"\x01", path, 3))
+        through_aiocoap = _exchange(sock, _coap_get(1001, b"\x01", path, 3, [(wire.ACCEPT, wire.uint(42))]))
+    assert _direct_blocks_served(server) - before == blocks
+    assert direct[4:] == through_aiocoap[4:]

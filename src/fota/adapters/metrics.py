@@ -142,6 +142,11 @@ DOWNLOAD_STARTS_DEFERRED = Counter(
     "LwM2M upgrade starts that found no download place within their wait and wait for the device's next check-in.",
     registry=REGISTRY,
 )
+COAP_BLOCKS_DIRECT = Counter(
+    "fota_coap_blocks_direct_total",
+    "CoAP Block2 requests answered from memory before aiocoap decodes them (docs/adr/0044).",
+    registry=REGISTRY,
+)
 DOWNLOADS_REFUSED = Counter(
     "fota_downloads_refused_total",
     "Download requests answered 5.03 / 503 with Max-Age / Retry-After: no place free for a download that held none.",

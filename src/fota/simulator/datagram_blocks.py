@@ -7,22 +7,21 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import random
-import struct
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from aiocoap.optiontypes import BlockOption
 
+from fota.adapters.lwm2m.codec import datagrams as wire
+from fota.adapters.lwm2m.codec.datagrams import encoded_option, encoded_options
+
 # RFC 7252 4.8: transmission parameters.
 ACK_TIMEOUT = 2.0
 ACK_RANDOM_FACTOR = 1.5
 MAX_RETRANSMIT = 4
 
-_CON, _NON, _ACK, _RST = 0, 1, 2, 3
-_GET = 0x01
 _TOKEN_LENGTH = 4
-_URI_HOST, _ETAG, _URI_PORT, _URI_PATH, _MAX_AGE, _URI_QUERY, _BLOCK2 = 3, 4, 7, 11, 14, 15, 23
 DEFAULT_PORT = 5683
 
 
@@ -57,83 +56,37 @@ def request_options(uri: str) -> tuple[str, int, bytes, int]:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        options.append((_URI_HOST, host.encode("idna")))
+        options.append((wire.URI_HOST, host.encode("idna")))
     path = parts.path
     if path not in ("", "/"):
-        options += [(_URI_PATH, unquote(segment).encode()) for segment in path[1:].split("/")]
+        options += [(wire.URI_PATH, unquote(segment).encode()) for segment in path[1:].split("/")]
     if parts.query:
-        options += [(_URI_QUERY, unquote(item).encode()) for item in parts.query.split("&")]
-    encoded = b""
-    last = 0
-    for number, value in options:
-        if len(value) > 255:
-            raise ValueError(f"an option of {uri!r} is longer than 255 bytes")
-        encoded += encoded_option(number - last, value)
-        last = number
-    return host, port, encoded, last
-
-
-def encoded_option(delta: int, value: bytes) -> bytes:
-    """One CoAP option (RFC 7252 3.1): `delta` from the option before it, then the value's length and bytes."""
-    (d, d_extended), (n, n_extended) = _nibble(delta), _nibble(len(value))
-    return bytes([(d << 4) | n]) + d_extended + n_extended + value
-
-
-def _nibble(n: int) -> tuple[int, bytes]:
-    if n < 13:
-        return n, b""
-    if n < 269:
-        return 13, bytes([n - 13])
-    return 14, struct.pack("!H", n - 269)
+        options += [(wire.URI_QUERY, unquote(item).encode()) for item in parts.query.split("&")]
+    if any(len(value) > 255 for _, value in options):
+        raise ValueError(f"an option of {uri!r} is longer than 255 bytes")
+    return host, port, encoded_options(options), options[-1][0] if options else 0
 
 
 def parse_reply(data: bytes, offset: int) -> BlockReply | None:
     """The options and payload from `offset` (just after the token) of a response; None if malformed."""
     try:
-        return _parse_reply(data, offset)
-    except IndexError:  # an extended option length running past the datagram
+        found, payload = wire.options(data, offset)
+    except wire.MalformedMessage:
         return None
-
-
-def _parse_reply(data: bytes, offset: int) -> BlockReply | None:
     etag: bytes | None = None
     max_age: int | None = None
     block2: BlockOption.BlockwiseTuple | None = None
-    number = 0
-    end = len(data)
-    while offset < end:
-        byte = data[offset]
-        offset += 1
-        if byte == 0xFF:
-            if offset == end:
-                return None  # a payload marker with no payload is a format error (RFC 7252 3)
-            break
-        delta, length = byte >> 4, byte & 0x0F
-        if delta == 15 or length == 15:
-            return None
-        if delta == 13:
-            delta, offset = data[offset] + 13, offset + 1
-        elif delta == 14:
-            delta, offset = int.from_bytes(data[offset : offset + 2], "big") + 269, offset + 2
-        if length == 13:
-            length, offset = data[offset] + 13, offset + 1
-        elif length == 14:
-            length, offset = int.from_bytes(data[offset : offset + 2], "big") + 269, offset + 2
-        number += delta
-        value = data[offset : offset + length]
-        offset += length
-        if offset > end:
-            return None
-        if number == _ETAG and etag is None:
+    for number, value in found:
+        if number == wire.ETAG and etag is None:
             etag = value
-        elif number == _MAX_AGE:
+        elif number == wire.MAX_AGE:
             max_age = int.from_bytes(value, "big")
-        elif number == _BLOCK2:
+        elif number == wire.BLOCK2:
             raw = int.from_bytes(value, "big")
             if raw & 0x7 == 7:
                 return None  # SZX 7 is reserved (RFC 7959 2.2)
             block2 = BlockOption.BlockwiseTuple(raw >> 4, bool(raw & 0x8), raw & 0x7)
-    return BlockReply(data[1], data[offset:], block2, etag, max_age)
+    return BlockReply(data[1], payload, block2, etag, max_age)
 
 
 class DatagramBlocks(asyncio.DatagramProtocol):
@@ -174,9 +127,9 @@ class DatagramBlocks(asyncio.DatagramProtocol):
         self._mid = (self._mid + 1) & 0xFFFF
         self._token = (self._token + 1) & 0xFFFFFFFF
         value = (number << 4) | szx
-        block2 = encoded_option(_BLOCK2 - self._last_option, value.to_bytes((value.bit_length() + 7) // 8, "big"))
+        block2 = encoded_option(wire.BLOCK2 - self._last_option, wire.uint(value))
         self._datagram = (
-            struct.pack("!BBHI", 0x40 | (_CON << 4) | _TOKEN_LENGTH, _GET, self._mid, self._token)
+            wire.header_bytes(wire.CON, wire.GET, self._mid, self._token.to_bytes(_TOKEN_LENGTH, "big"))
             + self._options
             + block2
         )
@@ -245,19 +198,17 @@ class DatagramBlocks(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: object) -> None:
-        if len(data) < 4 or data[0] >> 6 != 1:
+        try:
+            mtype, code, mid, token = wire.header(data)
+        except wire.MalformedMessage:
             return
-        mtype, tkl, code = (data[0] >> 4) & 0x3, data[0] & 0x0F, data[1]
-        if tkl > 8 or len(data) < 4 + tkl:
-            return
-        mid = (data[2] << 8) | data[3]
-        token = data[4 : 4 + tkl]
+        offset = 4 + len(token)
         pending = self._reply is not None and not self._reply.done()
-        current = pending and tkl == _TOKEN_LENGTH and int.from_bytes(token, "big") == self._token
-        if mtype in (_ACK, _RST):
+        current = pending and len(token) == _TOKEN_LENGTH and int.from_bytes(token, "big") == self._token
+        if mtype in (wire.ACK, wire.RST):
             if not pending or mid != self._mid:
                 return  # a late answer to an earlier request or retransmission
-            if mtype == _RST:
+            if mtype == wire.RST:
                 self._fail(ExchangeFailed("the server reset the request"))
             elif code == 0 and not self._acknowledged:
                 # The response follows in a message of its own: no more retransmissions, only the deadline is left.
@@ -265,19 +216,19 @@ class DatagramBlocks(asyncio.DatagramProtocol):
                 if self._timer is not None:
                     self._timer.cancel()
                 self._timer = self._loop.call_at(self._deadline, self._timed_out)
-            elif current and (reply := parse_reply(data, 4 + tkl)) is not None:
+            elif current and (reply := parse_reply(data, offset)) is not None:
                 self._deliver(reply)
             return
         if code == 0:  # an empty CON is a ping, answered by a reset; an empty NON is meaningless
-            if mtype == _CON:
-                self._send(struct.pack("!BBH", 0x40 | (_RST << 4), 0, mid))
+            if mtype == wire.CON:
+                self._send(wire.header_bytes(wire.RST, 0, mid, b""))
             return
         # A separate response. A confirmable one is acknowledged if it answers this download's requests (a duplicate
         # of one already taken is acknowledged again), and reset if not, or if it cannot be read (RFC 7252 4.2).
-        reply = parse_reply(data, 4 + tkl) if current else None
-        if mtype == _CON:
+        reply = parse_reply(data, offset) if current else None
+        if mtype == wire.CON:
             ours = reply is not None if current else self._is_ours(token)
-            self._send(struct.pack("!BBH", 0x40 | ((_ACK if ours else _RST) << 4), 0, mid))
+            self._send(wire.header_bytes(wire.ACK if ours else wire.RST, 0, mid, b""))
         if reply is not None:
             self._deliver(reply)
 

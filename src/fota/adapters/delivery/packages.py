@@ -52,23 +52,32 @@ class PackageStore:
         A link checked more than LINK_CACHE_SECONDS ago is checked again in the background while its blocks keep
         going out from the cache: a download under way never waits for a query, and a revoked or expired link is
         refused from the block after the check that finds it gone."""
+        held = self.in_memory(token)
+        if held is not None:
+            return held
         now = time.monotonic()
         cached = self._links.get(token)
-        if cached is not None:
-            checked, cached_link = cached
-            fresh = now - checked < LINK_CACHE_SECONDS
-            if cached_link is None:
-                if fresh:
-                    return None
-            else:
-                held = self._images.get(cached_link.firmware_name)
-                if held is not None:
-                    self._links.move_to_end(token)
-                    self._images.move_to_end(held.firmware_name)
-                    if not fresh:
-                        self._refresh(token)
-                    return held, cached_link
+        if cached is not None and cached[1] is None and now - cached[0] < LINK_CACHE_SECONDS:
+            return None  # known invalid, and recently: no query for every retry of a dead link
         return await self._check(token, now)
+
+    def in_memory(self, token: str) -> tuple[Package, DownloadLink] | None:
+        """`download` without the database: the package and link when both are cached (a stale link is checked
+        again in the background, as there), None when answering needs a query or the token is invalid."""
+        cached = self._links.get(token)
+        if cached is None:
+            return None
+        checked, cached_link = cached
+        if cached_link is None:
+            return None
+        held = self._images.get(cached_link.firmware_name)
+        if held is None:
+            return None
+        self._links.move_to_end(token)
+        self._images.move_to_end(held.firmware_name)
+        if time.monotonic() - checked >= LINK_CACHE_SECONDS:
+            self._refresh(token)
+        return held, cached_link
 
     async def _check(self, token: str, now: float) -> tuple[Package, DownloadLink] | None:
         # Each device's first block checks its link; the image itself is read only when it is not cached.

@@ -14,22 +14,41 @@ from fota.adapters.delivery.gate import DownloadGate
 from fota.adapters.delivery.packages import PackageStore
 from fota.adapters.delivery.slicing import block
 
+# The answer to a block of a download that holds no place at a full limit (docs/adr/0028).
+REFUSAL_MAX_AGE = 30
+REFUSAL_PAYLOAD = b"too many downloads; retry later"
+
 
 class BlockDownloads:
+    """The aiocoap path for every block; the direct path (lwm2m/direct_blocks.py) shares its bookkeeping, `admitted`
+    and `sent`, for the blocks it answers itself."""
+
     def __init__(self, packages: PackageStore, gate: DownloadGate) -> None:
         self.packages = packages
         self.gate = gate
+
+    def admitted(self, token: str) -> bool:
+        if self.gate.admit(token):
+            return True
+        # A download that holds no place (its start took none, or it was silent past its place) at a full limit: a
+        # download under way is never refused here.
+        metrics.DOWNLOADS_REFUSED.labels("coap").inc()
+        return False
+
+    def sent(self, token: str, size: int, *, more: bool) -> None:
+        """A block of `size` bytes goes out; the last one (no `more`) ends the download and frees its place."""
+        if not more:
+            self.gate.completed(token)
+            self.packages.budget.finished(token)
+        metrics.record_download("coap", size, complete=not more)
 
     async def download(self, request: Message, token: str) -> Message:
         found = await self.packages.download(token)
         if found is None:
             raise coap_error.NotFound()
         package, link = found
-        if not self.gate.admit(token):
-            # A download that holds no place (its start took none, or it was silent past its place) at a full
-            # limit: a download under way is never refused here.
-            metrics.DOWNLOADS_REFUSED.labels("coap").inc()
-            return Message(code=Code.SERVICE_UNAVAILABLE, max_age=30, payload=b"too many downloads; retry later")
+        if not self.admitted(token):
+            return Message(code=Code.SERVICE_UNAVAILABLE, max_age=REFUSAL_MAX_AGE, payload=REFUSAL_PAYLOAD)
         requested = request.opt.block2
         szx = requested.size_exponent if requested is not None else min(6, request.remote.maximum_block_size_exp)
         number = requested.block_number if requested is not None else 0
@@ -47,10 +66,7 @@ class BlockDownloads:
                 self.gate.finished(token)
                 metrics.BANDWIDTH_WAITS.labels("coap").inc()
                 return Message(code=Code.SERVICE_UNAVAILABLE, max_age=wait.max_age, payload=wait.reason.encode())
-        if not more:
-            self.gate.completed(token)
-            self.packages.budget.finished(token)
-        metrics.record_download("coap", len(chunk), complete=not more)
+        self.sent(token, len(chunk), more=more)
         response = Message(code=CONTENT, payload=chunk, content_format=AiocoapContentFormat(42), etag=package.etag)
         if more or number > 0 or requested is not None:
             response.opt.block2 = BlockOption.BlockwiseTuple(number, more, szx)

@@ -1,4 +1,5 @@
-"""LwM2M payload codecs: TLV, SenML JSON/CBOR, plain text, opaque, CBOR and the registration link format.
+"""LwM2M payload codecs: TLV, SenML JSON/CBOR, plain text, opaque, CBOR and the registration link format; and CoAP
+messages as bytes for the paths that skip aiocoap (datagrams.py).
 
 Pure functions over bytes, standard library and cbor2 only; every malformed input raises CodecError.
 """
