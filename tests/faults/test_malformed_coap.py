@@ -25,6 +25,7 @@ import aiocoap
 import pytest
 from aiocoap import resource
 
+from fota.adapters.lwm2m.codec.datagrams import encoded_option as option
 from fota.simulator.device import SimulatedDevice
 from tests.conftest import BACKENDS, Account, RunningServer, _stop_and_cleanup, start_server
 from tests.faults.figures import record
@@ -79,21 +80,6 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
 def header(tkl: int = 0, code: int = 0x02, mid: int | None = None, mtype: int = 0, version: int = 1) -> bytes:
     mid = random.randrange(1 << 16) if mid is None else mid
     return struct.pack("!BBH", (version << 6) | (mtype << 4) | tkl, code, mid)
-
-
-def option(delta: int, value: bytes) -> bytes:
-    """One option with the RFC 7252 extended delta/length encodings."""
-
-    def nibble(n: int) -> tuple[int, bytes]:
-        if n < 13:
-            return n, b""
-        if n < 269:
-            return 13, bytes([n - 13])
-        return 14, struct.pack("!H", n - 269)
-
-    d, dext = nibble(delta)
-    length, lext = nibble(len(value))
-    return bytes([(d << 4) | length]) + dext + lext + value
 
 
 def rd_post(query: list[str], payload: bytes = b"", extra: bytes = b"") -> bytes:

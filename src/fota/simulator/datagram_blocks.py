@@ -14,7 +14,6 @@ from urllib.parse import unquote, urlsplit
 from aiocoap.optiontypes import BlockOption
 
 from fota.adapters.lwm2m.codec import datagrams as wire
-from fota.adapters.lwm2m.codec.datagrams import encoded_option, encoded_options
 
 # RFC 7252 4.8: transmission parameters.
 ACK_TIMEOUT = 2.0
@@ -64,7 +63,7 @@ def request_options(uri: str) -> tuple[str, int, bytes, int]:
         options += [(wire.URI_QUERY, unquote(item).encode()) for item in parts.query.split("&")]
     if any(len(value) > 255 for _, value in options):
         raise ValueError(f"an option of {uri!r} is longer than 255 bytes")
-    return host, port, encoded_options(options), options[-1][0] if options else 0
+    return host, port, wire.encoded_options(options), options[-1][0] if options else 0
 
 
 def parse_reply(data: bytes, offset: int) -> BlockReply | None:
@@ -127,7 +126,7 @@ class DatagramBlocks(asyncio.DatagramProtocol):
         self._mid = (self._mid + 1) & 0xFFFF
         self._token = (self._token + 1) & 0xFFFFFFFF
         value = (number << 4) | szx
-        block2 = encoded_option(wire.BLOCK2 - self._last_option, wire.uint(value))
+        block2 = wire.encoded_option(wire.BLOCK2 - self._last_option, wire.uint(value))
         self._datagram = (
             wire.header_bytes(wire.CON, wire.GET, self._mid, self._token.to_bytes(_TOKEN_LENGTH, "big"))
             + self._options

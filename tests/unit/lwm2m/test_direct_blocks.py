@@ -170,7 +170,9 @@ def test_ready_blocks_stay_within_their_bytes() -> None:
     ready = ReadyBlocks(limit=2_000)
     for number in range(10):
         chunk = IMAGE[number * 512 : (number + 1) * 512]
-        assert ready.get(PACKAGE, number, 5, chunk, True, True).endswith(chunk)
+        got = ready.get(PACKAGE, number, 5, asked=True)
+        assert got is not None and got.body.endswith(chunk)
+        assert (got.size, got.more) == (len(chunk), (number + 1) * 512 < len(IMAGE))
     assert ready.size <= 2_000
     assert len(ready) == 3
 

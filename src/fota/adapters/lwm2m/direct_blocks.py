@@ -2,8 +2,8 @@
 need is in memory: the download's link and image cached and no bandwidth budget on its campaign. Every other datagram
 goes on to aiocoap unchanged, and with it every block this path cannot answer alone (docs/adr/0044).
 
-A block's answer depends only on the image, the block number and size, so its options and payload are kept ready,
-a bounded cache per image; the answer is then four header bytes, the request's token and those bytes.
+A block's answer depends only on the image, the block number and size, so its options and payload are kept ready in
+a bounded cache; the answer is then four header bytes, the request's token and those bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import socket
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiocoap import Context
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
@@ -38,38 +38,49 @@ _REFUSAL = (
 _V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
+class ReadyBlock(NamedTuple):
+    body: bytes  # the options, the payload marker and the payload
+    size: int  # payload bytes
+    more: bool  # blocks follow
+
+
 class ReadyBlocks:
-    """The encoded options and payload of each block answered, by (image, number, size, with Block2), least
-    recently used first, at most `limit` bytes in all."""
+    """Each block answered, by (image, number, size, whether the request asked with Block2), least recently used
+    first, at most `limit` bytes in all: a block read again is neither sliced nor encoded again."""
 
     def __init__(self, limit: int = READY_BYTES) -> None:
         self.limit = limit
         self.size = 0
-        self._blocks: OrderedDict[tuple[bytes, int, int, bool], bytes] = OrderedDict()
+        self._blocks: OrderedDict[tuple[bytes, int, int, bool], ReadyBlock] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._blocks)
 
-    def get(self, package: Package, number: int, szx: int, chunk: bytes, more: bool, with_block2: bool) -> bytes:
-        key = (package.etag, number, szx, with_block2)
+    def get(self, package: Package, number: int, szx: int, *, asked: bool) -> ReadyBlock | None:
+        """Block `number` at size 2**(szx + 4); None past the end of the image."""
+        key = (package.etag, number, szx, asked)
         ready = self._blocks.get(key)
         if ready is not None:
             self._blocks.move_to_end(key)
             return ready
-        ready = _encoded_block(package, number, szx, chunk, more, with_block2)
+        sliced = block(package.data, number, 2 ** (szx + 4))
+        if sliced is None:
+            return None
+        chunk, more = sliced
+        ready = ReadyBlock(_encoded_block(package, number, szx, chunk, more, asked=asked), len(chunk), more)
         self._blocks[key] = ready
-        self.size += len(ready)
+        self.size += len(ready.body)
         while self.size > self.limit:
             _, dropped = self._blocks.popitem(last=False)
-            self.size -= len(dropped)
+            self.size -= len(dropped.body)
         return ready
 
 
-def _encoded_block(package: Package, number: int, szx: int, chunk: bytes, more: bool, with_block2: bool) -> bytes:
+def _encoded_block(package: Package, number: int, szx: int, chunk: bytes, more: bool, *, asked: bool) -> bytes:
     # As BlockDownloads.download answers it: ETag, Content-Format, Block2 when the download is block-wise, Size2
     # with the first block.
     items = [(wire.ETAG, package.etag), (wire.CONTENT_FORMAT, _OCTET_STREAM)]
-    if with_block2:
+    if more or number > 0 or asked:
         items.append((wire.BLOCK2, wire.uint(wire.block_value(number, more, szx))))
     if number == 0:
         items.append((wire.SIZE2, wire.uint(len(package.data))))
@@ -118,20 +129,18 @@ class DirectBlocks:
         if not self.downloads.admitted(download):
             body, answer_code = _REFUSAL, wire.SERVICE_UNAVAILABLE
         else:
-            sliced = block(package.data, number, 2 ** (szx + 4))
-            if sliced is None:
+            ready = self.ready.get(package, number, szx, asked=block2 is not None)
+            if ready is None:
                 return None  # past the end: aiocoap's 4.02, as for any other bad Block2
-            chunk, more = sliced
-            with_block2 = more or number > 0 or block2 is not None
-            body, answer_code = self.ready.get(package, number, szx, chunk, more, with_block2), wire.CONTENT
-            self.downloads.sent(download, len(chunk), more=more)
+            body, answer_code = ready.body, wire.CONTENT
+            self.downloads.sent(download, ready.size, more=ready.more)
         metrics.COAP_BLOCKS_DIRECT.inc()
         if mtype == wire.CON:
             return wire.header_bytes(wire.ACK, answer_code, mid, token) + body
         return wire.header_bytes(wire.NON, answer_code, self.next_mid(), token) + body
 
 
-def answer_blocks_directly(context: Context, downloads: BlockDownloads) -> DirectBlocks | None:
+def answer_blocks_directly(context: Context, downloads: BlockDownloads) -> None:
     """Puts the direct path in front of the context's plain-UDP endpoint (CoAP over DTLS keeps aiocoap's path).
 
     It wraps the endpoint's `datagram_msg_received`, aiocoap 0.4.17's (the pinned version) callback for each
@@ -143,9 +152,8 @@ def answer_blocks_directly(context: Context, downloads: BlockDownloads) -> Direc
         if isinstance(endpoint, MessageInterfaceUDP6):
             direct = DirectBlocks(downloads, next_mid=messages._next_message_id)  # type: ignore[union-attr]
             _wrap(endpoint, direct)
-            return direct
+            return
     log.warning("no plain-UDP CoAP endpoint: every block goes through aiocoap")
-    return None
 
 
 def _wrap(endpoint: MessageInterfaceUDP6, direct: DirectBlocks) -> None:

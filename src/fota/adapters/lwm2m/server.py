@@ -19,7 +19,7 @@ from fota.adapters.delivery.packages import PackageStore
 from fota.adapters.lwm2m.block_downloads import BlockDownloads
 from fota.adapters.lwm2m.coaps import start_coaps
 from fota.adapters.lwm2m.credentials import PskCredentials
-from fota.adapters.lwm2m.direct_blocks import DirectBlocks, answer_blocks_directly
+from fota.adapters.lwm2m.direct_blocks import answer_blocks_directly
 from fota.adapters.lwm2m.dispatch import Dispatcher
 from fota.adapters.lwm2m.refusal_gate import RefusalGate
 from fota.adapters.lwm2m.refusals import RefusalBucket, SharedRefusals
@@ -69,7 +69,6 @@ class Lwm2mServer:
             services, node=self.node, allow_nosec=allow_nosec, sessions=self.sessions, registered=self.registered
         )
         self.downloads = BlockDownloads(packages, gate)
-        self.direct_blocks: DirectBlocks | None = None
 
     async def start(self) -> None:
         # UDP only: aiocoap would also listen for CoAP over TCP on the same port number, which LwM2M 1.0/1.1
@@ -77,7 +76,7 @@ class Lwm2mServer:
         site = Dispatcher(self.registrations, self.downloads, RefusalGate(self.refusals))
         self.context = await Context.create_server_context(site, bind=(self.host, self.port), transports=["udp6"])
         name_render_tasks_plainly(self.context)
-        self.direct_blocks = answer_blocks_directly(self.context, self.downloads)
+        answer_blocks_directly(self.context, self.downloads)
         self.sessions.context = self.context
         if self.shared_refusals is not None:
             self.shared_refusals.start()
