@@ -147,6 +147,11 @@ COAP_BLOCKS_DIRECT = Counter(
     "CoAP Block2 requests answered from memory before aiocoap decodes them (docs/adr/0044).",
     registry=REGISTRY,
 )
+COAP_SENDS_REPEATED = Counter(
+    "fota_coap_sends_repeated_total",
+    "CoAP datagrams sent again because their send failed with an earlier datagram's ICMP error (docs/adr/0045).",
+    registry=REGISTRY,
+)
 DOWNLOADS_REFUSED = Counter(
     "fota_downloads_refused_total",
     "Download requests answered 5.03 / 503 with Max-Age / Retry-After: no place free for a download that held none.",

@@ -23,6 +23,7 @@ from fota.adapters.lwm2m.credentials import PskCredentials
 from fota.adapters.lwm2m.dtls import add_dtls_server, claim_of, dtls_available
 from fota.adapters.lwm2m.refusal_gate import RefusalGate
 from fota.adapters.lwm2m.registration import MAX_ENDPOINT_LENGTH, device_id_of
+from fota.adapters.lwm2m.send_errors import send_past_earlier_errors
 from fota.adapters.lwm2m.server import Lwm2mServer
 from fota.domain.errors import DomainError
 from fota.domain.security import SecurityMode
@@ -63,6 +64,7 @@ class BootstrapServer:
         self.context = await Context.create_server_context(
             _Root(self), bind=(self.host, self.port), transports=["udp6"]
         )
+        send_past_earlier_errors(self.context)
         log.info("LwM2M bootstrap server listening on %s:%d (coap)", self.host, self.port)
         if self.management.credentials is None:
             log.warning("the management server has no coaps: devices given psk accounts will not be able to register")

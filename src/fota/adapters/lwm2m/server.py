@@ -25,6 +25,7 @@ from fota.adapters.lwm2m.refusal_gate import RefusalGate
 from fota.adapters.lwm2m.refusals import RefusalBucket, SharedRefusals
 from fota.adapters.lwm2m.registration_interface import RegistrationInterface
 from fota.adapters.lwm2m.render_tasks import name_render_tasks_plainly
+from fota.adapters.lwm2m.send_errors import send_past_earlier_errors
 from fota.adapters.lwm2m.session import SessionConfig
 from fota.adapters.lwm2m.session_registry import SessionRegistry
 from fota.adapters.lwm2m.udp_tuning import tune_udp
@@ -77,6 +78,7 @@ class Lwm2mServer:
         self.context = await Context.create_server_context(site, bind=(self.host, self.port), transports=["udp6"])
         name_render_tasks_plainly(self.context)
         answer_blocks_directly(self.context, self.downloads)
+        send_past_earlier_errors(self.context)
         self.sessions.context = self.context
         if self.shared_refusals is not None:
             self.shared_refusals.start()
