@@ -147,6 +147,13 @@ ADMISSION = (
     "fota_event_loop_busy_ratio",
 )
 
+# Counters whose growth during the wave is printed: starts made to wait, and sends made again past an earlier
+# datagram's ICMP error (docs/adr/0045).
+COUNTED = {
+    "fota_download_starts_deferred_total": "starts deferred to a later check-in",
+    "fota_coap_sends_repeated_total": "CoAP sends made again past an earlier datagram's ICMP error",
+}
+
 
 async def sample_admission_once(server: RunningServer, samples: list[dict[str, float]]) -> None:
     """The server's admission gauges (docs/adr/0028), from its /metrics; a failed scrape is skipped."""
@@ -158,7 +165,7 @@ async def sample_admission_once(server: RunningServer, samples: list[dict[str, f
     found = {}
     for line in text.splitlines():
         name, _, rest = line.partition(" ")
-        if name in ADMISSION or name == "fota_download_starts_deferred_total":
+        if name in ADMISSION or name in COUNTED:
             found[name] = float(rest)
     if found:
         samples.append(found)
@@ -187,9 +194,10 @@ def admission(samples: list[dict[str, float]]) -> list[str]:
             for s in samples
         )
         lines.append(f"limit/active/waiting/busy at each scrape: {series}")
-    deferred = [s["fota_download_starts_deferred_total"] for s in samples if "fota_download_starts_deferred_total" in s]
-    if deferred:
-        lines.append(f"starts deferred to a later check-in: {deferred[-1] - deferred[0]:g}")
+    for name, label in COUNTED.items():
+        counted = [s[name] for s in samples if name in s]
+        if counted:
+            lines.append(f"{label}: {counted[-1] - counted[0]:g}")
     return lines
 
 
