@@ -356,21 +356,22 @@ def test_end_after_end_date(fleet: Fleet) -> None:
 def test_a_campaign_ending_on_the_calendar_s_last_day_runs_beside_the_others(fleet: Fleet) -> None:
     # 24:00 of 9999-12-31 is past what an instant holds: the campaign ends at the end of time instead, and neither
     # its reports nor the engine's tick (which every other campaign waits on) fail over it.
+    # Both start tomorrow: 19:00 of today may already be past on a clock that starts at the wall clock's time.
     server = fleet.server
     last_day = (date.max - fleet.day(0)).days
-    far = fleet.create(start=0, end=last_day, devices=fleet.devices[:2])
+    far = fleet.create(start=1, end=last_day, devices=fleet.devices[:2])
     assert far["endDate"] == "9999-12-31"
-    near = fleet.create(start=0, end=1, devices=fleet.devices[2:3])["id"]
+    near = fleet.create(start=1, end=2, devices=fleet.devices[2:3])["id"]
 
-    server.set_clock(midnight(fleet.day(0)) + timedelta(hours=19))
+    server.set_clock(midnight(fleet.day(1)) + timedelta(hours=19))
     assert fleet.status(far["id"]) == fleet.status(near) == "CampaignScheduled"
     assert {s["status"] for s in fleet.device_statuses(far["id"]).values()} == {"UpgradePending"}
 
-    server.set_clock(midnight(fleet.day(2)))  # 24:00 of the near campaign's endDate
+    server.set_clock(midnight(fleet.day(3)))  # 24:00 of the near campaign's endDate
     assert fleet.status(near) == "CampaignEnded"
     assert fleet.status(far["id"]) == "CampaignScheduled"
     assert {s["status"] for s in fleet.device_statuses(far["id"]).values()} == {"UpgradePending"}
-    assert fleet.change_dates(far["id"], fleet.day(0), date.max).status_code == 200
+    assert fleet.change_dates(far["id"], fleet.day(1), date.max).status_code == 200
 
 
 def test_date_changes_before_and_after_start(fleet: Fleet) -> None:

@@ -39,8 +39,9 @@ def send_past_earlier_errors(context: Context) -> None:
 
 
 def sending_past_earlier_errors(sock: Any, send: Send) -> Send:
-    """`send` (aiocoap's transport method, which hands any error to aiocoap) after up to SEND_TRIES - 1 direct sends
-    that failed with an earlier datagram's error."""
+    """A `sendmsg` that writes to `sock` directly, again while the write fails with an earlier datagram's error; after
+    SEND_TRIES - 1 such failures, or on any other error, the datagram goes through `send` (aiocoap's transport
+    method, which hands the error to aiocoap)."""
 
     def sendmsg(data: bytes, ancdata: list[Any], flags: int, address: Any) -> None:
         for _ in range(SEND_TRIES - 1):
